@@ -1,0 +1,106 @@
+"""State every provider's batches share: the requests, the answers, and how far along it is."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .faults import BatchFault
+from .responders import Answer, BatchItem, violate
+
+if TYPE_CHECKING:
+    from .core import Emulator
+
+
+@dataclass
+class BatchRecord:
+    id: str
+    created_at: float
+    items: list[BatchItem]
+    fault: BatchFault | None = None
+    reads: int = 0
+    #: set by an explicit advance: the batch ends on its next read.
+    forced: bool = False
+    cancel_requested_at: float | None = None
+    #: progress at the moment cancel was asked for: the share of requests already done.
+    progress_at_cancel: float = 0.0
+    ended_at: float | None = None
+    answers: list[Answer] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class BackendBase:
+    provider = ""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.ids = emulator.ids
+        self.batches: dict[str, BatchRecord] = {}
+
+    @property
+    def now(self) -> float:
+        return self.emulator.clock.now()
+
+    def new_record(self, batch_id: str, items: list[BatchItem]) -> BatchRecord:
+        self.emulator.claim_lifecycle(batch_id)
+        record = BatchRecord(batch_id, self.now, items, fault=self.emulator.faults.take_batch_fault(batch_id))
+        self.batches[batch_id] = record
+        return record
+
+    def progress(self, record: BatchRecord) -> float:
+        if record.forced:
+            return 1.0
+        lifecycle = self.emulator.lifecycle_for(record.id)
+        return lifecycle.progress(record.reads, self.now - record.created_at)
+
+    def answers(self, record: BatchRecord) -> list[Answer]:
+        """Every request's answer, computed once: responder first, then injected faults."""
+        if record.answers is None:
+            responder = self.emulator.responder
+            faults = self.emulator.faults
+            answers = []
+            for item in record.items:
+                answer = responder(item)
+                fault = faults.for_item(item)
+                if fault is not None:
+                    answer = fault.answer(answer)
+                if answer.outcome == "schema_violation":
+                    answer = Answer(violate(item.schema, answer.value), "schema_violation")
+                answers.append(answer)
+            record.answers = answers
+        return record.answers
+
+    def finish(self, batch_id: str | None) -> None:
+        for record in self.batches.values():
+            if batch_id is None or record.id == batch_id:
+                record.forced = True
+
+    def result_order(self, record: BatchRecord) -> list[int]:
+        """Input order, or a seeded shuffle: OpenAI and Anthropic may return results in any
+        order (wire-formats.md F.5); Gemini keeps input order."""
+        order = list(range(len(record.items)))
+        if self.emulator.shuffle_results and self.provider != "google":
+            random.Random(f"{self.emulator.seed}:{record.id}").shuffle(order)
+        return order
+
+
+def approx_tokens(text: str) -> int:
+    """A stable stand-in for a tokenizer: about four characters a token."""
+    return max(1, (len(text) + 3) // 4)
+
+
+def truncate(text: str) -> str:
+    """What a model cut off by max_tokens returns: the first half of its text."""
+    return text[: max(1, len(text) // 2)]
+
+
+def malform(text: str) -> str:
+    """Text that is not valid JSON although the model 'finished'."""
+    return text.rstrip("}]") + ", \"" if text.startswith(("{", "[")) else "{" + text
+
+
+REFUSAL_TEXT = "I'm sorry, but I can't help with that request."

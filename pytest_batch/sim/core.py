@@ -1,0 +1,212 @@
+"""The emulator core: one object holding all three providers' state, answering SimRequests.
+
+Routing: a request for a provider's real host (api.openai.com, api.anthropic.com,
+generativelanguage.googleapis.com) goes to that provider; on any other host (the loopback
+server) the first path segment names it: ``/openai/v1/...``, ``/anthropic/v1/...``,
+``/google/v1beta/...``. Adapters (transport.py, server.py) only translate HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .clock import Clock, FrozenClock
+from .faults import Faults
+from .http import HTTPError, SimRequest, SimResponse
+from .ids import IdFactory
+from .journal import Journal, JournalEntry
+from .lifecycle import Lifecycle
+from .responders import Expectation, Responder, ResponderFn
+
+PROVIDERS = ("openai", "anthropic", "google")
+
+#: the hosts the SDKs call by default (wire-formats.md 0.1, "Base URL overrides").
+PROVIDER_HOSTS = {
+    "api.openai.com": "openai",
+    "api.anthropic.com": "anthropic",
+    "generativelanguage.googleapis.com": "google",
+}
+
+
+class DroppedConnection(Exception):
+    """An injected fault: the adapter must fail the call as if the socket closed."""
+
+
+class Emulator:
+    """All three batch APIs, in memory.
+
+    ``lifecycle`` is the default progression of every batch ("immediate", "polls:N",
+    "seconds:S" or "manual"); ``clock`` defaults to a frozen clock, so nothing moves by
+    itself; ``seed`` fixes ids and synthetic answers.
+    """
+
+    def __init__(self, *, seed: int = 0, lifecycle: str | Lifecycle = "immediate", clock: Clock | None = None,
+                 expectations: str | Path | Iterable[Expectation | Mapping[str, Any]] | None = None,
+                 shuffle_results: bool = False) -> None:
+        self.seed = seed
+        self.clock = clock or FrozenClock()
+        self.lifecycle = Lifecycle.parse(lifecycle)
+        self.shuffle_results = shuffle_results
+        self.responder = Responder(seed)
+        self.faults = Faults(seed)
+        self.journal = Journal()
+        #: one call at a time: the in-process transports and the server share this state.
+        self.lock = threading.RLock()
+        self._batch_lifecycles: dict[str, Lifecycle] = {}
+        self._next_lifecycles: list[Lifecycle] = []
+        self._make_backends()
+        if expectations is not None:
+            self.responder.load(expectations)
+
+    def _make_backends(self) -> None:
+        from .anthropic import AnthropicBackend, AnthropicRoutes
+        from .google import GoogleBackend, GoogleRoutes
+        from .openai import OpenAIBackend, OpenAIRoutes
+
+        self.ids = IdFactory(self.seed)
+        self.openai = OpenAIBackend(self)
+        self.anthropic = AnthropicBackend(self)
+        self.google = GoogleBackend(self)
+        self._routes = {
+            "openai": OpenAIRoutes(self.openai),
+            "anthropic": AnthropicRoutes(self.anthropic),
+            "google": GoogleRoutes(self.google),
+        }
+
+    # ------------------------------------------------------------------ control
+    def expect(self, response: Any = None, **where: Any) -> Expectation:
+        """Answer matching requests with ``response``: ``expect({"name": "Alice"}, match="Alice")``."""
+        return self.responder.expect(response, **where)
+
+    def load_expectations(self, source: str | Path | Iterable[Expectation | Mapping[str, Any]]) -> None:
+        self.responder.load(source)
+
+    def respond_with(self, fn: ResponderFn) -> None:
+        self.responder.add(fn)
+
+    def set_lifecycle(self, spec: str | Lifecycle, *, batch_id: str | None = None, next_batch: bool = False) -> None:
+        """Change the lifecycle for every batch, one existing batch, or the next batch created."""
+        lifecycle = Lifecycle.parse(spec)
+        if batch_id is not None:
+            self._batch_lifecycles[batch_id] = lifecycle
+        elif next_batch:
+            self._next_lifecycles.append(lifecycle)
+        else:
+            self.lifecycle = lifecycle
+
+    def lifecycle_for(self, batch_id: str) -> Lifecycle:
+        return self._batch_lifecycles.get(batch_id, self.lifecycle)
+
+    def claim_lifecycle(self, batch_id: str) -> None:
+        """Called by a backend when it creates a batch: a queued per-batch lifecycle applies."""
+        if self._next_lifecycles:
+            self._batch_lifecycles[batch_id] = self._next_lifecycles.pop(0)
+
+    def advance(self, seconds: float = 0.0, *, batch_id: str | None = None) -> None:
+        """Move the clock by ``seconds``; with no seconds, finish every open batch (or one)."""
+        if seconds:
+            self.clock.advance(seconds)
+            return
+        for backend in (self.openai, self.anthropic, self.google):
+            backend.finish(batch_id)
+
+    def reset(self) -> None:
+        """Forget every file, batch, expectation, fault and journal entry."""
+        self.responder.reset()
+        self.faults.reset()
+        self.journal.clear()
+        self._batch_lifecycles.clear()
+        self._next_lifecycles.clear()
+        self._make_backends()
+
+    # ------------------------------------------------------------------ HTTP
+    def provider_for(self, request: SimRequest) -> str | None:
+        provider = PROVIDER_HOSTS.get(request.host)
+        if provider is not None:
+            return provider
+        head, _, rest = request.path.lstrip("/").partition("/")
+        if head in PROVIDERS:
+            request.path = "/" + rest
+            request.base_url = f"{request.base_url}/{head}"
+            return head
+        return None
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        provider = self.provider_for(request)
+        if provider is None:
+            return _not_routed(request)
+        routes = self._routes[provider]
+        fault = self.faults.take_http_fault(provider, request.method, request.path)
+        if fault is not None and fault.status is None:
+            self._log(provider, request, 0, "dropped connection")
+            raise DroppedConnection(f"pytest-batch emulator dropped the connection to {request.url} (injected fault)")
+        try:
+            if fault is not None:
+                headers = {}
+                if fault.retry_after is not None:
+                    headers["retry-after"] = f"{fault.retry_after:g}"
+                    headers["retry-after-ms"] = str(int(fault.retry_after * 1000))
+                raise HTTPError(fault.status, fault.message or _FAULT_MESSAGES.get(fault.status, "injected fault"),
+                                headers=headers)
+            response = routes.handle(request)
+        except HTTPError as error:
+            response = routes.render_error(error)
+        response.headers.setdefault("x-pytest-batch-emulator", "1")
+        self._log(provider, request, response.status, f"HTTP {fault.status}" if fault else None)
+        return response
+
+    def _log(self, provider: str, request: SimRequest, status: int, fault: str | None) -> None:
+        self.journal.append(JournalEntry(provider, request.method, request.path, dict(request.query), status,
+                                         self.clock.now(), fault))
+
+    # ------------------------------------------------------------------ clients
+    def transport(self, *, async_transport: bool = False, module: str = "httpx2") -> Any:
+        """An httpx2 (or, with module="httpx", httpx) transport answering from this emulator."""
+        from .transport import AsyncEmulatorTransport, EmulatorTransport
+
+        return (AsyncEmulatorTransport if async_transport else EmulatorTransport)(self, module)
+
+    def openai_client(self, *, async_client: bool = False, **kwargs: Any) -> Any:
+        from .clients import openai_client
+
+        return openai_client(self, async_client=async_client, **kwargs)
+
+    def anthropic_client(self, *, async_client: bool = False, **kwargs: Any) -> Any:
+        from .clients import anthropic_client
+
+        return anthropic_client(self, async_client=async_client, **kwargs)
+
+    def google_client(self, **kwargs: Any) -> Any:
+        from .clients import google_client
+
+        return google_client(self, **kwargs)
+
+
+_FAULT_MESSAGES = {
+    400: "Bad request (injected by pytest-batch).",
+    401: "Invalid API key (injected by pytest-batch).",
+    404: "Not found (injected by pytest-batch).",
+    408: "Request timed out (injected by pytest-batch).",
+    409: "Conflict (injected by pytest-batch).",
+    413: "Request too large (injected by pytest-batch).",
+    429: "Rate limit reached (injected by pytest-batch).",
+    500: "The server had an error while processing your request (injected by pytest-batch).",
+    502: "Bad gateway (injected by pytest-batch).",
+    503: "Service unavailable (injected by pytest-batch).",
+    529: "Overloaded (injected by pytest-batch).",
+}
+
+
+def _not_routed(request: SimRequest) -> SimResponse:
+    from .http import json_response
+
+    return json_response(404, {"error": {
+        "message": (f"pytest-batch emulator: no provider serves {request.method} {request.path}. "
+                    "Use base URLs <server>/openai/v1, <server>/anthropic or <server>/google."),
+        "type": "invalid_request_error", "param": None, "code": "unknown_url"}})
+
+
+Handler = Callable[[SimRequest], SimResponse]

@@ -1,0 +1,164 @@
+"""Faults a test asks for: per request, per batch, per HTTP call.
+
+Per-request faults override the responder's answer; batch faults change how a whole batch
+ends; HTTP faults answer a call with an error (in the provider's envelope) or drop the
+connection before any answer, ``times`` times, then pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from .responders import OUTCOMES, Answer, BatchItem
+
+BATCH_FAULTS = ("validation_failure", "expire")
+#: HTTP statuses an injected call fault may answer with (529 is Anthropic's "overloaded").
+HTTP_FAULT_STATUSES = (400, 401, 404, 408, 409, 413, 429, 500, 502, 503, 529)
+
+
+class FaultError(ValueError):
+    pass
+
+
+@dataclass
+class RequestFault:
+    outcome: str
+    status: int = 500
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES or self.outcome == "ok":
+            choices = ", ".join(o for o in OUTCOMES if o != "ok")
+            raise FaultError(f"unknown request fault {self.outcome!r}; choose one of {choices}")
+
+    def answer(self, normal: Answer) -> Answer:
+        return Answer(normal.value, self.outcome, self.status, self.message)
+
+
+@dataclass
+class BatchFault:
+    kind: str
+    #: for "expire": the share of requests that finished before the window closed.
+    completed_fraction: float = 0.5
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in BATCH_FAULTS:
+            raise FaultError(f"unknown batch fault {self.kind!r}; choose one of {', '.join(BATCH_FAULTS)}")
+
+
+@dataclass
+class HTTPFault:
+    status: int | None  # None: drop the connection
+    times: int = 1
+    provider: str | None = None
+    method: str | None = None
+    path_contains: str | None = None
+    retry_after: float | None = None
+    message: str | None = None
+
+    def matches(self, provider: str, method: str, path: str) -> bool:
+        return (
+            self.times > 0
+            and (self.provider is None or self.provider == provider)
+            and (self.method is None or self.method.upper() == method)
+            and (self.path_contains is None or self.path_contains in path)
+        )
+
+
+@dataclass
+class Faults:
+    seed: int = 0
+    by_custom_id: dict[str, RequestFault] = field(default_factory=dict)
+    fractions: list[tuple[float, RequestFault]] = field(default_factory=list)
+    next_batches: list[BatchFault] = field(default_factory=list)
+    by_batch_id: dict[str, BatchFault] = field(default_factory=dict)
+    http: list[HTTPFault] = field(default_factory=list)
+
+    # -- per request
+    def request(self, custom_id: str, outcome: str, *, status: int = 500, message: str | None = None) -> None:
+        """Make the request ``custom_id`` end with ``outcome`` (e.g. "http_error", "refusal")."""
+        self.by_custom_id[custom_id] = RequestFault(outcome, status, message)
+
+    def fraction(self, share: float, outcome: str, *, status: int = 500, message: str | None = None) -> None:
+        """Make a seeded, deterministic ``share`` of all requests end with ``outcome``."""
+        if not 0 <= share <= 1:
+            raise FaultError(f"a fault fraction lies between 0 and 1, got {share}")
+        self.fractions.append((share, RequestFault(outcome, status, message)))
+
+    def for_item(self, item: BatchItem) -> RequestFault | None:
+        fault = self.by_custom_id.get(item.custom_id)
+        if fault is not None:
+            return fault
+        for share, fault in self.fractions:
+            digest = hashlib.sha256(f"{self.seed}:{item.custom_id}:{share}:{fault.outcome}".encode()).digest()
+            if int.from_bytes(digest[:8], "big") / 2**64 < share:
+                return fault
+        return None
+
+    # -- per batch
+    def batch(self, kind: str, *, batch_id: str | None = None, completed_fraction: float = 0.5,
+              message: str | None = None) -> None:
+        """Make the next created batch (or ``batch_id``) fail validation or expire."""
+        fault = BatchFault(kind, completed_fraction, message)
+        if batch_id is None:
+            self.next_batches.append(fault)
+        else:
+            self.by_batch_id[batch_id] = fault
+
+    def take_batch_fault(self, batch_id: str) -> BatchFault | None:
+        if batch_id in self.by_batch_id:
+            return self.by_batch_id[batch_id]
+        if self.next_batches:
+            fault = self.by_batch_id[batch_id] = self.next_batches.pop(0)
+            return fault
+        return None
+
+    # -- per HTTP call
+    def http_error(self, status: int, *, times: int = 1, provider: str | None = None, method: str | None = None,
+                   path_contains: str | None = None, retry_after: float | None = None,
+                   message: str | None = None) -> None:
+        """Answer the next ``times`` matching calls with ``status`` (429 carries retry-after)."""
+        if status not in HTTP_FAULT_STATUSES:
+            raise FaultError(f"cannot inject HTTP {status}; choose one of {HTTP_FAULT_STATUSES}")
+        if status == 429 and retry_after is None:
+            retry_after = 0
+        self.http.append(HTTPFault(status, times, provider, method, path_contains, retry_after, message))
+
+    def drop_connection(self, *, times: int = 1, provider: str | None = None, method: str | None = None,
+                        path_contains: str | None = None) -> None:
+        self.http.append(HTTPFault(None, times, provider, method, path_contains))
+
+    def take_http_fault(self, provider: str, method: str, path: str) -> HTTPFault | None:
+        for fault in self.http:
+            if fault.matches(provider, method, path):
+                fault.times -= 1
+                return fault
+        return None
+
+    def reset(self) -> None:
+        self.by_custom_id.clear()
+        self.fractions.clear()
+        self.next_batches.clear()
+        self.by_batch_id.clear()
+        self.http.clear()
+
+    def load(self, spec: dict) -> None:
+        """Apply faults described as data (the server's control API and the pytest marker)."""
+        for custom_id, value in (spec.get("requests") or {}).items():
+            value = {"outcome": value} if isinstance(value, str) else value
+            self.request(custom_id, **value)
+        for value in spec.get("fractions") or []:
+            self.fraction(value["share"], value["outcome"], status=value.get("status", 500),
+                          message=value.get("message"))
+        for value in spec.get("batches") or []:
+            value = {"kind": value} if isinstance(value, str) else value
+            self.batch(**value)
+        for value in spec.get("http") or []:
+            value = dict(value)
+            if value.pop("drop", False) or value.get("status") is None:
+                value.pop("status", None)
+                self.drop_connection(**value)
+            else:
+                self.http_error(**value)

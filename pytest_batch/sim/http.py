@@ -1,0 +1,102 @@
+"""The emulator's own request/response types: what every adapter (transport, server) speaks.
+
+The emulator core never sees an httpx or http.server object; adapters translate to and
+from these two dataclasses, so the same routes serve every access path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+
+@dataclass
+class SimRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes = b""
+    #: scheme://host[:port][/prefix] under which this provider is reached; used to build
+    #: the absolute URLs some providers hand back (Anthropic results_url, Gemini upload URL).
+    base_url: str = ""
+    #: the path below the provider's mount point, percent-decoded (Gemini ``%3A`` verbs).
+    path: str = ""
+    query: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, method: str, url: str, headers: dict[str, str], body: bytes) -> SimRequest:
+        parts = urlsplit(url)
+        return cls(
+            method=method.upper(),
+            url=url,
+            headers={k.lower(): v for k, v in headers.items()},
+            body=body,
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            path=unquote(parts.path),
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+        )
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class SimResponse:
+    status: int
+    headers: dict[str, str]
+    #: bytes, or an iterable of chunks for streamed bodies (file contents, results).
+    body: bytes | Iterable[bytes] = b""
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        if isinstance(self.body, bytes | bytearray):
+            yield bytes(self.body)
+        else:
+            yield from self.body
+
+    def read(self) -> bytes:
+        return b"".join(self.iter_bytes())
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> SimResponse:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return SimResponse(status, {"content-type": "application/json", **(headers or {})}, body)
+
+
+def jsonl_stream(rows: Iterable[Any], chunk_size: int = 1 << 16) -> Iterator[bytes]:
+    """Serialise rows as JSONL in chunks of about ``chunk_size`` bytes, never holding the file.
+
+    No blank lines: Anthropic's JSONLDecoder json.loads every newline-terminated chunk
+    (wire-formats.md B.5), so an empty line would crash the client.
+    """
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    buffer: list[str] = []
+    size = 0
+    for row in rows:
+        line = dumps(row) + "\n"
+        buffer.append(line)
+        size += len(line)
+        if size >= chunk_size:
+            yield "".join(buffer).encode()
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer).encode()
+
+
+class HTTPError(Exception):
+    """Raised inside a backend; the provider's routes render it in that provider's envelope."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.headers = headers or {}

@@ -1,0 +1,72 @@
+"""Deterministic ids in each provider's observed format (wire-formats.md A.3, B.2, C.3)."""
+
+from __future__ import annotations
+
+import random
+import string
+
+_HEX = "0123456789abcdef"
+_BASE62 = string.digits + string.ascii_letters
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_LOWER36 = string.digits + string.ascii_lowercase
+
+
+class IdFactory:
+    """Same seed, same sequence of ids: two runs of a test see identical ids."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._random = random.Random(f"pytest-batch-ids:{seed}")
+
+    def _pick(self, alphabet: str, n: int) -> str:
+        return "".join(self._random.choices(alphabet, k=n))
+
+    def hex(self, n: int) -> str:
+        return self._pick(_HEX, n)
+
+    # OpenAI
+    def openai_batch(self) -> str:
+        return "batch_" + self.hex(32)
+
+    def openai_file(self) -> str:
+        return "file-" + self._pick(_BASE62, 22)
+
+    def openai_batch_request(self) -> str:
+        return "batch_req_" + self.hex(32)
+
+    def openai_request(self) -> str:
+        return "req_" + self.hex(32)
+
+    def openai_chat_completion(self) -> str:
+        return "chatcmpl-" + self._pick(_BASE62, 29)
+
+    def openai_response(self) -> str:
+        return "resp_" + self.hex(48)
+
+    def openai_message(self) -> str:
+        return "msg_" + self.hex(48)
+
+    # Anthropic
+    def anthropic_batch(self) -> str:
+        return "msgbatch_01" + self._pick(_BASE58, 22)
+
+    def anthropic_message(self) -> str:
+        return "msg_01" + self._pick(_BASE58, 22)
+
+    def anthropic_tool_use(self) -> str:
+        return "toolu_01" + self._pick(_BASE58, 22)
+
+    def anthropic_request(self) -> str:
+        return "req_011" + self._pick(_BASE58, 21)
+
+    # Google
+    def google_batch(self) -> str:
+        return self._pick(_LOWER36, 40)
+
+    def google_file(self) -> str:
+        return self._pick(_LOWER36, 12)
+
+    def google_upload(self) -> str:
+        return "AU" + self._pick(_BASE62 + "_-", 70)
+
+    def google_response(self) -> str:
+        return self._pick(_BASE62, 22)

@@ -1,0 +1,585 @@
+"""OpenAI Files + Batch API: state (OpenAIBackend) and HTTP rendering (OpenAIRoutes).
+
+Shapes follow ../shared/docs/wire-formats.md part A and the curator recordings
+(realdata/decoded/openai_*.json); whole-batch failure codes and cancel counts follow the
+OpenRouter live-capture notes (realdata/openrouter_notes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, approx_tokens, malform, truncate
+from .http import HTTPError, SimRequest, SimResponse, json_response, jsonl_stream
+from .responders import Answer, BatchItem
+
+ENDPOINTS = (
+    "/v1/responses", "/v1/chat/completions", "/v1/embeddings", "/v1/completions",
+    "/v1/moderations", "/v1/images/generations", "/v1/images/edits", "/v1/videos",
+)
+SIMULATED_ENDPOINTS = ("/v1/chat/completions", "/v1/responses")
+FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+THIRTY_DAYS = 30 * 86400
+DAY = 86400
+
+
+@dataclass
+class FileRecord:
+    id: str
+    filename: str
+    purpose: str
+    content: bytes
+    created_at: int
+    expires_at: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"object": "file", "id": self.id, "purpose": self.purpose, "filename": self.filename,
+                "bytes": len(self.content), "created_at": self.created_at, "expires_at": self.expires_at,
+                "status": "processed", "status_details": None}
+
+
+class ValidationFailure(Exception):
+    def __init__(self, code: str, message: str, param: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.error = {"code": code, "message": message, "param": param, "line": line}
+
+
+class OpenAIBackend(BackendBase):
+    provider = "openai"
+    #: limits from wire-formats.md A.6; attributes so a test can lower them.
+    max_requests = 50_000
+    max_input_bytes = 200 * 1024 * 1024
+
+    def __init__(self, emulator: Any) -> None:
+        super().__init__(emulator)
+        self.files: dict[str, FileRecord] = {}
+        self.batch_json: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ files
+    def create_file(self, filename: str, purpose: str, content: bytes, expires_after: int | None) -> FileRecord:
+        if purpose not in FILE_PURPOSES:
+            raise HTTPError(400, f"'{purpose}' is not one of {list(FILE_PURPOSES)} - 'purpose'",
+                            code="invalid_value", param="purpose")
+        if purpose == "batch" and not filename.endswith(".jsonl"):
+            # litellm PR #37527, wire-formats.md A.1
+            raise HTTPError(400, "Invalid file format for Batch API. Must be .jsonl")
+        created = int(self.now)
+        expires = created + (expires_after or THIRTY_DAYS) if purpose == "batch" else None
+        record = FileRecord(self.ids.openai_file(), filename, purpose, content, created, expires)
+        self.files[record.id] = record
+        return record
+
+    def get_file(self, file_id: str) -> FileRecord:
+        try:
+            return self.files[file_id]
+        except KeyError:
+            raise HTTPError(404, f"No such File object: {file_id}", param="id") from None
+
+    def delete_file(self, file_id: str) -> dict[str, Any]:
+        self.get_file(file_id)
+        del self.files[file_id]
+        return {"id": file_id, "object": "file", "deleted": True}
+
+    # ------------------------------------------------------------------ batches
+    def create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
+        for name in ("input_file_id", "endpoint", "completion_window"):
+            if not body.get(name):
+                raise HTTPError(400, f"Missing required parameter: '{name}'.", code="missing_required_parameter",
+                                param=name)
+        endpoint = body["endpoint"]
+        if endpoint not in ENDPOINTS:
+            raise HTTPError(400, f"Invalid value for 'endpoint': '{endpoint}'. Supported values are: "
+                            + ", ".join(f"'{e}'" for e in ENDPOINTS) + ".", code="invalid_value", param="endpoint")
+        if body["completion_window"] != "24h":
+            raise HTTPError(400, "Invalid value for 'completion_window': only '24h' is supported.",
+                            code="invalid_value", param="completion_window")
+        metadata = body.get("metadata")
+        if metadata is not None and (not isinstance(metadata, dict) or len(metadata) > 16):
+            raise HTTPError(400, "Invalid 'metadata': at most 16 string pairs.", code="invalid_value", param="metadata")
+        batch_id = self.ids.openai_batch()
+        created = int(self.now)
+        record = self.new_record(batch_id, [])
+        record.extra.update(endpoint=endpoint, input_file_id=body["input_file_id"], model=None, errors=None)
+        self.batch_json[batch_id] = {
+            "id": batch_id, "object": "batch", "endpoint": endpoint, "errors": None,
+            "input_file_id": body["input_file_id"], "completion_window": "24h", "status": "validating",
+            "output_file_id": None, "error_file_id": None, "created_at": created, "in_progress_at": None,
+            "expires_at": created + DAY, "finalizing_at": None, "completed_at": None, "failed_at": None,
+            "expired_at": None, "cancelling_at": None, "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": metadata,
+        }
+        return dict(self.batch_json[batch_id])
+
+    def record(self, batch_id: str) -> BatchRecord:
+        if batch_id not in self.batches:
+            raise HTTPError(404, f"No batch found with id '{batch_id}'.")
+        return self.batches[batch_id]
+
+    def retrieve_batch(self, batch_id: str, *, count_read: bool = True) -> dict[str, Any]:
+        record = self.record(batch_id)
+        if count_read:
+            record.reads += 1
+        self._step(record)
+        return _batch_view(self.batch_json[batch_id])
+
+    def list_batches(self, after: str | None, limit: int) -> dict[str, Any]:
+        for record in self.batches.values():
+            self._step(record)
+        ordered = sorted(self.batch_json.values(), key=lambda b: (b["created_at"], b["id"]), reverse=True)
+        ids = [b["id"] for b in ordered]
+        start = ids.index(after) + 1 if after in ids else 0
+        page = ordered[start:start + limit]
+        return {"object": "list", "data": [_batch_view(b) for b in page],
+                "first_id": page[0]["id"] if page else None, "last_id": page[-1]["id"] if page else None,
+                "has_more": start + limit < len(ordered)}
+
+    def cancel_batch(self, batch_id: str) -> dict[str, Any]:
+        record = self.record(batch_id)
+        self._step(record)
+        batch = self.batch_json[batch_id]
+        if batch["status"] in ("cancelling", "cancelled"):
+            return _batch_view(batch)
+        if batch["status"] in ("completed", "failed", "expired"):
+            # Unverified for api.openai.com; the llama-stack reference answers 409 (wire-formats.md A.3).
+            raise HTTPError(409, f"Cannot cancel a batch with status '{batch['status']}'.",
+                            headers={"x-should-retry": "false"})
+        record.cancel_requested_at = self.now
+        record.progress_at_cancel = self._share_done(record) if batch["status"] != "validating" else 0.0
+        record.reads = 0
+        batch["status"] = "cancelling"
+        batch["cancelling_at"] = int(self.now)
+        return _batch_view(batch)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _share_done(self, record: BatchRecord) -> float:
+        """Progress maps onto statuses: validating [0, .25), in_progress [.25, .75),
+        finalizing [.75, 1), completed at 1; requests finish evenly across in_progress."""
+        return min(1.0, max(0.0, (self.progress(record) - 0.25) / 0.5))
+
+    def _step(self, record: BatchRecord) -> None:
+        batch = self.batch_json[record.id]
+        status = batch["status"]
+        if status in ("completed", "failed", "expired", "cancelled"):
+            return
+        now = int(self.now)
+        if status == "cancelling":
+            if record.forced or self.emulator.lifecycle_for(record.id).kind != "manual" and record.reads >= 1:
+                self._end(record, "cancelled", record.progress_at_cancel)
+            return
+        progress = self.progress(record)
+        if now >= batch["expires_at"]:
+            self._validate(record)
+            if batch["status"] != "failed":
+                self._end(record, "expired", self._share_done(record))
+            return
+        if progress <= 0:
+            return
+        if status == "validating":
+            if not self._validate(record):
+                return
+            batch["status"], batch["in_progress_at"] = "in_progress", now
+        fault = record.fault
+        if progress >= 1.0 and fault is not None and fault.kind == "expire":
+            self._end(record, "expired", fault.completed_fraction)
+            return
+        if progress >= 0.75 and batch["status"] == "in_progress":
+            batch["status"], batch["finalizing_at"] = "finalizing", now
+        if progress >= 1.0:
+            answers = self.answers(record)
+            if any(a.outcome == "expired" for a in answers):
+                self._end(record, "expired", 1.0)
+            elif any(a.outcome == "canceled" for a in answers):
+                self._end(record, "cancelled", 1.0)
+            else:
+                self._end(record, "completed", 1.0)
+            return
+        batch["request_counts"] = self._counts(record, self._share_done(record))
+
+    def _counts(self, record: BatchRecord, share: float) -> dict[str, int]:
+        done = int(len(record) * share)
+        answers = self.answers(record)[:done]
+        failed = sum(1 for a in answers if a.outcome == "http_error")
+        return {"total": len(record), "completed": done - failed, "failed": failed}
+
+    def _validate(self, record: BatchRecord) -> bool:
+        """Parse and check the input file; on the first problem the batch fails
+        (asynchronously, never a 4xx at create: wire-formats.md A.2, F.9)."""
+        batch = self.batch_json[record.id]
+        if record.items:
+            return True
+        try:
+            fault = record.fault
+            if fault is not None and fault.kind == "validation_failure":
+                raise ValidationFailure("invalid_request", fault.message or "The batch failed validation "
+                                        "(injected by pytest-batch).")
+            record.items = self._parse_input(record)
+        except ValidationFailure as failure:
+            batch.update(status="failed", failed_at=int(self.now), errors={"object": "list", "data": [failure.error]})
+            return False
+        batch["model"] = record.items[0].model
+        batch["request_counts"] = {"total": len(record), "completed": 0, "failed": 0}
+        return True
+
+    def _parse_input(self, record: BatchRecord) -> list[BatchItem]:
+        endpoint = record.extra["endpoint"]
+        source = self.files.get(record.extra["input_file_id"])
+        if source is None:
+            raise ValidationFailure("invalid_request", f"File {record.extra['input_file_id']} not found.", "file_id")
+        if source.purpose != "batch":
+            raise ValidationFailure("invalid_request", f"File {source.id} was not uploaded with purpose 'batch'.",
+                                    "file_id")
+        if len(source.content) > self.max_input_bytes:
+            # Code unverified for api.openai.com; the 200 MB limit is documented (A.6).
+            raise ValidationFailure("file_too_large", f"The input file is larger than the "
+                                    f"{self.max_input_bytes // (1024 * 1024)} MB limit. Split it into several batches.")
+        items: list[BatchItem] = []
+        seen: set[str] = set()
+        model = None
+        loads = json.loads
+        for number, raw in enumerate(source.content.splitlines(), 1):
+            if not raw.strip():
+                continue
+            try:
+                line = loads(raw)
+                if not isinstance(line, dict):
+                    raise ValueError
+            except ValueError:
+                raise ValidationFailure("invalid_json_line", "This line is not parseable as valid JSON.",
+                                        None, number) from None
+            custom_id = line.get("custom_id")
+            if not isinstance(custom_id, str) or not custom_id:
+                raise ValidationFailure("missing_required_parameter", "Missing required parameter: 'custom_id'.",
+                                        "custom_id", number)
+            if custom_id in seen:
+                raise ValidationFailure("duplicate_custom_id",
+                                        f"The custom_id '{custom_id}' is duplicated in the input file; "
+                                        "each custom_id must be unique.", "custom_id", number)
+            seen.add(custom_id)
+            if line.get("method", "POST") != "POST":
+                raise ValidationFailure("invalid_request", "Only the POST method is supported.", "method", number)
+            if line.get("url") != endpoint:
+                raise ValidationFailure("invalid_url", f"The url '{line.get('url')}' does not match the batch "
+                                        f"endpoint '{endpoint}'.", "url", number)
+            body = line.get("body")
+            if not isinstance(body, dict) or not body.get("model"):
+                raise ValidationFailure("invalid_request", "Missing required parameter: 'body.model'.",
+                                        "body.model", number)
+            if model is None:
+                model = body["model"]
+            elif body["model"] != model:
+                raise ValidationFailure("mismatched_model", "Each input file can only include requests to a "
+                                        f"single model; found '{body['model']}' after '{model}'.",
+                                        "body.model", number)
+            if body.get("stream"):
+                raise ValidationFailure("streaming_unsupported", "Streaming is not supported in the Batch API.",
+                                        "body.stream", number)
+            if len(items) >= self.max_requests:
+                raise ValidationFailure("too_many_tasks", f"The input file contains more than {self.max_requests:,} "
+                                        "requests. Split it into several batches.")
+            items.append(_item(len(items), custom_id, endpoint, body))
+        if not items:
+            raise ValidationFailure("empty_file", "The input file contains no requests.")
+        return items
+
+    def _end(self, record: BatchRecord, status: str, share: float) -> None:
+        """Write the output and error files and close the batch with ``status``."""
+        batch = self.batch_json[record.id]
+        now = int(self.now)
+        answers = self.answers(record)
+        done = int(len(record) * share)
+        endpoint = record.extra["endpoint"]
+        output_rows: list[dict[str, Any]] = []
+        error_rows: list[dict[str, Any]] = []
+        not_run = {"expired": ("batch_expired", "This request could not be executed before the completion window "
+                               "expired."),
+                   "cancelled": ("batch_cancelled", "This request was not executed because the batch was cancelled.")}
+        completed = failed = 0
+        usage = {"input_tokens": 0, "output_tokens": 0}
+        for index in self.result_order(record):
+            item, answer = record.items[index], answers[index]
+            row_id = self.ids.openai_batch_request()
+            skipped = None
+            if index >= done and status in not_run:
+                skipped = not_run[status]
+            elif answer.outcome in ("expired", "canceled"):
+                skipped = not_run["expired" if answer.outcome == "expired" else "cancelled"]
+            if skipped:
+                error_rows.append({"id": row_id, "custom_id": item.custom_id, "response": None,
+                                   "error": {"code": skipped[0], "message": skipped[1]}})
+                if status == "expired":
+                    failed += 1
+                continue
+            status_code, body = self._render(item, answer, endpoint)
+            row = {"id": row_id, "custom_id": item.custom_id,
+                   "response": {"status_code": status_code, "request_id": self.ids.hex(32), "body": body},
+                   "error": None}
+            if status_code == 200:
+                completed += 1
+                u = body.get("usage") or {}
+                usage["input_tokens"] += u.get("prompt_tokens", u.get("input_tokens", 0))
+                usage["output_tokens"] += u.get("completion_tokens", u.get("output_tokens", 0))
+                output_rows.append(row)
+            else:
+                failed += 1
+                error_rows.append(row)
+        batch["output_file_id"] = self._output_file(record.id, "output", output_rows)
+        batch["error_file_id"] = self._output_file(record.id, "error", error_rows)
+        batch["request_counts"] = {"total": len(record), "completed": completed, "failed": failed}
+        batch["usage"] = {"input_tokens": usage["input_tokens"], "input_tokens_details": {"cached_tokens": 0},
+                          "output_tokens": usage["output_tokens"], "output_tokens_details": {"reasoning_tokens": 0},
+                          "total_tokens": usage["input_tokens"] + usage["output_tokens"]}
+        batch["status"] = status
+        if status == "completed":
+            batch["finalizing_at"] = batch["finalizing_at"] or now
+            batch["completed_at"] = now
+        else:
+            batch[f"{status}_at"] = now
+
+    def _output_file(self, batch_id: str, kind: str, rows: list[dict[str, Any]]) -> str | None:
+        if not rows:  # output_file_id is null when nothing succeeded (kaapi-backend #723)
+            return None
+        content = b"".join(jsonl_stream(rows))
+        created = int(self.now)
+        record = FileRecord(self.ids.openai_file(), f"{batch_id}_{kind}.jsonl", "batch_output", content, created,
+                            created + THIRTY_DAYS)
+        self.files[record.id] = record
+        return record.id
+
+    # ------------------------------------------------------------------ rendering one answer
+    def _render(self, item: BatchItem, answer: Answer, endpoint: str) -> tuple[int, dict[str, Any]]:
+        if answer.outcome == "http_error":
+            return answer.status, {"error": {"message": answer.message or "The server had an error processing "
+                                             "your request (injected by pytest-batch).",
+                                             "type": "invalid_request_error" if answer.status < 500 else "server_error",
+                                             "param": None, "code": None}}
+        if endpoint not in SIMULATED_ENDPOINTS:
+            return 400, {"error": {"message": f"The pytest-batch emulator does not simulate {endpoint}; "
+                                   "it answers /v1/chat/completions and /v1/responses.",
+                                   "type": "invalid_request_error", "param": None, "code": None}}
+        text = answer.text
+        if answer.outcome == "truncated":
+            text = truncate(text)
+        elif answer.outcome == "malformed_json":
+            text = malform(text)
+        prompt_tokens = approx_tokens(item.prompt)
+        completion_tokens = approx_tokens(text)
+        created = int(self.now)
+        if endpoint == "/v1/chat/completions":
+            refused = answer.outcome == "refusal"
+            message = {"role": "assistant", "content": None if refused else text,
+                       "refusal": REFUSAL_TEXT if refused else None, "annotations": []}
+            return 200, {
+                "id": self.ids.openai_chat_completion(), "object": "chat.completion", "created": created,
+                "model": item.model,
+                "choices": [{"index": 0, "message": message, "logprobs": None,
+                             "finish_reason": "length" if answer.outcome == "truncated" else "stop"}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                          "total_tokens": prompt_tokens + completion_tokens,
+                          "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                          "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                                        "accepted_prediction_tokens": 0,
+                                                        "rejected_prediction_tokens": 0}},
+                "service_tier": "batch", "system_fingerprint": "fp_pytest_batch"}
+        if answer.outcome == "refusal":
+            content = [{"type": "refusal", "refusal": REFUSAL_TEXT}]
+        else:
+            content = [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
+        truncated = answer.outcome == "truncated"
+        return 200, {
+            "id": self.ids.openai_response(), "object": "response", "created_at": created,
+            "status": "incomplete" if truncated else "completed", "background": False, "error": None,
+            "incomplete_details": {"reason": "max_output_tokens"} if truncated else None,
+            "instructions": item.body.get("instructions"), "max_output_tokens": item.body.get("max_output_tokens"),
+            "model": item.model,
+            "output": [{"id": self.ids.openai_message(), "type": "message",
+                        "status": "incomplete" if truncated else "completed", "role": "assistant",
+                        "content": content}],
+            "parallel_tool_calls": True, "previous_response_id": None, "reasoning": {"effort": None, "summary": None},
+            "service_tier": "batch", "store": True, "temperature": item.body.get("temperature", 1.0),
+            "text": item.body.get("text") or {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
+            "top_p": 1.0, "truncation": "disabled",
+            "usage": {"input_tokens": prompt_tokens, "input_tokens_details": {"cached_tokens": 0},
+                      "output_tokens": completion_tokens, "output_tokens_details": {"reasoning_tokens": 0},
+                      "total_tokens": prompt_tokens + completion_tokens},
+            "user": None, "metadata": {}}
+
+
+def _batch_view(batch: dict[str, Any]) -> dict[str, Any]:
+    view = dict(batch)
+    view["request_counts"] = dict(batch["request_counts"])
+    return view
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+def _item(index: int, custom_id: str, endpoint: str, body: dict[str, Any]) -> BatchItem:
+    schema = name = None
+    if endpoint == "/v1/responses":
+        texts = [body.get("instructions") or ""]
+        source = body.get("input")
+        if isinstance(source, str):
+            texts.append(source)
+        elif isinstance(source, list):
+            texts.extend(_text_of(m.get("content")) for m in source if isinstance(m, dict))
+        fmt = (body.get("text") or {}).get("format") or {}
+        if fmt.get("type") == "json_schema":
+            schema, name = fmt.get("schema"), fmt.get("name")
+    else:
+        messages = body.get("messages") or []
+        texts = [_text_of(m.get("content")) for m in messages if isinstance(m, dict)]
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            spec = fmt.get("json_schema") or {}
+            schema, name = spec.get("schema"), spec.get("name")
+    return BatchItem("openai", custom_id, index, body["model"], "\n".join(t for t in texts if t), schema, name, body)
+
+
+# ---------------------------------------------------------------------------- routes
+
+_ROUTES = [
+    ("POST", re.compile(r"^/v1/files$"), "create_file"),
+    ("GET", re.compile(r"^/v1/files$"), "list_files"),
+    ("GET", re.compile(r"^/v1/files/(?P<file_id>[^/]+)$"), "retrieve_file"),
+    ("DELETE", re.compile(r"^/v1/files/(?P<file_id>[^/]+)$"), "delete_file"),
+    ("GET", re.compile(r"^/v1/files/(?P<file_id>[^/]+)/content$"), "file_content"),
+    ("POST", re.compile(r"^/v1/batches$"), "create_batch"),
+    ("GET", re.compile(r"^/v1/batches$"), "list_batches"),
+    ("GET", re.compile(r"^/v1/batches/(?P<batch_id>[^/]+)$"), "retrieve_batch"),
+    ("POST", re.compile(r"^/v1/batches/(?P<batch_id>[^/]+)/cancel$"), "cancel_batch"),
+]
+
+
+class OpenAIRoutes:
+    def __init__(self, backend: OpenAIBackend) -> None:
+        self.backend = backend
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        _check_key(request)
+        for method, pattern, name in _ROUTES:
+            match = pattern.match(request.path)
+            if match and method == request.method:
+                response = getattr(self, name)(request, **match.groupdict())
+                response.headers.setdefault("x-request-id", self.backend.ids.openai_request())
+                return response
+        raise HTTPError(404, f"Invalid URL ({request.method} {request.path})", code="unknown_url")
+
+    def render_error(self, error: HTTPError) -> SimResponse:
+        kind = {401: "invalid_request_error", 429: "requests", 500: "server_error"}.get(error.status,
+                                                                                        "invalid_request_error")
+        headers = {"x-request-id": self.backend.ids.openai_request(), **error.headers}
+        return json_response(error.status, {"error": {"message": error.message, "type": kind,
+                                                      "param": error.param, "code": error.code}}, headers)
+
+    def create_file(self, request: SimRequest) -> SimResponse:
+        fields = parse_multipart(request)
+        upload = fields.get("file")
+        if not isinstance(upload, tuple):
+            raise HTTPError(400, "Missing required parameter: 'file'.", code="missing_required_parameter",
+                            param="file")
+        purpose = fields.get("purpose")
+        if not isinstance(purpose, str):
+            raise HTTPError(400, "Missing required parameter: 'purpose'.", code="missing_required_parameter",
+                            param="purpose")
+        seconds = fields.get("expires_after[seconds]")
+        record = self.backend.create_file(upload[0], purpose, upload[1], int(seconds) if seconds else None)
+        return json_response(200, record.to_json())
+
+    def list_files(self, request: SimRequest) -> SimResponse:
+        purpose = request.query.get("purpose")
+        files = [f for f in self.backend.files.values() if purpose in (None, f.purpose)]
+        files.sort(key=lambda f: (f.created_at, f.id), reverse=request.query.get("order", "desc") == "desc")
+        limit = _limit(request, 10_000, 10_000)
+        ids = [f.id for f in files]
+        after = request.query.get("after")
+        start = ids.index(after) + 1 if after in ids else 0
+        page = files[start:start + limit]
+        return json_response(200, {"object": "list", "data": [f.to_json() for f in page],
+                                   "first_id": page[0].id if page else None,
+                                   "last_id": page[-1].id if page else None,
+                                   "has_more": start + limit < len(files)})
+
+    def retrieve_file(self, request: SimRequest, file_id: str) -> SimResponse:
+        return json_response(200, self.backend.get_file(file_id).to_json())
+
+    def delete_file(self, request: SimRequest, file_id: str) -> SimResponse:
+        return json_response(200, self.backend.delete_file(file_id))
+
+    def file_content(self, request: SimRequest, file_id: str) -> SimResponse:
+        content = self.backend.get_file(file_id).content
+        chunks = (content[i:i + (1 << 20)] for i in range(0, len(content), 1 << 20))
+        return SimResponse(200, {"content-type": "application/octet-stream", "content-length": str(len(content))},
+                           chunks)
+
+    def create_batch(self, request: SimRequest) -> SimResponse:
+        body = _json_body(request)
+        return json_response(200, self.backend.create_batch(body))
+
+    def list_batches(self, request: SimRequest) -> SimResponse:
+        return json_response(200, self.backend.list_batches(request.query.get("after"), _limit(request, 100, 20)))
+
+    def retrieve_batch(self, request: SimRequest, batch_id: str) -> SimResponse:
+        return json_response(200, self.backend.retrieve_batch(batch_id))
+
+    def cancel_batch(self, request: SimRequest, batch_id: str) -> SimResponse:
+        return json_response(200, self.backend.cancel_batch(batch_id))
+
+
+def _check_key(request: SimRequest) -> None:
+    token = request.headers.get("authorization", "").removeprefix("Bearer").strip()
+    if not token:
+        raise HTTPError(401, "You didn't provide an API key. You need to provide your API key in an Authorization "
+                        "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+
+
+def _json_body(request: SimRequest) -> dict[str, Any]:
+    try:
+        body = request.json()
+    except ValueError:
+        raise HTTPError(400, "We could not parse the JSON body of your request.") from None
+    if not isinstance(body, dict):
+        raise HTTPError(400, "The request body must be a JSON object.")
+    return body
+
+
+def _limit(request: SimRequest, maximum: int, default: int) -> int:
+    raw = request.query.get("limit")
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise HTTPError(400, f"Invalid 'limit': expected an integer, got '{raw}'.", code="invalid_value",
+                        param="limit") from None
+    if not 1 <= value <= maximum:
+        raise HTTPError(400, f"Invalid 'limit': must be between 1 and {maximum}.", code="invalid_value",
+                        param="limit")
+    return value
+
+
+def parse_multipart(request: SimRequest) -> dict[str, str | tuple[str, bytes]]:
+    """Parse multipart/form-data: text fields as str, file fields as (filename, bytes)."""
+    content_type = request.headers.get("content-type", "")
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not content_type.startswith("multipart/form-data") or not match:
+        raise HTTPError(400, "Expected a multipart/form-data body with a 'file' and a 'purpose'.")
+    delimiter = b"--" + match.group(1).encode()
+    fields: dict[str, str | tuple[str, bytes]] = {}
+    for part in request.body.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, data = part.partition(b"\r\n\r\n")
+        data = data.removesuffix(b"\r\n")
+        disposition = head.decode("utf-8", "replace")
+        name = re.search(r'name="([^"]*)"', disposition)
+        if not name:
+            continue
+        filename = re.search(r'filename="([^"]*)"', disposition)
+        fields[name.group(1)] = (filename.group(1), data) if filename else data.decode()
+    return fields

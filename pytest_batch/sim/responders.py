@@ -1,0 +1,291 @@
+"""What each request in a batch gets back.
+
+A backend turns every request line into a provider-neutral ``BatchItem`` and asks the
+``Responder`` for an ``Answer``; the backend then wraps the answer in its provider's real
+success body (or error row). The responder tries, in order: the expectation table (first
+match wins), the user's callables, a schema-synthetic object when the request carries a
+JSON schema, and a deterministic text answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: outcomes an answer can have; every one but "ok" is something a test asks for.
+OUTCOMES = (
+    "ok",
+    "http_error",
+    "expired",
+    "canceled",
+    "malformed_json",
+    "refusal",
+    "truncated",
+    "schema_violation",
+)
+
+
+@dataclass
+class BatchItem:
+    """One request of a batch, as every provider's backend describes it to a responder."""
+
+    provider: str
+    custom_id: str
+    index: int
+    model: str
+    #: the text of every message, system first, joined by newlines: what ``match`` searches.
+    prompt: str
+    schema: dict[str, Any] | None = None
+    schema_name: str | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Answer:
+    value: Any = None
+    outcome: str = "ok"
+    status: int = 200
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {self.outcome!r}; choose one of {', '.join(OUTCOMES)}")
+
+    @property
+    def text(self) -> str:
+        """The answer as the model's text: JSON for structured values."""
+        if isinstance(self.value, str):
+            return self.value
+        return json.dumps(self.value, separators=(",", ":"), ensure_ascii=False)
+
+
+ResponderFn = Callable[[BatchItem], "Answer | Any | None"]
+
+
+@dataclass
+class Expectation:
+    response: Any = None
+    custom_id: str | None = None
+    match: str | None = None
+    regex: str | None = None
+    outcome: str = "ok"
+    status: int = 200
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.custom_id or self.match or self.regex):
+            raise ValueError("an expectation needs one of 'custom_id', 'match' or 'regex'")
+        self._pattern = re.compile(self.regex) if self.regex else None
+        Answer(outcome=self.outcome)  # validates the outcome name
+
+    def matches(self, item: BatchItem) -> bool:
+        if self.custom_id is not None and item.custom_id != self.custom_id:
+            return False
+        if self.match is not None and self.match not in item.prompt:
+            return False
+        if self._pattern is not None and not self._pattern.search(item.prompt):
+            return False
+        return True
+
+    def answer(self) -> Answer:
+        return Answer(self.response, self.outcome, self.status, self.message)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], where: str = "") -> Expectation:
+        known = {"response", "custom_id", "match", "regex", "outcome", "status", "message"}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"{where}unknown key(s) {sorted(unknown)}; an expectation has {sorted(known)}")
+        try:
+            return cls(**dict(raw))
+        except (ValueError, re.error) as exc:
+            raise ValueError(f"{where}{exc}") from None
+
+
+class ExpectationError(ValueError):
+    pass
+
+
+def load_expectations(path: str | Path) -> list[Expectation]:
+    """Read an expectations file: JSONL, or a JSON or YAML list of the same objects."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExpectationError(f"cannot read expectations file {path}: {exc.strerror}") from None
+    rows: list[tuple[str, Any]]
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text) or []
+        except yaml.YAMLError as exc:
+            raise ExpectationError(f"{path}: not valid YAML: {exc}") from None
+        rows = [(f"{path} item {i}: ", row) for i, row in enumerate(data, 1)]
+    elif path.suffix == ".json" or text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ExpectationError(f"{path}: not valid JSON: {exc}") from None
+        rows = [(f"{path} item {i}: ", row) for i, row in enumerate(data, 1)]
+    else:
+        rows = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((f"{path} line {number}: ", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise ExpectationError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
+    table = []
+    for where, row in rows:
+        if not isinstance(row, Mapping):
+            raise ExpectationError(f"{where}each expectation must be an object, got {type(row).__name__}")
+        try:
+            table.append(Expectation.from_mapping(row, where))
+        except ValueError as exc:
+            raise ExpectationError(str(exc)) from None
+    return table
+
+
+class Responder:
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.expectations: list[Expectation] = []
+        self.callables: list[ResponderFn] = []
+
+    def expect(self, response: Any = None, **where: Any) -> Expectation:
+        """Add one expectation: ``expect({"name": "Alice", "age": 28}, match="Alice")``."""
+        expectation = Expectation(response=response, **where)
+        self.expectations.append(expectation)
+        return expectation
+
+    def load(self, source: str | Path | Iterable[Expectation | Mapping[str, Any]]) -> None:
+        if isinstance(source, str | Path):
+            self.expectations.extend(load_expectations(source))
+            return
+        for row in source:
+            self.expectations.append(row if isinstance(row, Expectation) else Expectation.from_mapping(row))
+
+    def add(self, fn: ResponderFn) -> None:
+        """Add a callable from a ``BatchItem`` to an ``Answer``, a value, or None to pass."""
+        self.callables.append(fn)
+
+    def reset(self) -> None:
+        self.expectations.clear()
+        self.callables.clear()
+
+    def __call__(self, item: BatchItem) -> Answer:
+        for expectation in self.expectations:
+            if expectation.matches(item):
+                return expectation.answer()
+        for fn in self.callables:
+            result = fn(item)
+            if result is not None:
+                return result if isinstance(result, Answer) else Answer(result)
+        if item.schema is not None:
+            return Answer(synthesize(item.schema, self._rng(item)))
+        return Answer(f"Simulated answer {item.index + 1} ({item.custom_id}) from pytest-batch.")
+
+    def _rng(self, item: BatchItem) -> random.Random:
+        digest = hashlib.sha256(f"{self.seed}:{item.custom_id}:{item.prompt}".encode()).hexdigest()
+        return random.Random(int(digest[:16], 16))
+
+
+# --------------------------------------------------------------------------- schemas
+
+_WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet")
+
+
+def synthesize(schema: Mapping[str, Any], rng: random.Random, root: Mapping[str, Any] | None = None,
+               depth: int = 0) -> Any:
+    """A deterministic object valid against ``schema``: JSON Schema as pydantic writes it,
+    OpenAI's strict form, Anthropic's transformed form, or Gemini's uppercase OpenAPI subset."""
+    root = root if root is not None else schema
+    if "$ref" in schema:
+        return synthesize(_resolve(schema["$ref"], root), rng, root, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            options = [s for s in schema[key] if str(s.get("type", "")).lower() != "null"] or schema[key]
+            return synthesize(options[0], rng, root, depth + 1)
+    if schema.get("allOf"):
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            part = _resolve(part["$ref"], root) if "$ref" in part else part
+            merged.update(part)
+        return synthesize(merged, rng, root, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    kind = str(kind).lower() if kind else ("object" if "properties" in schema else "string")
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        if depth > 8:
+            return {}
+        return {name: synthesize(sub, rng, root, depth + 1) for name, sub in properties.items()}
+    if kind == "array":
+        low = int(schema.get("minItems", 1))
+        high = max(low, min(int(schema.get("maxItems", low + 2)), low + 2))
+        items = schema.get("items") or {"type": "string"}
+        return [synthesize(items, rng, root, depth + 1) for _ in range(rng.randint(low, high))]
+    if kind == "integer":
+        low = int(schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1))
+        high = int(schema.get("maximum", schema.get("exclusiveMaximum", low + 101) - 1))
+        return rng.randint(low, max(low, high))
+    if kind == "number":
+        low = float(schema.get("minimum", 0.0))
+        high = float(schema.get("maximum", low + 100.0))
+        return round(rng.uniform(low, high), 2)
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    return _string(schema, rng)
+
+
+def _string(schema: Mapping[str, Any], rng: random.Random) -> str:
+    fmt = schema.get("format")
+    if fmt == "date-time":
+        return f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T12:00:00Z"
+    if fmt == "date":
+        return f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"
+    if fmt == "email":
+        return f"{rng.choice(_WORDS)}@example.com"
+    if fmt in ("uri", "url"):
+        return f"https://example.com/{rng.choice(_WORDS)}"
+    if fmt == "uuid":
+        return "%08x-0000-4000-8000-%012x" % (rng.getrandbits(32), rng.getrandbits(48))
+    text = f"{rng.choice(_WORDS)}-{rng.randint(100, 999)}"
+    low = int(schema.get("minLength", 0))
+    high = schema.get("maxLength")
+    text = text.ljust(low, "x")
+    return text[: int(high)] if high is not None else text
+
+
+def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not ref.startswith("#/"):
+        raise ValueError(f"cannot resolve schema reference {ref!r}: only local '#/...' references are supported")
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def violate(schema: Mapping[str, Any] | None, value: Any) -> Any:
+    """Content that does not satisfy ``schema``: a required field dropped, or the wrong type."""
+    if isinstance(value, dict) and value:
+        broken = dict(value)
+        broken.pop(next(iter(broken)))
+        broken["unexpected_field"] = "pytest-batch schema violation"
+        return broken
+    return ["pytest-batch schema violation"]

@@ -122,6 +122,42 @@ class Emulator:
         self._next_lifecycles.clear()
         self._make_backends()
 
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """Write all state (files, batches, expectations, faults, clock) to ``path``, atomically.
+
+        Callables added with ``respond_with`` are not saved: they live in the caller's code.
+        """
+        import os
+        import pickle
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(pickle.dumps(self))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Emulator:
+        """Read an emulator written by ``save`` (only load files you wrote yourself: pickle)."""
+        import pickle
+
+        emulator = pickle.loads(Path(path).read_bytes())
+        if not isinstance(emulator, cls):
+            raise TypeError(f"{path} does not hold a pytest-batch emulator state")
+        return emulator
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["lock"]
+        state["responder"] = Responder(self.seed)
+        state["responder"].expectations = list(self.responder.expectations)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     # ------------------------------------------------------------------ HTTP
     def provider_for(self, request: SimRequest) -> str | None:
         provider = PROVIDER_HOSTS.get(request.host)

@@ -1,0 +1,104 @@
+"""Access path 2: send every SDK client made inside a ``with`` block to the emulator.
+
+The SDKs' default transports (httpx2.HTTPTransport, and httpx.HTTPTransport for older
+SDKs) are patched, the same seam vcrpy uses, so clients constructed by third-party code
+from environment variables are caught too. Requests for a provider host go to the
+emulator; every other outbound connection fails with a message naming the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+from .core import PROVIDER_HOSTS
+
+if TYPE_CHECKING:
+    from .core import Emulator
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class NetworkBlocked(ConnectionError):
+    """A real connection was attempted where pytest-batch forbids the network."""
+
+
+def blocked_message(host: str, why: str) -> str:
+    return (f"pytest-batch blocked a real connection to {host!r} ({why}). Tests run offline: use "
+            "--batch-mode=simulate, replay a cassette, or record with --batch-mode=record.")
+
+
+def _transport_patches(module_name: str, emulator: Emulator | None, allow_hosts: tuple[str, ...],
+                       why: str) -> list[Any]:
+    try:
+        httpx_module = importlib.import_module(module_name)
+    except ImportError:
+        return []
+    from .transport import transport_classes
+
+    sync_cls, async_cls = transport_classes(module_name)
+    real_sync = httpx_module.HTTPTransport.handle_request
+    real_async = httpx_module.AsyncHTTPTransport.handle_async_request
+
+    def route(request: Any) -> str:
+        host = request.url.host
+        if emulator is not None and host in PROVIDER_HOSTS:
+            return "emulator"
+        if host in allow_hosts:
+            return "real"
+        raise httpx_module.ConnectError(blocked_message(host, why), request=request)
+
+    def handle_request(self: Any, request: Any) -> Any:
+        if route(request) == "emulator":
+            return sync_cls(emulator).handle_request(request)
+        return real_sync(self, request)
+
+    async def handle_async_request(self: Any, request: Any) -> Any:
+        if route(request) == "emulator":
+            return await async_cls(emulator).handle_async_request(request)
+        return await real_async(self, request)
+
+    return [mock.patch.object(httpx_module.HTTPTransport, "handle_request", handle_request),
+            mock.patch.object(httpx_module.AsyncHTTPTransport, "handle_async_request", handle_async_request)]
+
+
+def _socket_patch(allow_hosts: tuple[str, ...], why: str) -> Any:
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            if host not in allow_hosts:
+                raise NetworkBlocked(blocked_message(host, why))
+        return real_connect(self, address)
+
+    return mock.patch.object(socket.socket, "connect", connect)
+
+
+@contextlib.contextmanager
+def block_network(allow_hosts: tuple[str, ...] = LOOPBACK, *, why: str = "network access is off") -> Iterator[None]:
+    """Fail every outbound connection except to ``allow_hosts``, naming the host."""
+    with _patched(None, allow_hosts, why):
+        yield
+
+
+@contextlib.contextmanager
+def intercept(emulator: Emulator, allow_hosts: tuple[str, ...] = LOOPBACK) -> Iterator[Emulator]:
+    """Route every httpx2/httpx request for api.openai.com, api.anthropic.com and
+    generativelanguage.googleapis.com to ``emulator``; block every other host."""
+    with _patched(emulator, allow_hosts, "only the pytest-batch emulator is reachable here"):
+        yield emulator
+
+
+@contextlib.contextmanager
+def _patched(emulator: Emulator | None, allow_hosts: tuple[str, ...], why: str) -> Iterator[None]:
+    patches = [*_transport_patches("httpx2", emulator, allow_hosts, why),
+               *_transport_patches("httpx", emulator, allow_hosts, why), _socket_patch(allow_hosts, why)]
+    with contextlib.ExitStack() as stack:
+        for patch in patches:
+            stack.enter_context(patch)
+        yield

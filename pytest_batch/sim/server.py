@@ -1,0 +1,234 @@
+"""The emulator as a real HTTP server on loopback: access path 3 (``pytest-batch serve``).
+
+One port serves all three providers under path prefixes (``/openai/v1``, ``/anthropic``,
+``/google``) because OpenAI and Gemini both own ``/v1/batches/{id}`` and ``/v1/files/{id}``.
+A control API under ``/_control`` lets another process reset the emulator, load
+expectations, inject faults, change lifecycles, advance and read the journal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .clock import Clock
+from .core import DroppedConnection, Emulator
+from .http import SimRequest, SimResponse, json_response
+from .lifecycle import LifecycleError
+from .responders import ExpectationError, load_expectations
+
+CONTROL_PREFIX = "/_control"
+
+
+@dataclass
+class ServerHandle:
+    server: ThreadingHTTPServer
+    thread: threading.Thread | None
+    emulator: Emulator
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def base_urls(self) -> dict[str, str]:
+        return {"openai": f"{self.url}/openai/v1", "anthropic": f"{self.url}/anthropic",
+                "google": f"{self.url}/google"}
+
+    @property
+    def env(self) -> dict[str, str]:
+        urls = self.base_urls
+        return {"OPENAI_BASE_URL": urls["openai"], "ANTHROPIC_BASE_URL": urls["anthropic"],
+                "GOOGLE_GEMINI_BASE_URL": urls["google"]}
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            body = self._read_chunked()
+        host = self.headers.get("host") or "%s:%s" % self.server.server_address[:2]
+        request = SimRequest.build(self.command, f"http://{host}{self.path}", dict(self.headers.items()), body)
+        emulator = self.server.emulator
+        try:
+            with emulator.lock:
+                if request.path.startswith(CONTROL_PREFIX):
+                    response = control(emulator, request)
+                else:
+                    response = emulator.handle(request)
+        except DroppedConnection:
+            self.close_connection = True
+            self.connection.close()
+            return
+        self._write(response)
+
+    def _read_chunked(self) -> bytes:
+        chunks = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                self.rfile.readline()
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _write(self, response: SimResponse) -> None:
+        self.send_response(response.status)
+        streamed = not isinstance(response.body, bytes | bytearray)
+        for name, value in response.headers.items():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(name, value)
+        if streamed:
+            self.send_header("transfer-encoding", "chunked")
+        else:
+            self.send_header("content-length", str(len(response.body)))  # type: ignore[arg-type]
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if not streamed:
+            self.wfile.write(response.body)  # type: ignore[arg-type]
+            return
+        for chunk in response.iter_bytes():
+            if chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator, verbose: bool = False) -> None:
+        super().__init__(address, _Handler)
+        self.emulator = emulator
+        self.verbose = verbose
+
+
+def start_server(emulator: Emulator | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 verbose: bool = False) -> ServerHandle:
+    """Serve ``emulator`` (a new one on the wall clock if None) in a background thread."""
+    emulator = emulator or Emulator(clock=Clock())
+    server = _Server((host, port), emulator, verbose)
+    thread = threading.Thread(target=server.serve_forever, name="pytest-batch-emulator", daemon=True)
+    thread.start()
+    return ServerHandle(server, thread, emulator)
+
+
+# ---------------------------------------------------------------------------- control API
+
+def control(emulator: Emulator, request: SimRequest) -> SimResponse:
+    """``POST /_control/reset``, ``/expectations`` (JSON list or JSONL), ``/faults`` (the
+    Faults.load spec), ``/lifecycle`` ({"spec", "batch_id"?, "next_batch"?}), ``/advance``
+    ({"seconds"?, "batch_id"?}); ``GET /_control/journal``."""
+    action = request.path[len(CONTROL_PREFIX):].strip("/")
+    try:
+        if request.method == "GET" and action == "journal":
+            return json_response(200, {"journal": [entry.to_dict() for entry in emulator.journal]})
+        if request.method != "POST":
+            return json_response(405, {"error": f"use POST {CONTROL_PREFIX}/{action}"})
+        if action == "reset":
+            emulator.reset()
+        elif action == "expectations":
+            text = request.body.decode()
+            rows = json.loads(text) if text.lstrip().startswith("[") else [
+                json.loads(line) for line in text.splitlines() if line.strip()]
+            emulator.load_expectations(rows)
+        elif action == "faults":
+            emulator.faults.load(request.json() or {})
+        elif action == "lifecycle":
+            spec = request.json() or {}
+            emulator.set_lifecycle(spec["spec"], batch_id=spec.get("batch_id"),
+                                   next_batch=bool(spec.get("next_batch")))
+        elif action == "advance":
+            spec = request.json() or {}
+            emulator.advance(float(spec.get("seconds") or 0), batch_id=spec.get("batch_id"))
+        else:
+            return json_response(404, {"error": f"unknown control action {action!r}; use reset, expectations, "
+                                                "faults, lifecycle, advance or GET journal"})
+    except (ValueError, KeyError, TypeError, LifecycleError) as exc:
+        return json_response(400, {"error": f"{action}: {exc}"})
+    return json_response(200, {"ok": True})
+
+
+# ---------------------------------------------------------------------------- command line
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(prog="pytest-batch serve")
+    parser.description = ("Serve the OpenAI, Anthropic and Gemini batch APIs on this machine. Answers are "
+                          "simulated: expectations from --responses, the seed's ten prompts, then schema-valid "
+                          "synthetic objects.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
+    parser.add_argument("--responses", metavar="FILE", help="expectations file (JSONL, JSON or YAML)")
+    parser.add_argument("--lifecycle", default="seconds:2",
+                        help="immediate, polls:N, seconds:S or manual (default seconds:2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for ids and synthetic answers")
+    parser.add_argument("--no-seed-answers", action="store_true",
+                        help="do not answer the seed README's ten prompts with their expected users")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        emulator = Emulator(seed=args.seed, lifecycle=args.lifecycle, clock=Clock())
+        if args.responses:
+            emulator.load_expectations(load_expectations(args.responses))
+        if not args.no_seed_answers:
+            from ..seed import seed_expectations
+
+            emulator.load_expectations(seed_expectations())
+        handle = start_server(emulator, host=args.host, port=args.port, verbose=args.verbose)
+    except (ExpectationError, LifecycleError, OSError) as exc:
+        print(f"❌ Error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    urls = handle.base_urls
+    print(f"pytest-batch emulator listening on {handle.url}")
+    print(f"  OpenAI     {urls['openai']}")
+    print(f"  Anthropic  {urls['anthropic']}")
+    print(f"  Gemini     {urls['google']}")
+    for name, value in handle.env.items():
+        print(f"export {name}={value}")
+    print(f"control API: {handle.url}{CONTROL_PREFIX}/{{reset,expectations,faults,lifecycle,advance,journal}}")
+    print("Press Ctrl+C to stop.", flush=True)
+    stop.wait()
+    handle.stop()
+    print("pytest-batch emulator stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,20 +1,652 @@
-"""Placeholder: being written."""
+"""Google Gemini batch mode (Developer API): state (GoogleBackend) and HTTP rendering (GoogleRoutes).
+
+Shapes follow ../shared/docs/wire-formats.md part C and D.3, the langchain4j recording
+(realdata/langchain4j/gemini_batch_operations_inline.json) and the live-capture notes
+(realdata/openrouter_notes, Google section). Every route is served under /v1 (google-genai
+3.x) and /v1beta (<= 2.x). Output is proto3 JSON: lowerCamel keys, int64 as strings, zero,
+false and empty fields omitted.
+"""
+
 from __future__ import annotations
 
-from .batches import BackendBase
-from .http import HTTPError, json_response
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
+from .batches import BackendBase, BatchRecord, approx_tokens, malform, truncate
+from .clock import rfc3339
+from .http import HTTPError, SimRequest, SimResponse, json_response, jsonl_stream
+from .responders import Answer, BatchItem
+
+HOURS_48 = 48 * 3600
+BATCH_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
+OUTPUT_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput"
+TERMINAL = ("BATCH_STATE_SUCCEEDED", "BATCH_STATE_FAILED", "BATCH_STATE_CANCELLED", "BATCH_STATE_EXPIRED")
+
+#: HTTP status -> google.rpc status name, for the error envelope {"error": {code, message, status}}.
+STATUS_NAMES = {
+    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED", 409: "ABORTED", 413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED", 500: "INTERNAL", 501: "UNIMPLEMENTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED", 529: "UNAVAILABLE",
+}
+
+#: google.rpc.Code numbers: an Operation's top-level ``error`` and the recording's per-request
+#: error items carry these, not HTTP statuses (langchain4j recording: code 4 for a deadline).
+RPC_CANCELLED = 1
+RPC_INVALID_ARGUMENT = 3
+RPC_DEADLINE_EXCEEDED = 4
+RPC_INTERNAL = 13
+
+NO_KEY_MESSAGE = ("Method doesn't allow unregistered callers (callers without established identity). "
+                  "Please use API Key or other form of API consumer identity to call this API.")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _get(obj: Any, camel: str, default: Any = None) -> Any:
+    """Read a proto-JSON field in lowerCamel or snake_case: the API accepts both (C.2)."""
+    if not isinstance(obj, dict):
+        return default
+    if camel in obj:
+        return obj[camel]
+    return obj.get(_snake(camel), default)
+
+
+def _texts(content: Any) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    if not isinstance(content, dict):
+        return []
+    parts = content.get("parts") or []
+    return [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
+
+
+def _item(index: int, key: str | None, model: str, request: dict[str, Any]) -> BatchItem:
+    """Describe one GenerateContentRequest to the responder: prompt = system + contents text."""
+    texts = _texts(_get(request, "systemInstruction"))
+    contents = _get(request, "contents") or []
+    if isinstance(contents, dict | str):
+        contents = [contents]
+    for content in contents:
+        texts.extend(_texts(content))
+    config = _get(request, "generationConfig") or {}
+    schema = _get(config, "responseJsonSchema")
+    if not isinstance(schema, dict):
+        schema = _get(config, "responseSchema")
+    if not isinstance(schema, dict):
+        schema = None
+    name = schema.get("title") if schema else None
+    custom_id = key if key else f"request-{index + 1}"
+    return BatchItem("google", custom_id, index, model, "\n".join(t for t in texts if t), schema, name, request)
+
+
+# ---------------------------------------------------------------------------- files
+
+@dataclass
+class GoogleFile:
+    id: str
+    content: bytes
+    create_time: float
+    base_url: str
+    version: str
+    mime_type: str = "application/octet-stream"
+    display_name: str | None = None
+    source: str = "UPLOADED"
+
+    @property
+    def name(self) -> str:
+        return f"files/{self.id}"
+
+    def to_json(self) -> dict[str, Any]:
+        created = rfc3339(self.create_time, digits=9)
+        body: dict[str, Any] = {"name": self.name}
+        if self.display_name:
+            body["displayName"] = self.display_name
+        body.update({
+            "mimeType": self.mime_type, "sizeBytes": str(len(self.content)),
+            "createTime": created, "updateTime": created,
+            "expirationTime": rfc3339(self.create_time + HOURS_48, digits=9),
+            "sha256Hash": base64.b64encode(hashlib.sha256(self.content).hexdigest().encode()).decode(),
+            "uri": f"{self.base_url}/{self.version}/{self.name}",
+        })
+        if self.source == "GENERATED":
+            body["downloadUri"] = f"{self.base_url}/download/{self.version}/{self.name}:download?alt=media"
+        body.update({"state": "ACTIVE", "source": self.source})
+        return body
+
+
+@dataclass
+class UploadSession:
+    upload_id: str
+    file: GoogleFile
+    declared_size: int | None
+    received: bytearray = field(default_factory=bytearray)
+
+
+# ---------------------------------------------------------------------------- backend
 
 class GoogleBackend(BackendBase):
+    """Gemini batches (Operations wrapping GenerateContentBatch) and the Files API."""
+
     provider = "google"
+    #: limits from wire-formats.md C.5/C.6; attributes so a test can lower them.
+    max_inline_bytes = 20 * 1024 * 1024
+    max_file_bytes = 2 * 1024 * 1024 * 1024
+    default_page_size = 50
+    max_page_size = 1000
+
+    def __init__(self, emulator: Any) -> None:
+        super().__init__(emulator)
+        self.files: dict[str, GoogleFile] = {}
+        self.uploads: dict[str, UploadSession] = {}
+        #: file ids deleted by the user: a second delete answers 403 (live-capture notes).
+        self.deleted_files: set[str] = set()
+
+    # ------------------------------------------------------------------ files
+    def start_upload(self, body: dict[str, Any], declared_size: int | None, header_mime: str | None,
+                     base_url: str, version: str) -> UploadSession:
+        meta = _get(body, "file") or {}
+        if not isinstance(meta, dict):
+            raise HTTPError(400, "Invalid JSON payload: 'file' must be an object.")
+        size = _get(meta, "sizeBytes", declared_size)
+        try:
+            size = int(size) if size is not None else None
+        except (TypeError, ValueError):
+            raise HTTPError(400, f"Invalid value at 'file.size_bytes' ({size!r}): expected an integer.") from None
+        if size is not None and size > self.max_file_bytes:
+            raise HTTPError(400, f"File size {size} bytes exceeds the {self.max_file_bytes} byte limit.")
+        name = _get(meta, "name")
+        file_id = name.removeprefix("files/") if isinstance(name, str) and name else self.ids.google_file()
+        if file_id in self.files:
+            raise HTTPError(409, f"File files/{file_id} already exists.", code="ALREADY_EXISTS")
+        mime = _get(meta, "mimeType") or header_mime or "application/octet-stream"
+        record = GoogleFile(file_id, b"", self.now, base_url, version, mime, _get(meta, "displayName"))
+        session = UploadSession(self.ids.google_upload(), record, size)
+        self.uploads[session.upload_id] = session
+        return session
+
+    def upload_chunk(self, upload_id: str, commands: set[str], offset: int | None, data: bytes) -> UploadSession:
+        session = self.uploads.get(upload_id)
+        if session is None:
+            raise HTTPError(404, f"No upload session {upload_id!r}: start one with X-Goog-Upload-Command: start.")
+        if "upload" in commands:
+            if offset is not None and offset != len(session.received):
+                raise HTTPError(400, f"X-Goog-Upload-Offset is {offset} but the server holds "
+                                f"{len(session.received)} bytes; resume from there.")
+            session.received.extend(data)
+        if "finalize" in commands:
+            if session.declared_size is not None and session.declared_size != len(session.received):
+                raise HTTPError(400, f"The upload declared {session.declared_size} bytes but "
+                                f"{len(session.received)} arrived.")
+            del self.uploads[upload_id]
+            session.file.content = bytes(session.received)
+            session.file.create_time = self.now
+            self.files[session.file.id] = session.file
+        return session
+
+    def get_file(self, name: str) -> GoogleFile:
+        file_id = name.removeprefix("files/")
+        record = self.files.get(file_id)
+        if record is not None and self.now >= record.create_time + HOURS_48:
+            del self.files[file_id]
+            record = None
+        if record is None:
+            if file_id.startswith("batch-"):
+                raise HTTPError(404, f"Requested entity was not found: files/{file_id}.")
+            # Gemini answers 403, not 404, for an uploaded file it does not hold (live-capture notes).
+            raise HTTPError(403, f"You do not have permission to access the File {file_id} or it may not exist.")
+        return record
+
+    def delete_file(self, name: str) -> None:
+        file_id = name.removeprefix("files/")
+        if len(file_id) > 40:
+            # A generated files/batch-<40 chars> cannot be deleted directly (live-capture notes).
+            raise HTTPError(400, f"* DeleteFileRequest.name: File name may be at most 40 characters long, "
+                            f"got files/{file_id}. Delete the batch instead.")
+        self.get_file(file_id)
+        del self.files[file_id]
+        self.deleted_files.add(file_id)
+
+    def list_files(self, page_size: int | None, token: str | None) -> dict[str, Any]:
+        files = sorted(self.files.values(), key=lambda f: f.create_time, reverse=True)
+        page, next_token = self._page(files, page_size, token, 100)
+        body: dict[str, Any] = {}
+        if page:
+            body["files"] = [f.to_json() for f in page]
+        if next_token:
+            body["nextPageToken"] = next_token
+        return body
+
+    # ------------------------------------------------------------------ batches
+    def create_batch(self, model: str, body: dict[str, Any], size: int, base_url: str,
+                     version: str) -> dict[str, Any]:
+        batch = _get(body, "batch")
+        if not isinstance(batch, dict):
+            raise HTTPError(400, "Invalid JSON payload: the body needs a 'batch' object "
+                            "(e.g. {\"batch\": {\"inputConfig\": {\"fileName\": \"files/...\"}}}).")
+        model = model.removeprefix("models/")
+        if not model:
+            raise HTTPError(400, "The model name in the URL is empty; use models/{model}:batchGenerateContent.")
+        input_config = _get(batch, "inputConfig")
+        if not isinstance(input_config, dict):
+            raise HTTPError(400, "* BatchGenerateContentRequest.batch.input_config: input_config is required.")
+        file_name = _get(input_config, "fileName")
+        requests = _get(input_config, "requests")
+        if (file_name is None) == (requests is None):
+            raise HTTPError(400, "* BatchGenerateContentRequest.batch.input_config: set exactly one of "
+                            "'requests' or 'file_name'.")
+        if requests is not None:
+            if size > self.max_inline_bytes:
+                raise HTTPError(413, f"Request payload size exceeds the limit: {self.max_inline_bytes} bytes. "
+                                "Use a JSONL input file (inputConfig.fileName) for large batches.")
+            items, keyed = self._inline_items(model, requests)
+        else:
+            items, keyed = self._file_items(model, file_name)
+        batch_id = self.ids.google_batch()
+        record = self.new_record(batch_id, items)
+        record.extra.update(model=f"models/{model}", display_name=_get(batch, "displayName"),
+                            file_name=f"files/{file_name.removeprefix('files/')}" if file_name else None,
+                            keyed=keyed, state="BATCH_STATE_PENDING", update_time=self.now, end_time=None,
+                            done_count=0, error=None, output=None, base_url=base_url, version=version)
+        return self._operation(record)
+
+    def _inline_items(self, model: str, requests: Any) -> tuple[list[BatchItem], list[Any]]:
+        rows = _get(requests, "requests") if isinstance(requests, dict) else None
+        if not isinstance(rows, list) or not rows:
+            raise HTTPError(400, "* BatchGenerateContentRequest.batch.input_config.requests.requests: "
+                            "at least one request is required.")
+        items, keyed = [], []
+        for index, row in enumerate(rows):
+            request = _get(row, "request")
+            if not isinstance(request, dict):
+                raise HTTPError(400, f"* BatchGenerateContentRequest.batch.input_config.requests.requests[{index}]"
+                                ".request: a GenerateContentRequest object is required.")
+            metadata = _get(row, "metadata")
+            key = _get(metadata, "key")
+            items.append(_item(index, str(key) if key is not None else None, model, request))
+            keyed.append(metadata)
+        return items, keyed
+
+    def _file_items(self, model: str, file_name: Any) -> tuple[list[BatchItem], list[bool]]:
+        if not isinstance(file_name, str) or not file_name:
+            raise HTTPError(400, "* BatchGenerateContentRequest.batch.input_config.file_name: must be 'files/<id>'.")
+        source = self.get_file(file_name)
+        items, keyed = [], []
+        loads = json.loads
+        for number, raw in enumerate(source.content.splitlines(), 1):
+            if not raw.strip():
+                continue
+            try:
+                line = loads(raw)
+                if not isinstance(line, dict):
+                    raise ValueError
+            except ValueError:
+                # A file with a malformed row is rejected at create, no batch made (live-capture notes).
+                raise HTTPError(400, f"Invalid JSON in {source.name} at line {number}: each line must be "
+                                "{\"key\": ..., \"request\": {GenerateContentRequest}}.") from None
+            request = _get(line, "request")
+            if not isinstance(request, dict):
+                raise HTTPError(400, f"{source.name} line {number}: missing the 'request' object "
+                                "(a GenerateContentRequest).")
+            key = _get(line, "key")
+            items.append(_item(len(items), str(key) if key is not None else None, model, request))
+            keyed.append(key is not None)
+        if not items:
+            raise HTTPError(400, f"{source.name} contains no requests.")
+        return items, keyed
+
+    def record(self, name: str) -> BatchRecord:
+        batch_id = name.removeprefix("batches/")
+        record = self.batches.get(batch_id)
+        if record is None:
+            raise HTTPError(404, f"Requested entity was not found: batches/{batch_id}.")
+        return record
+
+    def get_batch(self, name: str) -> dict[str, Any]:
+        record = self.record(name)
+        record.reads += 1
+        self._step(record)
+        return self._operation(record)
+
+    def list_batches(self, page_size: int | None, token: str | None) -> dict[str, Any]:
+        records = list(self.batches.values())[::-1]
+        records.sort(key=lambda r: r.created_at, reverse=True)
+        page, next_token = self._page(records, page_size, token, self.default_page_size)
+        operations = []
+        for record in page:
+            self._step(record)
+            operations.append(self._operation(record))
+        body: dict[str, Any] = {}
+        if operations:
+            body["operations"] = operations
+        if next_token:
+            body["nextPageToken"] = next_token
+        return body
+
+    def cancel_batch(self, name: str) -> None:
+        record = self.record(name)
+        self._step(record)
+        extra = record.extra
+        if extra["state"] in TERMINAL:
+            return
+        record.cancel_requested_at = self.now
+        record.progress_at_cancel = extra["done_count"] / len(record)
+        # Live capture: the cancelled job polls as CANCELLED, done, with error code 13 (notes).
+        self._end(record, "BATCH_STATE_CANCELLED", extra["done_count"], output=True,
+                  error={"code": RPC_INTERNAL, "message": "The batch was cancelled."})
+
+    def delete_batch(self, name: str) -> None:
+        record = self.record(name)
+        del self.batches[record.id]
+        # After the batch is deleted its output file is gone too (live-capture notes).
+        self.files.pop(f"batch-{record.id}", None)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _share(self, record: BatchRecord) -> float:
+        return min(1.0, max(0.0, self.progress(record)))
+
+    def _step(self, record: BatchRecord) -> None:
+        extra = record.extra
+        if extra["state"] in TERMINAL:
+            return
+        fault = record.fault
+        progress = self._share(record)
+        if self.now - record.created_at >= HOURS_48 and not record.forced:
+            self._end(record, "BATCH_STATE_EXPIRED", int(len(record) * progress), output=False)
+            return
+        if progress <= 0:
+            return
+        if fault is not None and fault.kind == "validation_failure":
+            self._end(record, "BATCH_STATE_FAILED", 0, output=False,
+                      error={"code": RPC_INVALID_ARGUMENT,
+                             "message": fault.message or "The batch failed validation (injected by pytest-batch)."})
+            return
+        if progress >= 1.0:
+            if fault is not None and fault.kind == "expire":
+                self._end(record, "BATCH_STATE_EXPIRED", int(len(record) * fault.completed_fraction), output=False)
+            else:
+                self._end(record, "BATCH_STATE_SUCCEEDED", len(record), output=True)
+            return
+        done = int(len(record) * progress)
+        if extra["state"] != "BATCH_STATE_RUNNING" or done != extra["done_count"]:
+            extra.update(state="BATCH_STATE_RUNNING", done_count=done, update_time=self.now)
+
+    def _end(self, record: BatchRecord, state: str, done: int, *, output: bool,
+             error: dict[str, Any] | None = None) -> None:
+        extra = record.extra
+        extra.update(state=state, done_count=done, update_time=self.now, end_time=self.now, error=error)
+        if output and done:
+            extra["output"] = self._output(record, done)
+
+    def _stats(self, record: BatchRecord) -> dict[str, str]:
+        total = len(record)
+        done = record.extra["done_count"]
+        failed = 0
+        if done:
+            failed = sum(1 for a in self.answers(record)[:done] if a.outcome in ("http_error", "expired", "canceled"))
+        stats = {"requestCount": total, "pendingRequestCount": total - done,
+                 "successfulRequestCount": done - failed, "failedRequestCount": failed}
+        if record.extra["state"] == "BATCH_STATE_SUCCEEDED":
+            stats["pendingRequestCount"] = 0
+        # proto3 JSON: int64 as strings, zero counters omitted (C.3, langchain4j recording).
+        return {k: str(v) for k, v in stats.items() if v}
+
+    def _operation(self, record: BatchRecord) -> dict[str, Any]:
+        extra = record.extra
+        name = f"batches/{record.id}"
+        metadata: dict[str, Any] = {"@type": BATCH_TYPE, "model": extra["model"]}
+        if extra["display_name"]:
+            metadata["displayName"] = extra["display_name"]
+        if extra["file_name"]:
+            metadata["inputConfig"] = {"fileName": extra["file_name"]}
+        if extra["output"]:
+            metadata["output"] = extra["output"]
+        metadata["createTime"] = rfc3339(record.created_at, digits=9)
+        if extra["end_time"] is not None:
+            metadata["endTime"] = rfc3339(extra["end_time"], digits=9)
+        metadata["updateTime"] = rfc3339(extra["update_time"], digits=9)
+        stats = self._stats(record)
+        if stats:
+            metadata["batchStats"] = stats
+        metadata.update(state=extra["state"], name=name)
+        operation: dict[str, Any] = {"name": name, "metadata": metadata}
+        if extra["state"] in TERMINAL:
+            operation["done"] = True
+        if extra["error"]:
+            operation["error"] = extra["error"]
+        if extra["output"]:
+            operation["response"] = {"@type": OUTPUT_TYPE, **extra["output"]}
+        return operation
+
+    # ------------------------------------------------------------------ results
+    def _output(self, record: BatchRecord, done: int) -> dict[str, Any]:
+        """The first ``done`` results, in input order (Gemini keeps input order: F.5)."""
+        answers = self.answers(record)
+        model_version = record.extra["model"].removeprefix("models/")
+        keyed = record.extra["keyed"]
+        if record.extra["file_name"] is None:
+            inlined = []
+            for index in range(done):
+                item = record.items[index]
+                row = self._render(item, answers[index], model_version, inline=True)
+                if keyed[index]:
+                    row["metadata"] = keyed[index]
+                inlined.append(row)
+            # Note the double nesting inlinedResponses.inlinedResponses (C.3, recording).
+            return {"inlinedResponses": {"inlinedResponses": inlined}}
+        rows = []
+        for index in range(done):
+            item = record.items[index]
+            row: dict[str, Any] = {"key": item.custom_id} if keyed[index] else {}
+            row.update(self._render(item, answers[index], model_version, inline=False))
+            rows.append(row)
+        file_id = f"batch-{record.id}"
+        self.files[file_id] = GoogleFile(file_id, b"".join(jsonl_stream(rows)), self.now, record.extra["base_url"],
+                                         record.extra["version"], "application/jsonl", source="GENERATED")
+        return {"responsesFile": f"files/{file_id}"}
+
+    def _render(self, item: BatchItem, answer: Answer, model_version: str, *, inline: bool) -> dict[str, Any]:
+        outcome = answer.outcome
+        if outcome == "http_error":
+            status = answer.status if answer.status >= 400 else 500
+            return {"error": {"code": status, "message": answer.message or
+                              "Internal error encountered (injected by pytest-batch).",
+                              "status": STATUS_NAMES.get(status, "UNKNOWN")}}
+        if outcome == "expired":
+            # The recording's per-request deadline error: google.rpc code 4, this message.
+            return {"error": {"code": RPC_DEADLINE_EXCEEDED,
+                              "message": answer.message or "Deadline expired before operation could complete."}}
+        if outcome == "canceled":
+            return {"error": {"code": RPC_CANCELLED,
+                              "message": answer.message or "The request was cancelled before it was processed."}}
+        prompt_tokens = approx_tokens(item.prompt)
+        usage: dict[str, Any] = {"promptTokenCount": prompt_tokens}
+        if outcome == "refusal":
+            # A blocked answer: finishReason SAFETY and no content at all (no parts, no text).
+            candidate: dict[str, Any] = {"finishReason": "SAFETY", "index": 0, "safetyRatings": [
+                {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]}
+            usage["totalTokenCount"] = prompt_tokens
+        else:
+            text = answer.text
+            finish = "STOP"
+            if outcome == "truncated":
+                text, finish = truncate(text), "MAX_TOKENS"
+            elif outcome == "malformed_json":
+                text = malform(text)
+            output_tokens = approx_tokens(text)
+            # "index": 0 is kept although proto3 would omit it: the recording shows it.
+            candidate = {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": finish, "index": 0}
+            usage.update(candidatesTokenCount=output_tokens, totalTokenCount=prompt_tokens + output_tokens)
+        return {"response": {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model_version,
+                             "responseId": self.ids.google_response()}}
+
+    # ------------------------------------------------------------------ paging
+    def _page(self, rows: list[Any], page_size: int | None, token: str | None,
+              default: int) -> tuple[list[Any], str | None]:
+        size = default if not page_size else min(page_size, self.max_page_size)
+        start = 0
+        if token:
+            try:
+                start = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("offset:"))
+            except ValueError:
+                raise HTTPError(400, f"Invalid page token {token!r}: pass the nextPageToken of the previous "
+                                "page unchanged.") from None
+        page = rows[start:start + size]
+        end = start + size
+        next_token = base64.urlsafe_b64encode(f"offset:{end}".encode()).decode() if end < len(rows) else None
+        return page, next_token
+
+
+# ---------------------------------------------------------------------------- routes
+
+_V = r"/(?P<version>v1|v1beta)"
+_ROUTES = [
+    ("POST", re.compile(rf"^{_V}/(?P<model>(?:models|tunedModels)/[^/]+):batchGenerateContent$"), "create_batch"),
+    ("GET", re.compile(rf"^{_V}/batches$"), "list_batches"),
+    ("GET", re.compile(rf"^{_V}/batches/(?P<batch_id>[^/:]+)$"), "get_batch"),
+    ("POST", re.compile(rf"^{_V}/batches/(?P<batch_id>[^/]+):cancel$"), "cancel_batch"),
+    ("DELETE", re.compile(rf"^{_V}/batches/(?P<batch_id>[^/:]+)$"), "delete_batch"),
+    ("POST", re.compile(rf"^{_V}/batches/(?P<batch_id>[^/]+):delete$"), "delete_batch"),
+    ("POST", re.compile(rf"^/upload{_V}/files$"), "upload"),
+    ("GET", re.compile(rf"^{_V}/files$"), "list_files"),
+    ("GET", re.compile(rf"^{_V}/files/(?P<file_id>[^/:]+)$"), "get_file"),
+    ("DELETE", re.compile(rf"^{_V}/files/(?P<file_id>[^/:]+)$"), "delete_file"),
+    ("GET", re.compile(rf"^(?:/download)?{_V}/files/(?P<file_id>[^/]+):download$"), "download_file"),
+]
 
 
 class GoogleRoutes:
-    def __init__(self, backend):
+    """HTTP surface of the Gemini Developer API's batch mode and Files API."""
+
+    def __init__(self, backend: GoogleBackend) -> None:
         self.backend = backend
 
-    def handle(self, request):
-        raise HTTPError(404, "not yet")
+    def handle(self, request: SimRequest) -> SimResponse:
+        for method, pattern, name in _ROUTES:
+            match = pattern.match(request.path)
+            if match and method == request.method:
+                # The upload POST carries no key: its upload_id is the capability (C.5).
+                if not (name == "upload" and request.query.get("upload_id")):
+                    _check_key(request)
+                return getattr(self, name)(request, **match.groupdict())
+        _check_key(request)
+        raise HTTPError(404, f"The pytest-batch emulator does not serve {request.method} {request.path} "
+                        "(Gemini batch mode and Files API only).")
 
-    def render_error(self, error):
-        return json_response(error.status, {"error": {"message": error.message}})
+    def render_error(self, error: HTTPError) -> SimResponse:
+        status = error.code or STATUS_NAMES.get(error.status, "UNKNOWN")
+        return json_response(error.status, {"error": {"code": error.status, "message": error.message,
+                                                      "status": status, "details": []}}, dict(error.headers))
+
+    # ------------------------------------------------------------------ batches
+    def create_batch(self, request: SimRequest, version: str, model: str) -> SimResponse:
+        body = _json_body(request)
+        return json_response(200, self.backend.create_batch(model, body, len(request.body), request.base_url,
+                                                            version))
+
+    def list_batches(self, request: SimRequest, version: str) -> SimResponse:
+        return json_response(200, self.backend.list_batches(_page_size(request), _page_token(request)))
+
+    def get_batch(self, request: SimRequest, version: str, batch_id: str) -> SimResponse:
+        return json_response(200, self.backend.get_batch(batch_id))
+
+    def cancel_batch(self, request: SimRequest, version: str, batch_id: str) -> SimResponse:
+        self.backend.cancel_batch(batch_id)
+        return json_response(200, {})
+
+    def delete_batch(self, request: SimRequest, version: str, batch_id: str) -> SimResponse:
+        self.backend.delete_batch(batch_id)
+        return json_response(200, {})
+
+    # ------------------------------------------------------------------ files
+    def upload(self, request: SimRequest, version: str) -> SimResponse:
+        commands = {c.strip().lower() for c in request.headers.get("x-goog-upload-command", "").split(",") if c.strip()}
+        upload_id = request.query.get("upload_id")
+        if upload_id is None:
+            if request.headers.get("x-goog-upload-protocol", "").lower() != "resumable" or "start" not in commands:
+                raise HTTPError(400, "Uploads use the resumable protocol: send X-Goog-Upload-Protocol: resumable "
+                                "and X-Goog-Upload-Command: start first.")
+            declared = request.headers.get("x-goog-upload-header-content-length")
+            body = _json_body(request) if request.body.strip() else {}
+            session = self.backend.start_upload(body, int(declared) if declared and declared.isdigit() else None,
+                                                request.headers.get("x-goog-upload-header-content-type"),
+                                                request.base_url, version)
+            url = (f"{request.base_url}/upload/{version}/files?upload_id={session.upload_id}"
+                   "&upload_protocol=resumable")
+            return SimResponse(200, {"x-goog-upload-url": url, "x-goog-upload-status": "active",
+                                     "x-goog-upload-chunk-granularity": str(8 * 1024 * 1024),
+                                     "x-goog-upload-control-url": url}, b"")
+        if not commands & {"upload", "finalize", "query"}:
+            raise HTTPError(400, "X-Goog-Upload-Command must be 'upload', 'upload, finalize', 'finalize' or 'query'.")
+        offset_header = request.headers.get("x-goog-upload-offset")
+        try:
+            offset = int(offset_header) if offset_header else None
+        except ValueError:
+            raise HTTPError(400, f"X-Goog-Upload-Offset must be an integer, got {offset_header!r}.") from None
+        session = self.backend.upload_chunk(upload_id, commands, offset, request.body)
+        if "finalize" in commands:
+            return json_response(200, {"file": session.file.to_json()}, {"x-goog-upload-status": "final"})
+        return SimResponse(200, {"x-goog-upload-status": "active",
+                                 "x-goog-upload-size-received": str(len(session.received))}, b"")
+
+    def list_files(self, request: SimRequest, version: str) -> SimResponse:
+        return json_response(200, self.backend.list_files(_page_size(request), _page_token(request)))
+
+    def get_file(self, request: SimRequest, version: str, file_id: str) -> SimResponse:
+        return json_response(200, self.backend.get_file(file_id).to_json())
+
+    def delete_file(self, request: SimRequest, version: str, file_id: str) -> SimResponse:
+        self.backend.delete_file(file_id)
+        return json_response(200, {})
+
+    def download_file(self, request: SimRequest, version: str, file_id: str) -> SimResponse:
+        if request.query.get("alt") != "media":
+            raise HTTPError(400, "Downloads need ?alt=media.")
+        content = self.backend.get_file(file_id).content
+        return SimResponse(200, {"content-type": "application/octet-stream", "content-length": str(len(content))},
+                           _chunks(content))
+
+
+def _chunks(content: bytes, size: int = 1 << 20) -> Iterator[bytes]:
+    for start in range(0, len(content), size):
+        yield content[start:start + size]
+
+
+def _check_key(request: SimRequest) -> None:
+    key = request.headers.get("x-goog-api-key") or request.query.get("key")
+    if not key or not key.strip():
+        raise HTTPError(403, NO_KEY_MESSAGE)
+
+
+def _json_body(request: SimRequest) -> dict[str, Any]:
+    try:
+        body = request.json()
+    except ValueError as exc:
+        raise HTTPError(400, f"Invalid JSON payload received. {exc}") from None
+    if not isinstance(body, dict):
+        raise HTTPError(400, "Invalid JSON payload received: the body must be a JSON object.")
+    return body
+
+
+def _page_size(request: SimRequest) -> int | None:
+    raw = request.query.get("pageSize") or request.query.get("page_size")
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HTTPError(400, f"Invalid value at 'page_size' ({raw!r}): expected an integer.") from None
+    if value < 0:
+        raise HTTPError(400, f"Invalid value at 'page_size' ({value}): must not be negative.")
+    return value
+
+
+def _page_token(request: SimRequest) -> str | None:
+    return request.query.get("pageToken") or request.query.get("page_token") or None

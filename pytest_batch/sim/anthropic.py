@@ -1,20 +1,521 @@
-"""Placeholder: being written."""
+"""Anthropic Message Batches: state (AnthropicBackend) and HTTP rendering (AnthropicRoutes).
+
+Shapes follow ../shared/docs/wire-formats.md part B and the curator recordings
+(realdata/decoded/anthropic_*.json: timestamps with microseconds and ``+00:00``, the
+``content-disposition`` of results); error messages, errored rows and cancel counts follow
+the OpenRouter live-capture notes (realdata/openrouter_notes). The GA namespace
+(``client.messages.batches``) and the beta one (``client.beta.messages.batches``,
+``anthropic-beta`` header, ``?beta=true`` on 1.x) share the same paths and state.
+"""
+
 from __future__ import annotations
 
-from .batches import BackendBase
-from .http import HTTPError, json_response
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, approx_tokens, malform, truncate
+from .clock import rfc3339
+from .http import HTTPError, SimRequest, SimResponse, json_response, jsonl_stream
+from .responders import Answer, BatchItem
+
+DAY = 86400
+#: results stay downloadable for 29 days after creation (wire-formats.md B.2).
+ARCHIVE_AFTER = 29 * DAY
+CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
+
+#: error ``type`` by HTTP status (wire-formats.md 0.1, "Error envelopes").
+ERROR_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
+    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 500: "api_error",
+    504: "timeout_error", 529: "overloaded_error",
+}
+#: every response carries it (openrouter notes); a fixed, obviously fake organization.
+ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def error_type(status: int) -> str:
+    """The Anthropic error ``type`` for an HTTP status: 4xx default to invalid_request_error, 5xx to api_error."""
+    return ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
 
 
 class AnthropicBackend(BackendBase):
     provider = "anthropic"
+    #: limits from wire-formats.md B.3; attributes so a test can lower them.
+    max_requests = 100_000
+    max_bytes = 256 * 1024 * 1024
+
+    def __init__(self, emulator: Any) -> None:
+        super().__init__(emulator)
+        #: every id ever created, oldest first, and its position: cursors stay valid after a delete.
+        self.order: list[str] = []
+        self.positions: dict[str, int] = {}
+        self.deleted: set[str] = set()
+
+    # ------------------------------------------------------------------ create
+    def create_batch(self, raw: bytes) -> BatchRecord:
+        """Check the envelope synchronously (wire-formats.md B.3, F.10) and open the batch;
+        each request's ``params`` is only checked when the batch runs."""
+        if len(raw) > self.max_bytes:
+            raise HTTPError(413, f"Request exceeds the maximum size of {self.max_bytes:,} bytes for a Message Batch. "
+                            "Split it into several batches.")
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise HTTPError(400, f"The request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise HTTPError(400, "Input should be a valid dictionary or object to extract fields from")
+        requests = body.get("requests")
+        if requests is None:
+            raise HTTPError(400, "requests: Field required")
+        if not isinstance(requests, list):
+            raise HTTPError(400, "requests: Input should be a valid list")
+        if not requests:
+            raise HTTPError(400, "requests: List should have at least 1 item after validation, not 0")
+        if len(requests) > self.max_requests:
+            # 413 per wire-formats.md B.3; the exact message is unverified.
+            raise HTTPError(413, f"A Message Batch holds at most {self.max_requests:,} requests, got "
+                            f"{len(requests):,}. Split it into several batches.")
+        items: list[BatchItem] = []
+        invalid: dict[int, str] = {}
+        seen: set[str] = set()
+        fullmatch = CUSTOM_ID.fullmatch
+        for index, entry in enumerate(requests):
+            if not isinstance(entry, dict):
+                raise HTTPError(400, f"requests.{index}: Input should be a valid dictionary or object to "
+                                "extract fields from")
+            custom_id = entry.get("custom_id")
+            if not (isinstance(custom_id, str) and fullmatch(custom_id)):
+                raise HTTPError(400, f"requests.{index}.custom_id: {_custom_id_problem(custom_id)}")
+            params = entry.get("params")
+            if params is None:
+                raise HTTPError(400, f"requests.{index}.params: Field required")
+            if not isinstance(params, dict):
+                raise HTTPError(400, f"requests.{index}.params: Input should be a valid dictionary or object to "
+                                "extract fields from")
+            if custom_id in seen:
+                raise HTTPError(400, "requests: custom_id's must be unique within a batch. Duplicate custom_id "
+                                f"found: {custom_id}")
+            seen.add(custom_id)
+            problem = _params_problem(params)
+            if problem is not None:
+                invalid[index] = problem
+            items.append(_item(index, custom_id, params))
+        record = self.new_record(self.ids.anthropic_batch(), items)
+        record.extra.update(status="in_progress", invalid=invalid, counts=None, types=None, ids=None,
+                            position=len(self.order))
+        self.positions[record.id] = len(self.order)
+        self.order.append(record.id)
+        return record
+
+    # ------------------------------------------------------------------ read, list, cancel, delete
+    def record(self, batch_id: str) -> BatchRecord:
+        record = self.batches.get(batch_id)
+        if record is None:
+            raise HTTPError(404, f"Message Batch {batch_id} not found.")
+        return record
+
+    def retrieve(self, batch_id: str) -> BatchRecord:
+        record = self.record(batch_id)
+        self._step(record, read=True)
+        return record
+
+    def list(self, before_id: str | None, after_id: str | None, limit: int) -> tuple[list[BatchRecord], bool]:
+        """A page of batches, newest first; ``after_id`` pages to older, ``before_id`` to newer
+        ones (wire-formats.md B.4). Returns the page and has_more."""
+        if before_id and after_id:
+            raise HTTPError(400, "Only one of before_id and after_id may be given.")
+        newest_first = [self.batches[i] for i in reversed(self.order) if i not in self.deleted]
+        for record in newest_first:
+            self._step(record)
+        if after_id:
+            cut = self._cursor(after_id, "after_id")
+            older = [r for r in newest_first if r.extra["position"] < cut]
+            return older[:limit], len(older) > limit
+        if before_id:
+            cut = self._cursor(before_id, "before_id")
+            newer = [r for r in newest_first if r.extra["position"] > cut]
+            return newer[-limit:], len(newer) > limit
+        return newest_first[:limit], len(newest_first) > limit
+
+    def _cursor(self, batch_id: str, param: str) -> int:
+        if batch_id not in self.positions:
+            # Unverified for api.anthropic.com: an id that never existed cannot be a cursor.
+            raise HTTPError(400, f"{param}: no Message Batch {batch_id} exists in this workspace.")
+        return self.positions[batch_id]
+
+    def cancel(self, batch_id: str) -> BatchRecord:
+        """in_progress -> canceling; the batch ends (unfinished requests canceled) on the next read,
+        or on an explicit advance under the manual lifecycle. Ended batches come back unchanged
+        (the real behaviour is unverified, wire-formats.md B.2)."""
+        record = self.record(batch_id)
+        self._step(record)
+        if record.extra["status"] == "in_progress":
+            record.cancel_requested_at = self.now
+            record.progress_at_cancel = self.progress(record)
+            record.reads = 0
+            record.extra["status"] = "canceling"
+        return record
+
+    def delete(self, batch_id: str) -> dict[str, Any]:
+        record = self.record(batch_id)
+        self._step(record)
+        if record.extra["status"] != "ended":
+            # Message from the OpenRouter live captures.
+            raise HTTPError(400, "In progress batches cannot be deleted. Consider canceling the batch instead.")
+        del self.batches[batch_id]
+        self.deleted.add(batch_id)
+        return {"id": batch_id, "type": "message_batch_deleted"}
+
+    # ------------------------------------------------------------------ lifecycle
+    def _step(self, record: BatchRecord, *, read: bool = False) -> None:
+        extra = record.extra
+        status = extra["status"]
+        if status == "ended":
+            return
+        if status == "canceling":
+            if read:
+                record.reads += 1
+            if record.forced or (self.emulator.lifecycle_for(record.id).kind != "manual" and record.reads >= 1):
+                self._end(record, "canceled", record.progress_at_cancel)
+            return
+        if self.now >= record.created_at + DAY:
+            # The 24 h window closed: what was done before this read finished, the rest expired.
+            self._end(record, "expired", self.progress(record))
+            return
+        if read:
+            record.reads += 1
+        if self.progress(record) >= 1.0:
+            fault = record.fault
+            if fault is not None and fault.kind == "expire":
+                self._end(record, "expired", fault.completed_fraction)
+            else:
+                self._end(record, "expired", 1.0)  # share 1: nothing is left to expire
+
+    def _end(self, record: BatchRecord, unfinished: str, share: float) -> None:
+        """Decide every request's result type and flip the counts all at once (wire-formats.md B.2)."""
+        answers = self.answers(record)
+        invalid = record.extra["invalid"]
+        failed_validation = record.fault is not None and record.fault.kind == "validation_failure"
+        done = int(len(record) * share)
+        types: list[str] = []
+        ids: list[str | None] = []
+        #: drawn now, not while streaming: stable across downloads, and never outside the lock.
+        tool_ids: dict[int, str] = {}
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        for index, answer in enumerate(answers):
+            if failed_validation or index in invalid:
+                kind = "errored"
+            elif index >= done:
+                kind = unfinished
+            else:
+                kind = _RESULT_TYPES[answer.outcome]
+            types.append(kind)
+            counts[kind] += 1
+            if kind == "succeeded":
+                ids.append(self.ids.anthropic_message())
+                if _forced_tool(record.items[index].body) is not None:
+                    tool_ids[index] = self.ids.anthropic_tool_use()
+            elif kind == "errored":
+                ids.append(self.ids.anthropic_request())
+            else:
+                ids.append(None)
+        record.extra.update(status="ended", counts=counts, types=types, ids=ids, tool_ids=tool_ids)
+        record.ended_at = self.now
+
+    # ------------------------------------------------------------------ results
+    def results(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        """The result rows in result order; 404 until the batch has ended or once it is archived."""
+        record = self.record(batch_id)
+        self._step(record)
+        if record.extra["status"] != "ended" or self.now >= record.created_at + ARCHIVE_AFTER:
+            raise HTTPError(404, f"Message Batch {batch_id} has no available results.")
+        # Everything the rows need is fixed now: the generator runs outside the emulator's lock.
+        return self._rows(record, self.answers(record), self.result_order(record))
+
+    def _rows(self, record: BatchRecord, answers: list[Answer], order: list[int]) -> Iterator[dict[str, Any]]:
+        items = record.items
+        types, ids, invalid = record.extra["types"], record.extra["ids"], record.extra["invalid"]
+        tool_ids = record.extra["tool_ids"]
+        fault = record.fault
+        fault_message = (fault.message if fault is not None and fault.message else
+                         "The Message Batch failed validation (injected by pytest-batch).")
+        for index in order:
+            kind = types[index]
+            item = items[index]
+            if kind == "succeeded":
+                result = {"type": "succeeded", "message": self._message(item, answers[index], ids[index],
+                                                                            tool_ids.get(index))}
+            elif kind == "errored":
+                answer = answers[index]
+                if index in invalid:
+                    status, message = 400, invalid[index]
+                elif fault is not None and fault.kind == "validation_failure":
+                    status, message = 400, fault_message
+                else:
+                    status = answer.status if answer.status >= 400 else 500
+                    message = answer.message or _DEFAULT_ERRORS.get(status, "Internal server error (injected by "
+                                                                    "pytest-batch).")
+                result = {"type": "errored", "error": {
+                    "type": "error",
+                    "error": {"details": {"error_visibility": "user_facing"}, "type": error_type(status),
+                              "message": message},
+                    "request_id": ids[index]}}
+            else:
+                result = {"type": kind}
+            yield {"custom_id": item.custom_id, "result": result}
+
+    def _message(self, item: BatchItem, answer: Answer, message_id: str, tool_use_id: str | None) -> dict[str, Any]:
+        """A Message for a succeeded request: text, structured JSON text, or a forced tool call."""
+        outcome = answer.outcome
+        params = item.body
+        tool = _forced_tool(params) if tool_use_id else None
+        stop_reason = "end_turn"
+        extra: dict[str, Any] = {}
+        if outcome == "refusal":
+            text = REFUSAL_TEXT
+            content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+            stop_reason = "refusal"
+            extra["stop_details"] = {"type": "refusal", "category": None, "explanation": None}
+        elif tool is not None and outcome != "malformed_json":
+            value = answer.value
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass
+            if outcome == "truncated":
+                # A tool call cut off by max_tokens arrives with an empty input.
+                value, stop_reason = {}, "max_tokens"
+            elif isinstance(value, dict):
+                stop_reason = "tool_use"
+            if isinstance(value, dict):
+                text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+                content = [{"type": "tool_use", "id": tool_use_id, "name": tool, "input": value}]
+            else:
+                # The answer is not an object: the model "answered in prose" instead of calling the tool.
+                text = answer.text
+                content = [{"type": "text", "text": text}]
+        else:
+            # malformed_json in tool mode also lands here: a tool input is always an object on the wire,
+            # so the broken JSON comes back as text and no tool_use block (the caller must notice).
+            text = answer.text
+            if outcome == "truncated":
+                text, stop_reason = truncate(text), "max_tokens"
+            elif outcome == "malformed_json":
+                text = malform(text)
+            content = [{"type": "text", "text": text}]
+        output_tokens = approx_tokens(text)
+        max_tokens = params.get("max_tokens")
+        if stop_reason == "max_tokens" and isinstance(max_tokens, int):
+            output_tokens = max_tokens
+        return {
+            "id": message_id, "type": "message", "role": "assistant", "model": item.model, "content": content,
+            "stop_reason": stop_reason, "stop_sequence": None, **extra,
+            "usage": {"input_tokens": approx_tokens(item.prompt), "cache_creation_input_tokens": 0,
+                      "cache_read_input_tokens": 0,
+                      "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                      "output_tokens": output_tokens, "service_tier": "batch", "inference_geo": "not_available"},
+        }
+
+    # ------------------------------------------------------------------ rendering the batch
+    def to_json(self, record: BatchRecord, base_url: str) -> dict[str, Any]:
+        """The MessageBatch object (wire-formats.md B.2; timestamps as recorded: ``+00:00``)."""
+        extra = record.extra
+        status = extra["status"]
+        ended = status == "ended"
+        counts = extra["counts"] if ended else {"processing": len(record), "succeeded": 0, "errored": 0,
+                                                "canceled": 0, "expired": 0}
+        archived = self.now >= record.created_at + ARCHIVE_AFTER
+        return {
+            "id": record.id, "type": "message_batch", "processing_status": status,
+            "request_counts": dict(counts),
+            "ended_at": rfc3339(record.ended_at, zulu=False) if ended and record.ended_at is not None else None,
+            "created_at": rfc3339(record.created_at, zulu=False),
+            "expires_at": rfc3339(record.created_at + DAY, zulu=False),
+            "archived_at": rfc3339(record.created_at + ARCHIVE_AFTER, zulu=False) if ended and archived else None,
+            "cancel_initiated_at": (rfc3339(record.cancel_requested_at, zulu=False)
+                                    if record.cancel_requested_at is not None else None),
+            "results_url": f"{base_url}/v1/messages/batches/{record.id}/results" if ended else None,
+        }
+
+
+_RESULT_TYPES = {
+    "ok": "succeeded", "http_error": "errored", "expired": "expired", "canceled": "canceled",
+    "malformed_json": "succeeded", "refusal": "succeeded", "truncated": "succeeded", "schema_violation": "succeeded",
+}
+_DEFAULT_ERRORS = {
+    400: "Invalid request (injected by pytest-batch).",
+    429: "Number of request tokens has exceeded your rate limit (injected by pytest-batch).",
+    529: "Overloaded (injected by pytest-batch).",
+}
+
+
+def _custom_id_problem(custom_id: Any) -> str:
+    """Pydantic's wording, as the live API returns it (openrouter notes; wire-formats.md B.3)."""
+    if custom_id is None:
+        return "Field required"
+    if not isinstance(custom_id, str):
+        return "Input should be a valid string"
+    if not custom_id:
+        return "String should have at least 1 character"
+    if len(custom_id) > 64:
+        return "String should have at most 64 characters"
+    return f"String should match pattern '{CUSTOM_ID_PATTERN}'"
+
+
+def _params_problem(params: dict[str, Any]) -> str | None:
+    """What the asynchronous validation reports for one request (messages from the openrouter notes)."""
+    for name in ("model", "messages", "max_tokens"):
+        if name not in params:
+            return f"{name}: Field required"
+    max_tokens = params["max_tokens"]
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
+        return "max_tokens: Input should be a valid integer"
+    if max_tokens < 1:
+        return "max_tokens: must be greater than or equal to 1"
+    if not isinstance(params["messages"], list):
+        return "messages: Input should be a valid list"
+    if params.get("stream"):
+        return '"stream=True" is not supported in the Message Batches API'
+    return None
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(block.get("text") or "" for block in content
+                         if isinstance(block, dict) and block.get("type", "text") == "text")
+    return ""
+
+
+def _forced_tool(params: dict[str, Any]) -> str | None:
+    """The tool ``tool_choice`` forces, if it is one of ``tools`` with an input_schema (wire-formats.md D.2)."""
+    choice = params.get("tool_choice")
+    if not isinstance(choice, dict) or choice.get("type") != "tool":
+        return None
+    name = choice.get("name")
+    for tool in params.get("tools") or ():
+        if isinstance(tool, dict) and tool.get("name") == name and isinstance(tool.get("input_schema"), dict):
+            return name
+    return None
+
+
+def _item(index: int, custom_id: str, params: dict[str, Any]) -> BatchItem:
+    texts = [_text_of(params.get("system"))]
+    messages = params.get("messages")
+    if isinstance(messages, list):
+        texts.extend(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
+    schema = name = None
+    fmt = (params.get("output_config") or {}).get("format") or params.get("output_format") or {}
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
+        schema = fmt["schema"]
+        name = schema.get("title")
+    else:
+        tool = _forced_tool(params)
+        if tool is not None:
+            schema = next(t["input_schema"] for t in params["tools"] if isinstance(t, dict) and t.get("name") == tool)
+            name = tool
+    model = params.get("model")
+    return BatchItem("anthropic", custom_id, index, model if isinstance(model, str) else "",
+                     "\n".join(t for t in texts if t), schema, name, params)
+
+
+# ---------------------------------------------------------------------------- routes
+
+_ROUTES = [
+    ("POST", re.compile(r"^/v1/messages/batches$"), "create"),
+    ("GET", re.compile(r"^/v1/messages/batches$"), "list"),
+    ("GET", re.compile(r"^/v1/messages/batches/(?P<batch_id>[^/]+)$"), "retrieve"),
+    ("DELETE", re.compile(r"^/v1/messages/batches/(?P<batch_id>[^/]+)$"), "delete"),
+    ("POST", re.compile(r"^/v1/messages/batches/(?P<batch_id>[^/]+)/cancel$"), "cancel"),
+    ("GET", re.compile(r"^/v1/messages/batches/(?P<batch_id>[^/]+)/results$"), "results"),
+]
 
 
 class AnthropicRoutes:
-    def __init__(self, backend):
+    """HTTP for the Message Batches API; ``?beta=true`` (anthropic 1.x) and ``anthropic-beta`` are ignored."""
+
+    def __init__(self, backend: AnthropicBackend) -> None:
         self.backend = backend
 
-    def handle(self, request):
-        raise HTTPError(404, "not yet")
+    def handle(self, request: SimRequest) -> SimResponse:
+        _check_key(request)
+        for method, pattern, name in _ROUTES:
+            match = pattern.match(request.path)
+            if match and method == request.method:
+                response = getattr(self, name)(request, **match.groupdict())
+                self._stamp(response)
+                return response
+        raise HTTPError(404, "Not Found")
 
-    def render_error(self, error):
-        return json_response(error.status, {"error": {"message": error.message}})
+    def _stamp(self, response: SimResponse) -> None:
+        response.headers.setdefault("request-id", self.backend.ids.anthropic_request())
+        response.headers.setdefault("anthropic-organization-id", ORGANIZATION_ID)
+
+    def render_error(self, error: HTTPError) -> SimResponse:
+        """The envelope every Anthropic error uses: ``{"type":"error","error":{type,message},"request_id"}``."""
+        request_id = self.backend.ids.anthropic_request()
+        response = json_response(error.status, {
+            "type": "error", "error": {"type": error_type(error.status), "message": error.message},
+            "request_id": request_id}, {"request-id": request_id, **error.headers})
+        self._stamp(response)
+        return response
+
+    def _batch(self, request: SimRequest, record: BatchRecord) -> SimResponse:
+        headers = {}
+        if record.extra["status"] != "ended":
+            headers["retry-after"] = "10"  # seen on in-progress polls (openrouter notes)
+        return json_response(200, self.backend.to_json(record, request.base_url), headers)
+
+    def create(self, request: SimRequest) -> SimResponse:
+        return self._batch(request, self.backend.create_batch(request.body))
+
+    def retrieve(self, request: SimRequest, batch_id: str) -> SimResponse:
+        return self._batch(request, self.backend.retrieve(batch_id))
+
+    def cancel(self, request: SimRequest, batch_id: str) -> SimResponse:
+        return self._batch(request, self.backend.cancel(batch_id))
+
+    def delete(self, request: SimRequest, batch_id: str) -> SimResponse:
+        return json_response(200, self.backend.delete(batch_id))
+
+    def list(self, request: SimRequest) -> SimResponse:
+        page, has_more = self.backend.list(request.query.get("before_id") or None,
+                                           request.query.get("after_id") or None, _limit(request))
+        data = [self.backend.to_json(record, request.base_url) for record in page]
+        return json_response(200, {"data": data, "has_more": has_more,
+                                   "first_id": data[0]["id"] if data else None,
+                                   "last_id": data[-1]["id"] if data else None})
+
+    def results(self, request: SimRequest, batch_id: str) -> SimResponse:
+        rows = self.backend.results(batch_id)
+        return SimResponse(200, {"content-type": "application/x-jsonl",
+                                 "content-disposition": f'attachment; filename="{batch_id}_results.jsonl"'},
+                           jsonl_stream(rows))
+
+
+def _check_key(request: SimRequest) -> None:
+    """anthropic 2.x sends the key as ``Authorization: Bearer``, 1.x and older as ``x-api-key``
+    (wire-formats.md B.6); either will do."""
+    token = request.headers.get("authorization", "").removeprefix("Bearer").strip()
+    if not token and not request.headers.get("x-api-key", "").strip():
+        raise HTTPError(401, "x-api-key header is required")
+
+
+def _limit(request: SimRequest) -> int:
+    raw = request.query.get("limit")
+    if not raw:
+        return 20
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HTTPError(400, "limit: Input should be a valid integer, unable to parse string as an integer") from None
+    if value < 1:
+        raise HTTPError(400, "limit: Input should be greater than or equal to 1")
+    if value > 1000:
+        raise HTTPError(400, "limit: Input should be less than or equal to 1000")
+    return value

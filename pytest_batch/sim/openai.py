@@ -382,7 +382,7 @@ class OpenAIBackend(BackendBase):
                           "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
                                                         "accepted_prediction_tokens": 0,
                                                         "rejected_prediction_tokens": 0}},
-                "service_tier": "batch", "system_fingerprint": "fp_pytest_batch"}
+                "service_tier": "default", "system_fingerprint": "fp_pytest_batch"}
         if answer.outcome == "refusal":
             content = [{"type": "refusal", "refusal": REFUSAL_TEXT}]
         else:
@@ -398,10 +398,10 @@ class OpenAIBackend(BackendBase):
                         "status": "incomplete" if truncated else "completed", "role": "assistant",
                         "content": content}],
             "parallel_tool_calls": True, "previous_response_id": None, "reasoning": {"effort": None, "summary": None},
-            "service_tier": "batch", "store": True, "temperature": item.body.get("temperature", 1.0),
+            "service_tier": "default", "store": True, "temperature": item.body.get("temperature", 1.0),
             "text": item.body.get("text") or {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
             "top_p": 1.0, "truncation": "disabled",
-            "usage": {"input_tokens": prompt_tokens, "input_tokens_details": {"cached_tokens": 0},
+            "usage": {"input_tokens": prompt_tokens, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                       "output_tokens": completion_tokens, "output_tokens_details": {"reasoning_tokens": 0},
                       "total_tokens": prompt_tokens + completion_tokens},
             "user": None, "metadata": {}}

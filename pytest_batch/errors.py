@@ -1,0 +1,48 @@
+"""Exceptions the BatchProcessor raises: each one a single actionable line.
+
+Every class derives from ``BatchProcessorError``; the ones caused by bad input also derive
+from ``ValueError`` and the lookup failures from ``LookupError``, so callers can catch the
+broad built-in kind. Messages never contain an API key.
+"""
+
+from __future__ import annotations
+
+
+class BatchProcessorError(Exception):
+    """Base class of every error the BatchProcessor raises."""
+
+
+class ConfigurationError(BatchProcessorError, ValueError):
+    """Bad arguments: a model string without a provider, an unknown provider, a bad custom_id."""
+
+
+class MissingAPIKeyError(ConfigurationError):
+    """No API key in the environment and no client injected."""
+
+
+class InputFileError(ConfigurationError):
+    """A JSONL input that cannot be submitted (reported with its path and line number)."""
+
+
+class BatchNotFoundError(BatchProcessorError, LookupError):
+    """The provider does not know the batch id."""
+
+
+class UnsupportedOperationError(BatchProcessorError):
+    """The provider has no such operation (OpenAI batches cannot be deleted)."""
+
+
+class ProviderError(BatchProcessorError):
+    """The provider refused a call; the message carries its status and explanation."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ResultsNotReadyError(BatchProcessorError):
+    """Results were asked for before the batch reached a terminal status."""
+
+
+class BatchTimeoutError(BatchProcessorError, TimeoutError):
+    """``wait`` gave up before the batch reached a terminal status."""

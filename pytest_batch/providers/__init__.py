@@ -1,0 +1,206 @@
+"""The provider registry and what every provider file shares.
+
+Each provider file holds everything one provider knows: how a request line looks, which
+SDK calls submit/poll/list/cancel/delete, how a result row becomes a ``BatchSuccess`` or a
+``BatchError``. Adding a provider means one file and one entry in ``PROVIDERS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ConfigurationError, MissingAPIKeyError
+from ..models import BatchError, BatchItem, BatchJob, BatchSuccess, ErrorKind, Usage
+
+#: provider name -> "module:class"; the module is imported only when the provider is used.
+PROVIDERS: dict[str, str] = {
+    "openai": "pytest_batch.providers.openai:OpenAIProvider",
+    "anthropic": "pytest_batch.providers.anthropic:AnthropicProvider",
+    "google": "pytest_batch.providers.google:GoogleProvider",
+}
+
+Message = dict[str, Any]
+Prompt = str | Sequence[Message]
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one batch may hold; input beyond them is split into several batches.
+
+    ``inline_bytes`` (Gemini only): above it the input is uploaded as a file.
+    """
+
+    max_requests: int
+    max_bytes: int
+    inline_bytes: int | None = None
+
+    def with_(self, **changes: int | None) -> Limits:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def get_provider(model: str) -> tuple[Provider, str]:
+    """The provider and bare model name of a ``provider/model-name`` string."""
+    if not isinstance(model, str) or "/" not in model:
+        raise ConfigurationError(f"Model must be in format 'provider/model-name' (e.g. 'openai/gpt-4o-mini'), "
+                                 f"got {model!r}")
+    name, _, bare = model.partition("/")
+    if name not in PROVIDERS:
+        raise ConfigurationError(f"Unsupported provider: {name}. Supported providers: {', '.join(PROVIDERS)}")
+    if not bare:
+        raise ConfigurationError(f"Model must be in format 'provider/model-name'; {model!r} has no model name")
+    module, _, cls = PROVIDERS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)(), bare
+
+
+def provider_named(name: str) -> Provider:
+    return get_provider(f"{name}/-")[0]
+
+
+def normalize_prompt(prompt: Prompt, index: int) -> list[Message]:
+    """A prompt as chat messages: a string is one user message; message lists are checked."""
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    if isinstance(prompt, dict) or not isinstance(prompt, Sequence) or not prompt:
+        raise ConfigurationError(f"prompt {index + 1}: expected a string or a non-empty list of "
+                                 f"{{'role', 'content'}} messages, got {type(prompt).__name__}")
+    messages = []
+    for message in prompt:
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ROLES or not isinstance(message.get("content"), str):
+            raise ConfigurationError(f"prompt {index + 1}: each message needs a role in {ROLES} and a string "
+                                     f"content, got {message!r}")
+        messages.append({"role": role, "content": message["content"]})
+    return messages
+
+
+def split_system(messages: list[Message]) -> tuple[str | None, list[Message]]:
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    return system or None, [m for m in messages if m["role"] != "system"]
+
+
+def api_key(*names: str) -> str:
+    """The first of the environment variables ``names`` that is set, or a clear error."""
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    raise MissingAPIKeyError(f"{names[0]} environment variable is not set "
+                             "(or pass client= to BatchProcessor)")
+
+
+def validation_message(error: ValidationError) -> str:
+    parts = []
+    for detail in error.errors(include_url=False)[:3]:
+        loc = ".".join(str(p) for p in detail.get("loc", ())) or "value"
+        parts.append(f"{loc}: {detail['msg']}")
+    more = error.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def parse_text(custom_id: str, text: str | None, response_model: type[BaseModel] | None, usage: Usage,
+               raw: Any) -> BatchItem:
+    """The model's text as a success (validated) or an invalid_json/validation_error."""
+    if text is None:
+        return BatchError(custom_id, ErrorKind.INVALID_JSON, "the answer has no text content", 200, raw)
+    if response_model is None:
+        return BatchSuccess(custom_id, text, usage, raw)
+    try:
+        return BatchSuccess(custom_id, response_model.model_validate_json(text), usage, raw)
+    except ValidationError as error:
+        kind = ErrorKind.INVALID_JSON if error.errors()[0]["type"] == "json_invalid" else ErrorKind.VALIDATION_ERROR
+        return BatchError(custom_id, kind, validation_message(error), 200, raw)
+
+
+def parse_object(custom_id: str, value: Any, response_model: type[BaseModel] | None, usage: Usage,
+                 raw: Any) -> BatchItem:
+    """An already-decoded object (Anthropic tool input) validated against the model."""
+    if response_model is None:
+        return BatchSuccess(custom_id, value, usage, raw)
+    try:
+        return BatchSuccess(custom_id, response_model.model_validate(value), usage, raw)
+    except ValidationError as error:
+        return BatchError(custom_id, ErrorKind.VALIDATION_ERROR, validation_message(error), 200, raw)
+
+
+class Provider:
+    """What the processor asks of a provider. Subclasses implement every method."""
+
+    name = ""
+    #: the environment variable(s) holding the key; the first is named in errors.
+    env_keys: tuple[str, ...] = ()
+    limits = Limits(max_requests=0, max_bytes=0)
+    #: the rule custom_ids must follow, or None when the provider documents none.
+    custom_id_pattern: re.Pattern[str] | None = None
+    #: the key of a request line that holds its id.
+    id_field = "custom_id"
+    #: batch price per million tokens (input, output) by model name; 50% is applied on top.
+    prices: dict[str, tuple[float, float]] = {}
+
+    # -- pure
+    def check_custom_id(self, custom_id: str) -> None:
+        if not isinstance(custom_id, str) or not custom_id:
+            raise ConfigurationError(f"custom_id must be a non-empty string, got {custom_id!r}")
+        if self.custom_id_pattern is not None and not self.custom_id_pattern.fullmatch(custom_id):
+            raise ConfigurationError(f"invalid custom_id {custom_id!r} for {self.name}: it must match "
+                                     f"{self.custom_id_pattern.pattern}")
+
+    def line_custom_id(self, line: dict[str, Any]) -> str | None:
+        value = line.get(self.id_field)
+        return value if isinstance(value, str) else None
+
+    def request_line(self, custom_id: str, messages: list[Message], model: str,
+                     response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def make_client(self, *, async_client: bool) -> Any:
+        raise NotImplementedError
+
+    # -- sync SDK calls
+    def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
+               options: dict[str, Any]) -> BatchJob:
+        raise NotImplementedError
+
+    def retrieve(self, client: Any, batch_id: str) -> BatchJob:
+        raise NotImplementedError
+
+    def list(self, client: Any, limit: int) -> list[BatchJob]:
+        raise NotImplementedError
+
+    def cancel(self, client: Any, batch_id: str) -> BatchJob:
+        raise NotImplementedError
+
+    def delete(self, client: Any, batch_id: str) -> None:
+        raise NotImplementedError
+
+    def iter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
+                     options: dict[str, Any]) -> Iterator[BatchItem]:
+        raise NotImplementedError
+
+    # -- async SDK calls
+    async def asubmit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
+                      options: dict[str, Any]) -> BatchJob:
+        raise NotImplementedError
+
+    async def aretrieve(self, client: Any, batch_id: str) -> BatchJob:
+        raise NotImplementedError
+
+    async def alist(self, client: Any, limit: int) -> list[BatchJob]:
+        raise NotImplementedError
+
+    async def acancel(self, client: Any, batch_id: str) -> BatchJob:
+        raise NotImplementedError
+
+    async def adelete(self, client: Any, batch_id: str) -> None:
+        raise NotImplementedError
+
+    def aiter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
+                      options: dict[str, Any]) -> AsyncIterator[BatchItem]:
+        raise NotImplementedError

@@ -1,0 +1,271 @@
+"""OpenAI: Files + /v1/batches (wire-formats.md part A).
+
+Request lines are chat completions with a strict ``json_schema`` response_format (the
+openai SDK's own conversion), or ``/v1/responses`` lines with ``text.format``. Results are
+the output file *and* the error file, streamed line by line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..errors import BatchNotFoundError, ProviderError, UnsupportedOperationError
+from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
+from . import Limits, Message, Provider, api_key, parse_text
+
+CHAT = "/v1/chat/completions"
+RESPONSES = "/v1/responses"
+
+#: standard price per million tokens (input, output), US dollars; the batch discount is applied on top.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-5-nano": (0.05, 0.40),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5": (1.25, 10.00),
+}
+
+#: OpenAI's not-run error rows (A.5): the code says why the request never ran.
+_NOT_RUN = {"batch_expired": ErrorKind.EXPIRED, "batch_cancelled": ErrorKind.CANCELED}
+
+
+class OpenAIProvider(Provider):
+    name = "openai"
+    env_keys = ("OPENAI_API_KEY",)
+    limits = Limits(max_requests=50_000, max_bytes=200 * 1024 * 1024)
+    prices = PRICES
+
+    # ------------------------------------------------------------------ pure
+    def request_line(self, custom_id: str, messages: list[Message], model: str,
+                     response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
+        endpoint = options.get("endpoint") or CHAT
+        params = dict(options.get("params") or {})
+        if endpoint == RESPONSES:
+            body: dict[str, Any] = {"model": model, "input": messages}
+            if response_model is not None:
+                from openai.lib._parsing._responses import type_to_text_format_param
+
+                body["text"] = {"format": type_to_text_format_param(response_model)}
+        elif endpoint == CHAT:
+            body = {"model": model, "messages": messages}
+            if response_model is not None:
+                from openai.lib._parsing._completions import type_to_response_format_param
+
+                body["response_format"] = type_to_response_format_param(response_model)
+        else:
+            raise ValueError(f"unsupported OpenAI endpoint {endpoint!r}; use {CHAT!r} or {RESPONSES!r}")
+        body.update(params)
+        return {"custom_id": custom_id, "method": "POST", "url": endpoint, "body": body}
+
+    def make_client(self, *, async_client: bool) -> Any:
+        import openai
+
+        key = api_key(*self.env_keys)
+        # base_url and the rest come from the environment the way the SDK does (OPENAI_BASE_URL).
+        return openai.AsyncOpenAI(api_key=key) if async_client else openai.OpenAI(api_key=key)
+
+    # ------------------------------------------------------------------ sync
+    def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
+               options: dict[str, Any]) -> BatchJob:
+        endpoint = lines[0].get("url") or CHAT
+        with _errors("upload the batch input"):
+            uploaded = client.files.create(file=("batch_input.jsonl", data, "application/jsonl"), purpose="batch")
+        with _errors("create the batch"):
+            batch = client.batches.create(input_file_id=uploaded.id, endpoint=endpoint, completion_window="24h",
+                                          **_metadata(options))
+        return to_job(batch)
+
+    def retrieve(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("retrieve", batch_id):
+            return to_job(client.batches.retrieve(batch_id))
+
+    def list(self, client: Any, limit: int) -> list[BatchJob]:
+        jobs = []
+        with _errors("list batches"):
+            for batch in client.batches.list(limit=min(limit, 100)):
+                jobs.append(to_job(batch))
+                if len(jobs) >= limit:
+                    break
+        return jobs
+
+    def cancel(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("cancel", batch_id):
+            return to_job(client.batches.cancel(batch_id))
+
+    def delete(self, client: Any, batch_id: str) -> None:
+        raise _no_delete(batch_id)
+
+    def iter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
+                     options: dict[str, Any]) -> Iterator[BatchItem]:
+        batch = job.raw
+        endpoint = getattr(batch, "endpoint", None) or CHAT
+        loads = json.loads
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if not file_id:
+                continue
+            with _errors("download results file", file_id), \
+                    client.files.with_streaming_response.content(file_id) as response:
+                for line in response.iter_lines():
+                    if line:
+                        yield parse_row(loads(line), response_model, endpoint)
+
+    # ------------------------------------------------------------------ async
+    async def asubmit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
+                      options: dict[str, Any]) -> BatchJob:
+        endpoint = lines[0].get("url") or CHAT
+        with _errors("upload the batch input"):
+            uploaded = await client.files.create(file=("batch_input.jsonl", data, "application/jsonl"),
+                                                 purpose="batch")
+        with _errors("create the batch"):
+            batch = await client.batches.create(input_file_id=uploaded.id, endpoint=endpoint,
+                                                completion_window="24h", **_metadata(options))
+        return to_job(batch)
+
+    async def aretrieve(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("retrieve", batch_id):
+            return to_job(await client.batches.retrieve(batch_id))
+
+    async def alist(self, client: Any, limit: int) -> list[BatchJob]:
+        jobs = []
+        with _errors("list batches"):
+            async for batch in client.batches.list(limit=min(limit, 100)):
+                jobs.append(to_job(batch))
+                if len(jobs) >= limit:
+                    break
+        return jobs
+
+    async def acancel(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("cancel", batch_id):
+            return to_job(await client.batches.cancel(batch_id))
+
+    async def adelete(self, client: Any, batch_id: str) -> None:
+        raise _no_delete(batch_id)
+
+    async def aiter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
+                            options: dict[str, Any]) -> AsyncIterator[BatchItem]:
+        batch = job.raw
+        endpoint = getattr(batch, "endpoint", None) or CHAT
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if not file_id:
+                continue
+            with _errors("download results file", file_id):
+                async with client.files.with_streaming_response.content(file_id) as response:
+                    async for line in response.iter_lines():
+                        if line:
+                            yield parse_row(json.loads(line), response_model, endpoint)
+
+
+# ---------------------------------------------------------------------- result rows
+def parse_row(row: dict[str, Any], response_model: type[BaseModel] | None, endpoint: str = CHAT) -> BatchItem:
+    """One output- or error-file line (A.5) as a success or an error."""
+    custom_id = row["custom_id"]
+    response = row.get("response")
+    if response is None:  # not run: expired or cancelled (top-level error, response null)
+        error = row.get("error") or {}
+        code = error.get("code") or "error"
+        return BatchError(custom_id, _NOT_RUN.get(code, ErrorKind.HTTP_ERROR),
+                          f"{code}: {error.get('message') or 'the request did not run'}", None, row)
+    status = response.get("status_code")
+    body = response.get("body") or {}
+    if status != 200:  # the request reached the endpoint and got an HTTP error; row.error is null
+        error = body.get("error") or {}
+        return BatchError(custom_id, ErrorKind.HTTP_ERROR, error.get("message") or f"HTTP {status}", status, row)
+    if endpoint == RESPONSES or body.get("object") == "response":
+        return _parse_response(custom_id, body, response_model, row)
+    usage = body.get("usage")
+    usage = Usage(usage["prompt_tokens"], usage["completion_tokens"]) if usage else Usage()
+    choice = body["choices"][0]
+    message = choice["message"]
+    if message.get("refusal"):
+        return BatchError(custom_id, ErrorKind.REFUSAL, message["refusal"], status, row)
+    if choice.get("finish_reason") == "length":
+        return BatchError(custom_id, ErrorKind.TRUNCATED, "the answer was cut off at the token limit "
+                          "(finish_reason 'length')", status, row)
+    return parse_text(custom_id, message.get("content"), response_model, usage, row)
+
+
+def _parse_response(custom_id: str, body: dict[str, Any], response_model: type[BaseModel] | None,
+                    row: dict[str, Any]) -> BatchItem:
+    usage = body.get("usage")
+    usage = Usage(usage["input_tokens"], usage["output_tokens"]) if usage else Usage()
+    texts = []
+    for output in body.get("output") or ():
+        if output.get("type") != "message":
+            continue
+        for part in output.get("content") or ():
+            if part.get("type") == "refusal":
+                return BatchError(custom_id, ErrorKind.REFUSAL, part.get("refusal") or "refused", 200, row)
+            if part.get("type") == "output_text":
+                texts.append(part.get("text") or "")
+    if body.get("status") == "incomplete":
+        reason = (body.get("incomplete_details") or {}).get("reason") or "incomplete"
+        return BatchError(custom_id, ErrorKind.TRUNCATED, f"the answer was cut off ({reason})", 200, row)
+    return parse_text(custom_id, "".join(texts) if texts else None, response_model, usage, row)
+
+
+# ---------------------------------------------------------------------- batch objects
+_ENDED_AT = ("completed_at", "failed_at", "expired_at", "cancelled_at")
+
+
+def to_job(batch: Any) -> BatchJob:
+    """An openai ``Batch`` as a BatchJob (OpenAI's statuses are the normalized words)."""
+    counts = batch.request_counts
+    total, done, failed = (counts.total, counts.completed, counts.failed) if counts else (0, 0, 0)
+    status = BatchStatus(batch.status)
+    errors = []
+    if batch.errors is not None and batch.errors.data:  # errors is {"object": "list", "data": [...]} (A.3)
+        for error in batch.errors.data:
+            line = f" (line {error.line})" if error.line is not None else ""
+            errors.append(f"{error.code}: {error.message}{line}")
+    ended = next((getattr(batch, name) for name in _ENDED_AT if getattr(batch, name, None)), None)
+    return BatchJob("openai", batch.id, status, batch.model,
+                    BatchCounts(total, done, failed, 0 if status.is_terminal else max(0, total - done - failed)),
+                    _time(batch.created_at), _time(ended) if status.is_terminal else None, errors, batch)
+
+
+def _time(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value else None
+
+
+def _metadata(options: dict[str, Any]) -> dict[str, Any]:
+    metadata = options.get("metadata")
+    return {"metadata": metadata} if metadata else {}
+
+
+def _no_delete(batch_id: str) -> UnsupportedOperationError:
+    return UnsupportedOperationError(
+        f"OpenAI batches cannot be deleted ({batch_id}); cancel it with bp.cancel(), or delete its files "
+        "with client.files.delete(<input_file_id / output_file_id / error_file_id>)")
+
+
+@contextlib.contextmanager
+def _errors(action: str, batch_id: str | None = None) -> Iterator[None]:
+    import openai
+
+    try:
+        yield
+    except openai.NotFoundError as error:
+        if batch_id is None:
+            raise ProviderError(f"OpenAI could not {action}: {_message(error)}", status=404) from None
+        raise BatchNotFoundError(f"OpenAI has no batch or file {batch_id!r} (could not {action}: "
+                                 f"{_message(error)})") from None
+    except openai.APIStatusError as error:
+        target = f" {batch_id}" if batch_id else ""
+        raise ProviderError(f"OpenAI could not {action}{target}: HTTP {error.status_code}: {_message(error)}",
+                            status=error.status_code) from None
+
+
+def _message(error: Any) -> str:
+    body = getattr(error, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return str(getattr(error, "message", error))

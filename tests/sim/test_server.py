@@ -1,0 +1,140 @@
+"""Access paths 2 and 3: the patch context and the real loopback server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import anthropic
+import httpx2
+import openai
+import pytest
+
+from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS, User, seed_expectations
+from pytest_batch.sim import Emulator
+from pytest_batch.sim.patch import intercept
+from pytest_batch.sim.server import start_server
+
+from .conftest import openai_chat_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _openai_users(client: openai.OpenAI) -> list[User]:
+    upload = client.files.create(file=("in.jsonl", openai_chat_lines()), purpose="batch")
+    batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
+    batch = client.batches.retrieve(batch.id)
+    lines = client.files.content(batch.output_file_id).text.splitlines()
+    return [User.model_validate_json(json.loads(line)["response"]["body"]["choices"][0]["message"]["content"])
+            for line in lines]
+
+
+def test_server_serves_the_sdks_over_loopback(emulator: Emulator) -> None:
+    with start_server(emulator) as server:
+        client = openai.OpenAI(base_url=server.base_urls["openai"], api_key="local")
+        assert _openai_users(client) == list(EXPECTED_USERS)
+        batch = anthropic.Anthropic(base_url=server.base_urls["anthropic"], api_key="local").messages.batches.create(
+            requests=[{"custom_id": "a", "params": {"model": "claude-3-5-sonnet-20241022", "max_tokens": 10,
+                                                     "messages": [{"role": "user", "content": "hi"}]}}])
+        ended = anthropic.Anthropic(base_url=server.base_urls["anthropic"], api_key="local").messages.batches.retrieve(
+            batch.id)
+        # results_url points back at this server, under its /anthropic prefix
+        assert ended.results_url == f"{server.base_urls['anthropic']}/v1/messages/batches/{batch.id}/results"
+
+
+def test_server_streams_large_files_in_chunks() -> None:
+    emulator = Emulator()
+    with start_server(emulator) as server:
+        client = openai.OpenAI(base_url=server.base_urls["openai"], api_key="local")
+        content = openai_chat_lines(["x" * 1000] * 3000)  # ~3.5 MB
+        upload = client.files.create(file=("big.jsonl", content), purpose="batch")
+        with httpx2.stream("GET", f"{server.base_urls['openai']}/files/{upload.id}/content",
+                           headers={"authorization": "Bearer local"}) as response:
+            chunks = list(response.iter_raw())
+        assert b"".join(chunks) == content
+
+
+def test_server_answers_many_clients_at_once(emulator: Emulator) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with start_server(emulator) as server:
+        def one(_: int) -> list[User]:
+            return _openai_users(openai.OpenAI(base_url=server.base_urls["openai"], api_key="local"))
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(one, range(16)))
+    assert all(users == list(EXPECTED_USERS) for users in results)
+    assert len(emulator.openai.batches) == 16
+
+
+def test_control_api_resets_loads_faults_advances_and_journals() -> None:
+    emulator = Emulator(lifecycle="manual")
+    with start_server(emulator) as server:
+        control = f"{server.url}/_control"
+        body = "\n".join(json.dumps(row) for row in seed_expectations()[:1])
+        assert httpx2.post(f"{control}/expectations", content=body).json() == {"ok": True}
+        client = openai.OpenAI(base_url=server.base_urls["openai"], api_key="local", max_retries=0)
+        upload = client.files.create(file=("in.jsonl", openai_chat_lines(SEED_PROMPTS[:1])), purpose="batch")
+        batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                      completion_window="24h")
+        assert client.batches.retrieve(batch.id).status == "validating"
+        httpx2.post(f"{control}/advance", json={})
+        assert client.batches.retrieve(batch.id).status == "completed"
+        httpx2.post(f"{control}/faults", json={"http": [{"status": 429, "provider": "openai", "retry_after": 3}]})
+        with pytest.raises(openai.RateLimitError) as info:
+            client.batches.list()
+        assert info.value.response.headers["retry-after"] == "3"
+        journal = httpx2.get(f"{control}/journal").json()["journal"]
+        assert [entry["status"] for entry in journal][-1] == 429
+        assert "authorization" not in json.dumps(journal).lower()
+        assert httpx2.post(f"{control}/lifecycle", json={"spec": "sometimes"}).status_code == 400
+        httpx2.post(f"{control}/reset")
+        assert emulator.openai.batches == {}
+
+
+def test_intercept_routes_clients_made_by_third_party_code(emulator: Emulator, monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "third-party-key")
+    with intercept(emulator):
+        client = openai.OpenAI()  # constructed as a library would: from the environment
+        assert _openai_users(client) == list(EXPECTED_USERS)
+        other = openai.OpenAI(base_url="https://llm-proxy.example.net/v1", max_retries=0)
+        with pytest.raises(openai.APIConnectionError) as info:
+            other.batches.list()
+    assert "llm-proxy.example.net" in str(info.value.__cause__)
+
+
+def test_serve_process_runs_the_ten_users_on_every_provider(tmp_path: Path) -> None:
+    """`pytest-batch serve` outside pytest: a second process points the SDKs at it with the
+    printed exports and runs the ten-user batch on all three providers."""
+    responses = tmp_path / "responses.jsonl"
+    responses.write_text("".join(json.dumps(row) + "\n" for row in seed_expectations()))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pytest_batch.sim.server", "--port", "0", "--responses", str(responses),
+         "--no-seed-answers", "--lifecycle", "seconds:0.5"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        exports = {}
+        for line in server.stdout:
+            if line.startswith("export "):
+                name, _, value = line[len("export "):].strip().partition("=")
+                exports[name] = value
+            if "Ctrl+C" in line:
+                break
+        assert set(exports) == {"OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL"}
+        env = {**os.environ, **exports, "POLL_SECONDS": "0.1"}
+        for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY"):
+            env.pop(name, None)
+        client = subprocess.run([sys.executable, str(ROOT / "examples" / "sdk_against_server.py")], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert client.returncode == 0, client.stderr
+        expected = ", ".join(f"{u.name}/{u.age}" for u in EXPECTED_USERS)
+        assert client.stdout.splitlines() == [f"{p}: {expected}" for p in ("openai", "anthropic", "google")]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        rest, _ = server.communicate(timeout=10)
+    assert server.returncode == 0
+    assert "stopped" in rest

@@ -1,0 +1,426 @@
+"""The ``pytest-batch`` command line: create, submit, watch and collect batch jobs on
+OpenAI, Anthropic and Gemini, live, against ``pytest-batch serve``, or simulated offline.
+
+Only the standard library is imported at module level: ``pytest-batch --help`` needs no
+SDK, no key and no network. Helpers live in ``cli_target`` (where requests go),
+``cli_inputs`` (messages files, response models) and ``cli_output`` (tables, JSON, errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+DESCRIPTION = """\
+Create, watch and collect LLM batch jobs (OpenAI Batch, Anthropic Message Batches,
+Gemini batch mode) through one interface.
+
+Where requests go:
+  live API            the default; needs OPENAI_API_KEY / ANTHROPIC_API_KEY / GOOGLE_API_KEY
+  --base-url URL      any server, e.g. `pytest-batch serve`: give its root URL or one of the
+                      per-provider base URLs it prints (for OpenAI a custom base must end in /v1)
+  --simulate          an in-process emulator (or PYTEST_BATCH_SIMULATE=1) whose state persists
+                      in --state-dir (default ./.pytest-batch, or PYTEST_BATCH_STATE_DIR), so
+                      create -> status -> results works across invocations without keys or network.
+                      Simulation exercises the pipeline, not a model: the seed's ten prompts
+                      answer with their expected users, --responses FILE sets other answers,
+                      everything else gets schema-valid synthetic answers.
+"""
+
+EPILOG = """\
+exit codes: 0 ok (status: completed or still running), 1 error, 2 bad usage,
+  3 batch failed, 4 batch expired, 5 batch cancelled, 6 `status --wait` timed out,
+  130 interrupted. `demo` exits 1 when any provider's results differ from the expected users.
+
+Start here: `pytest-batch demo` runs the ten-user extraction on every provider, offline.
+"""
+
+COMMANDS_HELP = {
+    "create": "build a batch from a messages file and submit it (or only write the request file)",
+    "create-from-file": "submit a provider request file written by `create --output-file` (alias: submit)",
+    "list": "list recent batches: id, status, created, progress, model",
+    "status": "show one batch's status; --wait follows it to the end with a progress bar",
+    "results": "download a finished batch's results to a JSONL file",
+    "cancel": "cancel a batch",
+    "delete": "delete a batch (Anthropic, Gemini; OpenAI batches cannot be deleted)",
+    "list-models": "list the supported providers and models",
+    "serve": "run the emulator of the three batch APIs as an HTTP server on this machine",
+    "demo": "extract the seed's ten users on every provider with the in-process emulator",
+}
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (SDK-free)."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="pytest-batch", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=formatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
+
+    target = argparse.ArgumentParser(add_help=False)
+    group = target.add_argument_group("model and target")
+    group.add_argument("--model", metavar="PROVIDER/MODEL",
+                       help="e.g. openai/gpt-4o-mini, anthropic/claude-3-5-sonnet-20241022, google/gemini-2.0-flash-001")
+    group.add_argument("--simulate", action="store_true", default=None,
+                       help="use the offline emulator (also PYTEST_BATCH_SIMULATE=1); simulates the API, not a model")
+    group.add_argument("--state-dir", metavar="DIR",
+                       help="where --simulate keeps its state (default ./.pytest-batch or PYTEST_BATCH_STATE_DIR)")
+    group.add_argument("--base-url", metavar="URL",
+                       help="send requests to this server, e.g. the root URL `pytest-batch serve` prints")
+    group.add_argument("--responses", metavar="FILE",
+                       help="with --simulate: an expectations file (JSONL/JSON/YAML) setting the answers")
+    group.add_argument("--lifecycle", metavar="SPEC",
+                       help="with --simulate: immediate, polls:N, seconds:S or manual (default polls:2)")
+
+    def add(name: str, *, aliases: Sequence[str] = (), parents: Sequence[argparse.ArgumentParser] = (),
+            handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, aliases=list(aliases), help=COMMANDS_HELP[name],
+                                 description=COMMANDS_HELP[name], parents=list(parents), formatter_class=formatter)
+        command.set_defaults(handler=handler)
+        return command
+
+    both = (target, output)
+    create = add("create", parents=both, handler=cmd_create)
+    create.add_argument("--messages-file", required=True, metavar="FILE",
+                        help='JSONL: each line a string prompt, {"prompt": ...} or {"messages": [...]}, '
+                             'with optional "custom_id"')
+    create.add_argument("--response-model", metavar="MODULE:CLASS",
+                        help="pydantic model to extract (default pytest_batch.seed:User; module.Class works too; "
+                             "the current directory is importable)")
+    create.add_argument("--output-file", metavar="FILE",
+                        help="only write the provider's request file here (submit it with create-from-file); "
+                             "without it the batch is submitted straight from memory")
+
+    submit = add("create-from-file", aliases=("submit",), parents=both, handler=cmd_submit)
+    submit.add_argument("--file-path", required=True, metavar="FILE", help="the request file to submit")
+    submit.add_argument("--response-model", metavar="MODULE:CLASS", help=argparse.SUPPRESS)
+
+    listing = add("list", parents=both, handler=cmd_list)
+    listing.add_argument("--limit", type=int, default=10, metavar="N", help="how many batches (default 10)")
+
+    status = add("status", parents=both, handler=cmd_status)
+    status.add_argument("--batch-id", required=True, metavar="ID")
+    status.add_argument("--wait", action="store_true", help="poll until the batch ends, showing a progress bar")
+    status.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: give up after this long")
+    status.add_argument("--interval", type=float, metavar="SECONDS",
+                        help="with --wait: seconds between polls (default: the processor's)")
+
+    results = add("results", parents=both, handler=cmd_results)
+    results.add_argument("--batch-id", required=True, metavar="ID")
+    results.add_argument("--output-file", required=True, metavar="FILE", help="JSONL file to write")
+    results.add_argument("--response-model", metavar="MODULE:CLASS",
+                         help="parse each answer into this model and write successes and typed errors; "
+                              "without it the provider's raw result lines are written")
+
+    for name, handler in (("cancel", cmd_cancel), ("delete", cmd_delete)):
+        add(name, parents=both, handler=handler).add_argument("--batch-id", required=True, metavar="ID")
+
+    add("list-models", parents=(output,), handler=cmd_list_models)
+
+    # `serve` is parsed by pytest_batch.sim.server (see main); listed here for --help only.
+    sub.add_parser("serve", help=COMMANDS_HELP["serve"], add_help=False)
+
+    demo = add("demo", parents=(output,), handler=cmd_demo)
+    demo.add_argument("--provider", choices=("openai", "anthropic", "google", "all"), default="all",
+                      help="which provider to run (default all)")
+    return parser
+
+
+# --------------------------------------------------------------------------- entry point
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (see EPILOG)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "serve":
+        from .sim.server import main as serve_main
+
+        return serve_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help()
+        return 2
+    provider = None
+    try:
+        from .cli_target import parse_model
+
+        if hasattr(args, "model"):
+            provider, _ = parse_model(args.model)
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("❌ Interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's contract: one line, never a traceback
+        if os.environ.get("PYTEST_BATCH_DEBUG"):
+            raise
+        from .cli_output import error_line
+
+        line, code = error_line(exc, provider)
+        print(line, file=sys.stderr)
+        return code
+
+
+# --------------------------------------------------------------------------- helpers
+class _Run:
+    """One batch command's context: the target (entered), the processor factory, the output."""
+
+    def __init__(self, args: argparse.Namespace, *, need_key: bool = True) -> None:
+        from .cli_target import CLIError, parse_model, resolve_target, simulate_requested
+
+        self.args = args
+        self.provider, _ = parse_model(args.model)
+        if (args.responses or args.lifecycle) and not simulate_requested(args.simulate):
+            raise CLIError("--responses and --lifecycle apply to --simulate only (for `pytest-batch serve`, "
+                           "pass them to serve)")
+        self.target = resolve_target(self.provider, simulate=args.simulate, base_url=args.base_url,
+                                     state_dir=args.state_dir, need_key=need_key)
+
+    def __enter__(self) -> _Run:
+        from .cli_target import simulated_state
+
+        self._state = simulated_state(self.target, lifecycle=self.args.lifecycle, responses=self.args.responses)
+        self._state.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._state.__exit__(*exc)
+
+    def processor(self, response_model: type | None = None) -> Any:
+        from .cli_inputs import import_response_model
+        from .processor import BatchProcessor
+
+        model = response_model or import_response_model(None)
+        return BatchProcessor(self.args.model, response_model=model, client=self.target.client())
+
+    def sleep(self) -> Callable[[float], None] | None:
+        """Simulated batches move on reads, not on time: poll without real waiting."""
+        if not self.target.simulated:
+            return None
+        import time
+
+        return lambda seconds: time.sleep(min(seconds, 0.05))
+
+    def done(self, data: Any, render: Callable[[Any], None]) -> None:
+        if self.args.json:
+            from .cli_output import emit_json
+
+            emit_json(data)
+        else:
+            from .cli_output import console
+
+            render(console())
+
+
+def _next_steps(job_id: str, args: argparse.Namespace) -> str:
+    flags = f"--model {args.model}"
+    if getattr(args, "simulate", None):
+        flags += " --simulate"
+    if getattr(args, "state_dir", None):
+        flags += f" --state-dir {args.state_dir}"
+    if getattr(args, "base_url", None):
+        flags += f" --base-url {args.base_url}"
+    return (f"next: pytest-batch status --batch-id {job_id} {flags} --wait\n"
+            f"      pytest-batch results --batch-id {job_id} {flags} --output-file results.jsonl")
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_create(args: argparse.Namespace) -> int:
+    from .cli_inputs import import_response_model, read_messages
+    from .cli_output import job_dict, jobs_table
+
+    messages = read_messages(args.messages_file)
+    model = import_response_model(args.response_model)
+    with _Run(args, need_key=not args.output_file) as run:
+        processor = run.processor(model)
+        if args.output_file:
+            processor.build(messages.requests, custom_ids=messages.custom_ids, output=args.output_file)
+            count = len(messages.requests)
+            run.done({"output_file": args.output_file, "requests": count, "model": args.model},
+                     lambda out: out.print(f"✅ Wrote {count} {run.provider} requests to {args.output_file}\n"
+                                           f"submit with: pytest-batch create-from-file --file-path "
+                                           f"{args.output_file} --model {args.model}"))
+            return 0
+        build = processor.build(messages.requests, custom_ids=messages.custom_ids)
+        job = processor.submit(build)
+        job.model = job.model or processor.model
+
+        def render(out: Any) -> None:
+            out.print(f"✅ Created {run.provider} batch [bold]{job.id}[/bold] with {len(messages.requests)} requests "
+                      f"({run.target.describe()})")
+            out.print(jobs_table([job]))
+            out.print(_next_steps(job.id, args), markup=False)
+
+        run.done(job_dict(job), render)
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .cli_inputs import import_response_model
+    from .cli_output import job_dict, jobs_table
+    from .cli_target import CLIError
+
+    if not Path(args.file_path).is_file():
+        raise CLIError(f"request file not found: {args.file_path}")
+    model = import_response_model(args.response_model)
+    with _Run(args) as run:
+        processor = run.processor(model)
+        job = processor.submit(args.file_path)
+        job.model = job.model or processor.model
+
+        def render(out: Any) -> None:
+            out.print(f"✅ Submitted {args.file_path} as {run.provider} batch [bold]{job.id}[/bold] "
+                      f"({run.target.describe()})")
+            out.print(jobs_table([job]))
+            out.print(_next_steps(job.id, args), markup=False)
+
+        run.done(job_dict(job), render)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .cli_output import job_dict, jobs_table
+    from .cli_target import CLIError
+
+    if args.limit < 1:
+        raise CLIError("--limit must be at least 1")
+    with _Run(args) as run:
+        jobs = list(run.processor().list(args.limit))
+
+        def render(out: Any) -> None:
+            if not jobs:
+                out.print(f"No {run.provider} batches ({run.target.describe()}).")
+            else:
+                out.print(jobs_table(jobs, title=f"{run.provider} batches ({run.target.describe()})"))
+
+        run.done([job_dict(job) for job in jobs], render)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .cli_output import EXIT_TIMEOUT, STATUS_EXIT_CODES, error_line, job_dict, jobs_table, status_text
+    from .errors import BatchTimeoutError
+
+    with _Run(args) as run:
+        processor = run.processor()
+        if args.wait:
+            options: dict[str, Any] = {"progress": not args.json, "sleep": run.sleep()}
+            if args.timeout is not None:
+                options["timeout"] = args.timeout
+            if args.interval is not None:
+                options["interval"] = args.interval
+            try:
+                job = processor.wait(args.batch_id, **options)
+            except BatchTimeoutError as exc:
+                print(error_line(exc, run.provider)[0], file=sys.stderr)
+                return EXIT_TIMEOUT
+        else:
+            job = processor.status(args.batch_id)
+        run.done(job_dict(job), lambda out: out.print(jobs_table([job])))
+        return STATUS_EXIT_CODES.get(status_text(job.status), 0)
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .cli_inputs import import_response_model
+    from .models import item_to_json
+
+    model = import_response_model(args.response_model) if args.response_model else None
+    path = Path(args.output_file)
+    succeeded = failed = 0
+    with _Run(args) as run:
+        results = run.processor(model).results(args.batch_id)
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        with tmp.open("w", encoding="utf-8") as out:
+            for item in results:
+                if item.ok:
+                    succeeded += 1
+                else:
+                    failed += 1
+                line = item_to_json(item) if model is not None else json.dumps(_raw(item), ensure_ascii=False,
+                                                                                 default=str)
+                out.write(line + "\n")
+        os.replace(tmp, path)
+        form = "parsed into " + model.__name__ if model is not None else "raw provider lines"
+        run.done({"batch_id": args.batch_id, "output_file": str(path), "succeeded": succeeded, "failed": failed,
+                  "format": "parsed" if model is not None else "raw"},
+                 lambda out: out.print(f"✅ Wrote {succeeded + failed} results of {args.batch_id} to {path} "
+                                       f"({form}): {succeeded} succeeded, {failed} failed"))
+    return 0
+
+
+def _raw(item: Any) -> Any:
+    raw = item.raw
+    if raw is None:
+        from .models import item_to_json
+        import json
+
+        return json.loads(item_to_json(item))
+    if hasattr(raw, "model_dump"):
+        return raw.model_dump(mode="json", exclude_none=True)
+    if hasattr(raw, "to_json_dict"):
+        return raw.to_json_dict()
+    return raw
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from .cli_output import job_dict, jobs_table
+
+    with _Run(args) as run:
+        job = run.processor().cancel(args.batch_id)
+        run.done(job_dict(job), lambda out: (out.print(f"✅ Cancel requested for {job.id}"),
+                                             out.print(jobs_table([job]))))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with _Run(args) as run:
+        run.processor().delete(args.batch_id)
+        run.done({"id": args.batch_id, "deleted": True},
+                 lambda out: out.print(f"✅ Deleted {run.provider} batch {args.batch_id}"))
+    return 0
+
+
+def cmd_list_models(args: argparse.Namespace) -> int:
+    from .cli_output import console, emit_json
+    from .cli_target import BUILTIN_MODELS, all_models
+
+    table = all_models()
+    if args.json:
+        emit_json(table)
+        return 0
+    from rich.table import Table
+
+    out = console()
+    grid = Table(title="Supported models")
+    grid.add_column("Provider")
+    grid.add_column("Model (--model)")
+    grid.add_column("Source")
+    for provider, models in table.items():
+        for model in models:
+            source = "built-in" if model.partition("/")[2] in BUILTIN_MODELS[provider] else "configured"
+            grid.add_row(provider, model, source)
+    out.print(grid)
+    out.print("Add models with PYTEST_BATCH_MODELS=provider/model,... or [tool.pytest-batch] models = [...] "
+              "in pyproject.toml.")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .cli_demo import run_demo
+
+    return run_demo(args.provider, as_json=args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""``pytest-batch demo``: the seed's ten-user extraction, end to end, on the in-process
+emulator: no key, no network, the real SDKs and the real BatchProcessor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .cli_target import DEFAULT_MODELS, PROVIDERS
+
+
+def run_provider(emulator: Any, provider: str) -> dict[str, Any]:
+    """Submit the ten seed prompts to ``provider`` on ``emulator``, wait, and compare the
+    extracted users with the expected ones, in input order."""
+    from .processor import BatchProcessor
+    from .seed import EXPECTED_USERS, SEED_PROMPTS, User
+
+    client = getattr(emulator, f"{provider}_client")()
+    processor = BatchProcessor(DEFAULT_MODELS[provider], response_model=User, client=client,
+                               sleep=lambda seconds: None)
+    job = processor.wait(processor.submit(list(SEED_PROMPTS)))
+    rows = []
+    extracted = []
+    items = list(processor.results(job).in_input_order())
+    for item, expected in zip(items, EXPECTED_USERS, strict=False):
+        if item.ok:
+            extracted.append(item.value)
+            rows.append({"custom_id": item.custom_id, "name": item.value.name, "age": item.value.age,
+                         "status": "ok" if item.value == expected else "differs"})
+        else:
+            rows.append({"custom_id": item.custom_id, "name": None, "age": None,
+                         "status": f"{item.kind.value}: {item.message}"})
+    matches = extracted == list(EXPECTED_USERS)
+    return {"provider": provider, "model": DEFAULT_MODELS[provider], "batch_id": job.id,
+            "status": job.status.value, "extracted": len(extracted), "total": len(SEED_PROMPTS),
+            "match": matches, "rows": rows}
+
+
+def summary(report: dict[str, Any]) -> str:
+    head = f"{report['provider']}: {report['extracted']}/{report['total']} extracted"
+    if report["match"]:
+        return f"{head}, all match the expected users"
+    differing = sum(1 for row in report["rows"] if row["status"] != "ok")
+    return f"{head}, {differing} differ from the expected users"
+
+
+def run_demo(which: str = "all", *, as_json: bool = False) -> int:
+    """Run the demo for one provider or all; 0 when every provider extracted the expected users."""
+    from .cli_output import console, emit_json
+    from .cli_target import new_emulator
+
+    providers = PROVIDERS if which == "all" else (which,)
+    emulator = new_emulator(lifecycle="polls:2")
+    reports = [run_provider(emulator, provider) for provider in providers]
+    ok = all(report["match"] for report in reports)
+    if as_json:
+        emit_json({"ok": ok, "providers": reports})
+        return 0 if ok else 1
+    from rich.table import Table
+
+    out = console()
+    for report in reports:
+        table = Table(title=f"{report['provider']} ({report['model']})",
+                      caption=f"batch {report['batch_id']}: {report['status']}")
+        for name in ("custom_id", "name", "age", "status"):
+            table.add_column(name)
+        for row in report["rows"]:
+            style = "green" if row["status"] == "ok" else "red"
+            table.add_row(row["custom_id"], str(row["name"] or "-"), str(row["age"] if row["age"] is not None else "-"),
+                          f"[{style}]{row['status']}[/{style}]")
+        out.print(table)
+    for report in reports:
+        mark = "✅" if report["match"] else "❌"
+        out.print(f"{mark} {summary(report)}")
+    out.print("(simulated: the in-process emulator answers the seed prompts; no key, no network)")
+    return 0 if ok else 1

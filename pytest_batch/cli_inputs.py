@@ -1,0 +1,119 @@
+"""What the CLI reads from the user: messages files and ``--response-model`` specs."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cli_target import CLIError
+
+#: ``--response-model`` when none is given: the seed's ``User(name: str, age: int)``.
+DEFAULT_RESPONSE_MODEL = "pytest_batch.seed:User"
+
+#: the seed README writes ``--response-model "examples.User"``; when no importable
+#: ``examples`` module defines ``User``, that spelling means the seed's ``User``.
+_SEED_ALIASES = {"examples.User": DEFAULT_RESPONSE_MODEL, "examples:User": DEFAULT_RESPONSE_MODEL}
+
+
+@dataclass
+class Messages:
+    """The requests of a messages file: each a prompt string or a list of chat messages."""
+
+    requests: list[str | list[dict[str, Any]]]
+    custom_ids: list[str] | None
+
+
+def read_messages(path: str | Path) -> Messages:
+    """Read a messages file: one JSON value per line, either a string (the prompt),
+    ``{"prompt": "..."}`` or ``{"messages": [{"role": ..., "content": ...}, ...]}``, each
+    object with an optional ``"custom_id"``. Blank lines are skipped."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CLIError(f"messages file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CLIError(f"cannot read messages file {path}: {exc}") from None
+    requests: list[str | list[dict[str, Any]]] = []
+    ids: list[str | None] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path} line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CLIError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        custom_id = None
+        if isinstance(row, str):
+            request: str | list[dict[str, Any]] = row
+        elif isinstance(row, dict):
+            custom_id = row.get("custom_id")
+            if custom_id is not None and (not isinstance(custom_id, str) or not custom_id):
+                raise CLIError(f"{where}: \"custom_id\" must be a non-empty string")
+            if "messages" in row:
+                request = _check_messages(row["messages"], where)
+            elif isinstance(row.get("prompt"), str) and row["prompt"]:
+                request = row["prompt"]
+            else:
+                raise CLIError(f"{where}: expected a string, {{\"prompt\": \"...\"}} or {{\"messages\": [...]}}")
+        else:
+            raise CLIError(f"{where}: expected a string, {{\"prompt\": \"...\"}} or {{\"messages\": [...]}}, "
+                           f"got {type(row).__name__}")
+        if custom_id is not None:
+            if custom_id in seen:
+                raise CLIError(f"{where}: custom_id {custom_id!r} already used on line {seen[custom_id]}")
+            seen[custom_id] = number
+        requests.append(request)
+        ids.append(custom_id)
+    if not requests:
+        raise CLIError(f"messages file {path} holds no requests")
+    if not seen:
+        return Messages(requests, None)
+    filled = [cid if cid is not None else f"request-{index}" for index, cid in enumerate(ids)]
+    if len(set(filled)) != len(filled):
+        raise CLIError(f"{path}: give every line a custom_id, or none (generated ids collide with given ones)")
+    return Messages(requests, filled)
+
+
+def _check_messages(messages: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(messages, list) or not messages:
+        raise CLIError(f"{where}: \"messages\" must be a non-empty list of {{\"role\", \"content\"}} objects")
+    for message in messages:
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            raise CLIError(f"{where}: every message needs \"role\" and \"content\"")
+    return messages
+
+
+def import_response_model(spec: str | None) -> type:
+    """Import a pydantic model from ``module:Class`` or ``module.Class``, with the current
+    directory on ``sys.path``."""
+    spec = spec or DEFAULT_RESPONSE_MODEL
+    if ":" in spec:
+        module_name, _, attribute = spec.partition(":")
+    else:
+        module_name, _, attribute = spec.rpartition(".")
+    if not module_name or not attribute:
+        raise CLIError(f"--response-model {spec!r}: expected 'module:Class' (e.g. {DEFAULT_RESPONSE_MODEL})")
+    cwd = str(Path.cwd())
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+        model = getattr(module, attribute.split(".")[0])
+        for part in attribute.split(".")[1:]:
+            model = getattr(model, part)
+    except (ImportError, AttributeError) as exc:
+        if spec in _SEED_ALIASES:
+            return import_response_model(_SEED_ALIASES[spec])
+        raise CLIError(f"--response-model {spec!r}: cannot import it ({exc})") from None
+    from pydantic import BaseModel
+
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise CLIError(f"--response-model {spec!r} is not a pydantic BaseModel subclass")
+    return model

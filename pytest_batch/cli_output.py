@@ -1,0 +1,138 @@
+"""How the CLI shows things: rich tables for people, JSON with ``--json``, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from typing import Any
+
+from .cli_target import KEY_VARS, CLIError
+
+#: exit codes (documented in ``pytest-batch --help`` and the README).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+EXIT_EXPIRED = 4
+EXIT_CANCELLED = 5
+EXIT_TIMEOUT = 6
+EXIT_INTERRUPTED = 130
+
+STATUS_EXIT_CODES = {"failed": EXIT_FAILED, "expired": EXIT_EXPIRED, "cancelled": EXIT_CANCELLED}
+
+_STATUS_STYLES = {"completed": "green", "failed": "red", "expired": "red", "cancelled": "yellow",
+                  "cancelling": "yellow", "in_progress": "cyan", "validating": "cyan", "finalizing": "cyan"}
+
+
+def console(stderr: bool = False) -> Any:
+    """A rich console; when output is not a terminal it is wide enough for batch ids."""
+    from rich.console import Console
+
+    out = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = max(out.width, 160)
+    return out
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def status_text(status: Any) -> str:
+    return str(getattr(status, "value", status))
+
+
+def styled_status(status: Any) -> str:
+    text = status_text(status)
+    style = _STATUS_STYLES.get(text)
+    return f"[{style}]{text}[/{style}]" if style else text
+
+
+def when(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def progress_text(counts: Any) -> str:
+    """``succeeded / failed / total``."""
+    return f"{counts.succeeded} / {counts.errored} / {counts.total}"
+
+
+def job_dict(job: Any) -> dict[str, Any]:
+    counts = job.counts
+    return {
+        "id": job.id, "provider": job.provider, "model": job.model, "status": status_text(job.status),
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "ended_at": job.ended_at.isoformat() if job.ended_at else None,
+        "counts": {"total": counts.total, "succeeded": counts.succeeded, "failed": counts.errored,
+                   "pending": counts.pending},
+        "errors": list(job.errors),
+    }
+
+
+def jobs_table(jobs: list[Any], title: str | None = None) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for name in ("ID", "Status", "Created", "Progress (ok / failed / total)", "Model"):
+        table.add_column(name, overflow="fold")
+    for job in jobs:
+        table.add_row(job.id, styled_status(job.status), when(job.created_at), progress_text(job.counts),
+                      job.model or "-")
+    return table
+
+
+# --------------------------------------------------------------------------- errors
+def redact(text: str) -> str:
+    """Remove every configured API key from ``text``."""
+    for names in KEY_VARS.values():
+        for name in names:
+            secret = os.environ.get(name)
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+    return text
+
+
+def error_line(exc: BaseException, provider: str | None = None) -> tuple[str, int]:
+    """One line that says what went wrong and how to fix it, and the exit code."""
+    if isinstance(exc, CLIError):
+        return redact(exc.line()), exc.code
+    from .errors import BatchNotFoundError, BatchProcessorError, MissingAPIKeyError
+
+    if isinstance(exc, MissingAPIKeyError):
+        return redact(f"❌ Error: {exc} (or pass --simulate to use the local emulator)"), EXIT_ERROR
+    if isinstance(exc, BatchNotFoundError):
+        return redact(f"❌ Error: {exc}"), EXIT_ERROR
+    if isinstance(exc, BatchProcessorError):
+        message = str(exc)
+        if message.startswith("Unsupported provider"):
+            return redact(f"❌ {message}"), EXIT_ERROR
+        return redact(f"❌ Error: {message}"), EXIT_ERROR
+    name = type(exc).__name__
+    module = type(exc).__module__.split(".")[0]
+    if name in ("APIConnectionError", "APITimeoutError", "ConnectError", "ConnectTimeout") or \
+            isinstance(exc, ConnectionError):
+        return redact(f"❌ Error: cannot reach the {provider or 'provider'} API ({_first_line(exc)}); "
+                      "check --base-url or your network"), EXIT_ERROR
+    status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
+    if module in ("openai", "anthropic", "google", "httpx", "httpx2") and isinstance(status, int):
+        return redact(f"❌ Error: {provider or module} API error {status}: {_api_message(exc)}"), EXIT_ERROR
+    return redact(f"❌ Error: {name}: {_first_line(exc)}"), EXIT_ERROR
+
+
+def _api_message(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+    message = getattr(exc, "message", None)
+    return str(message) if message else _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

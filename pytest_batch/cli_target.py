@@ -1,0 +1,314 @@
+"""Where the CLI sends requests: the live API, a server at ``--base-url``, or a simulated
+emulator whose state persists between invocations in a state directory.
+
+Every function here is shared by ``pytest_batch.cli`` and ``examples/run_batch_test.py``;
+SDKs and the emulator are imported lazily so ``pytest-batch --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PROVIDERS = ("openai", "anthropic", "google")
+
+#: the environment variable each provider's key is read from (Gemini also accepts GEMINI_API_KEY).
+KEY_VARS: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+}
+
+#: the environment variable each SDK reads its base URL from.
+BASE_URL_VARS = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL", "google": "GOOGLE_GEMINI_BASE_URL"}
+
+#: what each provider's base URL looks like on ``pytest-batch serve`` (below its root URL).
+SERVER_SUFFIXES = {"openai": "/openai/v1", "anthropic": "/anthropic", "google": "/google"}
+
+#: the hosts of the real services: a base URL on one of them is used exactly as given.
+REAL_HOSTS = ("api.openai.com", "api.anthropic.com", "generativelanguage.googleapis.com")
+
+#: the models the seed's README lists; PYTEST_BATCH_MODELS and pyproject add more.
+BUILTIN_MODELS: dict[str, tuple[str, ...]] = {
+    "openai": ("gpt-4o-mini", "gpt-4o", "gpt-4-turbo"),
+    "anthropic": ("claude-3-5-sonnet-20241022", "claude-3-opus-20240229", "claude-3-haiku-20240307"),
+    "google": ("gemini-2.0-flash-001", "gemini-pro", "gemini-pro-vision"),
+}
+
+#: the model ``demo`` and the example use for each provider.
+DEFAULT_MODELS = {provider: f"{provider}/{models[0]}" for provider, models in BUILTIN_MODELS.items()}
+
+DEFAULT_STATE_DIR = ".pytest-batch"
+#: simulated batches finish on their second status read, so ``status`` shows progress.
+DEFAULT_SIM_LIFECYCLE = "polls:2"
+STATE_FILE = "emulator.pickle"
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+class CLIError(Exception):
+    """A failure the CLI reports as one line (``❌ ...``) and a non-zero exit code."""
+
+    def __init__(self, message: str, *, prefix: str = "❌ Error: ", code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.prefix = prefix
+        self.code = code
+
+    def line(self) -> str:
+        return f"{self.prefix}{self.message}"
+
+
+# --------------------------------------------------------------------------- models
+def parse_model(model: str | None) -> tuple[str, str]:
+    """``"openai/gpt-4o-mini"`` -> ``("openai", "gpt-4o-mini")``, with the seed's error messages."""
+    if not model:
+        raise CLIError("--model is required, in format 'provider/model-name' (see `pytest-batch list-models`)")
+    provider, slash, name = model.partition("/")
+    if not slash or not provider or not name:
+        raise CLIError("Model must be in format 'provider/model-name'")
+    if provider not in PROVIDERS:
+        raise CLIError(f"Unsupported provider: {provider}", prefix="❌ ")
+    return provider, name
+
+
+def configured_models(cwd: Path | None = None) -> list[str]:
+    """Extra models from ``PYTEST_BATCH_MODELS`` (comma or whitespace separated) and from
+    ``[tool.pytest-batch] models = [...]`` in ``./pyproject.toml``."""
+    extra: list[str] = []
+    for entry in os.environ.get("PYTEST_BATCH_MODELS", "").replace(",", " ").split():
+        extra.append(entry)
+    pyproject = (cwd or Path.cwd()) / "pyproject.toml"
+    if pyproject.is_file():
+        import tomllib
+
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise CLIError(f"{pyproject}: cannot read [tool.pytest-batch] models ({exc})") from None
+        models = data.get("tool", {}).get("pytest-batch", {}).get("models", [])
+        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+            raise CLIError(f"{pyproject}: [tool.pytest-batch] models must be a list of 'provider/model-name' strings")
+        extra.extend(models)
+    for entry in extra:
+        parse_model(entry)
+    return extra
+
+
+def all_models() -> dict[str, list[str]]:
+    """Every known model by provider, built-in first, configured ones after, no duplicates."""
+    table = {provider: [f"{provider}/{name}" for name in names] for provider, names in BUILTIN_MODELS.items()}
+    for model in configured_models():
+        provider, _ = parse_model(model)
+        if model not in table[provider]:
+            table[provider].append(model)
+    return table
+
+
+# --------------------------------------------------------------------------- targets
+@dataclass
+class Target:
+    """How to reach one provider: ``mode`` is "live", "server" (a base URL) or "simulate"."""
+
+    provider: str
+    mode: str
+    base_url: str | None = None
+    emulator: Any = None
+    state_file: Path | None = None
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def simulated(self) -> bool:
+        return self.mode == "simulate"
+
+    def client(self) -> Any:
+        """The SDK client to inject into the BatchProcessor (None: it builds one from the env)."""
+        if self.provider in self._clients:
+            return self._clients[self.provider]
+        if self.mode == "simulate":
+            made = getattr(self.emulator, f"{self.provider}_client")()
+        elif self.mode == "server":
+            made = sdk_client(self.provider, self.base_url, api_key(self.provider) or _placeholder_key(self.provider))
+        else:
+            made = None
+        self._clients[self.provider] = made
+        return made
+
+    def describe(self) -> str:
+        if self.mode == "simulate":
+            return f"simulated ({self.state_file})"
+        if self.mode == "server":
+            return f"server {self.base_url}"
+        return "live API"
+
+
+def api_key(provider: str) -> str | None:
+    for var in KEY_VARS[provider]:
+        value = os.environ.get(var)
+        if value:
+            return value
+    return None
+
+
+def _placeholder_key(provider: str) -> str:
+    from .sim.clients import FAKE_KEYS
+
+    return FAKE_KEYS[provider]
+
+
+def simulate_requested(flag: bool | None) -> bool:
+    return bool(flag) or os.environ.get("PYTEST_BATCH_SIMULATE", "").strip().lower() in _TRUE
+
+
+def provider_base_url(provider: str, base_url: str) -> str:
+    """The base URL for ``provider``: a ``pytest-batch serve`` root URL or any of its
+    per-provider base URLs becomes this provider's (``<root>/openai/v1``, ``<root>/anthropic``,
+    ``<root>/google``); any other URL (a proxy, the real host) is used as given."""
+    url = base_url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        raise CLIError(f"--base-url {base_url!r} is not a URL; expected e.g. http://127.0.0.1:8765 "
+                       "(the root `pytest-batch serve` prints)")
+    if parts.hostname in REAL_HOSTS:
+        return url
+    root = url
+    for suffix in SERVER_SUFFIXES.values():
+        if url.endswith(suffix):
+            root = url[: -len(suffix)]
+            break
+    else:
+        if parts.path not in ("", "/"):
+            return url
+    return root + SERVER_SUFFIXES[provider]
+
+
+def sdk_client(provider: str, base_url: str | None, key: str) -> Any:
+    """An official SDK client for ``provider`` at ``base_url`` (None: the SDK's default)."""
+    if provider == "openai":
+        import openai
+
+        return openai.OpenAI(api_key=key, base_url=base_url)
+    if provider == "anthropic":
+        import anthropic
+
+        return anthropic.Anthropic(api_key=key, base_url=base_url)
+    from google import genai
+    from google.genai import types
+
+    options = types.HttpOptions(base_url=base_url.rstrip("/") + "/") if base_url else None
+    return genai.Client(api_key=key, http_options=options)
+
+
+def resolve_target(provider: str, *, simulate: bool | None = None, base_url: str | None = None,
+                   state_dir: str | Path | None = None, need_key: bool = True) -> Target:
+    """Decide where requests for ``provider`` go: ``--simulate`` (or PYTEST_BATCH_SIMULATE=1)
+    wins, then ``--base-url``, then the SDK's base-URL environment variable, then the live API,
+    which needs the provider's key."""
+    if simulate_requested(simulate):
+        if base_url:
+            raise CLIError("--simulate and --base-url exclude each other: --simulate runs the emulator "
+                           "in process, --base-url sends requests to a server")
+        return Target(provider, "simulate", state_file=state_path(state_dir))
+    if base_url:
+        return Target(provider, "server", base_url=provider_base_url(provider, base_url))
+    env_url = os.environ.get(BASE_URL_VARS[provider])
+    if env_url and not api_key(provider):
+        # the exports `pytest-batch serve` prints set base URLs but no keys
+        return Target(provider, "server", base_url=provider_base_url(provider, env_url))
+    if need_key and not api_key(provider):
+        raise CLIError(f"{KEY_VARS[provider][0]} environment variable is not set "
+                       "(or pass --simulate to use the local emulator, or --base-url for `pytest-batch serve`)")
+    return Target(provider, "live")
+
+
+def state_path(state_dir: str | Path | None = None) -> Path:
+    directory = Path(state_dir or os.environ.get("PYTEST_BATCH_STATE_DIR") or DEFAULT_STATE_DIR)
+    return directory / STATE_FILE
+
+
+# --------------------------------------------------------------------------- simulated state
+def new_emulator(*, lifecycle: str | None = None, responses: str | None = None, seed: int = 0) -> Any:
+    """A fresh emulator answering the seed's ten prompts with their users, on the wall clock."""
+    from .sim import Clock, Emulator
+
+    emulator = Emulator(seed=seed, lifecycle=lifecycle or DEFAULT_SIM_LIFECYCLE, clock=Clock())
+    load_responses(emulator, responses)
+    return emulator
+
+
+def load_responses(emulator: Any, responses: str | None) -> None:
+    """The user's expectations file first (first match wins), then the seed's expectations."""
+    from .seed import seed_expectations
+    from .sim.responders import ExpectationError
+
+    emulator.responder.expectations.clear()
+    if responses:
+        try:
+            emulator.load_expectations(responses)
+        except (ExpectationError, ValueError) as exc:
+            raise CLIError(str(exc)) from None
+    emulator.load_expectations(seed_expectations())
+
+
+@contextlib.contextmanager
+def simulated_state(target: Target, *, lifecycle: str | None = None, responses: str | None = None,
+                    write: bool = True) -> Iterator[Target]:
+    """Load the emulator from ``target.state_file`` (or start one), yield, and save it back.
+
+    An exclusive lock on the state directory keeps concurrent invocations from losing each
+    other's batches."""
+    if not target.simulated:
+        yield target
+        return
+    from .sim import Emulator
+    from .sim.lifecycle import LifecycleError
+
+    path = target.state_file
+    assert path is not None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cannot create the state directory {path.parent}: {exc.strerror}") from None
+    with _locked(path.parent / "lock"):
+        try:
+            if path.exists():
+                try:
+                    emulator = Emulator.load(path)
+                except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
+                    raise CLIError(f"cannot read the simulated state {path} ({exc}); delete it to start over") \
+                        from None
+                if responses is not None:
+                    load_responses(emulator, responses)
+                if lifecycle:
+                    emulator.set_lifecycle(lifecycle)
+            else:
+                emulator = new_emulator(lifecycle=lifecycle, responses=responses)
+        except LifecycleError as exc:
+            raise CLIError(str(exc)) from None
+        target.emulator = emulator
+        try:
+            yield target
+        finally:
+            if write:
+                target._clients.clear()
+                emulator.save(path)
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock, last writer wins
+        yield
+        return
+    with open(lock_path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -203,9 +203,23 @@ class BatchJob:
                                                                             if i.strip()]})
 
 
-def _missing(custom_id: str, job: BatchJob | None) -> BatchError:
-    where = f" of batch {job.id} ({job.status.value})" if job is not None else ""
-    return BatchError(custom_id, ErrorKind.MISSING, f"no result came back for {custom_id}{where}")
+def _missing(custom_ids: Iterable[str], job: BatchJob | None) -> Iterator[BatchError]:
+    """The errors for submitted requests with no result row: "canceled"/"expired" when their
+    batch was cancelled or expired (the request never ran), else "missing"."""
+    ended: dict[str, BatchJob] = {}
+    if job is not None:
+        for part in job.parts or [job]:
+            if part.status in (BatchStatus.CANCELLED, BatchStatus.EXPIRED):
+                ended.update(dict.fromkeys(part.custom_ids or (job.custom_ids if not job.parts else ()) or (), part))
+    for custom_id in custom_ids:
+        part = ended.get(custom_id)
+        if part is None:
+            where = f" of batch {job.id} ({job.status.value})" if job is not None else ""
+            yield BatchError(custom_id, ErrorKind.MISSING, f"no result came back for {custom_id}{where}")
+        elif part.status is BatchStatus.CANCELLED:
+            yield BatchError(custom_id, ErrorKind.CANCELED, f"batch {part.id} was cancelled before {custom_id} ran")
+        else:
+            yield BatchError(custom_id, ErrorKind.EXPIRED, f"batch {part.id} expired before {custom_id} ran")
 
 
 class _ResultsBase:
@@ -252,9 +266,7 @@ class BatchResults(_ResultsBase, Generic[T]):
                 output_tokens += item.usage.output_tokens
             yield item
         if expected:
-            for custom_id in self.custom_ids or ():
-                if custom_id in expected:
-                    yield _missing(custom_id, self.job)
+            yield from _missing([c for c in self.custom_ids or () if c in expected], self.job)
         self._usage = Usage(input_tokens, output_tokens)
 
     def in_input_order(self) -> Iterator[BatchItem]:
@@ -329,9 +341,8 @@ class AsyncBatchResults(_ResultsBase, Generic[T]):
                 usage = usage + item.usage
             yield item
         if expected:
-            for custom_id in self.custom_ids or ():
-                if custom_id in expected:
-                    yield _missing(custom_id, self.job)
+            for error in _missing([c for c in self.custom_ids or () if c in expected], self.job):
+                yield error
         self._usage = usage
 
     async def in_input_order(self) -> AsyncIterator[BatchItem]:

@@ -267,6 +267,9 @@ class _ProcessorBase(Generic[T]):
     def _regroup(job: BatchJob, parts: list[BatchJob]) -> BatchJob:
         for old, new in zip(job.parts or [job], parts, strict=True):
             new.custom_ids = old.custom_ids
+            if not new.counts.total and new.custom_ids:  # Gemini's SDK drops batchStats (C.3)
+                total = len(new.custom_ids)
+                new.counts.total, new.counts.pending = total, 0 if new.is_terminal else total
         return BatchJob.group(parts, custom_ids=job.custom_ids, prompts=job.prompts)
 
     def _price(self, usage: Usage) -> float | None:

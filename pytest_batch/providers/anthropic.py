@@ -1,0 +1,240 @@
+"""Anthropic: Message Batches (wire-formats.md part B).
+
+Request lines use native structured outputs (``params.output_config.format``, the SDK's
+``to_json_output_format``) by default, or forced tool use with ``mode="tools"``. Results
+come from ``client.messages.batches.results(id)``, the SDK's streaming JSONL decoder; every
+row type (succeeded, errored, canceled, expired) becomes an item.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..errors import BatchNotFoundError, ProviderError
+from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
+from . import Limits, Message, Provider, api_key, parse_object, parse_text, split_system
+
+DEFAULT_MAX_TOKENS = 1024
+
+PRICES: dict[str, tuple[float, float]] = {
+    "claude-opus-4": (15.00, 75.00),
+    "claude-sonnet-4": (3.00, 15.00),
+    "claude-3-7-sonnet": (3.00, 15.00),
+    "claude-3-5-sonnet": (3.00, 15.00),
+    "claude-haiku-4-5": (1.00, 5.00),
+    "claude-3-5-haiku": (0.80, 4.00),
+    "claude-3-haiku": (0.25, 1.25),
+}
+
+#: the HTTP status of each error type in an ``errored`` row's envelope (wire-formats.md 0.1).
+_ERROR_STATUS = {
+    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402, "permission_error": 403,
+    "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "api_error": 500,
+    "timeout_error": 504, "gateway_timeout": 504, "overloaded_error": 529,
+}
+
+
+class AnthropicProvider(Provider):
+    name = "anthropic"
+    env_keys = ("ANTHROPIC_API_KEY",)
+    limits = Limits(max_requests=100_000, max_bytes=256 * 1024 * 1024)
+    custom_id_pattern = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # B.3
+    prices = PRICES
+
+    def request_line(self, custom_id: str, messages: list[Message], model: str,
+                     response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
+        system, chat = split_system(messages)
+        params: dict[str, Any] = {"model": model, "max_tokens": options.get("max_tokens") or DEFAULT_MAX_TOKENS,
+                                  "messages": chat}
+        if system:
+            params["system"] = system
+        if response_model is not None:
+            if options.get("mode") == "tools":
+                from anthropic import transform_schema
+
+                params["tools"] = [{"name": response_model.__name__,
+                                    "description": (response_model.__doc__ or "").strip()
+                                    or f"Record the extracted {response_model.__name__}.",
+                                    "input_schema": transform_schema(response_model)}]
+                params["tool_choice"] = {"type": "tool", "name": response_model.__name__}
+            else:
+                from anthropic.lib._parse._transform import to_json_output_format
+
+                params["output_config"] = {"format": to_json_output_format(response_model)}
+        params.update(options.get("params") or {})
+        return {"custom_id": custom_id, "params": params}
+
+    def make_client(self, *, async_client: bool) -> Any:
+        import anthropic
+
+        key = api_key(*self.env_keys)
+        # ANTHROPIC_BASE_URL is read by the SDK itself.
+        return anthropic.AsyncAnthropic(api_key=key) if async_client else anthropic.Anthropic(api_key=key)
+
+    # ------------------------------------------------------------------ sync
+    def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
+               options: dict[str, Any]) -> BatchJob:
+        with _errors("create the batch"):
+            return to_job(client.messages.batches.create(requests=lines))
+
+    def retrieve(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("retrieve", batch_id):
+            return to_job(client.messages.batches.retrieve(batch_id))
+
+    def list(self, client: Any, limit: int) -> list[BatchJob]:
+        jobs = []
+        with _errors("list batches"):
+            for batch in client.messages.batches.list(limit=min(limit, 1000)):
+                jobs.append(to_job(batch))
+                if len(jobs) >= limit:
+                    break
+        return jobs
+
+    def cancel(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("cancel", batch_id):
+            return to_job(client.messages.batches.cancel(batch_id))
+
+    def delete(self, client: Any, batch_id: str) -> None:
+        with _errors("delete", batch_id):
+            client.messages.batches.delete(batch_id)
+
+    def iter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
+                     options: dict[str, Any]) -> Iterator[BatchItem]:
+        tools = options.get("mode") == "tools"
+        with _errors("read the results of", job.id):
+            for row in client.messages.batches.results(job.id):
+                yield parse_row(row, response_model, tools)
+
+    # ------------------------------------------------------------------ async
+    async def asubmit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
+                      options: dict[str, Any]) -> BatchJob:
+        with _errors("create the batch"):
+            return to_job(await client.messages.batches.create(requests=lines))
+
+    async def aretrieve(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("retrieve", batch_id):
+            return to_job(await client.messages.batches.retrieve(batch_id))
+
+    async def alist(self, client: Any, limit: int) -> list[BatchJob]:
+        jobs = []
+        with _errors("list batches"):
+            async for batch in client.messages.batches.list(limit=min(limit, 1000)):
+                jobs.append(to_job(batch))
+                if len(jobs) >= limit:
+                    break
+        return jobs
+
+    async def acancel(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("cancel", batch_id):
+            return to_job(await client.messages.batches.cancel(batch_id))
+
+    async def adelete(self, client: Any, batch_id: str) -> None:
+        with _errors("delete", batch_id):
+            await client.messages.batches.delete(batch_id)
+
+    async def aiter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
+                            options: dict[str, Any]) -> AsyncIterator[BatchItem]:
+        tools = options.get("mode") == "tools"
+        with _errors("read the results of", job.id):
+            async for row in await client.messages.batches.results(job.id):
+                yield parse_row(row, response_model, tools)
+
+
+# ---------------------------------------------------------------------- result rows
+def parse_row(row: Any, response_model: type[BaseModel] | None, tools: bool = False) -> BatchItem:
+    """One ``MessageBatchIndividualResponse`` (B.5) as a success or an error."""
+    custom_id = row.custom_id
+    result = row.result
+    kind = result.type
+    if kind == "errored":
+        # result.error is the whole envelope: {"type": "error", "error": {"type", "message"}}
+        envelope = result.error
+        inner = getattr(envelope, "error", None)
+        error_type = getattr(inner, "type", None) or "error"
+        message = getattr(inner, "message", None) or "the request failed"
+        return BatchError(custom_id, ErrorKind.HTTP_ERROR, f"{error_type}: {message}",
+                          _ERROR_STATUS.get(error_type), row)
+    if kind == "canceled":
+        return BatchError(custom_id, ErrorKind.CANCELED, "the batch was cancelled before this request ran",
+                          None, row)
+    if kind == "expired":
+        return BatchError(custom_id, ErrorKind.EXPIRED, "the batch expired before this request ran", None, row)
+    message = result.message
+    usage = Usage(message.usage.input_tokens, message.usage.output_tokens) if message.usage else Usage()
+    if message.stop_reason == "refusal":
+        text = "".join(getattr(b, "text", "") for b in message.content if b.type == "text")
+        return BatchError(custom_id, ErrorKind.REFUSAL, text or "the model refused (stop_reason 'refusal')", 200,
+                          row)
+    if message.stop_reason == "max_tokens":
+        return BatchError(custom_id, ErrorKind.TRUNCATED, "the answer was cut off at max_tokens "
+                          "(stop_reason 'max_tokens')", 200, row)
+    if tools and response_model is not None:
+        for block in message.content:
+            if block.type == "tool_use":
+                return parse_object(custom_id, block.input, response_model, usage, row)
+        text = "".join(getattr(b, "text", "") for b in message.content if b.type == "text")
+        if text:  # no tool call: the model answered in text; it may still be the JSON
+            return parse_text(custom_id, text, response_model, usage, row)
+        return BatchError(custom_id, ErrorKind.INVALID_JSON, "no tool_use block in the answer", 200, row)
+    texts = [b.text for b in message.content if b.type == "text"]
+    return parse_text(custom_id, "".join(texts) if texts else None, response_model, usage, row)
+
+
+def to_job(batch: Any) -> BatchJob:
+    """An anthropic ``MessageBatch`` as a BatchJob.
+
+    ``processing_status`` is in_progress, canceling or ended (B.2); an ended batch is
+    "cancelled" if cancel was asked for, "expired" if requests expired, else "completed".
+    Counts stay all-``processing`` until the batch ends.
+    """
+    counts = batch.request_counts
+    status = {"in_progress": BatchStatus.IN_PROGRESS, "canceling": BatchStatus.CANCELLING}.get(
+        batch.processing_status)
+    if status is None:
+        if batch.cancel_initiated_at is not None:
+            status = BatchStatus.CANCELLED
+        elif counts.expired:
+            status = BatchStatus.EXPIRED
+        else:
+            status = BatchStatus.COMPLETED
+    total = counts.processing + counts.succeeded + counts.errored + counts.canceled + counts.expired
+    return BatchJob("anthropic", batch.id, status, None,
+                    BatchCounts(total, counts.succeeded, counts.errored + counts.canceled + counts.expired,
+                                counts.processing),
+                    batch.created_at, batch.ended_at, [], batch)
+
+
+@contextlib.contextmanager
+def _errors(action: str, batch_id: str | None = None) -> Iterator[None]:
+    import anthropic
+
+    try:
+        yield
+    except anthropic.NotFoundError as error:
+        if batch_id is None:
+            raise ProviderError(f"Anthropic could not {action}: {_message(error)}", status=404) from None
+        raise BatchNotFoundError(f"Anthropic has no message batch {batch_id!r} ({_message(error)})") from None
+    except anthropic.APIStatusError as error:
+        target = f" {batch_id}" if batch_id else ""
+        hint = ""
+        if action == "delete" and error.status_code == 400:
+            hint = " (a batch can be deleted only once it has ended: cancel it, wait, then delete)"
+        raise ProviderError(f"Anthropic could not {action}{target}: HTTP {error.status_code}: "
+                            f"{_message(error)}{hint}", status=error.status_code) from None
+    except anthropic.AnthropicError as error:
+        target = f" {batch_id}" if batch_id else ""
+        raise ProviderError(f"Anthropic could not {action}{target}: {error}") from None
+
+
+def _message(error: Any) -> str:
+    body = getattr(error, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error")
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"]
+    return str(getattr(error, "message", error))

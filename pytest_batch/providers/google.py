@@ -1,0 +1,313 @@
+"""Google Gemini batch mode through google-genai (wire-formats.md part C, D.3).
+
+Request lines are the file-input form ``{"key", "request": GenerateContentRequest}`` with
+``generationConfig.responseJsonSchema`` (plain JSON Schema) and ``responseMimeType``
+application/json. Small batches are sent inline (converted to the SDK's InlinedRequest,
+``metadata.key`` carrying the custom_id); larger ones are uploaded as a JSONL file.
+Results are the job's inline responses, or the responses file streamed to an anonymous
+temporary file and read line by line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..errors import BatchNotFoundError, ProviderError
+from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
+from . import Limits, Message, Provider, api_key, parse_text, split_system
+
+PRICES: dict[str, tuple[float, float]] = {
+    "gemini-2.5-pro": (1.25, 10.00),
+    "gemini-2.5-flash-lite": (0.10, 0.40),
+    "gemini-2.5-flash": (0.30, 2.50),
+    "gemini-2.0-flash-lite": (0.075, 0.30),
+    "gemini-2.0-flash": (0.10, 0.40),
+}
+
+#: the SDK's JobState (it maps the wire's BATCH_STATE_* to JOB_STATE_*, C.3) -> normalized.
+_STATES = {
+    "JOB_STATE_UNSPECIFIED": BatchStatus.VALIDATING, "JOB_STATE_QUEUED": BatchStatus.VALIDATING,
+    "JOB_STATE_PENDING": BatchStatus.VALIDATING, "JOB_STATE_RUNNING": BatchStatus.IN_PROGRESS,
+    "JOB_STATE_PAUSED": BatchStatus.IN_PROGRESS, "JOB_STATE_UPDATING": BatchStatus.IN_PROGRESS,
+    "JOB_STATE_SUCCEEDED": BatchStatus.COMPLETED, "JOB_STATE_PARTIALLY_SUCCEEDED": BatchStatus.COMPLETED,
+    "JOB_STATE_FAILED": BatchStatus.FAILED, "JOB_STATE_CANCELLING": BatchStatus.CANCELLING,
+    "JOB_STATE_CANCELLED": BatchStatus.CANCELLED, "JOB_STATE_EXPIRED": BatchStatus.EXPIRED,
+}
+#: google.rpc codes in per-request errors (the langchain4j recording uses 4 for a deadline).
+_RPC_CANCELLED, _RPC_DEADLINE = 1, 4
+_RPC_HTTP = {3: 400, 5: 404, 7: 403, 8: 429, 9: 400, 13: 500, 14: 503, 16: 401}
+_REFUSALS = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY")
+
+
+class GoogleProvider(Provider):
+    name = "google"
+    env_keys = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
+    #: inline requests: the whole create call under 20 MB (C.6); file input up to 2 GB.
+    limits = Limits(max_requests=10**9, max_bytes=2 * 1024**3, inline_bytes=20 * 1024 * 1024)
+    id_field = "key"
+    prices = PRICES
+
+    def request_line(self, custom_id: str, messages: list[Message], model: str,
+                     response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
+        system, chat = split_system(messages)
+        request: dict[str, Any] = {"contents": [{"role": "model" if m["role"] == "assistant" else "user",
+                                                 "parts": [{"text": m["content"]}]} for m in chat]}
+        if system:
+            request["systemInstruction"] = {"parts": [{"text": system}]}
+        config: dict[str, Any] = {}
+        if response_model is not None:
+            config["responseMimeType"] = "application/json"
+            config["responseJsonSchema"] = response_model.model_json_schema()
+        if options.get("max_tokens"):
+            config["maxOutputTokens"] = options["max_tokens"]
+        config.update(options.get("params") or {})
+        if config:
+            request["generationConfig"] = config
+        return {"key": custom_id, "request": request}
+
+    def make_client(self, *, async_client: bool) -> Any:
+        from google import genai
+
+        key = api_key(*self.env_keys)
+        base_url = os.environ.get("GOOGLE_GEMINI_BASE_URL")
+        client = genai.Client(api_key=key, http_options={"base_url": base_url}) if base_url else \
+            genai.Client(api_key=key)
+        return client
+
+    # ------------------------------------------------------------------ sync
+    def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
+               options: dict[str, Any]) -> BatchJob:
+        config = _create_config(options)
+        if _inline(data, options):
+            with _errors("create the batch"):
+                job = client.batches.create(model=model, src=[_inlined(line) for line in lines], config=config)
+        else:
+            import io
+
+            with _errors("upload the batch input"):
+                uploaded = client.files.upload(file=io.BytesIO(data), config={"mime_type": "jsonl",
+                                                                              "display_name": "batch-input"})
+            with _errors("create the batch"):
+                job = client.batches.create(model=model, src=uploaded.name, config=config)
+        return to_job(job, len(lines))
+
+    def retrieve(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("retrieve", batch_id):
+            return to_job(client.batches.get(name=_name(batch_id)))
+
+    def list(self, client: Any, limit: int) -> list[BatchJob]:
+        jobs = []
+        with _errors("list batches"):
+            for job in client.batches.list(config={"page_size": min(limit, 100)}):
+                jobs.append(to_job(job))
+                if len(jobs) >= limit:
+                    break
+        return jobs
+
+    def cancel(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("cancel", batch_id):
+            client.batches.cancel(name=_name(batch_id))
+        return self.retrieve(client, batch_id)
+
+    def delete(self, client: Any, batch_id: str) -> None:
+        with _errors("delete", batch_id):
+            client.batches.delete(name=_name(batch_id))
+
+    def iter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
+                     options: dict[str, Any]) -> Iterator[BatchItem]:
+        dest = job.raw.dest if job.raw is not None else None
+        if dest is None:
+            return
+        if dest.inlined_responses is not None:
+            for index, row in enumerate(dest.inlined_responses):
+                yield parse_row(_inline_row(row), _key_at(job, index), response_model)
+        elif dest.file_name:
+            with tempfile.TemporaryFile() as spool:
+                with _errors("download the results of", job.id):
+                    client.files.download(file=dest.file_name, destination=spool)
+                spool.seek(0)
+                for index, line in enumerate(spool):
+                    if line.strip():
+                        yield parse_row(json.loads(line), _key_at(job, index), response_model)
+
+    # ------------------------------------------------------------------ async (client.aio)
+    async def asubmit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
+                      options: dict[str, Any]) -> BatchJob:
+        aio = _aio(client)
+        config = _create_config(options)
+        if _inline(data, options):
+            with _errors("create the batch"):
+                job = await aio.batches.create(model=model, src=[_inlined(line) for line in lines], config=config)
+        else:
+            import io
+
+            with _errors("upload the batch input"):
+                uploaded = await aio.files.upload(file=io.BytesIO(data), config={"mime_type": "jsonl",
+                                                                                 "display_name": "batch-input"})
+            with _errors("create the batch"):
+                job = await aio.batches.create(model=model, src=uploaded.name, config=config)
+        return to_job(job, len(lines))
+
+    async def aretrieve(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("retrieve", batch_id):
+            return to_job(await _aio(client).batches.get(name=_name(batch_id)))
+
+    async def alist(self, client: Any, limit: int) -> list[BatchJob]:
+        jobs = []
+        with _errors("list batches"):
+            async for job in await _aio(client).batches.list(config={"page_size": min(limit, 100)}):
+                jobs.append(to_job(job))
+                if len(jobs) >= limit:
+                    break
+        return jobs
+
+    async def acancel(self, client: Any, batch_id: str) -> BatchJob:
+        with _errors("cancel", batch_id):
+            await _aio(client).batches.cancel(name=_name(batch_id))
+        return await self.aretrieve(client, batch_id)
+
+    async def adelete(self, client: Any, batch_id: str) -> None:
+        with _errors("delete", batch_id):
+            await _aio(client).batches.delete(name=_name(batch_id))
+
+    async def aiter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
+                            options: dict[str, Any]) -> AsyncIterator[BatchItem]:
+        dest = job.raw.dest if job.raw is not None else None
+        if dest is None:
+            return
+        if dest.inlined_responses is not None:
+            for index, row in enumerate(dest.inlined_responses):
+                yield parse_row(_inline_row(row), _key_at(job, index), response_model)
+        elif dest.file_name:
+            with tempfile.TemporaryFile() as spool:
+                with _errors("download the results of", job.id):
+                    await _aio(client).files.download(file=dest.file_name, destination=spool)
+                spool.seek(0)
+                for index, line in enumerate(spool):
+                    if line.strip():
+                        yield parse_row(json.loads(line), _key_at(job, index), response_model)
+
+
+# ---------------------------------------------------------------------- result rows
+def parse_row(row: dict[str, Any], fallback_key: str | None, response_model: type[BaseModel] | None) -> BatchItem:
+    """One inline response or responses-file line (REST camelCase, C.4/C.5)."""
+    custom_id = row.get("key") or (row.get("metadata") or {}).get("key") or fallback_key or "?"
+    error = row.get("error")
+    if error is not None:
+        code = error.get("code") or 0
+        message = error.get("message") or "the request failed"
+        if code == _RPC_CANCELLED:
+            return BatchError(custom_id, ErrorKind.CANCELED, message, None, row)
+        if code == _RPC_DEADLINE:
+            return BatchError(custom_id, ErrorKind.EXPIRED, message, None, row)
+        status = code if code >= 100 else _RPC_HTTP.get(code, 500)
+        return BatchError(custom_id, ErrorKind.HTTP_ERROR, message, status, row)
+    response = row.get("response") or {}
+    meta = response.get("usageMetadata") or {}
+    usage = Usage(meta.get("promptTokenCount") or 0,
+                  (meta.get("candidatesTokenCount") or 0) + (meta.get("thoughtsTokenCount") or 0))
+    block = (response.get("promptFeedback") or {}).get("blockReason")
+    if block:
+        return BatchError(custom_id, ErrorKind.REFUSAL, f"the prompt was blocked ({block})", 200, row)
+    candidates = response.get("candidates") or []
+    if not candidates:
+        return BatchError(custom_id, ErrorKind.REFUSAL, "no candidates in the answer", 200, row)
+    candidate = candidates[0]
+    finish = candidate.get("finishReason")
+    if finish in _REFUSALS:
+        return BatchError(custom_id, ErrorKind.REFUSAL, f"the answer was blocked (finishReason {finish})", 200, row)
+    if finish == "MAX_TOKENS":
+        return BatchError(custom_id, ErrorKind.TRUNCATED, "the answer was cut off (finishReason MAX_TOKENS)", 200,
+                          row)
+    texts = [part["text"] for part in (candidate.get("content") or {}).get("parts") or ()
+             if "text" in part and not part.get("thought")]
+    return parse_text(custom_id, "".join(texts) if texts else None, response_model, usage, row)
+
+
+def _inline_row(row: Any) -> dict[str, Any]:
+    return row.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _key_at(job: BatchJob, index: int) -> str | None:
+    # Without metadata.key, inline responses match requests by position (C.2).
+    ids = job.custom_ids
+    return ids[index] if ids is not None and index < len(ids) else None
+
+
+def to_job(job: Any, total: int | None = None) -> BatchJob:
+    """A google-genai ``BatchJob`` as a BatchJob.
+
+    The SDK drops ``batchStats`` (C.3), so counts are the submitted total while running,
+    and counted from the inline responses once they are there.
+    """
+    state = getattr(job.state, "value", job.state) or "JOB_STATE_UNSPECIFIED"
+    status = _STATES.get(str(state), BatchStatus.IN_PROGRESS)
+    counts = BatchCounts(total or 0, 0, 0, total or 0)
+    inlined = job.dest.inlined_responses if job.dest is not None else None
+    if inlined is not None:
+        errored = sum(1 for row in inlined if row.error is not None)
+        counts = BatchCounts(max(total or 0, len(inlined)), len(inlined) - errored, errored,
+                             max(0, (total or 0) - len(inlined)))
+    elif status.is_terminal:
+        counts = BatchCounts(counts.total, 0, 0, 0)
+    errors = [f"{job.error.code}: {job.error.message}"] if job.error is not None else []
+    model = (job.model or "").removeprefix("models/") or None
+    return BatchJob("google", job.name, status, model, counts, job.create_time, job.end_time, errors, job)
+
+
+def _name(batch_id: str) -> str:
+    return batch_id if batch_id.startswith("batches/") else f"batches/{batch_id}"
+
+
+def _aio(client: Any) -> Any:
+    return getattr(client, "aio", client)
+
+
+def _inline(data: bytes, options: dict[str, Any]) -> bool:
+    limit = options.get("inline_bytes")
+    return limit is None or len(data) <= limit
+
+
+def _create_config(options: dict[str, Any]) -> dict[str, Any]:
+    return {"display_name": options["display_name"]} if options.get("display_name") else {}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _inlined(line: dict[str, Any]) -> dict[str, Any]:
+    """A file-input line as the SDK's InlinedRequest: generationConfig and systemInstruction
+    both go into ``config`` (the SDK hoists system_instruction back out, C.2)."""
+    request = line["request"]
+    config = {_snake(k): v for k, v in (request.get("generationConfig") or request.get("generation_config")
+                                        or {}).items()}
+    system = request.get("systemInstruction") or request.get("system_instruction")
+    if system:
+        config["system_instruction"] = system
+    inlined: dict[str, Any] = {"contents": request["contents"], "metadata": {"key": line["key"]}}
+    if config:
+        inlined["config"] = config
+    return inlined
+
+
+@contextlib.contextmanager
+def _errors(action: str, batch_id: str | None = None) -> Iterator[None]:
+    from google.genai import errors
+
+    try:
+        yield
+    except errors.APIError as error:
+        if error.code == 404 and batch_id is not None:
+            raise BatchNotFoundError(f"Google has no batch {batch_id!r} ({error.message})") from None
+        target = f" {batch_id}" if batch_id else ""
+        raise ProviderError(f"Google could not {action}{target}: HTTP {error.code} {error.status}: "
+                            f"{error.message}", status=error.code) from None

@@ -1,0 +1,318 @@
+"""What one batch test runs against: the options object of the pytest plugin.
+
+The session's settings come from the command line, else the ini file (``pytest.ini`` or
+``[tool.pytest.ini_options]``), else the defaults below; a test's ``@pytest.mark.batch``
+marker then narrows or pins them for that test (like pytest-httpx's ``_options.py``).
+The plugin (``plugin.py``) only wires these into pytest; everything here is plain Python.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .sim.core import Emulator
+
+PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "google")
+
+#: the one place the default model of each provider is chosen (override with --batch-model).
+DEFAULT_MODELS: dict[str, str] = {
+    "openai": "openai/gpt-4o-mini",
+    "anthropic": "anthropic/claude-haiku-4-5-20251001",
+    "google": "google/gemini-2.5-flash-lite",
+}
+
+MODES: tuple[str, ...] = ("auto", "simulate", "replay", "record", "live")
+#: modes that may open real connections (and spend money).
+NETWORK_MODES = frozenset({"record", "live"})
+
+#: the environment each provider's SDK reads in record/live mode.
+API_KEY_ENV: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+}
+BASE_URL_ENV: dict[str, str] = {
+    "openai": "OPENAI_BASE_URL",
+    "anthropic": "ANTHROPIC_BASE_URL",
+    "google": "GOOGLE_GEMINI_BASE_URL",
+}
+
+MARKER_DOC = ("batch(providers=None, mode=None, cassette=None, lifecycle=None, faults=None): configure a "
+              "pytest-batch test: narrow the providers it runs against, pin its mode, name its cassette, set the "
+              "emulator's lifecycle ('immediate', 'polls:N', 'seconds:S', 'manual') or inject emulator faults.")
+_MARKER_KEYS = frozenset({"providers", "mode", "cassette", "lifecycle", "faults"})
+
+
+class BatchConfigError(ValueError):
+    """A bad --batch-* option, ini setting or ``batch`` marker argument."""
+
+
+# ---------------------------------------------------------------------- parsing
+def parse_providers(value: str | Iterable[str] | None, *, source: str = "--batch-provider") -> tuple[str, ...]:
+    """``"openai"``, ``"openai,google"``, ``"all"`` or a list of names -> provider tuple (known order)."""
+    if value is None:
+        return PROVIDERS
+    names = [part.strip().lower() for part in (value.split(",") if isinstance(value, str) else value)]
+    names = [name for name in names if name]
+    if not names or "all" in names:
+        return PROVIDERS
+    unknown = [name for name in names if name not in PROVIDERS]
+    if unknown:
+        raise BatchConfigError(f"{source}: unknown provider {', '.join(map(repr, unknown))}; "
+                               f"choose from {', '.join(PROVIDERS)} or 'all'")
+    return tuple(p for p in PROVIDERS if p in names)
+
+
+def parse_mode(value: str | None, *, source: str = "--batch-mode") -> str:
+    mode = (value or "auto").strip().lower()
+    if mode not in MODES:
+        raise BatchConfigError(f"{source}: unknown mode {value!r}; choose from {', '.join(MODES)}")
+    return mode
+
+
+def parse_models(values: Iterable[str] | None, *, source: str = "--batch-model") -> dict[str, str]:
+    """``["openai/gpt-4o", "google/gemini-2.5-flash"]`` -> the full provider -> model table."""
+    models = dict(DEFAULT_MODELS)
+    for raw in values or ():
+        for value in str(raw).replace(",", " ").split():
+            provider, slash, name = value.partition("/")
+            if not slash or not name or provider not in PROVIDERS:
+                raise BatchConfigError(f"{source}: {value!r} is not provider/model, e.g. openai/gpt-4o-mini "
+                                       f"(providers: {', '.join(PROVIDERS)})")
+            models[provider] = value
+    return models
+
+
+def _positive(value: Any, source: str, kind: Callable[[Any], Any]) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise BatchConfigError(f"{source}: expected a number, got {value!r}") from None
+    if number <= 0:
+        raise BatchConfigError(f"{source}: must be greater than 0, got {value!r}")
+    return number
+
+
+# ---------------------------------------------------------------------- session options
+@dataclass(frozen=True)
+class SessionOptions:
+    """The run's settings: command line first, then ini, then defaults."""
+
+    providers: tuple[str, ...] = PROVIDERS
+    mode: str = "auto"
+    cassette_dir: Path = Path("cassettes")
+    models: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
+    record_timeout: float | None = None
+    max_requests: int | None = None
+
+    @classmethod
+    def from_pytest(cls, config: Any) -> SessionOptions:
+        """Read ``--batch-*`` options, falling back to the ``batch_*`` ini settings."""
+        def pick(option: str, ini: str) -> Any:
+            value = config.getoption(option, default=None)
+            if value is None or value == []:
+                value = config.getini(ini)
+            return value if value not in ("", []) else None
+
+        cassette_dir = Path(pick("batch_cassette_dir", "batch_cassette_dir") or "cassettes")
+        if not cassette_dir.is_absolute():
+            cassette_dir = Path(config.rootpath) / cassette_dir
+        model_values = config.getoption("batch_model", default=None) or config.getini("batch_model") or []
+        if isinstance(model_values, str):
+            model_values = [model_values]
+        return cls(
+            providers=parse_providers(pick("batch_provider", "batch_provider")),
+            mode=parse_mode(pick("batch_mode", "batch_mode")),
+            cassette_dir=cassette_dir,
+            models=parse_models(model_values),
+            record_timeout=_positive(pick("batch_record_timeout", "batch_record_timeout"),
+                                     "--batch-record-timeout", float),
+            max_requests=_positive(pick("batch_max_requests", "batch_max_requests"), "--batch-max-requests", int),
+        )
+
+
+# ---------------------------------------------------------------------- per-test options
+@dataclass(frozen=True)
+class MarkerOptions:
+    """The arguments of ``@pytest.mark.batch`` (the closest marker wins per argument)."""
+
+    providers: tuple[str, ...] | None = None
+    mode: str | None = None
+    cassette: str | None = None
+    lifecycle: str | None = None
+    faults: Any = None
+
+    @classmethod
+    def from_markers(cls, markers: Iterable[Any]) -> MarkerOptions:
+        """Merge ``batch`` markers, closest first (``node.iter_markers("batch")`` order)."""
+        merged: dict[str, Any] = {}
+        for marker in markers:
+            if marker.args:
+                raise BatchConfigError("@pytest.mark.batch takes keyword arguments only: "
+                                       "providers=, mode=, cassette=, lifecycle=, faults=")
+            unknown = set(marker.kwargs) - _MARKER_KEYS
+            if unknown:
+                raise BatchConfigError(f"@pytest.mark.batch: unknown argument {', '.join(sorted(unknown))}; "
+                                       f"use {', '.join(sorted(_MARKER_KEYS))}")
+            for key, value in marker.kwargs.items():
+                merged.setdefault(key, value)
+        providers = merged.get("providers")
+        return cls(
+            providers=parse_providers(providers, source="@pytest.mark.batch(providers=)") if providers else None,
+            mode=parse_mode(merged["mode"], source="@pytest.mark.batch(mode=)") if merged.get("mode") else None,
+            cassette=merged.get("cassette"),
+            lifecycle=merged.get("lifecycle"),
+            faults=merged.get("faults"),
+        )
+
+
+def selected_providers(session: SessionOptions, marker: MarkerOptions) -> tuple[str, ...]:
+    """The session's providers, narrowed by the marker's ``providers=``."""
+    if marker.providers is None:
+        return session.providers
+    return tuple(p for p in session.providers if p in marker.providers)
+
+
+@dataclass(frozen=True)
+class TestOptions:
+    """Everything one parametrized batch test runs with."""
+
+    provider: str
+    model: str
+    mode: str  # the effective mode: never "auto" (auto resolves to replay or simulate)
+    requested_mode: str
+    cassette: Path
+    lifecycle: str | None
+    faults: Any
+    record_timeout: float | None
+    max_requests: int | None
+    #: set when the test cannot run in this mode: the plugin skips it with this reason.
+    skip_reason: str | None = None
+
+    @property
+    def blocks_network(self) -> bool:
+        return self.mode not in NETWORK_MODES
+
+    @property
+    def uses_cassette(self) -> bool:
+        return self.mode in ("replay", "record")
+
+
+def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, module_name: str,
+            test_name: str) -> TestOptions:
+    """The effective options of one test for one provider.
+
+    Precedence: a marker's ``mode=`` pins offline modes (simulate/replay/auto); a marker asking
+    for ``record``/``live`` only takes effect when the run itself is record or live (a default run
+    never reaches the network). Faults exist only in the emulator, so in auto mode a test with
+    ``faults=`` always simulates, and in replay/record/live it is skipped.
+    """
+    requested = session.mode
+    skip = None
+    if marker.mode is not None:
+        if marker.mode in NETWORK_MODES and session.mode not in NETWORK_MODES:
+            skip = (f"marked mode={marker.mode!r}, which needs the network: run with --batch-mode={marker.mode} "
+                    f"(this run is --batch-mode={session.mode})")
+        else:
+            requested = marker.mode
+    cassette = _cassette_for(session.cassette_dir, provider, module_name, test_name, marker.cassette)
+    mode = requested
+    if mode == "auto":
+        mode = "replay" if cassette.exists() and not marker.faults else "simulate"
+    if marker.faults and mode != "simulate" and skip is None:
+        skip = (f"injects emulator faults, which only --batch-mode=simulate or auto can do "
+                f"(this test resolved to {mode})")
+    return TestOptions(provider=provider, model=session.models[provider], mode=mode, requested_mode=requested,
+                       cassette=cassette, lifecycle=marker.lifecycle, faults=marker.faults,
+                       record_timeout=session.record_timeout, max_requests=session.max_requests, skip_reason=skip)
+
+
+def _cassette_for(cassette_dir: Path, provider: str, module_name: str, test_name: str, override: str | None) -> Path:
+    try:
+        from .cassettes import cassette_path
+    except ImportError:  # TODO(plugin): drop once cassettes.py lands
+        def cassette_path(directory: Path, provider: str, module: str, test: str) -> Path:
+            return Path(directory) / provider / module / f"{test}.yaml"
+
+    if override:
+        name = override.format(provider=provider)
+        if "/" in name or name.endswith((".yaml", ".yml")):
+            path = Path(name)
+            path = path if path.is_absolute() else cassette_dir / path
+            return path if path.suffix in (".yaml", ".yml") else path.with_suffix(".yaml")
+        test_name = name
+    return cassette_path(cassette_dir, provider, module_name, test_name)
+
+
+# ---------------------------------------------------------------------- applying options
+def apply_faults(emulator: Emulator, faults: Any) -> None:
+    """Apply a marker's ``faults=``: a callable taking the emulator, or dicts (one or a list) like
+    ``{"kind": "request", "custom_id": "user-3", "outcome": "expired"}`` naming a ``Faults`` method."""
+    if faults is None:
+        return
+    items = faults if isinstance(faults, list | tuple) else [faults]
+    for item in items:
+        if callable(item):
+            item(emulator)
+            continue
+        if not isinstance(item, Mapping) or "kind" not in item:
+            raise BatchConfigError(f"@pytest.mark.batch(faults=): {item!r} is neither a callable taking the "
+                                   "emulator nor a dict with 'kind' (request, fraction, batch, http_error, "
+                                   "drop_connection)")
+        arguments = dict(item)
+        kind = arguments.pop("kind")
+        method = getattr(emulator.faults, kind, None)
+        if kind.startswith("_") or not callable(method):
+            raise BatchConfigError(f"@pytest.mark.batch(faults=): unknown fault kind {kind!r}; use request, "
+                                   "fraction, batch, http_error or drop_connection")
+        method(**arguments)
+
+
+def missing_api_key(provider: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The actionable message when ``provider`` has no API key in the environment, else None."""
+    environ = os.environ if environ is None else environ
+    names = API_KEY_ENV[provider]
+    if any(environ.get(name) for name in names):
+        return None
+    return (f"pytest-batch: --batch-mode needs a real {provider} API key: set {' or '.join(names)} "
+            f"(or point {BASE_URL_ENV[provider]} at an emulator server with any key), or run offline with "
+            "--batch-mode=replay or simulate")
+
+
+def recorded_against(provider: str, environ: Mapping[str, str] | None = None) -> str:
+    """"emulator" when the provider's base URL is overridden to a loopback server, else "live"."""
+    environ = os.environ if environ is None else environ
+    base = environ.get(BASE_URL_ENV[provider], "")
+    return "emulator" if any(host in base for host in ("127.0.0.1", "localhost", "[::1]")) else "live"
+
+
+def sdk_client(provider: str, *, api_key: str | None = None) -> Any:
+    """The provider's SDK client built from the environment (base URL env honoured by the SDK);
+    ``api_key`` replaces the key (replay uses a fake one, so none is needed)."""
+    kwargs: dict[str, Any] = {} if api_key is None else {"api_key": api_key}
+    if provider == "openai":
+        import openai
+
+        return openai.OpenAI(**kwargs)
+    if provider == "anthropic":
+        import anthropic
+
+        return anthropic.Anthropic(**kwargs)
+    from google import genai
+
+    if api_key is None:
+        kwargs["api_key"] = next((os.environ[n] for n in API_KEY_ENV["google"] if os.environ.get(n)), None)
+    return genai.Client(**kwargs)
+
+
+__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_MODELS", "MODES", "PROVIDERS", "BatchConfigError",
+           "MarkerOptions", "SessionOptions", "TestOptions", "apply_faults", "missing_api_key", "parse_mode",
+           "parse_models", "parse_providers", "recorded_against", "resolve", "sdk_client",
+           "selected_providers"]

@@ -1,0 +1,295 @@
+"""pytest-batch's pytest plugin: options, ini settings, the ``batch`` marker, fixtures, hooks.
+
+This file only wires: what a test runs against is decided in ``config.py``, counted and
+printed by ``summary.py``, asserted by ``assertions.py``; cassettes live in
+``cassettes.py`` and the emulator in ``sim/``. Nothing heavy is imported at module level,
+so loading the plugin costs almost nothing and needs no API key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import config as cfg
+from . import summary
+
+if TYPE_CHECKING:
+    from .sim.core import Emulator
+
+_SESSION = pytest.StashKey["cfg.SessionOptions"]()
+_STATS = pytest.StashKey["summary.RunStats"]()
+
+
+# ---------------------------------------------------------------------- options and ini
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("batch", "pytest-batch: test LLM batch-API pipelines")
+    group.addoption("--batch-provider", dest="batch_provider", default=None, metavar="NAMES",
+                    help="providers to run batch tests against: openai, anthropic, google, a comma list, "
+                         "or all (default: all).")
+    group.addoption("--batch-mode", dest="batch_mode", default=None, choices=cfg.MODES,
+                    help="auto (default: replay the test's cassette if it exists, else simulate; never the "
+                         "network), simulate (in-process emulator), replay (cassettes only), record (live API "
+                         "writing cassettes) or live (live API, no cassettes).")
+    group.addoption("--batch-cassette-dir", dest="batch_cassette_dir", default=None, metavar="DIR",
+                    help="where cassettes live, relative to the rootdir (default: cassettes).")
+    group.addoption("--batch-model", dest="batch_model", action="append", default=None, metavar="PROVIDER/MODEL",
+                    help="override a provider's default model, e.g. --batch-model=openai/gpt-4o (repeatable). "
+                         "Defaults: " + ", ".join(cfg.DEFAULT_MODELS.values()) + ".")
+    group.addoption("--batch-record-timeout", dest="batch_record_timeout", default=None, metavar="SECONDS",
+                    help="in record mode, how long to wait for a live batch before leaving the recording "
+                         "pending (the test is skipped; rerun to finish it).")
+    group.addoption("--batch-max-requests", dest="batch_max_requests", default=None, metavar="N",
+                    help="live-spend guard: in record/live mode refuse to submit more than N requests in "
+                         "this run (per xdist worker).")
+    for name, help_text in (
+        ("batch_provider", "default for --batch-provider"),
+        ("batch_mode", "default for --batch-mode"),
+        ("batch_cassette_dir", "default for --batch-cassette-dir"),
+        ("batch_record_timeout", "default for --batch-record-timeout"),
+        ("batch_max_requests", "default for --batch-max-requests"),
+    ):
+        parser.addini(name, help_text, default="")
+    parser.addini("batch_model", "default for --batch-model: provider/model entries", type="args", default=[])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", cfg.MARKER_DOC)
+    try:
+        config.stash[_SESSION] = cfg.SessionOptions.from_pytest(config)
+    except cfg.BatchConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[_STATS] = summary.RunStats()
+
+
+def _marker(node: Any) -> cfg.MarkerOptions:
+    try:
+        return cfg.MarkerOptions.from_markers(node.iter_markers("batch"))
+    except cfg.BatchConfigError as error:
+        raise pytest.UsageError(f"{node.nodeid}: {error}") from None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "batch_provider" not in metafunc.fixturenames:
+        return
+    providers = cfg.selected_providers(metafunc.config.stash[_SESSION], _marker(metafunc.definition))
+    metafunc.parametrize("batch_provider", providers, ids=list(providers), indirect=True)
+
+
+# ---------------------------------------------------------------------- fixtures
+@pytest.fixture
+def batch_provider(request: pytest.FixtureRequest) -> str:
+    """The provider this parametrized test runs against ("openai", "anthropic" or "google")."""
+    return request.param
+
+
+@pytest.fixture
+def _batch_options(request: pytest.FixtureRequest, batch_provider: str) -> cfg.TestOptions:
+    node = request.node
+    test_name = node.originalname if hasattr(node, "originalname") else node.name
+    if node.cls is not None:
+        test_name = f"{node.cls.__name__}.{test_name}"
+    marker = _marker(node)
+    if marker.faults is None and "batch_sim" in request.fixturenames and request.config.stash[_SESSION].mode == "auto":
+        # a test that programs the emulator is a simulation test: auto never swaps in a cassette
+        marker = cfg.MarkerOptions(marker.providers, "simulate", marker.cassette, marker.lifecycle, marker.faults)
+    options = cfg.resolve(request.config.stash[_SESSION], marker, batch_provider,
+                          module_name=node.path.stem, test_name=test_name)
+    if options.skip_reason:
+        pytest.skip(options.skip_reason)
+    stats = request.config.stash[_STATS].for_provider(batch_provider)
+    stats.tests += 1
+    stats.modes.add(options.mode)
+    return options
+
+
+@pytest.fixture(autouse=True)
+def _batch_network(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Batch tests in simulate, replay and auto mode fail any real connection, naming the host."""
+    if "batch_provider" not in request.fixturenames:
+        yield
+        return
+    options: cfg.TestOptions = request.getfixturevalue("_batch_options")
+    if not options.blocks_network:
+        yield
+        return
+    if options.uses_cassette:
+        import vcr.patch  # noqa: F401 - vcrpy keeps the transports it finds at import: let them be the real ones
+    from .sim.patch import block_network
+
+    with block_network(why=f"--batch-mode={options.mode} is offline"):
+        yield
+
+
+@pytest.fixture(scope="session")
+def _batch_emulator() -> Emulator:
+    from .sim import Emulator
+
+    return Emulator()
+
+
+@pytest.fixture
+def batch_sim(_batch_emulator: Emulator, _batch_options: cfg.TestOptions) -> Emulator:
+    """This test's emulator (one per worker, reset before each test): seed expectations loaded,
+    lifecycle and faults from the ``batch`` marker. Program it with ``expect``, ``faults``,
+    ``set_lifecycle`` and ``advance``; read ``journal``."""
+    from .seed import seed_expectations
+    from .sim.clock import FrozenClock
+
+    emulator = _batch_emulator
+    emulator.clock = FrozenClock()
+    emulator.reset()
+    emulator.set_lifecycle(_batch_options.lifecycle or "immediate")
+    emulator.load_expectations(seed_expectations())
+    try:
+        cfg.apply_faults(emulator, _batch_options.faults)
+    except cfg.BatchConfigError as error:
+        pytest.fail(str(error), pytrace=False)
+    return emulator
+
+
+@pytest.fixture
+def batch_model(_batch_options: cfg.TestOptions) -> str:
+    """The "provider/model" this test uses (see --batch-model)."""
+    return _batch_options.model
+
+
+@pytest.fixture
+def batch_messages() -> list[str]:
+    """The ten seed prompts of the canonical extraction example."""
+    from .seed import SEED_PROMPTS
+
+    return list(SEED_PROMPTS)
+
+
+@pytest.fixture
+def expected_users() -> list[Any]:
+    """The ten ``User`` objects the seed prompts describe, in prompt order."""
+    from .seed import EXPECTED_USERS
+
+    return list(EXPECTED_USERS)
+
+
+@pytest.fixture
+def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOptions,
+                    _batch_network: None) -> Iterator[Any]:
+    """A ``BatchProcessor`` for this test's provider and mode, extracting ``User`` objects:
+    on the emulator (simulate), a cassette (replay/record) or the live API (live)."""
+    from .processor import BatchProcessor
+    from .seed import User
+
+    options = _batch_options
+    stats_all = request.config.stash[_STATS]
+    stats = stats_all.for_provider(options.provider)
+    with contextlib.ExitStack() as stack:
+        sleep = None
+        if options.mode == "simulate":
+            emulator: Emulator = request.getfixturevalue("batch_sim")
+            client = _emulator_client(emulator, options.provider)
+            sleep = _emulated_sleep(emulator)
+        else:
+            client = _real_client(options, stack)
+        processor = BatchProcessor(options.model, response_model=User, client=client, sleep=sleep)
+        limit = _spend_guard(stats_all, options) if options.mode in cfg.NETWORK_MODES else None
+        yield summary.instrument(processor, stats, options.mode, limit=limit)
+
+
+def _emulator_client(emulator: Emulator, provider: str) -> Any:
+    return {"openai": emulator.openai_client, "anthropic": emulator.anthropic_client,
+            "google": emulator.google_client}[provider]()
+
+
+def _emulated_sleep(emulator: Emulator) -> Any:
+    def sleep(seconds: float) -> None:  # waits move the emulator's clock, never the wall clock
+        if seconds and seconds > 0:
+            emulator.advance(seconds)
+    return sleep
+
+
+def _real_client(options: cfg.TestOptions, stack: contextlib.ExitStack) -> Any:
+    from .sim.clients import FAKE_KEYS
+
+    if options.mode == "replay":
+        if not options.cassette.exists():
+            pytest.fail(f"pytest-batch: no cassette for this test at {options.cassette}; record it with "
+                        "--batch-mode=record, or run with --batch-mode=simulate", pytrace=False)
+        stack.enter_context(_cassette(options, "replay"))
+        return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider])
+    missing = cfg.missing_api_key(options.provider)
+    api_key = None
+    if missing:
+        if cfg.recorded_against(options.provider) != "emulator":
+            pytest.fail(missing, pytrace=False)
+        api_key = FAKE_KEYS[options.provider]  # an emulator server takes any key
+    if options.mode == "record":
+        stack.enter_context(_cassette(options, "record"))
+    return cfg.sdk_client(options.provider, api_key=api_key)
+
+
+@contextlib.contextmanager
+def _cassette(options: cfg.TestOptions, mode: str) -> Iterator[None]:
+    from .cassettes import CassetteError, RecordingPending, use_cassette
+
+    try:
+        with use_cassette(options.cassette, mode=mode, provider=options.provider, model=options.model,
+                          recorded_against=cfg.recorded_against(options.provider) if mode == "record" else "live",
+                          record_timeout=options.record_timeout):
+            yield
+    except RecordingPending as pending:
+        pytest.skip(str(pending))
+    except CassetteError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+def _spend_guard(stats: summary.RunStats, options: cfg.TestOptions) -> Any:
+    def limit(size: int) -> None:
+        if options.max_requests is None:
+            return
+        used = stats.requests_submitted
+        if used + size > options.max_requests:
+            pytest.fail(f"pytest-batch: refusing to submit {size} {options.provider} requests in "
+                        f"--batch-mode={options.mode}: --batch-max-requests={options.max_requests} and {used} "
+                        f"already submitted in this run. Raise the limit or run offline (--batch-mode=replay).",
+                        pytrace=False)
+    return limit
+
+
+# ---------------------------------------------------------------------- hooks
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
+    try:
+        return (yield)
+    except Exception as error:
+        if type(error).__name__ == "RecordingPending" and type(error).__module__.startswith("pytest_batch"):
+            pytest.skip(str(error))
+        raise
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
+    from .assertions import assertrepr_compare
+
+    return assertrepr_compare(op, left, right)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[summary.WORKEROUTPUT_KEY] = session.config.stash[_STATS].to_dict()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    data = getattr(node, "workeroutput", {}).get(summary.WORKEROUTPUT_KEY)
+    if data is not None:
+        node.config.stash[_STATS].merge(data)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    stats = config.stash.get(_STATS, None)
+    if stats is None or not stats.providers:
+        return
+    terminalreporter.write_sep("-", "pytest-batch summary")
+    summary.render(stats, terminalreporter.write_line)

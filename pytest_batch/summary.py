@@ -1,0 +1,202 @@
+"""The terminal summary: per provider, what the batch tests of this run did.
+
+Counts come from the ``batch_processor`` fixture's processors (``instrument``) and survive
+pytest-xdist: each worker ships its ``RunStats.to_dict()`` through ``workeroutput`` and the
+controller merges them (``RunStats.merge``) before printing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+WORKEROUTPUT_KEY = "pytest_batch_stats"
+
+
+@dataclass
+class ProviderStats:
+    """What one provider's batch tests did in this run."""
+
+    modes: set[str] = field(default_factory=set)
+    tests: int = 0
+    batches: int = 0
+    requests: int = 0
+    successes: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = None
+
+    def add_cost(self, cost: float | None) -> None:
+        if cost is not None:
+            self.cost = (self.cost or 0.0) + cost
+
+    def merge(self, other: ProviderStats) -> None:
+        self.modes |= other.modes
+        self.tests += other.tests
+        self.batches += other.batches
+        self.requests += other.requests
+        self.successes += other.successes
+        self.errors += other.errors
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.add_cost(other.cost)
+
+
+@dataclass
+class RunStats:
+    """Per-provider stats of one process (a worker or the whole run), and their merge."""
+
+    providers: dict[str, ProviderStats] = field(default_factory=dict)
+    workers: int = 0
+
+    def for_provider(self, provider: str) -> ProviderStats:
+        return self.providers.setdefault(provider, ProviderStats())
+
+    @property
+    def requests_submitted(self) -> int:
+        """Requests submitted in record/live mode: what --batch-max-requests limits."""
+        return sum(s.requests for s in self.providers.values() if s.modes & {"record", "live"})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for xdist's workeroutput (execnet only carries builtins)."""
+        return {name: {**asdict(stats), "modes": sorted(stats.modes)} for name, stats in self.providers.items()}
+
+    def merge(self, data: dict[str, Any]) -> None:
+        """Add a worker's ``to_dict()``."""
+        self.workers += 1
+        for name, values in data.items():
+            self.for_provider(name).merge(ProviderStats(**{**values, "modes": set(values["modes"])}))
+
+
+class SpendLimitExceeded(RuntimeError):
+    """--batch-max-requests would be exceeded by this submit."""
+
+
+def count_requests(source: Any) -> int | None:
+    """How many requests a ``submit`` source carries (a build, a prompt list, JSONL bytes, a
+    BytesIO or a JSONL path), or None when it cannot be told cheaply."""
+    import io
+    from pathlib import Path
+
+    if isinstance(source, bytes | bytearray):
+        return sum(1 for line in bytes(source).splitlines() if line.strip())
+    if isinstance(source, io.BytesIO):
+        return count_requests(source.getvalue())
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.is_file():
+            return None
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    try:
+        return len(source)
+    except TypeError:
+        return None
+
+
+def instrument(processor: Any, stats: ProviderStats, mode: str, *,
+               limit: Callable[[int], None] | None = None) -> Any:
+    """Count the processor's batches, requests and results into ``stats`` (on the instance, so
+    ``isinstance`` and every other method are untouched). ``limit(n)`` runs before a submit of
+    ``n`` requests and may raise."""
+    stats.modes.add(mode)
+    submit = processor.submit
+
+    @functools.wraps(submit)
+    def counted_submit(*args: Any, **kwargs: Any) -> Any:
+        size = count_requests(args[0] if args else kwargs.get("source"))
+        if limit is not None and size is not None:
+            limit(size)
+        job = submit(*args, **kwargs)
+        stats.batches += max(1, len(getattr(job, "parts", None) or ()))
+        known = getattr(job, "custom_ids", None)
+        stats.requests += len(known) if known is not None else (size or 0)
+        return job
+
+    results = processor.results
+    seen: set[tuple[str, str]] = set()  # (job id, custom_id): fetching results twice counts once
+
+    @functools.wraps(results)
+    def counted_results(*args: Any, **kwargs: Any) -> Any:
+        batch_results = results(*args, **kwargs)
+        try:
+            batch_results.__class__ = _counting_class(type(batch_results))
+        except TypeError:
+            return batch_results
+        batch_results._pytest_batch_count = (stats, seen)
+        return batch_results
+
+    processor.submit = counted_submit
+    processor.results = counted_results
+    return processor
+
+
+_COUNTING_CLASSES: dict[type, type] = {}
+
+
+def _counting_class(cls: type) -> type:
+    """A subclass of the results class whose iteration also counts items into the stats
+    (every helper, ``in_input_order``, ``successes``, ``usage``..., iterates ``self``)."""
+    if cls not in _COUNTING_CLASSES:
+        def __iter__(self: Any) -> Any:  # noqa: N807
+            stats, seen = self._pytest_batch_count
+            job = getattr(self, "job", None)
+            job_id = str(getattr(job, "id", id(self)))
+            new_usage = None
+            for item in super(counting, self).__iter__():
+                key = (job_id, item.custom_id)
+                if key not in seen:
+                    seen.add(key)
+                    _count_item(stats, item)
+                    if item.ok and getattr(item, "usage", None) is not None:
+                        new_usage = item.usage if new_usage is None else new_usage + item.usage
+                yield item
+            if new_usage is not None:
+                try:
+                    stats.add_cost(self._cost(new_usage))
+                except Exception:  # noqa: BLE001 - a gap in the price table must not fail the test
+                    pass
+
+        counting = type(cls.__name__, (cls,), {"__iter__": __iter__, "__module__": cls.__module__,
+                                                "__qualname__": cls.__qualname__})
+        _COUNTING_CLASSES[cls] = counting
+    return _COUNTING_CLASSES[cls]
+
+
+def _count_item(stats: ProviderStats, item: Any) -> None:
+    if getattr(item, "ok", False):
+        stats.successes += 1
+        usage = getattr(item, "usage", None)
+        if usage is not None:
+            stats.input_tokens += usage.input_tokens
+            stats.output_tokens += usage.output_tokens
+    else:
+        stats.errors += 1
+
+
+def render(stats: RunStats, write_line: Callable[..., None]) -> None:
+    """Write the per-provider table (nothing when no batch test ran)."""
+    rows = [(name, stats.providers[name]) for name in sorted(stats.providers)]
+    if not rows:
+        return
+    show_spend = any(s.modes & {"record", "live"} for _, s in rows)
+    header = ["provider", "mode", "tests", "batches", "requests", "successes", "errors"]
+    if show_spend:
+        header += ["tokens in", "tokens out", "est. cost"]
+    table = [header]
+    for name, s in rows:
+        row = [name, ",".join(sorted(s.modes)), str(s.tests), str(s.batches), str(s.requests), str(s.successes),
+               str(s.errors)]
+        if show_spend:
+            spent = bool(s.modes & {"record", "live"})
+            row += [str(s.input_tokens) if spent else "-", str(s.output_tokens) if spent else "-",
+                    (f"${s.cost:.4f}" if s.cost is not None else "unknown") if spent else "-"]
+        table.append(row)
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    if stats.workers:
+        write_line(f"merged from {stats.workers} xdist workers")
+    for row in table:
+        write_line("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,234 @@
+"""Keeping secrets out of cassettes and making recordings replay against the real hosts.
+
+Two jobs, both applied to every interaction before vcrpy keeps it (``before_record_*``)
+and to every request replay matches:
+
+- scrubbing: the auth headers, identifying headers, ``?key=``/``upload_id`` query values
+  and every value of a provider key environment variable become ``REDACTED``
+  (wire-formats.md E lists what each SDK sends);
+- URL normalisation: a recording made against the emulator's loopback server
+  (``http://127.0.0.1:P/openai/v1/...``) is stored under the provider's default host
+  (``https://api.openai.com/v1/...``), in request URIs and inside response headers and
+  bodies (Anthropic ``results_url``, Gemini ``x-goog-upload-url`` and ``downloadUri``),
+  so replay with the SDK defaults follows them.
+
+``find_secrets`` is the last line of defence: it scans the final text for anything that
+still looks like a key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+REDACTED = "REDACTED"
+
+#: the hosts each SDK calls by default (wire-formats.md 0.1, "Base URL overrides").
+DEFAULT_HOSTS = {
+    "openai": "https://api.openai.com",
+    "anthropic": "https://api.anthropic.com",
+    "google": "https://generativelanguage.googleapis.com",
+}
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+KEY_ENV_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY")
+
+# wire-formats.md E: what carries a credential or identifies an account.
+SECRET_REQUEST_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie",
+    "openai-organization", "openai-project", "x-goog-user-project", "x-amz-security-token",
+})
+SECRET_RESPONSE_HEADERS = frozenset({
+    "set-cookie", "openai-organization", "openai-project", "anthropic-organization-id",
+})
+# Volatile noise that changes every run and never affects a replay.
+NOISY_REQUEST_HEADERS = frozenset({
+    "user-agent", "x-goog-api-client", "content-length", "accept-encoding", "connection", "host",
+})
+NOISY_RESPONSE_HEADERS = frozenset({
+    "content-length", "transfer-encoding", "connection", "keep-alive", "cf-ray", "cf-cache-status",
+})
+SECRET_QUERY_PARAMS = frozenset({"key", "api_key", "upload_id"})
+URL_HEADERS = frozenset({"x-goog-upload-url", "location", "content-location", "link"})
+
+_LOOPBACK_PREFIXED = re.compile(
+    r"https?://(?:127\.0\.0\.1|localhost|\[::1\]|0\.0\.0\.0)(?::\d+)?/(openai|anthropic|google)(?=[/?#\"'\s]|$)")
+_LOOPBACK_BARE = re.compile(r"https?://(?:127\.0\.0\.1|localhost|\[::1\]|0\.0\.0\.0)(?::\d+)?(?=[/?#\"'\s]|$)")
+_URL = re.compile(r"https?://[^\s\"'<>]+")
+
+#: what a real key looks like; REDACTED placeholders never match.
+KEY_PATTERNS: dict[str, re.Pattern[str]] = {
+    "Anthropic API key (sk-ant-…)": re.compile(r"(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{20,}"),
+    "OpenAI API key (sk-…)": re.compile(r"(?<![A-Za-z0-9_-])sk-(?!ant-)[A-Za-z0-9_-]{20,}"),
+    "Google API key (AIza…)": re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{30,}"),
+    "Bearer token": re.compile(r"Bearer\s+(?!REDACTED)[A-Za-z0-9._~+/=-]{16,}"),
+    "key= query parameter": re.compile(r"[?&](?:api_)?key=(?!REDACTED)[^&\s\"'#<>]{8,}"),
+}
+_MIN_ENV_SECRET = 8
+
+
+def env_secrets() -> dict[str, str]:
+    """The provider key values in the environment (long enough to be real), by variable name."""
+    names = set(KEY_ENV_VARS) | {name for name in os.environ if name.endswith("_API_KEY")}
+    return {name: value for name in sorted(names)
+            if len(value := os.environ.get(name, "").strip()) >= _MIN_ENV_SECRET}
+
+
+def _scrub_env_text(text: str, secrets: dict[str, str]) -> str:
+    for name, value in secrets.items():
+        if value in text:
+            text = text.replace(value, f"{REDACTED}-{name}")
+    return text
+
+
+def _scrub_env_bytes(raw: bytes, secrets: dict[str, str]) -> bytes:
+    for name, value in secrets.items():
+        encoded = value.encode("utf-8")
+        if encoded in raw:
+            raw = raw.replace(encoded, f"{REDACTED}-{name}".encode())
+    return raw
+
+
+def scrub_query(url: str) -> str:
+    """``url`` with the values of secret query parameters replaced."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(name.lower() in SECRET_QUERY_PARAMS for name, _ in pairs):
+        return url
+    query = urlencode([(name, REDACTED if name.lower() in SECRET_QUERY_PARAMS else value) for name, value in pairs])
+    return urlunsplit(parts._replace(query=query))
+
+
+def to_default_hosts(text: str, provider: str | None) -> str:
+    """Rewrite loopback emulator URLs in ``text`` to the providers' default hosts."""
+    text = _LOOPBACK_PREFIXED.sub(lambda m: DEFAULT_HOSTS[m.group(1)], text)
+    if provider in DEFAULT_HOSTS:
+        text = _LOOPBACK_BARE.sub(DEFAULT_HOSTS[provider], text)
+    return text
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in LOOPBACK_HOSTS
+
+
+def normalize_url(url: str, provider: str | None, secrets: dict[str, str]) -> str:
+    return scrub_query(_scrub_env_text(to_default_hosts(url, provider), secrets))
+
+
+def _scrub_urls_in(text: str) -> str:
+    return _URL.sub(lambda m: scrub_query(m.group(0)), text)
+
+
+def scrub_request(request: Any, provider: str | None) -> Any:
+    """vcrpy ``before_record_request`` body: scrub and normalise a (copied) vcrpy Request."""
+    secrets = env_secrets()
+    request.uri = normalize_url(request.uri, provider, secrets)
+    headers: dict[str, str] = {}
+    encoding = ""
+    for name, value in request.headers.items():
+        lower = name.lower()
+        if lower == "content-encoding":
+            encoding = str(value).lower()
+            continue
+        if lower in NOISY_REQUEST_HEADERS or lower.startswith("x-stainless-"):
+            continue
+        headers[lower] = REDACTED if lower in SECRET_REQUEST_HEADERS else _scrub_env_text(str(value), secrets)
+    body = request.body
+    if isinstance(body, bytes | bytearray):
+        body = bytes(body)
+        if encoding in ("gzip", "deflate"):
+            from vcr.filters import decompress_deflate, decompress_gzip
+
+            body = (decompress_gzip if encoding == "gzip" else decompress_deflate)(body)
+        elif encoding:
+            headers["content-encoding"] = encoding
+        body = _scrub_env_bytes(to_default_hosts_bytes(body, provider), secrets)
+        request.body = body
+    request.headers = headers
+    return request
+
+
+def to_default_hosts_bytes(raw: bytes, provider: str | None) -> bytes:
+    if b"://" not in raw:
+        return raw
+    try:
+        return to_default_hosts(raw.decode("utf-8"), provider).encode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+
+
+def scrub_response(response: dict[str, Any], provider: str | None) -> dict[str, Any]:
+    """vcrpy ``before_record_response`` body (after gzip decoding): scrub and normalise a response dict."""
+    secrets = env_secrets()
+    headers: dict[str, list[str]] = {}
+    for name, values in (response.get("headers") or {}).items():
+        lower = name.lower()
+        if lower in NOISY_RESPONSE_HEADERS:
+            continue
+        values = values if isinstance(values, list) else [values]
+        if lower in SECRET_RESPONSE_HEADERS:
+            headers[name] = [REDACTED for _ in values]
+            continue
+        cleaned = []
+        for value in values:
+            value = _scrub_env_text(to_default_hosts(str(value), provider), secrets)
+            if lower in URL_HEADERS:
+                value = _scrub_urls_in(value)
+            cleaned.append(value)
+        headers[name] = cleaned
+    response["headers"] = headers
+    body = response.get("body") or {}
+    raw = body.get("string")
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if isinstance(raw, bytes):
+        raw = to_default_hosts_bytes(raw, provider)
+        if b"upload_id=" in raw:
+            try:
+                raw = _scrub_urls_in(raw.decode("utf-8")).encode("utf-8")
+            except UnicodeDecodeError:
+                pass
+        body["string"] = _scrub_env_bytes(raw, secrets)
+        response["body"] = body
+    return response
+
+
+@dataclass(frozen=True)
+class SecretFinding:
+    """Something that looks like a credential, found in a cassette's text."""
+
+    kind: str
+    line: int
+    preview: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.kind} ({self.preview})"
+
+
+def _preview(value: str) -> str:
+    return value[:6] + "…" if len(value) > 6 else "…"
+
+
+def find_secrets(text: str, extra_values: Iterable[tuple[str, str]] | None = None) -> list[SecretFinding]:
+    """Every key-like string and every provider key env value in ``text`` (never the full value)."""
+    findings: list[SecretFinding] = []
+    values = list(extra_values if extra_values is not None else env_secrets().items())
+
+    def line_of(offset: int) -> int:
+        return text.count("\n", 0, offset) + 1
+
+    for name, value in values:
+        start = text.find(value)
+        if start >= 0:
+            findings.append(SecretFinding(f"value of ${name}", line_of(start), _preview(value)))
+    for kind, pattern in KEY_PATTERNS.items():
+        for match in pattern.finditer(text):
+            findings.append(SecretFinding(kind, line_of(match.start()), _preview(match.group(0))))
+    findings.sort(key=lambda f: f.line)
+    return findings

@@ -1,0 +1,194 @@
+"""Every way a request or a batch can fail, as the processor reports it."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_batch.errors import BatchTimeoutError, ConfigurationError
+from pytest_batch.models import BatchError, BatchJob, BatchStatus, ErrorKind
+from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS, User
+
+PROVIDERS = ["openai", "anthropic", "google"]
+
+#: emulator outcome -> the ErrorKind the processor must report
+OUTCOMES = [
+    ("http_error", ErrorKind.HTTP_ERROR),
+    ("refusal", ErrorKind.REFUSAL),
+    ("truncated", ErrorKind.TRUNCATED),
+    ("malformed_json", ErrorKind.INVALID_JSON),
+    ("schema_violation", ErrorKind.VALIDATION_ERROR),
+    ("expired", ErrorKind.EXPIRED),
+    ("canceled", ErrorKind.CANCELED),
+]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(("outcome", "kind"), OUTCOMES)
+def test_each_error_kind(emulator, make_bp, provider, outcome, kind):
+    emulator.faults.request("request-3", outcome, status=503)
+    bp = make_bp(provider, User)
+    items = {item.custom_id: item for item in bp.results(bp.wait(bp.submit(list(SEED_PROMPTS))))}
+    assert set(items) == {f"request-{i}" for i in range(1, 11)}  # nothing vanished
+    failed = items["request-3"]
+    assert isinstance(failed, BatchError) and failed.kind is kind, failed
+    assert failed.message
+    if kind is ErrorKind.HTTP_ERROR:
+        # an Anthropic errored row carries an error type, not a status: api_error is a 500
+        assert failed.status == (500 if provider == "anthropic" else 503)
+    for custom_id, item in items.items():
+        if custom_id != "request-3" and kind not in (ErrorKind.EXPIRED, ErrorKind.CANCELED):
+            assert item.ok, item
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_fraction_of_failures_keeps_every_row(emulator, make_bp, provider):
+    emulator.faults.fraction(0.5, "http_error", status=500)
+    bp = make_bp(provider, User)
+    results = bp.results(bp.wait(bp.submit(list(SEED_PROMPTS))))
+    items = list(results.in_input_order())
+    assert [item.custom_id for item in items] == [f"request-{i}" for i in range(1, 11)]
+    errors = list(results.errors())
+    assert 0 < len(errors) < 10 and all(e.kind is ErrorKind.HTTP_ERROR and e.status == 500 for e in errors)
+    successes = list(results.successes())
+    assert len(successes) + len(errors) == 10
+    assert all(s.value in EXPECTED_USERS for s in successes)
+
+
+def test_openai_error_file_rows_are_read(emulator, make_bp):
+    # the failed rows live in the separate error file; reading only the output file loses them
+    emulator.faults.request("request-2", "http_error", status=400, message="max_tokens is too large")
+    bp = make_bp("openai", User)
+    job = bp.wait(bp.submit(list(SEED_PROMPTS)))
+    assert job.raw.error_file_id and job.counts.errored == 1
+    error = bp.results(job).by_custom_id()["request-2"]
+    assert (error.kind, error.status, error.message) == (ErrorKind.HTTP_ERROR, 400, "max_tokens is too large")
+
+
+def test_anthropic_errored_row_keeps_type_and_message(emulator, make_bp):
+    emulator.faults.request("request-4", "http_error", status=400, message="max_tokens: Field required")
+    bp = make_bp("anthropic", User)
+    error = bp.results(bp.wait(bp.submit(list(SEED_PROMPTS)))).by_custom_id()["request-4"]
+    assert error.kind is ErrorKind.HTTP_ERROR and error.status == 400
+    assert error.message == "invalid_request_error: max_tokens: Field required"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_dropped_row_is_reported_missing(make_bp, provider):
+    # The provider returns 9 rows for a job that expects 10: submit nine, and restore the saved
+    # job with the tenth custom_id, as a job file would have it if the provider dropped a row.
+    bp = make_bp(provider, User)
+    job = bp.wait(bp.submit(bp.build(list(SEED_PROMPTS[:9]))))
+    saved = job.to_dict()
+    saved["custom_ids"] = saved["custom_ids"] + ["request-10"]
+    items = list(bp.results(BatchJob.from_dict(saved)).in_input_order())
+    assert [i.custom_id for i in items] == [f"request-{i}" for i in range(1, 11)]
+    missing = items[-1]
+    assert missing.kind is ErrorKind.MISSING and job.id in missing.message
+    # known only by its id, a job cannot tell what is missing (documented)
+    assert all(item.ok for item in bp.results(job.id))
+
+
+def test_expired_openai_batch_reports_unrun_requests(emulator, make_bp):
+    emulator.faults.batch("expire", completed_fraction=0.3)
+    bp = make_bp("openai", User)
+    job = bp.wait(bp.submit(list(SEED_PROMPTS)))
+    assert job.status is BatchStatus.EXPIRED
+    items = list(bp.results(job).in_input_order())
+    assert len(items) == 10
+    assert {item.kind for item in items if not item.ok} == {ErrorKind.EXPIRED}
+    assert any(item.ok for item in items)
+
+
+def test_openai_validation_failure_surfaces_batch_errors(emulator, make_bp):
+    emulator.faults.batch("validation_failure", message="This line is not parseable as valid JSON.")
+    bp = make_bp("openai", User)
+    job = bp.wait(bp.submit(list(SEED_PROMPTS)))
+    assert job.status is BatchStatus.FAILED
+    assert job.errors and "not parseable" in job.errors[0]
+    assert {item.kind for item in bp.results(job)} == {ErrorKind.MISSING}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_split_into_a_job_group(emulator, make_bp, provider):
+    emulator.shuffle_results = True
+    bp = make_bp(provider, User, limits={"max_requests": 3})
+    job = bp.submit(list(SEED_PROMPTS))
+    assert len(job.ids) == 4 and job.id == ",".join(job.ids)
+    assert [len(part.custom_ids) for part in job.parts] == [3, 3, 3, 1]
+    job = bp.wait(job)
+    assert job.status is BatchStatus.COMPLETED and job.counts.total == 10 and job.counts.succeeded == 10
+    assert [item.value for item in bp.results(job).in_input_order()] == list(EXPECTED_USERS)
+    # the group round-trips through its comma-joined id and its JSON
+    assert bp.status(job.id).ids == job.ids
+    assert [i.value for i in bp.results(BatchJob.from_json(job.to_json())).in_input_order()] == list(EXPECTED_USERS)
+
+
+def test_split_by_bytes(make_bp):
+    bp = make_bp("openai", User)
+    size = max(len(line) for line in bp.build(list(SEED_PROMPTS)).encoded_lines())
+    bp = make_bp("openai", User, limits={"max_bytes": 2 * size + 2})
+    job = bp.wait(bp.submit(list(SEED_PROMPTS)))
+    assert len(job.ids) == 5
+    assert [item.value for item in bp.results(job).in_input_order()] == list(EXPECTED_USERS)
+
+
+def test_gemini_large_input_is_uploaded_as_a_file(emulator, make_bp):
+    bp = make_bp("google", User, limits={"inline_bytes": 200})
+    job = bp.wait(bp.submit(list(SEED_PROMPTS)))
+    assert emulator.journal.calls("google", "POST", "/upload/")  # went through the Files API
+    assert job.raw.dest.file_name
+    assert [item.value for item in bp.results(job).in_input_order()] == list(EXPECTED_USERS)
+
+
+def test_wait_backs_off_and_times_out(emulator, make_bp):
+    emulator.set_lifecycle("manual")
+    slept = []
+    bp = make_bp("openai", User, sleep=slept.append)
+    job = bp.submit(["x"])
+    with pytest.raises(BatchTimeoutError, match=rf"batch {job.id} still validating after \d+s"):
+        bp.wait(job, timeout=100, interval=10, factor=2, max_interval=30)
+    assert slept == [10, 20, 30, 30]
+
+
+def test_wait_with_progress_bar(emulator, make_bp):
+    emulator.set_lifecycle("polls:3")
+    bp = make_bp("openai", User)
+    assert bp.wait(bp.submit(list(SEED_PROMPTS)), progress=True).status is BatchStatus.COMPLETED
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_retry_failed_with_feedback(emulator, make_bp, provider):
+    emulator.faults.request("request-2", "schema_violation")
+    emulator.faults.request("request-5", "http_error")
+    bp = make_bp(provider, User)
+    results = bp.results(bp.wait(bp.submit(list(SEED_PROMPTS))))
+    retry = bp.retry_failed(results, feedback=True)
+    assert retry.custom_ids == ["request-2", "request-5"]
+    text = str(retry.lines[0])
+    assert SEED_PROMPTS[1] in text and "validation_error" in text
+    emulator.faults.reset()
+    fixed = bp.results(bp.wait(bp.submit(retry))).by_custom_id()
+    assert fixed["request-2"].value == EXPECTED_USERS[1] and fixed["request-5"].value == EXPECTED_USERS[4]
+    # without feedback the prompt is the original one
+    plain = bp.retry_failed(list(results.errors()), feedback=False, prompts=results.job.prompts)
+    assert "validation_error" not in str(plain.lines[0])
+
+
+def test_retry_needs_the_prompts(make_bp, emulator):
+    emulator.faults.request("request-1", "http_error")
+    bp = make_bp("openai", User)
+    job = bp.wait(bp.submit(list(SEED_PROMPTS)))
+    with pytest.raises(ConfigurationError, match="retry_failed needs the original prompts"):
+        bp.retry_failed(bp.results(job.id))
+    retry = bp.retry_failed(bp.results(job.id), prompts={"request-1": SEED_PROMPTS[0]})
+    assert retry.custom_ids == ["request-1"]
+
+
+def test_write_jsonl_streams_items(tmp_path, emulator, make_bp):
+    emulator.faults.request("request-1", "refusal")
+    bp = make_bp("anthropic", User)
+    results = bp.results(bp.wait(bp.submit(list(SEED_PROMPTS))))
+    path = results.write_jsonl(tmp_path / "out.jsonl")
+    lines = path.read_text().splitlines()
+    assert len(lines) == 10
+    assert '"kind": "refusal"' in next(line for line in lines if '"request-1"' in line)

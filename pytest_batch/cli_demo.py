@@ -43,13 +43,15 @@ def summary(report: dict[str, Any]) -> str:
     return f"{head}, {differing} differ from the expected users"
 
 
-def run_demo(which: str = "all", *, as_json: bool = False) -> int:
-    """Run the demo for one provider or all; 0 when every provider extracted the expected users."""
+def run_demo(which: str = "all", *, as_json: bool = False, emulator: Any = None) -> int:
+    """Run the demo for one provider or all; 0 when every provider extracted the expected users.
+
+    ``emulator`` defaults to a fresh one answering the seed prompts with their users."""
     from .cli_output import console, emit_json
     from .cli_target import new_emulator
 
     providers = PROVIDERS if which == "all" else (which,)
-    emulator = new_emulator(lifecycle="polls:2")
+    emulator = emulator or new_emulator(lifecycle="polls:2")
     reports = [run_provider(emulator, provider) for provider in providers]
     ok = all(report["match"] for report in reports)
     if as_json:

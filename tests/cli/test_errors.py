@@ -1,0 +1,122 @@
+"""Failures exit non-zero with one clear line, never a traceback, and need no key to report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.cli.conftest import EXAMPLES, clean_env
+
+
+def test_help_needs_no_key_and_imports_no_sdk(cli):
+    """`pytest-batch --help` works without keys and loads no SDK, rich or pydantic."""
+    code = ("import sys\nfrom pytest_batch import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit as e:\n"
+            "    rc = e.code\nprint('RC', rc)\n"
+            "print('LOADED', [m for m in ('openai', 'anthropic', 'google.genai', 'rich', 'pydantic') "
+            "if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(),
+                          cwd=cli.cwd, timeout=30)
+    assert "RC 0" in done.stdout, done.stderr
+    for command in ("create", "create-from-file", "list", "status", "results", "cancel", "delete", "list-models",
+                    "serve", "demo"):
+        assert command in done.stdout
+    assert "--simulate" in done.stdout and "exit codes" in done.stdout
+    assert "LOADED []" in done.stdout
+
+
+@pytest.mark.parametrize("model, variable", [("openai/gpt-4o-mini", "OPENAI_API_KEY"),
+                                             ("anthropic/claude-3-5-sonnet-20241022", "ANTHROPIC_API_KEY"),
+                                             ("google/gemini-2.0-flash-001", "GOOGLE_API_KEY")])
+def test_missing_key_names_the_variable_and_suggests_simulate(cli, model, variable):
+    result = cli("list", "--model", model)
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result
+    assert lines[0].startswith(f"❌ Error: {variable} environment variable is not set")
+    assert "--simulate" in lines[0]
+    assert result.out == ""
+
+
+def test_bad_model_strings_get_the_seed_messages(cli):
+    no_slash = cli("status", "--model", "gpt-4o-mini", "--batch-id", "b", "--simulate")
+    assert (no_slash.code, no_slash.err.strip()) == (1, "❌ Error: Model must be in format 'provider/model-name'")
+    unknown = cli("list", "--model", "xyz/some-model")
+    assert (unknown.code, unknown.err.strip()) == (1, "❌ Unsupported provider: xyz")
+
+
+def test_malformed_messages_file_names_file_and_line(cli):
+    path = cli.cwd / "messages.jsonl"
+    path.write_text('"first prompt"\n{"prompt": "second"}\n{"prompt": "third"\n', encoding="utf-8")
+    result = cli("create", "--messages-file", "messages.jsonl", "--model", "openai/gpt-4o-mini", "--simulate")
+    assert result.code == 1
+    assert result.err.strip().startswith("❌ Error: messages.jsonl line 3: not valid JSON"), result
+    assert not (cli.cwd / ".pytest-batch").exists()  # nothing was sent
+
+
+def test_unknown_batch_id_is_one_line(cli):
+    result = cli("status", "--model", "openai/gpt-4o-mini", "--batch-id", "batch_nope",
+                 "--simulate", "--state-dir", "state")
+    assert result.code == 1
+    assert len(result.err.strip().splitlines()) == 1, result
+    assert "batch_nope" in result.err
+
+
+def test_list_models_shows_builtin_and_configured(cli):
+    (cli.cwd / "pyproject.toml").write_text('[tool.pytest-batch]\nmodels = ["anthropic/claude-sonnet-4-5"]\n')
+    result = cli("list-models", "--json", env={"PYTEST_BATCH_MODELS": "openai/gpt-5-mini, google/gemini-2.5-flash"})
+    assert result.code == 0, result
+    models = result.json()
+    assert models["openai"] == ["openai/gpt-4o-mini", "openai/gpt-4o", "openai/gpt-4-turbo", "openai/gpt-5-mini"]
+    assert models["anthropic"][-1] == "anthropic/claude-sonnet-4-5"
+    assert models["google"][:3] == ["google/gemini-2.0-flash-001", "google/gemini-pro", "google/gemini-pro-vision"]
+    assert "google/gemini-2.5-flash" in models["google"]
+
+
+def test_messages_file_forms(tmp_path):
+    from pytest_batch.cli_inputs import read_messages
+    from pytest_batch.cli_target import CLIError
+
+    parsed = read_messages(EXAMPLES / "messages.jsonl")
+    assert len(parsed.requests) == 10 and parsed.custom_ids[0] == "user-1"
+    assert isinstance(parsed.requests[-1], list)
+    mixed = tmp_path / "m.jsonl"
+    mixed.write_text('"a"\n\n{"prompt": "b", "custom_id": "x"}\n{"messages": [{"role": "user", "content": "c"}]}\n')
+    assert read_messages(mixed).custom_ids == ["request-0", "x", "request-2"]
+    mixed.write_text('{"prompt": "b", "custom_id": "x"}\n{"prompt": "c", "custom_id": "x"}\n')
+    with pytest.raises(CLIError, match="line 2: custom_id 'x' already used on line 1"):
+        read_messages(mixed)
+    mixed.write_text('{"messages": "hi"}\n')
+    with pytest.raises(CLIError, match="line 1: \"messages\" must be a non-empty list"):
+        read_messages(mixed)
+
+
+def test_response_model_specs(tmp_path, monkeypatch):
+    from pytest_batch.cli_inputs import import_response_model
+    from pytest_batch.cli_target import CLIError
+    from pytest_batch.seed import User
+
+    assert import_response_model(None) is User
+    assert import_response_model("pytest_batch.seed.User") is User
+    assert import_response_model("examples.User") is User  # the seed README's spelling
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mymodels.py").write_text("from pydantic import BaseModel\nclass Pet(BaseModel):\n    name: str\n")
+    assert import_response_model("mymodels:Pet").__name__ == "Pet"
+    with pytest.raises(CLIError, match="cannot import"):
+        import_response_model("mymodels:Nope")
+    with pytest.raises(CLIError, match="not a pydantic BaseModel"):
+        import_response_model("json:JSONDecoder")
+
+
+@pytest.mark.parametrize("given, provider, expected", [
+    ("http://127.0.0.1:9/", "openai", "http://127.0.0.1:9/openai/v1"),
+    ("http://127.0.0.1:9/openai/v1", "anthropic", "http://127.0.0.1:9/anthropic"),
+    ("http://127.0.0.1:9/google", "google", "http://127.0.0.1:9/google"),
+    ("https://proxy.example/v1", "openai", "https://proxy.example/v1"),
+    ("https://api.anthropic.com", "anthropic", "https://api.anthropic.com"),
+])
+def test_base_url_forms(given, provider, expected):
+    from pytest_batch.cli_target import provider_base_url
+
+    assert provider_base_url(provider, given) == expected

@@ -1,0 +1,92 @@
+"""Offline: --simulate keeps the emulator's state between separate invocations, so
+create -> status -> results works without keys or network; `demo` and the example script."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_batch.seed import EXPECTED_USERS
+from tests.cli.conftest import EXAMPLES
+
+MODELS = ["openai/gpt-4o-mini", "anthropic/claude-3-5-sonnet-20241022", "google/gemini-2.0-flash-001"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_create_status_results_across_invocations(cli, model):
+    sim = ("--model", model, "--simulate", "--state-dir", "state")
+    created = cli("create", "--messages-file", str(EXAMPLES / "messages.jsonl"), *sim, "--json")
+    assert created.code == 0, created
+    batch_id = created.json()["id"]
+
+    if model.startswith("openai"):  # one provider is enough to see progress between invocations
+        first = cli("status", "--batch-id", batch_id, *sim, "--json")
+        assert first.code == 0, first
+        assert first.json()["status"] in ("validating", "in_progress")  # the default lifecycle is polls:2
+
+    waited = cli("status", "--batch-id", batch_id, *sim, "--wait", "--json")
+    assert waited.code == 0, waited
+    assert waited.json()["status"] == "completed"
+    assert waited.json()["counts"]["succeeded"] == 10
+
+    results = cli("results", "--batch-id", batch_id, *sim, "--output-file", "out/users.jsonl",
+                  "--response-model", "examples.User")
+    assert results.code == 0, results
+    assert "10 succeeded, 0 failed" in results.out
+    rows = [json.loads(line) for line in (cli.cwd / "out" / "users.jsonl").read_text().splitlines()]
+    by_id = {row["custom_id"]: row["value"] for row in rows if row["ok"]}
+    assert [by_id[f"user-{i}"] for i in range(1, 11)] == [user.model_dump() for user in EXPECTED_USERS]
+
+
+def test_responses_file_sets_answers_and_raw_results_keep_provider_lines(cli):
+    (cli.cwd / "prompts.jsonl").write_text('{"custom_id": "a", "prompt": "Zed is 7."}\n'
+                                           '{"custom_id": "b", "prompt": "nobody here"}\n')
+    (cli.cwd / "answers.jsonl").write_text('{"match": "Zed", "response": {"name": "Zed", "age": 7}}\n')
+    sim = ("--model", "openai/gpt-4o-mini", "--simulate", "--state-dir", "state", "--lifecycle", "immediate",
+           "--responses", "answers.jsonl")
+    batch_id = cli("create", "--messages-file", "prompts.jsonl", *sim, "--json").json()["id"]
+    raw = cli("results", "--batch-id", batch_id, *sim, "--output-file", "raw.jsonl")
+    assert raw.code == 0, raw
+    lines = {row["custom_id"]: row for row in map(json.loads, (cli.cwd / "raw.jsonl").read_text().splitlines())}
+    body = lines["a"]["response"]["body"]  # OpenAI's output-file line, unchanged
+    assert json.loads(body["choices"][0]["message"]["content"]) == {"name": "Zed", "age": 7}
+    synthetic = json.loads(lines["b"]["response"]["body"]["choices"][0]["message"]["content"])
+    assert set(synthetic) == {"name", "age"} and isinstance(synthetic["age"], int)  # schema-valid, not a model
+
+
+def test_demo_all_providers(cli):
+    result = cli("demo", "--provider", "all")
+    assert result.code == 0, result
+    for provider in ("openai", "anthropic", "google"):
+        assert f"{provider}: 10/10 extracted, all match the expected users" in result.out
+    assert "Alice" in result.out and "Ryan" in result.out
+
+
+def test_demo_fails_when_results_differ():
+    from pytest_batch.cli_demo import run_demo
+    from pytest_batch.cli_target import new_emulator
+
+    emulator = new_emulator(lifecycle="immediate")
+    emulator.responder.expectations.insert(0, emulator.expect({"name": "Alice", "age": 99}, match="Alice"))
+    emulator.responder.expectations.pop()
+    assert run_demo("anthropic", as_json=True, emulator=emulator) == 1
+
+
+def test_example_script_creates_on_every_provider_offline(cli, capfd):
+    script = EXAMPLES / "run_batch_test.py"
+    made = [
+        cli("create", "--model", "openai/gpt-4o-mini", script=script),  # no key: falls back to the emulator
+        cli("create", "--model", "anthropic/claude-3-5-sonnet-20241022", "--simulate", script=script),
+        cli("create", "--model", "google/gemini-2.0-flash-001", script=script, env={"PYTEST_BATCH_SIMULATE": "1"}),
+    ]
+    for provider, result in zip(("openai", "anthropic", "google"), made, strict=True):
+        assert result.code == 0, result
+        assert (cli.cwd / f"{provider}_batch_id.txt").read_text().strip() in result.out
+    # the CLI follows the example's batch in the same state directory
+    batch_id = (cli.cwd / "openai_batch_id.txt").read_text().strip()
+    waited = cli("status", "--model", "openai/gpt-4o-mini", "--batch-id", batch_id, "--simulate",
+                 "--wait", "--json")
+    assert (waited.code, waited.json()["status"]) == (0, "completed"), waited
+    listed = cli("list-models", script=script)
+    assert listed.code == 0 and "anthropic/claude-3-haiku-20240307" in listed.out, listed

@@ -253,26 +253,26 @@ def _cassette_for(cassette_dir: Path, provider: str, module_name: str, test_name
 
 # ---------------------------------------------------------------------- applying options
 def apply_faults(emulator: Emulator, faults: Any) -> None:
-    """Apply a marker's ``faults=``: a callable taking the emulator, or dicts (one or a list) like
-    ``{"kind": "request", "custom_id": "user-3", "outcome": "expired"}`` naming a ``Faults`` method."""
+    """Apply a marker's ``faults=``: the emulator's fault spec (``{"requests": {"request-3":
+    "expired"}, "fractions": [...], "batches": [...], "http": [...]}``, see ``Faults.load``), a
+    callable taking the emulator, or a list of either."""
     if faults is None:
         return
-    items = faults if isinstance(faults, list | tuple) else [faults]
-    for item in items:
+    for item in faults if isinstance(faults, list | tuple) else [faults]:
         if callable(item):
             item(emulator)
-            continue
-        if not isinstance(item, Mapping) or "kind" not in item:
-            raise BatchConfigError(f"@pytest.mark.batch(faults=): {item!r} is neither a callable taking the "
-                                   "emulator nor a dict with 'kind' (request, fraction, batch, http_error, "
-                                   "drop_connection)")
-        arguments = dict(item)
-        kind = arguments.pop("kind")
-        method = getattr(emulator.faults, kind, None)
-        if kind.startswith("_") or not callable(method):
-            raise BatchConfigError(f"@pytest.mark.batch(faults=): unknown fault kind {kind!r}; use request, "
-                                   "fraction, batch, http_error or drop_connection")
-        method(**arguments)
+        elif isinstance(item, Mapping):
+            unknown = set(item) - {"requests", "fractions", "batches", "http"}
+            if unknown:
+                raise BatchConfigError(f"@pytest.mark.batch(faults=): unknown key(s) {sorted(unknown)}; use "
+                                       "requests, fractions, batches, http")
+            try:
+                emulator.faults.load(dict(item))
+            except (TypeError, ValueError) as error:
+                raise BatchConfigError(f"@pytest.mark.batch(faults=): {error}") from None
+        else:
+            raise BatchConfigError(f"@pytest.mark.batch(faults=): {item!r} is neither a fault spec dict "
+                                   "(requests/fractions/batches/http) nor a callable taking the emulator")
 
 
 def missing_api_key(provider: str, environ: Mapping[str, str] | None = None) -> str | None:

@@ -133,17 +133,17 @@ def _batch_emulator() -> Emulator:
 
 @pytest.fixture
 def batch_sim(_batch_emulator: Emulator, _batch_options: cfg.TestOptions) -> Emulator:
-    """This test's emulator (one per worker, reset before each test): seed expectations loaded,
-    lifecycle and faults from the ``batch`` marker. Program it with ``expect``, ``faults``,
+    """This test's emulator (one per worker, reset before each test), lifecycle and faults from
+    the ``batch`` marker. The ten seed prompts answer with their users, as a fallback: the test's
+    own ``expect(...)`` calls win. Program it with ``expect``, ``respond_with``, ``faults``,
     ``set_lifecycle`` and ``advance``; read ``journal``."""
-    from .seed import seed_expectations
     from .sim.clock import FrozenClock
 
     emulator = _batch_emulator
     emulator.clock = FrozenClock()
     emulator.reset()
     emulator.set_lifecycle(_batch_options.lifecycle or "immediate")
-    emulator.load_expectations(seed_expectations())
+    emulator.respond_with(_seed_answers())
     try:
         cfg.apply_faults(emulator, _batch_options.faults)
     except cfg.BatchConfigError as error:
@@ -195,6 +195,17 @@ def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOpti
         processor = BatchProcessor(options.model, response_model=User, client=client, sleep=sleep)
         limit = _spend_guard(stats_all, options) if options.mode in cfg.NETWORK_MODES else None
         yield summary.instrument(processor, stats, options.mode, limit=limit)
+
+
+def _seed_answers() -> Any:
+    from .seed import seed_expectations
+    from .sim.responders import Expectation
+
+    expectations = [Expectation.from_mapping(row) for row in seed_expectations()]
+
+    def answer(item: Any) -> Any:
+        return next((e.answer() for e in expectations if e.matches(item)), None)
+    return answer
 
 
 def _emulator_client(emulator: Emulator, provider: str) -> Any:

@@ -186,6 +186,22 @@ def test_results_url_points_back_at_the_loopback_server(emulator: Emulator) -> N
     assert done["results_url"] == f"http://127.0.0.1:8765/anthropic/v1/messages/batches/{created['id']}/results"
 
 
+def test_sdk_downloads_results_over_the_loopback_server(emulator: Emulator) -> None:
+    from pytest_batch.sim.server import start_server
+
+    with start_server(emulator) as server:
+        client = anthropic.Anthropic(base_url=server.base_urls["anthropic"], api_key="local", max_retries=0)
+        _, rows = ended(client, seed_requests("tool"))
+    users = [User.model_validate(rows[f"user-{i}"]["message"]["content"][0]["input"]) for i in range(10)]
+    assert users == list(EXPECTED_USERS)
+
+
+def test_results_are_identical_on_every_download(emulator: Emulator) -> None:
+    client = emulator.anthropic_client()
+    batch, first = ended(client, seed_requests("tool"))
+    assert results(client, batch.id) == first
+
+
 # --------------------------------------------------------------------------- lifecycle
 
 def test_counts_stay_processing_until_ended_then_flip_at_once() -> None:
@@ -447,12 +463,17 @@ def test_429_carries_retry_after_in_the_envelope(emulator: Emulator) -> None:
 
 def test_injected_529_is_retried_by_the_sdk_and_succeeds_fast(emulator: Emulator) -> None:
     emulator.faults.http_error(529, times=1, retry_after=0.001, provider="anthropic")
-    client = emulator.anthropic_client()
+    seen: list[httpx2.Response] = []
+    client = anthropic.Anthropic(api_key="sim", http_client=httpx2.Client(
+        transport=emulator.transport(), event_hooks={"response": [seen.append]}))
     started = time.perf_counter()
     batch = client.messages.batches.create(requests=seed_requests())
-    assert time.perf_counter() - started < 0.4, "retry-after-ms must spare the SDK its 0.5 s backoff"
+    # Without retry-after-ms the SDK would back off for at least 0.375 s.
+    assert time.perf_counter() - started < 0.3
     assert batch.processing_status == "in_progress"
-    assert [entry.status for entry in emulator.journal if entry.provider == "anthropic"] == [529, 200]
+    assert [r.status_code for r in seen] == [529, 200]
+    assert seen[0].headers["retry-after-ms"] == "1" and seen[0].headers["request-id"].startswith("req_")
+    assert seen[1].request.headers["x-stainless-retry-count"] == "1"
 
 
 def test_529_without_retries_is_an_overloaded_error(emulator: Emulator) -> None:

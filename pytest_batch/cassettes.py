@@ -159,6 +159,32 @@ MATCHERS = {"method": match_method, "batch_url": match_url, "batch_query": match
 MATCH_ON = ("method", "batch_url", "batch_query", "batch_body")
 
 
+def preload() -> None:
+    """Import vcrpy now (about a second or more: it probes every HTTP library installed).
+
+    vcrpy keeps the transport methods it finds at import time as "the real ones", so import
+    it before anything patches ``httpx2.HTTPTransport`` (the emulator's ``intercept`` or
+    ``block_network``): the plugin calls this from ``pytest_configure`` when cassettes are on.
+    """
+    import vcr.patch  # noqa: F401
+
+
+def _check_vcr_sees_real_transports(mode: Mode) -> None:
+    import sys
+
+    if mode != "record" or "vcr.patch" in sys.modules:
+        return
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover - httpx2 is a dependency
+        return
+    if httpx2.HTTPTransport.handle_request.__module__ != "httpx2._transports.default":
+        raise CassetteError(
+            "pytest-batch: vcrpy would be imported while httpx2.HTTPTransport is patched "
+            f"(by {httpx2.HTTPTransport.handle_request.__module__}), and would record through that patch forever. "
+            "Call pytest_batch.cassettes.preload() before patching (the plugin does it in pytest_configure).")
+
+
 def _make_vcr() -> Any:
     import vcr
 
@@ -255,15 +281,16 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _describe(request: Any, *, with_body: bool = True) -> list[str]:
+def _describe(request: Any) -> list[str]:
     lines = [f"  {request.method} {request.uri}"]
-    if with_body:
-        view = _request_view(request)
-        if view is not None:
-            text = view_text(view)
-            if len(text) > 600:
-                text = text[:600] + f"… ({len(text)} characters)"
-            lines += ["    " + line for line in text.splitlines()]
+    view = _request_view(request)
+    if view is not None:
+        import json
+
+        text = json.dumps(view, ensure_ascii=False, default=str)
+        if len(text) > 240:
+            text = text[:240] + f"… ({len(text)} characters)"
+        lines.append(f"    body: {text}")
     return lines
 
 
@@ -509,6 +536,7 @@ class _UseCassette:
             session.pending_batch_id = pending.get("batch_id")
         if session.mode == "record" and session.record_timeout is not None:
             session.deadline = time.monotonic() + session.record_timeout
+        _check_vcr_sees_real_transports(session.mode)
         recorder = _make_vcr()
         config = recorder.get_merged_config(
             path=str(path),
@@ -638,6 +666,6 @@ def check_cassettes(cassette_dir: str | os.PathLike[str], used_paths: Iterable[s
 
 __all__ = [
     "CassetteError", "CassetteMismatch", "CassetteReport", "CassetteSession", "RecordingPending",
-    "cassette_path", "check_cassettes", "record_command", "use_cassette",
+    "cassette_path", "check_cassettes", "preload", "record_command", "use_cassette",
 ]
 

@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
+from pytest_batch.cassettes import preload
 from pytest_batch.seed import SEED_PROMPTS, User, seed_expectations
 from pytest_batch.sim import Emulator
 from pytest_batch.sim.server import ServerHandle, start_server
+
+# vcrpy must see the real transports before the suite's autouse block_network patches them.
+preload()
 
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-sonnet-20241022", "google": "gemini-2.0-flash-001"}
 PROMPTS = SEED_PROMPTS[:3]

@@ -154,6 +154,31 @@ def test_a_recording_that_fails_leaves_the_previous_cassette_alone(server, casse
     assert [p.name for p in cassette.parent.iterdir()] == [cassette.name]  # no temp file left behind
 
 
+def test_async_clients_record_and_replay_too(server, cassette):
+    import asyncio
+
+    import openai
+
+    async def lifecycle(client) -> list[str]:
+        upload = await client.files.create(file=("in.jsonl", b'{"custom_id": "a", "method": "POST", '
+                                                  b'"url": "/v1/chat/completions", "body": {"model": "m"}}\n'),
+                                           purpose="batch")
+        batch = await client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                            completion_window="24h")
+        states = []
+        while batch.status != "completed":
+            batch = await client.batches.retrieve(batch.id)
+            states.append(batch.status)
+        return states
+
+    with use_cassette(cassette, mode="record", provider="openai", model=None):
+        recorded = asyncio.run(lifecycle(openai.AsyncOpenAI(base_url=server.base_urls["openai"], api_key="k")))
+    server.stop()
+    with use_cassette(cassette, mode="replay", provider="openai", model=None):
+        replayed = asyncio.run(lifecycle(openai.AsyncOpenAI(api_key="k", max_retries=0)))
+    assert replayed[-1] == recorded[-1] == "completed"
+
+
 def test_cassette_path_layout_and_unsafe_test_names(tmp_path):
     path = cassette_path(tmp_path, "openai", "tests/test_extract.py", "test_users[openai-gpt 4o/mini]")
     assert path == tmp_path / "openai" / "test_extract" / "test_users-openai-gpt-4o-mini.yaml"

@@ -293,23 +293,32 @@ def recorded_against(provider: str, environ: Mapping[str, str] | None = None) ->
     return "emulator" if any(host in base for host in ("127.0.0.1", "localhost", "[::1]")) else "live"
 
 
-def sdk_client(provider: str, *, api_key: str | None = None) -> Any:
-    """The provider's SDK client built from the environment (base URL env honoured by the SDK);
-    ``api_key`` replaces the key (replay uses a fake one, so none is needed)."""
-    kwargs: dict[str, Any] = {} if api_key is None else {"api_key": api_key}
+#: the SDKs' own default endpoints: replay uses them whatever *_BASE_URL says, because cassettes
+#: recorded against an emulator server are stored under these hosts (cassettes.py).
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "google": "https://generativelanguage.googleapis.com/",
+}
+
+
+def sdk_client(provider: str, *, api_key: str | None = None, default_base_url: bool = False) -> Any:
+    """The provider's SDK client from the environment (key and base URL env honoured);
+    ``api_key`` replaces the key, ``default_base_url`` ignores the base URL env (replay)."""
+    environ = os.environ
+    key = api_key or next((environ[n] for n in API_KEY_ENV[provider] if environ.get(n)), None)
+    base_url = DEFAULT_BASE_URLS[provider] if default_base_url else environ.get(BASE_URL_ENV[provider]) or None
     if provider == "openai":
         import openai
 
-        return openai.OpenAI(**kwargs)
+        return openai.OpenAI(api_key=key, base_url=base_url)
     if provider == "anthropic":
         import anthropic
 
-        return anthropic.Anthropic(**kwargs)
+        return anthropic.Anthropic(api_key=key, base_url=base_url)
     from google import genai
 
-    if api_key is None:
-        kwargs["api_key"] = next((os.environ[n] for n in API_KEY_ENV["google"] if os.environ.get(n)), None)
-    return genai.Client(**kwargs)
+    return genai.Client(api_key=key, http_options={"base_url": base_url} if base_url else None)
 
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_MODELS", "MODES", "PROVIDERS", "BatchConfigError",

@@ -8,7 +8,7 @@ so loading the plugin costs almost nothing and needs no API key.
 
 from __future__ import annotations
 
-import contextlib
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 _SESSION = pytest.StashKey["cfg.SessionOptions"]()
 _STATS = pytest.StashKey["summary.RunStats"]()
+_CALL_FAILED = pytest.StashKey[bool]()
 
 
 # ---------------------------------------------------------------------- options and ini
@@ -89,7 +90,7 @@ def batch_provider(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def _batch_options(request: pytest.FixtureRequest, batch_provider: str) -> cfg.TestOptions:
     node = request.node
-    test_name = node.originalname if hasattr(node, "originalname") else node.name
+    test_name = _name_without_provider(node.name, batch_provider)
     if node.cls is not None:
         test_name = f"{node.cls.__name__}.{test_name}"
     marker = _marker(node)
@@ -104,6 +105,16 @@ def _batch_options(request: pytest.FixtureRequest, batch_provider: str) -> cfg.T
     stats.tests += 1
     stats.modes.add(options.mode)
     return options
+
+
+def _name_without_provider(name: str, provider: str) -> str:
+    """``test_x[openai]`` -> ``test_x``; ``test_x[openai-big]`` -> ``test_x[big]`` (the cassette
+    directory already names the provider)."""
+    head, bracket, ids = name.partition("[")
+    if not bracket:
+        return name
+    parts = [part for part in ids[:-1].split("-") if part != provider]
+    return f"{head}[{'-'.join(parts)}]" if parts else head
 
 
 @pytest.fixture(autouse=True)
@@ -182,19 +193,72 @@ def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOpti
     from .seed import User
 
     options = _batch_options
-    stats_all = request.config.stash[_STATS]
-    stats = stats_all.for_provider(options.provider)
-    with contextlib.ExitStack() as stack:
-        sleep = None
-        if options.mode == "simulate":
-            emulator: Emulator = request.getfixturevalue("batch_sim")
-            client = _emulator_client(emulator, options.provider)
-            sleep = _emulated_sleep(emulator)
-        else:
-            client = _real_client(options, stack)
-        processor = BatchProcessor(options.model, response_model=User, client=client, sleep=sleep)
-        limit = _spend_guard(stats_all, options) if options.mode in cfg.NETWORK_MODES else None
-        yield summary.instrument(processor, stats, options.mode, limit=limit)
+    run_stats = request.config.stash[_STATS]
+    limit = _spend_guard(run_stats, options) if options.mode in cfg.NETWORK_MODES else None
+    if options.mode == "simulate":
+        emulator: Emulator = request.getfixturevalue("batch_sim")
+        processor = BatchProcessor(options.model, response_model=User, client=_emulator_client(emulator, options),
+                                   sleep=_emulated_sleep(emulator))
+        yield summary.instrument(processor, run_stats.for_provider(options.provider), options.mode)
+        return
+    client = _real_client(options)
+    processor = summary.instrument(BatchProcessor(options.model, response_model=User, client=client),
+                                   run_stats.for_provider(options.provider), options.mode, limit=limit)
+    if not options.uses_cassette:
+        yield processor
+        return
+    yield from _with_cassette(request, options, processor)
+
+
+def _with_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, processor: Any) -> Iterator[Any]:
+    """Run the test inside its cassette; a failed test records nothing, a pending recording skips."""
+    from .cassettes import CassetteError, RecordingPending, use_cassette
+
+    cassette = use_cassette(options.cassette, mode=options.mode, provider=options.provider, model=options.model,
+                            recorded_against=cfg.recorded_against(options.provider),
+                            record_timeout=options.record_timeout, nodeid=request.node.nodeid)
+    try:
+        session = cassette.__enter__()
+    except CassetteError as error:
+        pytest.fail(str(error), pytrace=False)
+    pending: list[BaseException] = []
+    if options.mode == "record":
+        _wait_within_record_timeout(processor, session, pending)
+    yield processor
+    failed = request.node.stash.get(_CALL_FAILED, False)
+    error: BaseException | None = pending[0] if pending else (_TestFailed() if failed else None)
+    try:
+        cassette.__exit__(type(error) if error else None, error, None)
+    except RecordingPending as stopped:
+        if not pending:  # not reported by the test call yet
+            pytest.skip(str(stopped))
+    except CassetteError as error:
+        if not failed:  # a failed test already shows the mismatch
+            pytest.fail(str(error), pytrace=False)
+
+
+class _TestFailed(Exception):
+    """Tells the cassette the test failed, so a recording is not saved."""
+
+
+def _wait_within_record_timeout(processor: Any, session: Any, pending: list[BaseException]) -> None:
+    from .cassettes import RecordingPending
+
+    wait = processor.wait
+
+    def wait_or_leave_pending(job: Any, **kwargs: Any) -> Any:
+        def run(remaining: float | None) -> Any:
+            if remaining is not None:
+                timeout = kwargs.get("timeout")
+                kwargs["timeout"] = remaining if timeout is None else min(timeout, remaining)
+            return wait(job, **kwargs)
+        try:
+            return session.wait(run, batch_id=getattr(job, "id", None))
+        except RecordingPending as stopped:
+            pending.append(stopped)
+            raise
+
+    processor.wait = wait_or_leave_pending
 
 
 def _seed_answers() -> Any:
@@ -208,9 +272,9 @@ def _seed_answers() -> Any:
     return answer
 
 
-def _emulator_client(emulator: Emulator, provider: str) -> Any:
+def _emulator_client(emulator: Emulator, options: cfg.TestOptions) -> Any:
     return {"openai": emulator.openai_client, "anthropic": emulator.anthropic_client,
-            "google": emulator.google_client}[provider]()
+            "google": emulator.google_client}[options.provider]()
 
 
 def _emulated_sleep(emulator: Emulator) -> Any:
@@ -220,39 +284,16 @@ def _emulated_sleep(emulator: Emulator) -> Any:
     return sleep
 
 
-def _real_client(options: cfg.TestOptions, stack: contextlib.ExitStack) -> Any:
+def _real_client(options: cfg.TestOptions) -> Any:
     from .sim.clients import FAKE_KEYS
 
-    if options.mode == "replay":
-        if not options.cassette.exists():
-            pytest.fail(f"pytest-batch: no cassette for this test at {options.cassette}; record it with "
-                        "--batch-mode=record, or run with --batch-mode=simulate", pytrace=False)
-        stack.enter_context(_cassette(options, "replay"))
-        return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider])
+    if options.mode == "replay":  # cassettes answer: no key needed, default hosts
+        return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider], default_base_url=True)
     missing = cfg.missing_api_key(options.provider)
-    api_key = None
-    if missing:
-        if cfg.recorded_against(options.provider) != "emulator":
-            pytest.fail(missing, pytrace=False)
-        api_key = FAKE_KEYS[options.provider]  # an emulator server takes any key
-    if options.mode == "record":
-        stack.enter_context(_cassette(options, "record"))
-    return cfg.sdk_client(options.provider, api_key=api_key)
-
-
-@contextlib.contextmanager
-def _cassette(options: cfg.TestOptions, mode: str) -> Iterator[None]:
-    from .cassettes import CassetteError, RecordingPending, use_cassette
-
-    try:
-        with use_cassette(options.cassette, mode=mode, provider=options.provider, model=options.model,
-                          recorded_against=cfg.recorded_against(options.provider) if mode == "record" else "live",
-                          record_timeout=options.record_timeout):
-            yield
-    except RecordingPending as pending:
-        pytest.skip(str(pending))
-    except CassetteError as error:
-        pytest.fail(str(error), pytrace=False)
+    if missing and cfg.recorded_against(options.provider) != "emulator":
+        pytest.fail(missing, pytrace=False)
+    # an emulator server behind *_BASE_URL takes any key
+    return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider] if missing else None)
 
 
 def _spend_guard(stats: summary.RunStats, options: cfg.TestOptions) -> Any:
@@ -273,10 +314,21 @@ def _spend_guard(stats: summary.RunStats, options: cfg.TestOptions) -> Any:
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
     try:
         return (yield)
-    except Exception as error:
-        if type(error).__name__ == "RecordingPending" and type(error).__module__.startswith("pytest_batch"):
+    except BaseException as error:
+        cassettes = sys.modules.get("pytest_batch.cassettes")
+        if cassettes is not None and isinstance(error, cassettes.RecordingPending):
             pytest.skip(str(error))
+        if cassettes is not None and isinstance(error, cassettes._ReplayMiss):
+            pytest.fail(str(error), pytrace=False)
         raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
 
 
 def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:

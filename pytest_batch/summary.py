@@ -193,7 +193,7 @@ def render(stats: RunStats, write_line: Callable[..., None]) -> None:
         if show_spend:
             spent = bool(s.modes & {"record", "live"})
             row += [str(s.input_tokens) if spent else "-", str(s.output_tokens) if spent else "-",
-                    (f"${s.cost:.4f}" if s.cost is not None else "unknown") if spent else "-"]
+                    (f"${s.cost:.6f}" if s.cost is not None else "unknown") if spent else "-"]
         table.append(row)
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     if stats.workers:

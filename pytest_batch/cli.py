@@ -341,16 +341,19 @@ def cmd_results(args: argparse.Namespace) -> int:
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
-        with tmp.open("w", encoding="utf-8") as out:
-            for item in results:
-                if item.ok:
-                    succeeded += 1
-                else:
-                    failed += 1
-                line = item_to_json(item) if model is not None else json.dumps(_raw(item), ensure_ascii=False,
-                                                                                 default=str)
-                out.write(line + "\n")
-        os.replace(tmp, path)
+        try:
+            with tmp.open("w", encoding="utf-8") as out:
+                for item in results:
+                    if item.ok:
+                        succeeded += 1
+                    else:
+                        failed += 1
+                    line = item_to_json(item) if model is not None else json.dumps(_raw(item), ensure_ascii=False,
+                                                                                     default=str)
+                    out.write(line + "\n")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         form = "parsed into " + model.__name__ if model is not None else "raw provider lines"
         run.done({"batch_id": args.batch_id, "output_file": str(path), "succeeded": succeeded, "failed": failed,
                   "format": "parsed" if model is not None else "raw"},

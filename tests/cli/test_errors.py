@@ -120,3 +120,12 @@ def test_base_url_forms(given, provider, expected):
     from pytest_batch.cli_target import provider_base_url
 
     assert provider_base_url(provider, given) == expected
+
+
+def test_error_lines_never_show_the_key(monkeypatch):
+    from pytest_batch.cli_output import error_line
+    from pytest_batch.errors import ProviderError
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-very-secret-123")
+    line, code = error_line(ProviderError("401 invalid x-api-key sk-ant-very-secret-123", status=401), "anthropic")
+    assert code == 1 and "very-secret" not in line and "***" in line

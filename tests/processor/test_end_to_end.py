@@ -182,3 +182,28 @@ def test_google_delete_removes_the_batch(make_bp):
     with pytest.raises(BatchNotFoundError, match=job.id):
         bp.status(job)
     assert job.id not in [j.id for j in bp.list()]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_async_split_group_cancel_and_delete(emulator, make_async_bp, provider):
+    async def run():
+        bp = make_async_bp(provider, User, limits={"max_requests": 4, "inline_bytes": 300})
+        job = await bp.wait(await bp.submit(list(SEED_PROMPTS)))
+        assert len(job.ids) == 3
+        values = await (await bp.results(job)).values()
+        emulator.set_lifecycle("manual")
+        running = await bp.submit(["x"])
+        cancelled = await bp.cancel(running)
+        listed = await bp.list(limit=50)
+        if provider != "openai":
+            emulator.advance()
+            await bp.wait(cancelled)
+            await bp.delete(running)
+            with pytest.raises(BatchNotFoundError):
+                await bp.status(running)
+        return values, cancelled, listed
+
+    values, cancelled, listed = asyncio.run(run())
+    assert values == list(EXPECTED_USERS)
+    assert cancelled.status in (BatchStatus.CANCELLING, BatchStatus.CANCELLED)
+    assert len(listed) >= 4

@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     target = argparse.ArgumentParser(add_help=False)
     group = target.add_argument_group("model and target")
     group.add_argument("--model", metavar="PROVIDER/MODEL",
-                       help="e.g. openai/gpt-4o-mini, anthropic/claude-3-5-sonnet-20241022, google/gemini-2.0-flash-001")
+                       help="required: e.g. openai/gpt-4o-mini, anthropic/claude-3-5-sonnet-20241022, "
+                            "google/gemini-2.0-flash-001 (see list-models)")
     group.add_argument("--simulate", action="store_true", default=None,
                        help="use the offline emulator (also PYTEST_BATCH_SIMULATE=1); simulates the API, not a model")
     group.add_argument("--state-dir", metavar="DIR",

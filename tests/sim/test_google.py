@@ -534,3 +534,24 @@ def test_a_thousand_inline_requests_come_back_complete_and_in_order(client, emul
                                                    for i, p in enumerate(prompts)])
     items = client.batches.get(name=job.name).dest.inlined_responses
     assert [item.metadata["key"] for item in items] == [str(i) for i in range(1000)]
+
+
+def test_files_list_pages_through_the_sdk_pager(client):
+    names = {client.files.upload(file=io.BytesIO(b"x"), config={"mime_type": "jsonl"}).name for _ in range(3)}
+    assert {f.name for f in client.files.list(config={"page_size": 2})} == names
+
+
+def test_upload_batch_and_download_over_the_loopback_server(emulator):
+    from google import genai
+
+    from pytest_batch.sim.server import start_server
+
+    with start_server(emulator) as server:
+        client = genai.Client(api_key="sim-key", http_options={"base_url": server.base_urls["google"]})
+        uploaded = client.files.upload(file=io.BytesIO(jsonl_input()), config={"mime_type": "jsonl"})
+        job = client.batches.get(name=client.batches.create(model=MODEL, src=uploaded.name).name)
+        output = client.files.get(name=job.dest.file_name)
+        assert output.download_uri.startswith(f"{server.base_urls['google']}/download/v1/files/batch-")
+        lines = client.files.download(file=output).splitlines()
+    texts = [json.loads(line)["response"]["candidates"][0]["content"]["parts"][0]["text"] for line in lines]
+    assert [User.model_validate_json(t) for t in texts] == list(EXPECTED_USERS)

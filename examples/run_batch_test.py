@@ -6,7 +6,8 @@
     python examples/run_batch_test.py list-models
 
 With the provider's key set (OPENAI_API_KEY, ANTHROPIC_API_KEY, GOOGLE_API_KEY) the batch
-goes to the live API. Without it, or with --simulate / PYTEST_BATCH_SIMULATE=1, it goes to
+goes to the live API; with --base-url or the exports `pytest-batch serve` prints, to that
+server. Without either, or with --simulate / PYTEST_BATCH_SIMULATE=1, it goes to
 the offline emulator whose state lives in ./.pytest-batch (shared with the CLI), so you can
 follow it with:
 
@@ -20,11 +21,17 @@ The batch id is saved in ``{provider}_batch_id.txt``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+try:
+    import pytest_batch  # noqa: F401
+except ImportError:  # running from a clone without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from pytest_batch.cli_output import error_line
-from pytest_batch.cli_target import CLIError, api_key, parse_model, resolve_target, simulated_state
+from pytest_batch.cli_target import BASE_URL_VARS, CLIError, api_key, parse_model, resolve_target, simulated_state
 
 
 def create(model: str, *, simulate: bool | None, state_dir: str | None, base_url: str | None) -> int:
@@ -32,7 +39,8 @@ def create(model: str, *, simulate: bool | None, state_dir: str | None, base_url
     from pytest_batch.seed import SEED_PROMPTS, User
 
     provider, _ = parse_model(model)
-    if not simulate and not base_url and api_key(provider) is None:
+    configured_url = base_url or os.environ.get(BASE_URL_VARS[provider])
+    if not simulate and not configured_url and api_key(provider) is None:
         print(f"No API key for {provider}: using the offline emulator (pass a key for the live API).")
         simulate = True
     target = resolve_target(provider, simulate=simulate, base_url=base_url, state_dir=state_dir)

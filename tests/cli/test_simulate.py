@@ -67,9 +67,10 @@ def test_demo_fails_when_results_differ():
     from pytest_batch.cli_demo import run_demo
     from pytest_batch.cli_target import new_emulator
 
+    from pytest_batch.sim import Expectation
+
     emulator = new_emulator(lifecycle="immediate")
-    emulator.responder.expectations.insert(0, emulator.expect({"name": "Alice", "age": 99}, match="Alice"))
-    emulator.responder.expectations.pop()
+    emulator.responder.expectations.insert(0, Expectation({"name": "Alice", "age": 99}, match="Alice"))
     assert run_demo("anthropic", as_json=True, emulator=emulator) == 1
 
 

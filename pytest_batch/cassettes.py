@@ -30,7 +30,9 @@ API for the plugin (and anyone driving cassettes by hand)::
   submission is refused, so a batch is never submitted twice.
 - Polling: consecutive identical GET responses to one URL are stored once; replay plays a
   URL's recorded responses in order and then repeats the last, so a test may poll more
-  often than when it was recorded. Non-GET requests play once each.
+  often than when it was recorded. A test that polled fewer times and moved on (fetched
+  the results) gets the state recorded at that point, never an older one. Non-GET
+  requests play once each, in order.
 - ``check_cassettes(cassette_dir, used_paths)``: stale cassettes and leaked secrets.
 """
 
@@ -434,6 +436,9 @@ def _make_cassette_class(session: CassetteSession) -> type:
     class BatchCassette(Cassette):  # type: ignore[misc]
         """A vcrpy Cassette that plays a URL's responses in order, then repeats the last GET."""
 
+        #: the furthest interaction replayed so far: the replay's place in the recording
+        _position = -1
+
         def _load(self) -> None:
             if session.mode == "record" and not session.resuming:
                 return  # record from scratch; the old file is replaced on success
@@ -451,13 +456,22 @@ def _make_cassette_class(session: CassetteSession) -> type:
                     if requests_match(filtered, stored, self._match_on)]
 
         def _next_index(self, request: Any) -> int | None:
+            """Non-GET: the next unplayed match. GET: the URL's next recorded state, but never one
+            older than the replay's place in the recording; after the last, the last again."""
             candidates = self._candidates(request)
-            for index in candidates:
-                if self.play_counts[index] == 0:
-                    return index
-            if candidates and request.method in _POLLING:
-                return candidates[-1]
-            return None
+            if request.method not in _POLLING:
+                return next((i for i in candidates if self.play_counts[i] == 0), None)
+            if not candidates:
+                return None
+            played = [i for i in candidates if self.play_counts[i]]
+            last = played[-1] if played else -1
+            # the test moved on past states it did not poll for (it polled fewer times than
+            # when recorded): answer with the state current at that point of the recording
+            overtaken = [i for i in candidates if last < i <= self._position]
+            if overtaken:
+                return overtaken[-1]
+            ahead = [i for i in candidates if i > last]
+            return ahead[0] if ahead else last
 
         def can_play_response_for(self, request: Any) -> bool:
             if self._next_index(request) is not None:
@@ -494,6 +508,7 @@ def _make_cassette_class(session: CassetteSession) -> type:
             if self.play_counts[index] == 0 and index < self._loaded_count:
                 self._played_interactions.append(self.data[index])
             self.play_counts[index] += 1
+            self._position = max(self._position, index)
             return self.data[index][1]
 
         def __contains__(self, request: Any) -> bool:

@@ -143,6 +143,26 @@ def test_identical_polls_are_stored_once_and_replay_in_order_then_repeat(emulato
     assert recorded == ["completed"]
 
 
+def test_a_test_that_polls_fewer_times_and_moves_on_sees_the_state_recorded_at_that_point(server, cassette):
+    with use_cassette(cassette, mode="record", provider="openai", model=None):
+        client = client_for("openai", server.base_urls["openai"])
+        batch_id = openai_submit(client)
+        recorded = openai_poll(client, batch_id)
+        output_file_id = client.batches.retrieve(batch_id).output_file_id
+        text = client.files.content(output_file_id).text
+    polls = [i for i in yaml.safe_load(cassette.read_text())["interactions"]
+             if i["request"]["method"] == "GET" and i["request"]["uri"].endswith(batch_id)]
+    # polls:3 stores two in_progress states (their counts differ) before completed
+    assert [p["response"]["body"]["json"]["status"] for p in polls] == ["in_progress", "in_progress", "completed"]
+    server.stop()
+    with use_cassette(cassette, mode="replay", provider="openai", model=None):
+        replay = client_for("openai")
+        assert openai_submit(replay) == batch_id
+        assert replay.batches.retrieve(batch_id).status == recorded[0]  # one poll only
+        assert replay.files.content(output_file_id).text == text  # recorded after the last poll
+        assert replay.batches.retrieve(batch_id).status == "completed"  # caught up, not the 2nd poll
+
+
 def test_a_recording_that_fails_leaves_the_previous_cassette_alone(server, cassette):
     _record("openai", server, cassette)
     before = cassette.read_text()

@@ -323,7 +323,12 @@ def cmd_status(args: argparse.Namespace) -> int:
                 return EXIT_TIMEOUT
         else:
             job = processor.status(args.batch_id)
-        run.done(job_dict(job), lambda out: out.print(jobs_table([job])))
+        def render(out: Any) -> None:
+            out.print(jobs_table([job]))
+            for error in job.errors:
+                out.print(f"[red]batch error:[/red] {error}", markup=True, highlight=False)
+
+        run.done(job_dict(job), render)
         return STATUS_EXIT_CODES.get(status_text(job.status), 0)
 
 

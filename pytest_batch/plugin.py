@@ -64,6 +64,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except cfg.BatchConfigError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[_STATS] = summary.RunStats()
+    if config.stash[_SESSION].mode in ("replay", "record"):
+        from .cassettes import preload
+
+        preload()  # vcrpy must see the real transports before anything patches them
 
 
 def _marker(node: Any) -> cfg.MarkerOptions:
@@ -127,8 +131,10 @@ def _batch_network(request: pytest.FixtureRequest) -> Iterator[None]:
     if not options.blocks_network:
         yield
         return
-    if options.uses_cassette:
-        import vcr.patch  # noqa: F401 - vcrpy keeps the transports it finds at import: let them be the real ones
+    if options.uses_cassette:  # auto mode replaying: vcrpy must see the real transports first
+        from .cassettes import preload
+
+        preload()
     from .sim.patch import block_network
 
     with block_network(why=f"--batch-mode={options.mode} is offline"):
@@ -220,21 +226,29 @@ def _with_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, pro
     try:
         session = cassette.__enter__()
     except CassetteError as error:
-        pytest.fail(str(error), pytrace=False)
+        unusable = str(error)
+    else:
+        unusable = None
+    if unusable is not None:
+        pytest.fail(unusable, pytrace=False)
     pending: list[BaseException] = []
     if options.mode == "record":
         _wait_within_record_timeout(processor, session, pending)
     yield processor
     failed = request.node.stash.get(_CALL_FAILED, False)
     error: BaseException | None = pending[0] if pending else (_TestFailed() if failed else None)
+    outcome: tuple[Any, str] | None = None
     try:
         cassette.__exit__(type(error) if error else None, error, None)
     except RecordingPending as stopped:
         if not pending:  # not reported by the test call yet
-            pytest.skip(str(stopped))
-    except CassetteError as error:
+            outcome = (pytest.skip, str(stopped))
+    except CassetteError as mismatch:
         if not failed:  # a failed test already shows the mismatch
-            pytest.fail(str(error), pytrace=False)
+            outcome = (pytest.fail, str(mismatch))
+    if outcome is not None:
+        report, message = outcome
+        report(message) if report is pytest.skip else report(message, pytrace=False)
 
 
 class _TestFailed(Exception):

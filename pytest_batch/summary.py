@@ -192,8 +192,8 @@ def render(stats: RunStats, write_line: Callable[..., None]) -> None:
                str(s.errors)]
         if show_spend:
             spent = bool(s.modes & {"record", "live"})
-            row += [str(s.input_tokens) if spent else "-", str(s.output_tokens) if spent else "-",
-                    (f"${s.cost:.6f}" if s.cost is not None else "unknown") if spent else "-"]
+            cost = "-" if not (spent and s.successes) else f"${s.cost:.6f}" if s.cost is not None else "unknown"
+            row += [str(s.input_tokens) if spent else "-", str(s.output_tokens) if spent else "-", cost]
         table.append(row)
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     if stats.workers:

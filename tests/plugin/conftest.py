@@ -17,14 +17,17 @@ def test_users(batch_processor, batch_messages, expected_users):
 
 @pytest.fixture(scope="session", autouse=True)
 def _sdks_imported_once() -> None:
-    """pytester restores sys.modules after each in-process run: importing the SDKs here, once,
-    keeps every inner run from importing them again (seconds each)."""
+    """pytester restores sys.modules after each in-process run: importing the SDKs (and vcrpy)
+    here, once, keeps every inner run from importing them again (seconds each)."""
     import anthropic  # noqa: F401
     import openai  # noqa: F401
     from google import genai  # noqa: F401
 
     import pytest_batch.processor  # noqa: F401
     import pytest_batch.sim.clients  # noqa: F401
+    from pytest_batch.cassettes import preload
+
+    preload()  # before the suite's block_network patches the transports vcrpy keeps as the real ones
 
 
 @pytest.fixture

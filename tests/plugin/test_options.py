@@ -87,7 +87,7 @@ def test_mode_ini_setting(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(USERS_TEST)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*pytest-batch: no cassette for this test at *openai*test_users.yaml*"])
+    result.stdout.fnmatch_lines(["*pytest-batch: no cassette at *openai*test_users.yaml*"])
 
 
 def test_cassette_dir_option_and_ini(pytester: pytest.Pytester) -> None:
@@ -155,7 +155,7 @@ def test_marker_mode_pins_an_offline_mode(pytester: pytest.Pytester) -> None:
     """)
     result = pytester.runpytest("--batch-provider=openai", "--batch-mode=simulate")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*no cassette for this test at*"])
+    result.stdout.fnmatch_lines(["*no cassette at*"])
 
 
 def test_marker_live_mode_is_skipped_in_an_offline_run(pytester: pytest.Pytester) -> None:

@@ -1,0 +1,184 @@
+"""--batch-mode: simulate, auto, replay, record and live, and the network each one allows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_batch.seed import seed_expectations
+from pytest_batch.sim import Emulator
+from pytest_batch.sim.server import ServerHandle, start_server
+
+from .conftest import USERS_TEST
+
+pytestmark = pytest.mark.usefixtures("clean_env")
+
+NETWORK_TEST = """
+import httpx2
+
+def test_calls_out(batch_provider):
+    httpx2.get("https://example.com/")
+"""
+
+
+@pytest.fixture
+def server() -> Iterator[ServerHandle]:
+    """An emulator server on loopback standing in for the live APIs."""
+    handle = start_server(Emulator(expectations=seed_expectations()))
+    yield handle
+    handle.stop()
+
+
+def test_simulate_runs_every_provider_on_the_emulator(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(USERS_TEST)
+    result = pytester.runpytest("--batch-mode=simulate")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*pytest-batch summary*",
+                                 "*provider*mode*tests*batches*requests*successes*errors",
+                                 "*anthropic*simulate*1*1*10*10*0",
+                                 "*google*simulate*1*1*10*10*0",
+                                 "*openai*simulate*1*1*10*10*0"])
+    result.stdout.no_fnmatch_line("*est. cost*")
+
+
+def test_auto_simulates_without_a_cassette(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(USERS_TEST)
+    result = pytester.runpytest("--batch-provider=openai")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*openai*simulate*1*1*10*10*0"])
+
+
+def test_replay_without_a_cassette_fails_with_the_record_command(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(USERS_TEST)
+    result = pytester.runpytest("--batch-mode=replay", "--batch-provider=anthropic")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["pytest-batch: no cassette at *anthropic*test_users.yaml (replay mode never calls "
+                                 "the provider). Record it with: pytest *test_users[[]anthropic[]]* --batch-mode=record"])
+    result.stdout.no_fnmatch_line("*During handling*")
+
+
+@pytest.mark.parametrize("mode", ["replay", "auto", "simulate"])
+def test_offline_modes_block_the_network_naming_the_host(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(NETWORK_TEST)
+    result = pytester.runpytest(f"--batch-mode={mode}", "--batch-provider=openai")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*pytest-batch blocked a real connection to 'example.com'*"])
+
+
+def test_tests_without_batch_fixtures_are_left_alone(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+        import socket
+
+        CONNECT = socket.socket.connect
+    """)
+    pytester.makepyfile("""
+        import socket
+
+        from conftest import CONNECT
+
+        def test_plain():
+            assert socket.socket.connect is CONNECT, "the plugin patched a test that does not use it"
+
+        def test_batch(batch_provider):
+            assert socket.socket.connect is not CONNECT, "offline batch tests run with the network blocked"
+    """)
+    pytester.runpytest("--batch-mode=replay", "--batch-provider=openai").assert_outcomes(passed=2)
+
+
+def test_live_refuses_without_an_api_key(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(USERS_TEST)
+    result = pytester.runpytest("--batch-mode=live", "--batch-provider=openai,google")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([
+        "*pytest-batch: --batch-mode needs a real openai API key: set OPENAI_API_KEY*",
+        "*pytest-batch: --batch-mode needs a real google API key: set GOOGLE_API_KEY or GEMINI_API_KEY*"])
+
+
+def test_live_against_an_emulator_server_reports_spend(pytester: pytest.Pytester, server: ServerHandle,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, url in server.env.items():
+        monkeypatch.setenv(name, url)
+    pytester.makepyfile(USERS_TEST)
+    result = pytester.runpytest("--batch-mode=live")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*provider*mode*errors*tokens in*tokens out*est. cost",
+                                 "*anthropic*live*1*1*10*10*0*$0.*",
+                                 "*openai*live*1*1*10*10*0*$0.*"])
+    assert not (pytester.path / "cassettes").exists(), "live mode writes no cassettes"
+
+
+def test_max_requests_refuses_to_submit_past_the_limit(pytester: pytest.Pytester, server: ServerHandle,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, url in server.env.items():
+        monkeypatch.setenv(name, url)
+    pytester.makepyfile(USERS_TEST)
+    result = pytester.runpytest("--batch-mode=live", "--batch-provider=openai,anthropic", "--batch-max-requests=15")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*pytest-batch: refusing to submit 10 anthropic requests in --batch-mode=live: "
+                                 "--batch-max-requests=15 and 10 already submitted in this run.*"])
+    assert len(server.emulator.openai.batches) == 1
+    assert len(server.emulator.anthropic.batches) == 0, "the refused batch never reached the provider"
+
+
+def test_record_then_replay_round_trip(pytester: pytest.Pytester, server: ServerHandle,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_users=USERS_TEST)
+    with monkeypatch.context() as env:
+        for name, url in server.env.items():
+            env.setenv(name, url)
+        result = pytester.runpytest("--batch-mode=record")
+        result.assert_outcomes(passed=3)
+        result.stdout.fnmatch_lines(["*openai*record*1*1*10*10*0*"])
+    for provider in ("openai", "anthropic", "google"):
+        cassette = pytester.path / "cassettes" / provider / "test_users" / "test_users.yaml"
+        assert cassette.is_file(), f"record mode wrote {cassette}"
+    server.stop()  # nothing answers any more: replay must come from the cassettes alone
+
+    result = pytester.runpytest("--batch-mode=replay")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*openai*replay*1*1*10*10*0"])
+    result = pytester.runpytest()  # auto picks the cassettes up
+    result.stdout.fnmatch_lines(["*openai*replay*1*1*10*10*0"])
+    result.assert_outcomes(passed=3)
+
+
+def test_replay_of_a_request_the_cassette_lacks_fails_readably(pytester: pytest.Pytester, server: ServerHandle,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(USERS_TEST)
+    with monkeypatch.context() as env:
+        for name, url in server.env.items():
+            env.setenv(name, url)
+        pytester.runpytest("--batch-mode=record", "--batch-provider=openai").assert_outcomes(passed=1)
+    pytester.makepyfile(USERS_TEST.replace("submit(batch_messages)", "submit(batch_messages[:9])"))
+    result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*To re-record this cassette: pytest *test_users[[]openai[]]* --batch-mode=record"])
+
+
+def test_a_failed_test_records_nothing(pytester: pytest.Pytester, server: ServerHandle,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, url in server.env.items():
+        monkeypatch.setenv(name, url)
+    pytester.makepyfile("""
+        def test_users(batch_processor, batch_messages):
+            batch_processor.wait(batch_processor.submit(batch_messages))
+            raise AssertionError("the pipeline is wrong")
+    """)
+    pytester.runpytest("--batch-mode=record", "--batch-provider=openai").assert_outcomes(failed=1)
+    assert not list(pytester.path.glob("cassettes/**/*.yaml"))
+
+
+def test_record_timeout_leaves_the_recording_pending_and_skips(pytester: pytest.Pytester, server: ServerHandle,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    server.emulator.set_lifecycle("manual")  # the batch never finishes by itself
+    for name, url in server.env.items():
+        monkeypatch.setenv(name, url)
+    pytester.makepyfile(USERS_TEST)
+    result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "--batch-record-timeout=0.01",
+                                "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*still running after 0.01s; cassette *test_users.yaml saved as pending*"])
+    result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*is pending*Resume the recording with*"])

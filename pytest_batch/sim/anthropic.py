@@ -24,7 +24,7 @@ from typing import Any
 from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, approx_tokens, malform, truncate
 from .clock import rfc3339
 from .http import HTTPError, SimRequest, SimResponse, json_response, jsonl_stream
-from .responders import Answer, BatchItem
+from .responders import Answer, BatchItem, compact_json
 
 DAY = 86400
 #: results stay downloadable for 29 days after creation (wire-formats.md B.2).
@@ -298,7 +298,7 @@ class AnthropicBackend(BackendBase):
             elif isinstance(value, dict):
                 stop_reason = "tool_use"
             if isinstance(value, dict):
-                text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+                text = compact_json(value)
                 content = [{"type": "tool_use", "id": tool_use_id, "name": tool, "input": value}]
             else:
                 # The answer is not an object: the model "answered in prose" instead of calling the tool.

@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import base64
 import functools
-import gc
 import hashlib
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,19 +101,6 @@ def _item(index: int, key: str | None, model: str, request: dict[str, Any]) -> B
     name = schema.get("title") if schema else None
     custom_id = key if key else f"request-{index + 1}"
     return BatchItem("google", custom_id, index, model, "\n".join(t for t in texts if t), schema, name, request)
-
-
-@contextmanager
-def _bulk() -> Iterator[None]:
-    """Pause the cyclic GC while building or rendering a big batch: its full collections
-    rescan every live request and answer, which made 100k-request batches several times slower."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # ---------------------------------------------------------------------------- files
@@ -277,11 +262,9 @@ class GoogleBackend(BackendBase):
             if size > self.max_inline_bytes:
                 raise HTTPError(413, f"Request payload size exceeds the limit: {self.max_inline_bytes} bytes. "
                                 "Use a JSONL input file (inputConfig.fileName) for large batches.")
-            with _bulk():
-                items, keyed = self._inline_items(model, requests)
+            items, keyed = self._inline_items(model, requests)
         else:
-            with _bulk():
-                items, keyed = self._file_items(model, file_name)
+            items, keyed = self._file_items(model, file_name)
         batch_id = self.ids.google_batch()
         record = self.new_record(batch_id, items)
         record.extra.update(model=f"models/{model}", display_name=_get(batch, "displayName"),
@@ -416,8 +399,7 @@ class GoogleBackend(BackendBase):
         extra = record.extra
         extra.update(state=state, done_count=done, update_time=self.now, end_time=self.now, error=error)
         if output and done:
-            with _bulk():
-                extra["output"] = self._output(record, done)
+            extra["output"] = self._output(record, done)
 
     def _stats(self, record: BatchRecord) -> dict[str, str]:
         total = len(record)
@@ -581,8 +563,7 @@ class GoogleRoutes:
 
     # ------------------------------------------------------------------ batches
     def create_batch(self, request: SimRequest, version: str, model: str) -> SimResponse:
-        with _bulk():
-            body = _json_body(request)
+        body = _json_body(request)
         return json_response(200, self.backend.create_batch(model, body, len(request.body), request.base_url,
                                                             version))
 

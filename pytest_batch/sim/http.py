@@ -64,8 +64,11 @@ class SimResponse:
         return b"".join(self.iter_bytes())
 
 
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> SimResponse:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    body = _compact(payload).encode()
     return SimResponse(status, {"content-type": "application/json", **(headers or {})}, body)
 
 
@@ -75,7 +78,7 @@ def jsonl_stream(rows: Iterable[Any], chunk_size: int = 1 << 16) -> Iterator[byt
     No blank lines: Anthropic's JSONLDecoder json.loads every newline-terminated chunk
     (wire-formats.md B.5), so an empty line would crash the client.
     """
-    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    dumps = _compact
     buffer: list[str] = []
     size = 0
     for row in rows:

@@ -62,8 +62,11 @@ class Answer:
         """The answer as the model's text: JSON for structured values."""
         if isinstance(self.value, str):
             return self.value
-        return json.dumps(self.value, separators=(",", ":"), ensure_ascii=False)
+        return compact_json(self.value)
 
+
+#: one shared encoder: json.dumps with options builds a new encoder on every call.
+compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 ResponderFn = Callable[[BatchItem], "Answer | Any | None"]
 
@@ -194,8 +197,8 @@ class Responder:
         return Answer(f"Simulated answer {item.index + 1} ({item.custom_id}) from pytest-batch.")
 
     def _rng(self, item: BatchItem) -> random.Random:
-        digest = hashlib.sha256(f"{self.seed}:{item.custom_id}:{item.prompt}".encode()).hexdigest()
-        return random.Random(int(digest[:16], 16))
+        digest = hashlib.blake2b(f"{self.seed}:{item.custom_id}:{item.prompt}".encode(), digest_size=8).digest()
+        return random.Random(int.from_bytes(digest, "big"))
 
 
 # --------------------------------------------------------------------------- schemas
@@ -237,11 +240,11 @@ def synthesize(schema: Mapping[str, Any], rng: random.Random, root: Mapping[str,
         low = int(schema.get("minItems", 1))
         high = max(low, min(int(schema.get("maxItems", low + 2)), low + 2))
         items = schema.get("items") or {"type": "string"}
-        return [synthesize(items, rng, root, depth + 1) for _ in range(rng.randint(low, high))]
+        return [synthesize(items, rng, root, depth + 1) for _ in range(_between(rng, low, high))]
     if kind == "integer":
         low = int(schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1))
         high = int(schema.get("maximum", schema.get("exclusiveMaximum", low + 101) - 1))
-        return rng.randint(low, max(low, high))
+        return _between(rng, low, max(low, high))
     if kind == "number":
         low = float(schema.get("minimum", 0.0))
         high = float(schema.get("maximum", low + 100.0))
@@ -265,11 +268,16 @@ def _string(schema: Mapping[str, Any], rng: random.Random) -> str:
         return f"https://example.com/{rng.choice(_WORDS)}"
     if fmt == "uuid":
         return "%08x-0000-4000-8000-%012x" % (rng.getrandbits(32), rng.getrandbits(48))
-    text = f"{rng.choice(_WORDS)}-{rng.randint(100, 999)}"
+    text = f"{_WORDS[int(rng.random() * len(_WORDS))]}-{_between(rng, 100, 999)}"
     low = int(schema.get("minLength", 0))
     high = schema.get("maxLength")
     text = text.ljust(low, "x")
     return text[: int(high)] if high is not None else text
+
+
+def _between(rng: random.Random, low: int, high: int) -> int:
+    """rng.randint without its argument checking: synthesize runs once per request."""
+    return low + int(rng.random() * (high - low + 1))
 
 
 def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -1,0 +1,158 @@
+"""How much the emulator costs on big batches, beside the floor measured in the same run.
+
+    python bench/bench_emulator.py [--openai 50000] [--anthropic 100000]
+
+Each scenario runs in its own subprocess (so peak memory is its own), twice: once timed,
+once under tracemalloc for peak Python memory.
+
+- emulator: the real SDK in process: OpenAI uploads the JSONL, creates the batch, polls
+  it to completion and streams the output file; Anthropic creates the batch, polls it and
+  streams the results JSONL. Both download raw bytes, so the SDK's own per-row model
+  parsing (not the emulator's cost) is left out.
+- floor: just json-parsing the input lines and json-serialising the output lines the
+  emulator produced (the rows are decoded before the clock starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import tracemalloc
+
+PROMPT = "Hi there! My name is Alice and I'm 28 years old. I work as a software engineer. #{i}"
+SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+          "required": ["name", "age"], "additionalProperties": False}
+
+
+def openai_input(n: int) -> bytes:
+    return "".join(json.dumps({
+        "custom_id": f"request-{i}", "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT.format(i=i)}],
+                 "response_format": {"type": "json_schema",
+                                     "json_schema": {"name": "User", "strict": True, "schema": SCHEMA}}},
+    }) + "\n" for i in range(n)).encode()
+
+
+def anthropic_requests(n: int) -> list[dict]:
+    return [{"custom_id": f"request-{i}",
+             "params": {"model": "claude-3-5-sonnet-20241022", "max_tokens": 256,
+                        "messages": [{"role": "user", "content": PROMPT.format(i=i)}],
+                        "output_config": {"format": {"type": "json_schema", "schema": SCHEMA}}}}
+            for i in range(n)]
+
+
+def run_openai(n: int, warm: bool = True) -> tuple[bytes, bytes, float]:
+    from pytest_batch.sim import Emulator
+
+    if warm:  # import the SDK's lazily loaded modules outside the clock
+        run_openai(10, warm=False)
+    client = Emulator().openai_client()
+    content = openai_input(n)
+    start = time.perf_counter()
+    upload = client.files.create(file=("big.jsonl", content), purpose="batch")
+    batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
+    while batch.status not in ("completed", "failed"):
+        batch = client.batches.retrieve(batch.id)
+    assert batch.request_counts.completed == n, batch
+    with client.files.with_streaming_response.content(batch.output_file_id) as response:
+        output = b"".join(response.iter_bytes())
+    return content, output, time.perf_counter() - start
+
+
+def run_anthropic(n: int, warm: bool = True) -> tuple[bytes, bytes, float]:
+    import httpx2
+
+    from pytest_batch.sim import Emulator
+
+    if warm:
+        run_anthropic(10, warm=False)
+    emulator = Emulator()
+    client = emulator.anthropic_client()
+    requests = anthropic_requests(n)
+    body = json.dumps({"requests": requests}).encode()
+    start = time.perf_counter()
+    # The SDK's create() would run its request-transform machinery over all 100,000 dicts
+    # (SDK cost, several seconds); send the same JSON body through the SDK's own client.
+    batch = client.post("/v1/messages/batches", body=json.loads(body), cast_to=httpx2.Response).json()
+    while batch["processing_status"] != "ended":
+        batch = client.messages.batches.retrieve(batch["id"]).model_dump()
+    with client.messages.batches.with_streaming_response.results(batch["id"]) as response:
+        output = b"".join(response.iter_bytes())
+    return body, output, time.perf_counter() - start
+
+
+def floor(kind: str, n: int) -> float:
+    """json-parse the input lines, json-serialise the output lines: nothing else."""
+    content, output, _ = (run_openai if kind == "openai" else run_anthropic)(n)
+    rows = [json.loads(line) for line in output.splitlines()]
+    start = time.perf_counter()
+    if kind == "openai":
+        for line in content.splitlines():
+            json.loads(line)
+    else:
+        json.loads(content)
+    for row in rows:
+        json.dumps(row)
+    return time.perf_counter() - start
+
+
+def child(kind: str, n: int, what: str, traced: bool) -> None:
+    if traced:
+        tracemalloc.start()
+    if what == "floor":
+        seconds = floor(kind, n)
+        if traced:  # the floor's memory: the input and output held as bytes, plus the parse
+            tracemalloc.reset_peak()
+            content, output, _ = (run_openai if kind == "openai" else run_anthropic)(n)
+            base = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            [json.loads(line) for line in content.splitlines()] if kind == "openai" else json.loads(content)
+            for line in output.splitlines():
+                json.dumps(json.loads(line))
+            peak = tracemalloc.get_traced_memory()[1] - base + len(content) + len(output)
+            print(json.dumps({"peak": peak, "input_bytes": len(content), "output_bytes": len(output)}))
+            return
+    else:
+        content, output, seconds = (run_openai if kind == "openai" else run_anthropic)(n)
+    result = {"seconds": seconds}
+    if traced:
+        result["peak"] = tracemalloc.get_traced_memory()[1]
+    print(json.dumps(result))
+
+
+def measure(kind: str, n: int, what: str) -> dict:
+    out = {}
+    for traced in (False, True):
+        proc = subprocess.run([sys.executable, __file__, "--child", kind, str(n), what, str(int(traced))],
+                              capture_output=True, text=True, check=True)
+        out.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--openai", type=int, default=50_000)
+    parser.add_argument("--anthropic", type=int, default=100_000)
+    parser.add_argument("--child", nargs=4)
+    args = parser.parse_args()
+    if args.child:
+        kind, n, what, traced = args.child
+        child(kind, int(n), what, traced == "1")
+        return
+    print("| batch | floor (s) | emulator (s) | × floor | emulator peak MB | input MB | output MB |")
+    print("|---|---|---|---|---|---|---|")
+    for kind, n in (("openai", args.openai), ("anthropic", args.anthropic)):
+        base = measure(kind, n, "floor")
+        emu = measure(kind, n, "emulator")
+        mb = 1024 * 1024
+        print(f"| {kind} {n:,} requests | {base['seconds']:.2f} | {emu['seconds']:.2f} | "
+              f"{emu['seconds'] / base['seconds']:.1f} | {emu['peak'] / mb:.0f} | {base['input_bytes'] / mb:.1f} | "
+              f"{base['output_bytes'] / mb:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    main()

@@ -1,0 +1,66 @@
+"""The plugin under pytest-xdist, and in a fresh project that only installed the package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import USERS_TEST
+
+pytestmark = pytest.mark.usefixtures("clean_env")
+
+#: what a user writes: ten lines, nothing imported from the test suite.
+USER_PROJECT_TEST = '''\
+from pytest_batch import assert_extractions
+
+
+def test_users(batch_processor, batch_messages, expected_users):
+    job = batch_processor.submit(batch_messages)
+    job = batch_processor.wait(job)
+    results = batch_processor.results(job)
+    assert_extractions(results, expected_users)
+    assert results.usage.input_tokens > 0
+'''
+
+
+def test_xdist_runs_one_emulator_per_worker_and_merges_the_summary(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_a=USERS_TEST, test_b=USERS_TEST.replace("def test_users", "def test_more_users"))
+    result = pytester.runpytest("-n", "2", "-p", "no:cacheprovider", "-p", "no:benchmark")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*pytest-batch summary*",
+                                 "merged from 2 xdist workers",
+                                 "*provider*mode*tests*batches*requests*successes*errors",
+                                 "*anthropic*simulate*2*2*20*20*0",
+                                 "*google*simulate*2*2*20*20*0",
+                                 "*openai*simulate*2*2*20*20*0"])
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "OPENAI_", "ANTHROPIC_", "GOOGLE_",
+                                                                     "GEMINI_"))}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_fresh_project_outside_the_repository(tmp_path: Path) -> None:
+    """The installed plugin (entry point pytest11) is all a user's project needs."""
+    project = tmp_path / "userproject"
+    project.mkdir()
+    (project / "test_extract.py").write_text(USER_PROJECT_TEST)
+    assert len(USER_PROJECT_TEST.splitlines()) <= 10
+
+    every = _run(["--batch-provider=all", "-v"], project)
+    assert every.returncode == 0, every.stdout + every.stderr
+    for provider in ("openai", "anthropic", "google"):
+        assert f"test_extract.py::test_users[{provider}] PASSED" in every.stdout
+    assert "3 passed" in every.stdout
+
+    one = _run(["--batch-provider=openai"], project)
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "1 passed" in one.stdout
+    assert not (project / "cassettes").exists(), "simulation writes no cassettes"

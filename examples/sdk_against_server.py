@@ -82,8 +82,9 @@ def run_anthropic() -> list[User]:
 def run_google() -> list[User]:
     from google import genai
 
+    base_url = os.environ.get("GOOGLE_GEMINI_BASE_URL")
     client = genai.Client(api_key=os.environ.get("GOOGLE_API_KEY", "local"),
-                          http_options={"base_url": os.environ["GOOGLE_GEMINI_BASE_URL"]})
+                          http_options={"base_url": base_url} if base_url else None)
     src = [{"contents": [{"parts": [{"text": p}], "role": "user"}],
             "config": {"response_mime_type": "application/json", "response_json_schema": SCHEMA},
             "metadata": {"key": f"request-{i}"}} for i, p in enumerate(PROMPTS, 1)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -185,8 +186,8 @@ class Emulator:
             if fault is not None:
                 headers = {}
                 if fault.retry_after is not None:
-                    headers["retry-after"] = f"{fault.retry_after:g}"
-                    headers["retry-after-ms"] = str(int(fault.retry_after * 1000))
+                    headers["retry-after"] = str(math.ceil(fault.retry_after))
+                    headers["retry-after-ms"] = str(max(1, round(fault.retry_after * 1000)))
                 raise HTTPError(fault.status, fault.message or _FAULT_MESSAGES.get(fault.status, "injected fault"),
                                 headers=headers)
             with _paused_gc():

@@ -122,8 +122,10 @@ class Faults:
         """Answer the next ``times`` matching calls with ``status`` (429 carries retry-after)."""
         if status not in HTTP_FAULT_STATUSES:
             raise FaultError(f"cannot inject HTTP {status}; choose one of {HTTP_FAULT_STATUSES}")
-        if status == 429 and retry_after is None:
-            retry_after = 0
+        if retry_after is None and (status in (408, 409, 429) or status >= 500):
+            # a tiny positive wait: the Stainless SDKs ignore retry-after-ms 0 and fall back to
+            # their own 0.5-8 s backoff (wire-formats.md 0.1, "Retries"), which would slow tests.
+            retry_after = 0.001
         self.http.append(HTTPFault(status, times, provider, method, path_contains, retry_after, message))
 
     def drop_connection(self, *, times: int = 1, provider: str | None = None, method: str | None = None,

@@ -107,6 +107,37 @@ def test_intercept_routes_clients_made_by_third_party_code(emulator: Emulator, m
     assert "llm-proxy.example.net" in str(info.value.__cause__)
 
 
+def _sdk_example():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sdk_against_server", ROOT / "examples" / "sdk_against_server.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.POLL_SECONDS = 0
+    return module
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
+def test_every_provider_through_the_patch_context(emulator: Emulator, provider: str, monkeypatch) -> None:
+    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    run = getattr(_sdk_example(), f"run_{provider}")
+    with intercept(emulator):
+        users = run()
+    assert [(u.name, u.age) for u in users] == [(u.name, u.age) for u in EXPECTED_USERS]
+    assert {entry.provider for entry in emulator.journal} == {provider}
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
+def test_every_provider_through_the_server(emulator: Emulator, provider: str, monkeypatch) -> None:
+    run = getattr(_sdk_example(), f"run_{provider}")
+    with start_server(emulator) as server:
+        for name, value in server.env.items():
+            monkeypatch.setenv(name, value)
+        users = run()
+    assert [(u.name, u.age) for u in users] == [(u.name, u.age) for u in EXPECTED_USERS]
+
+
 def test_serve_process_runs_the_ten_users_on_every_provider(tmp_path: Path) -> None:
     """`pytest-batch serve` outside pytest: a second process points the SDKs at it with the
     printed exports and runs the ten-user batch on all three providers."""

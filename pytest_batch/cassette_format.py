@@ -279,7 +279,9 @@ class CassetteSerializer:
             document["metadata"] = data["metadata"]
         document["version"] = data.get("version", 1)
         document["interactions"] = interactions
-        return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120,
+        # no line folding: a folded scalar could split a key where the final secret scan
+        # would not see it, and unfolded lines diff better
+        return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=2**31 - 1,
                          default_flow_style=False)
 
     @staticmethod

@@ -88,7 +88,14 @@ class RecordingPending(Exception):
 
 
 class _ReplayMiss(BaseException):
-    """Carries a CassetteMismatch message out through SDK retry loops (they catch Exception)."""
+    """Carries a CassetteMismatch message out through SDK retry loops (they catch Exception).
+
+    It surfaces where the test sent the request; the ``with`` block turns it into
+    CassetteMismatch on exit. Catch it as ``ReplayMiss`` to report it earlier.
+    """
+
+
+ReplayMiss = _ReplayMiss
 
 
 # ---------------------------------------------------------------------------- paths
@@ -680,7 +687,7 @@ def check_cassettes(cassette_dir: str | os.PathLike[str], used_paths: Iterable[s
 
 
 __all__ = [
-    "CassetteError", "CassetteMismatch", "CassetteReport", "CassetteSession", "RecordingPending",
+    "CassetteError", "CassetteMismatch", "CassetteReport", "CassetteSession", "RecordingPending", "ReplayMiss",
     "cassette_path", "check_cassettes", "preload", "record_command", "use_cassette",
 ]
 

@@ -1,0 +1,65 @@
+"""The on-disk format gives vcrpy back the bytes it was given, while storing data a reviewer can read."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from pytest_batch.cassette_format import CassetteSerializer, body_view
+
+COMPACT_JSONL = b'{"a":1,"b":[1,2]}\n{"a":2,"b":[]}\n'
+
+
+@pytest.mark.parametrize(("body", "content_type", "stored"), [
+    (COMPACT_JSONL, "application/octet-stream", {"jsonl": [{"a": 1, "b": [1, 2]}, {"a": 2, "b": []}],
+                                                 "style": "compact"}),
+    (b'{"x": 1}\n{"x": 2}', "application/jsonl", {"jsonl": [{"x": 1}, {"x": 2}], "final_newline": False}),
+    (b"plain text\nover two lines\n", "text/plain", {"string": "plain text\nover two lines\n"}),
+    (b"\xff\xfe\x00binary", "application/octet-stream", {"base64": "//4AYmluYXJ5"}),
+    (b"", "application/json", {"string": ""}),
+])
+def test_response_bodies_round_trip_byte_for_byte(body, content_type, stored):
+    data = {"version": 1, "interactions": [{
+        "request": {"method": "GET", "uri": "https://api.openai.com/v1/files/f/content", "body": None,
+                    "headers": {"accept": ["*/*"]}},
+        "response": {"status": {"code": 200, "message": "OK"}, "headers": {"content-type": [content_type]},
+                     "body": {"string": body}}}]}
+    text = CassetteSerializer.serialize(data)
+    assert yaml.safe_load(text)["interactions"][0]["response"]["body"] == stored
+    back = CassetteSerializer.deserialize(text)["interactions"][0]["response"]
+    assert back["body"]["string"] == body
+    assert back["headers"]["content-length"] == [str(len(body))]
+
+
+def test_multipart_is_rebuilt_with_the_stored_boundary_and_compared_without_it():
+    def upload(boundary: str) -> bytes:
+        return (f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="in.jsonl"\r\n'
+                f'Content-Type: application/octet-stream\r\n\r\n{{"custom_id": "a"}}\n\r\n--{boundary}--\r\n').encode()
+
+    data = {"version": 1, "interactions": [{
+        "request": {"method": "POST", "uri": "https://api.openai.com/v1/files", "body": upload("b1"),
+                    "headers": {"content-type": ["multipart/form-data; boundary=b1"]}},
+        "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b"{}"}}}]}
+    text = CassetteSerializer.serialize(data)
+    parts = yaml.safe_load(text)["interactions"][0]["request"]["body"]["multipart"]
+    assert parts == [{"name": "purpose", "string": "batch"},
+                     {"name": "file", "filename": "in.jsonl", "content_type": "application/octet-stream",
+                      "jsonl": [{"custom_id": "a"}]}]  # a .jsonl file part is stored line by line
+    rebuilt = CassetteSerializer.deserialize(text)["interactions"][0]["request"]["body"]
+    assert body_view(rebuilt, "multipart/form-data; boundary=b1") == body_view(
+        upload("other"), "multipart/form-data; boundary=other")
+    assert body_view(upload("b2").replace(b'"a"', b'"b"'), "multipart/form-data; boundary=b2") != body_view(
+        rebuilt, "multipart/form-data; boundary=b1")
+
+
+def test_metadata_comes_first_and_json_keys_keep_their_order():
+    data = {"version": 1, "metadata": {"provider": "openai"}, "interactions": [{
+        "request": {"method": "POST", "uri": "https://api.openai.com/v1/batches",
+                    "body": json.dumps({"z": 1, "a": 2}).encode(), "headers": {"content-type": ["application/json"]}},
+        "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b"{}"}}}]}
+    text = CassetteSerializer.serialize(data)
+    assert text.splitlines()[:3] == ["metadata:", "  provider: openai", "version: 1"]
+    assert list(yaml.safe_load(text)["interactions"][0]["request"]["body"]["json"]) == ["z", "a"]

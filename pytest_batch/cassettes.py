@@ -46,6 +46,7 @@ import re
 import shlex
 import tempfile
 import time
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -571,7 +572,8 @@ class _UseCassette:
         session.cassette = self._vcr_context.__enter__()
         return session
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: types.TracebackType | None) -> bool:
         session = self.session
         cassette = session.cassette
         # vcrpy saves on a clean exit only; pass an exception so it just unpatches, and save here.

@@ -10,7 +10,14 @@ import yaml
 
 from pytest_batch.cassettes import CassetteMismatch, RecordingPending, use_cassette
 
-from .conftest import MODELS, PROMPTS, client_for, openai_poll, openai_submit, openai_users
+from .conftest import (
+    MODELS,
+    PROMPTS,
+    client_for,
+    openai_poll,
+    openai_submit,
+    openai_users,
+)
 
 NODEID = "tests/test_long.py::test_users[openai]"
 

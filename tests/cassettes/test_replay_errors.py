@@ -7,7 +7,15 @@ import pytest
 
 from pytest_batch.cassettes import CassetteError, CassetteMismatch, use_cassette
 
-from .conftest import PROMPTS, client_for, openai_lines, openai_poll, openai_submit, openai_users, run_openai
+from .conftest import (
+    PROMPTS,
+    client_for,
+    openai_lines,
+    openai_poll,
+    openai_submit,
+    openai_users,
+    run_openai,
+)
 
 NODEID = "tests/test_extract.py::test_users[openai]"
 

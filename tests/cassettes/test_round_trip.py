@@ -13,7 +13,15 @@ from pytest_batch.seed import EXPECTED_USERS
 from pytest_batch.sim import Emulator
 from pytest_batch.sim.server import ServerHandle, start_server
 
-from .conftest import MODELS, PROMPTS, RUNS, client_for, openai_poll, openai_submit, openai_users
+from .conftest import (
+    MODELS,
+    PROMPTS,
+    RUNS,
+    client_for,
+    openai_poll,
+    openai_submit,
+    openai_users,
+)
 
 
 def _distinct(states: list[str]) -> list[str]:
@@ -180,9 +188,8 @@ def test_async_clients_record_and_replay_too(server, cassette):
     import openai
 
     async def lifecycle(client) -> list[str]:
-        upload = await client.files.create(file=("in.jsonl", b'{"custom_id": "a", "method": "POST", '
-                                                  b'"url": "/v1/chat/completions", "body": {"model": "m"}}\n'),
-                                           purpose="batch")
+        line = b'{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m"}}\n'
+        upload = await client.files.create(file=("in.jsonl", line), purpose="batch")
         batch = await client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
                                             completion_window="24h")
         states = []

@@ -194,6 +194,10 @@ class Emulator:
                 response = routes.handle(request)
         except HTTPError as error:
             response = routes.render_error(error)
+        except Exception as exc:  # an emulator bug: answer like a server would, and say so
+            response = routes.render_error(HTTPError(
+                500, f"pytest-batch emulator error while answering {request.method} {request.path}: {exc!r}. "
+                "Please report it with this message.", headers={"x-should-retry": "false"}))
         response.headers.setdefault("x-pytest-batch-emulator", "1")
         self._log(provider, request, response.status, f"HTTP {fault.status}" if fault else None)
         return response

@@ -138,7 +138,9 @@ def start_server(emulator: Emulator | None = None, *, host: str = "127.0.0.1", p
     """Serve ``emulator`` (a new one on the wall clock if None) in a background thread."""
     emulator = emulator or Emulator(clock=Clock())
     server = _Server((host, port), emulator, verbose)
-    thread = threading.Thread(target=server.serve_forever, name="pytest-batch-emulator", daemon=True)
+    # a short poll interval: stop() waits for it, and tests start and stop servers often
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="pytest-batch-emulator", daemon=True)
     thread.start()
     return ServerHandle(server, thread, emulator)
 

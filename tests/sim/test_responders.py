@@ -1,0 +1,152 @@
+"""What a request gets back: expectations files, synthetic answers, lifecycles, transports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal, Optional
+
+import httpx
+import pytest
+from pydantic import BaseModel, Field
+
+from pytest_batch.sim import Emulator, Lifecycle
+from pytest_batch.sim.lifecycle import LifecycleError
+from pytest_batch.sim.responders import BatchItem, ExpectationError, ItemRandom, Responder, load_expectations, synthesize
+
+ROWS = [{"match": "Alice", "response": {"name": "Alice", "age": 28}},
+        {"custom_id": "request-3", "response": "plain text"},
+        {"regex": r"\bBob\b", "response": {"name": "Bob", "age": 35}, "outcome": "refusal"}]
+
+
+def item(prompt: str, custom_id: str = "request-1", schema: dict | None = None) -> BatchItem:
+    return BatchItem("openai", custom_id, 0, "gpt-4o-mini", prompt, schema)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json", ".yaml"])
+def test_expectations_load_from_jsonl_json_and_yaml(tmp_path: Path, suffix: str) -> None:
+    import yaml
+
+    path = tmp_path / f"answers{suffix}"
+    if suffix == ".jsonl":
+        path.write_text("".join(json.dumps(row) + "\n\n" for row in ROWS))
+    elif suffix == ".json":
+        path.write_text(json.dumps(ROWS))
+    else:
+        path.write_text(yaml.safe_dump(ROWS))
+    responder = Responder()
+    responder.load(path)
+    assert responder(item("Hi, I'm Alice")).value == {"name": "Alice", "age": 28}
+    assert responder(item("anything", "request-3")).value == "plain text"
+    bob = responder(item("I'm Bob."))
+    assert (bob.value, bob.outcome) == ({"name": "Bob", "age": 35}, "refusal")
+
+
+def test_first_matching_expectation_wins() -> None:
+    responder = Responder()
+    responder.load([{"match": "Alice", "response": 1}, {"match": "Alice", "response": 2}])
+    assert responder(item("Alice")).value == 1
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"match": "a", "response": 1}\n{"match": "b", "response": \n', "line 2: not valid JSON"),
+    ('{"match": "a", "answer": 1}\n', "line 1: unknown key(s) ['answer']"),
+    ('{"response": 1}\n', "line 1: an expectation needs one of 'custom_id', 'match' or 'regex'"),
+    ('{"regex": "(", "response": 1}\n', "line 1: missing ), unterminated subpattern"),
+    ('{"match": "a", "response": 1, "outcome": "boom"}\n', "line 1: unknown outcome 'boom'"),
+    ('["not an object"]', "item 1: each expectation must be an object"),
+])
+def test_a_bad_expectations_file_names_the_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "answers.jsonl"
+    path.write_text(text)
+    with pytest.raises(ExpectationError) as info:
+        load_expectations(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_a_missing_expectations_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ExpectationError, match="cannot read expectations file .*nope.jsonl"):
+        load_expectations(tmp_path / "nope.jsonl")
+
+
+class Address(BaseModel):
+    street: str
+    zip_code: str = Field(min_length=5, max_length=5)
+
+
+class Person(BaseModel):
+    name: str
+    age: int = Field(ge=18, le=99)
+    score: float
+    active: bool
+    role: Literal["admin", "user"]
+    nickname: Optional[str] = None
+    tags: list[str] = Field(min_length=1, max_length=3)
+    home: Address
+    offices: list[Address]
+
+
+def test_synthetic_objects_validate_against_pydantic_schemas() -> None:
+    schema = Person.model_json_schema()
+    for seed in range(50):
+        Person.model_validate(synthesize(schema, ItemRandom(seed)))
+
+
+def test_synthetic_objects_follow_openais_strict_and_geminis_uppercase_schemas() -> None:
+    from openai.lib._pydantic import to_strict_json_schema
+
+    for seed in range(20):
+        Person.model_validate(synthesize(to_strict_json_schema(Person), ItemRandom(seed)))
+    gemini = {"type": "OBJECT", "properties": {"name": {"type": "STRING"}, "age": {"type": "INTEGER"},
+                                               "tags": {"type": "ARRAY", "items": {"type": "STRING"}},
+                                               "ok": {"type": "BOOLEAN", "nullable": True}},
+              "required": ["name", "age"]}
+    value = synthesize(gemini, ItemRandom(1))
+    assert isinstance(value["name"], str) and isinstance(value["age"], int) and isinstance(value["ok"], bool)
+
+
+def test_synthetic_answers_depend_on_seed_and_request_only() -> None:
+    schema = Person.model_json_schema()
+    assert Responder(seed=1)(item("p", schema=schema)).value == Responder(seed=1)(item("p", schema=schema)).value
+    assert Responder(seed=1)(item("p", schema=schema)).value != Responder(seed=2)(item("p", schema=schema)).value
+
+
+@pytest.mark.parametrize(("spec", "reads", "elapsed", "progress"), [
+    ("immediate", 0, 0, 0.0), ("immediate", 1, 0, 1.0), ("polls:4", 1, 0, 0.25), ("polls:4", 9, 0, 1.0),
+    ("seconds:60", 5, 30, 0.5), ("seconds:60", 0, 600, 1.0), ("manual", 100, 10**6, 0.0),
+])
+def test_lifecycle_progress(spec: str, reads: int, elapsed: float, progress: float) -> None:
+    assert Lifecycle.parse(spec).progress(reads, elapsed) == progress
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("sometimes", "unknown lifecycle 'sometimes'"), ("polls:x", "needs a number"), ("seconds:0", "above 0"),
+    ("manual:3", "takes no argument"),
+])
+def test_bad_lifecycles_say_what_to_write(spec: str, message: str) -> None:
+    with pytest.raises(LifecycleError, match=message):
+        Lifecycle.parse(spec)
+
+
+def test_the_emulator_serves_plain_httpx_for_older_sdks() -> None:
+    """openai 2.x, anthropic <= 0.x and google-genai <= 2.x use httpx, not httpx2."""
+    emulator = Emulator()
+    with httpx.Client(transport=emulator.transport(module="httpx"), base_url="https://api.openai.com") as client:
+        response = client.get("/v1/batches", headers={"authorization": "Bearer local"})
+    assert response.status_code == 200
+    assert response.json() == {"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}
+
+
+def test_save_and_load_keep_batches_and_expectations(tmp_path: Path) -> None:
+    emulator = Emulator()
+    emulator.expect({"name": "Alice", "age": 28}, match="Alice")
+    client = emulator.openai_client()
+    line = {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "m", "messages": [{"role": "user", "content": "Alice"}]}}
+    upload = client.files.create(file=("in.jsonl", json.dumps(line).encode()), purpose="batch")
+    batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
+    emulator.save(tmp_path / "state.pickle")
+    restored = Emulator.load(tmp_path / "state.pickle").openai_client()
+    done = restored.batches.retrieve(batch.id)
+    row = json.loads(restored.files.content(done.output_file_id).text)
+    assert json.loads(row["response"]["body"]["choices"][0]["message"]["content"]) == {"name": "Alice", "age": 28}

@@ -61,8 +61,7 @@ def run_demo(which: str = "all", *, as_json: bool = False, emulator: Any = None)
 
     out = console()
     for report in reports:
-        table = Table(title=f"{report['provider']} ({report['model']})",
-                      caption=f"batch {report['batch_id']}: {report['status']}")
+        table = Table(title=f"{report['provider']} ({report['model']})")
         for name in ("custom_id", "name", "age", "status"):
             table.add_column(name)
         for row in report["rows"]:
@@ -70,6 +69,7 @@ def run_demo(which: str = "all", *, as_json: bool = False, emulator: Any = None)
             table.add_row(row["custom_id"], str(row["name"] or "-"), str(row["age"] if row["age"] is not None else "-"),
                           f"[{style}]{row['status']}[/{style}]")
         out.print(table)
+        out.print(f"batch {report['batch_id']}: {report['status']}", soft_wrap=True)
     for report in reports:
         mark = "✅" if report["match"] else "❌"
         out.print(f"{mark} {summary(report)}")

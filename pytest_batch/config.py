@@ -302,12 +302,24 @@ DEFAULT_BASE_URLS: dict[str, str] = {
 }
 
 
-def sdk_client(provider: str, *, api_key: str | None = None, default_base_url: bool = False) -> Any:
+def sdk_client(provider: str, *, api_key: str | None = None, default_base_url: bool = False,
+               cache: dict[tuple[str, str | None, str | None], Any] | None = None) -> Any:
     """The provider's SDK client from the environment (key and base URL env honoured);
-    ``api_key`` replaces the key, ``default_base_url`` ignores the base URL env (replay)."""
+    ``api_key`` replaces the key, ``default_base_url`` ignores the base URL env (replay).
+    With ``cache``, one client per (provider, key, base URL) is reused: making one costs
+    tens of milliseconds (TLS setup)."""
     environ = os.environ
     key = api_key or next((environ[n] for n in API_KEY_ENV[provider] if environ.get(n)), None)
     base_url = DEFAULT_BASE_URLS[provider] if default_base_url else environ.get(BASE_URL_ENV[provider]) or None
+    if cache is not None:
+        cache_key = (provider, key, base_url)
+        if cache_key not in cache:
+            cache[cache_key] = _new_sdk_client(provider, key, base_url)
+        return cache[cache_key]
+    return _new_sdk_client(provider, key, base_url)
+
+
+def _new_sdk_client(provider: str, key: str | None, base_url: str | None) -> Any:
     if provider == "openai":
         import openai
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _SESSION = pytest.StashKey["cfg.SessionOptions"]()
 _STATS = pytest.StashKey["summary.RunStats"]()
 _CALL_FAILED = pytest.StashKey[bool]()
+_CLIENTS = pytest.StashKey[dict]()  # SDK clients reused across tests of the same provider, key and URL
 
 
 # ---------------------------------------------------------------------- options and ini
@@ -207,7 +208,7 @@ def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOpti
                                    sleep=_emulated_sleep(emulator))
         yield summary.instrument(processor, run_stats.for_provider(options.provider), options.mode)
         return
-    client = _real_client(options)
+    client = _real_client(options, request.config.stash.setdefault(_CLIENTS, {}))
     processor = summary.instrument(BatchProcessor(options.model, response_model=User, client=client),
                                    run_stats.for_provider(options.provider), options.mode, limit=limit)
     if not options.uses_cassette:
@@ -298,16 +299,17 @@ def _emulated_sleep(emulator: Emulator) -> Any:
     return sleep
 
 
-def _real_client(options: cfg.TestOptions) -> Any:
+def _real_client(options: cfg.TestOptions, cache: dict[Any, Any]) -> Any:
     from .sim.clients import FAKE_KEYS
 
     if options.mode == "replay":  # cassettes answer: no key needed, default hosts
-        return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider], default_base_url=True)
+        return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider], default_base_url=True,
+                              cache=cache)
     missing = cfg.missing_api_key(options.provider)
     if missing and cfg.recorded_against(options.provider) != "emulator":
         pytest.fail(missing, pytrace=False)
     # an emulator server behind *_BASE_URL takes any key
-    return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider] if missing else None)
+    return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider] if missing else None, cache=cache)
 
 
 def _spend_guard(stats: summary.RunStats, options: cfg.TestOptions) -> Any:

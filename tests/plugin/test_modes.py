@@ -123,7 +123,7 @@ def test_max_requests_refuses_to_submit_past_the_limit(pytester: pytest.Pytester
 
 def test_record_then_replay_round_trip(pytester: pytest.Pytester, server: ServerHandle,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makepyfile(test_users=USERS_TEST)
+    pytester.makepyfile(test_extract=USERS_TEST)  # (not test_users: examples/ has one)
     with monkeypatch.context() as env:
         for name, url in server.env.items():
             env.setenv(name, url)
@@ -131,7 +131,7 @@ def test_record_then_replay_round_trip(pytester: pytest.Pytester, server: Server
         result.assert_outcomes(passed=3)
         result.stdout.fnmatch_lines(["*openai*record*1*1*10*10*0*"])
     for provider in ("openai", "anthropic", "google"):
-        cassette = pytester.path / "cassettes" / provider / "test_users" / "test_users.yaml"
+        cassette = pytester.path / "cassettes" / provider / "test_extract" / "test_users.yaml"
         assert cassette.is_file(), f"record mode wrote {cassette}"
     server.stop()  # nothing answers any more: replay must come from the cassettes alone
 

@@ -152,7 +152,9 @@ def assertrepr_compare(op: str, left: Any, right: Any) -> list[str] | None:
         assert_extractions(left, right)
     except ExtractionMismatch as error:
         return ["batch results do not match the expected values", *str(error).splitlines()]
-    return None
+    return ["batch result items are compared with plain values: every value matches, but the items are "
+            "BatchSuccess/BatchError objects",
+            "compare results.values() instead, or call assert_extractions(results, expected)"]
 
 
 def _looks_like_results(value: Any) -> bool:

@@ -235,11 +235,7 @@ def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, mo
 
 
 def _cassette_for(cassette_dir: Path, provider: str, module_name: str, test_name: str, override: str | None) -> Path:
-    try:
-        from .cassettes import cassette_path
-    except ImportError:  # TODO(plugin): drop once cassettes.py lands
-        def cassette_path(directory: Path, provider: str, module: str, test: str) -> Path:
-            return Path(directory) / provider / module / f"{test}.yaml"
+    from .cassettes import cassette_path
 
     if override:
         name = override.format(provider=provider)

@@ -107,3 +107,23 @@ def test_a_failing_extraction_test_prints_the_table(pytester: pytest.Pytester) -
         "*request-3: error expired:*",
     ])
     result.stdout.no_fnmatch_line("*assertions.py*")  # the helper's own frames are hidden
+
+
+def test_comparing_result_items_to_values_explains_with_the_table(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        def test_wrong_values(batch_processor, batch_messages, expected_users):
+            job = batch_processor.wait(batch_processor.submit(batch_messages[:2]))
+            assert list(batch_processor.results(job).in_input_order()) == expected_users[1:3]
+
+        def test_items_not_values(batch_processor, batch_messages, expected_users):
+            job = batch_processor.wait(batch_processor.submit(batch_messages[:2]))
+            assert list(batch_processor.results(job)) == expected_users[:2]
+    """)
+    result = pytester.runpytest("--batch-provider=anthropic")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["E*batch results do not match the expected values",
+                                 "E*batch extraction mismatch (matched by order): 2 diff of 2 expected items",
+                                 "E*DIFF*request-1*User(name='Bob', age=35)*User(name='Alice', age=28)",
+                                 "*test_items_not_values*",
+                                 "E*every value matches, but the items are BatchSuccess/BatchError objects",
+                                 "E*compare results.values() instead, or call assert_extractions(results, expected)"])

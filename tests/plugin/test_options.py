@@ -232,3 +232,16 @@ def test_bad_marker_argument_is_reported(pytester: pytest.Pytester) -> None:
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*@pytest.mark.batch: unknown argument provider; use cassette, faults, "
                                  "lifecycle, mode, providers*"])
+
+
+def test_auto_simulates_tests_that_program_the_emulator_even_with_a_cassette(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_mod="""
+        def test_p(batch_sim, batch_processor):
+            pass
+    """)
+    cassette = pytester.path / "cassettes" / "openai" / "test_mod" / "test_p.yaml"
+    cassette.parent.mkdir(parents=True)
+    cassette.write_text("interactions: []\n")
+    result = pytester.runpytest("--batch-provider=openai")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*openai*simulate*"])

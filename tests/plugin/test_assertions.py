@@ -10,7 +10,16 @@ from pytest_batch.assertions import (
     assert_extractions,
     assert_no_errors,
 )
-from pytest_batch.models import BatchCounts, BatchError, BatchJob, BatchResults, BatchStatus, BatchSuccess, ErrorKind, Usage
+from pytest_batch.models import (
+    BatchCounts,
+    BatchError,
+    BatchJob,
+    BatchResults,
+    BatchStatus,
+    BatchSuccess,
+    ErrorKind,
+    Usage,
+)
 from pytest_batch.seed import EXPECTED_USERS, User
 
 

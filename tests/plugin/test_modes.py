@@ -53,8 +53,9 @@ def test_replay_without_a_cassette_fails_with_the_record_command(pytester: pytes
     pytester.makepyfile(USERS_TEST)
     result = pytester.runpytest("--batch-mode=replay", "--batch-provider=anthropic")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["pytest-batch: no cassette at *anthropic*test_users.yaml (replay mode never calls "
-                                 "the provider). Record it with: pytest *test_users[[]anthropic[]]* --batch-mode=record"])
+    result.stdout.fnmatch_lines(["pytest-batch: no cassette at *anthropic*test_users.yaml (replay mode never "
+                                 "calls the provider). Record it with: pytest *test_users[[]anthropic[]]* "
+                                 "--batch-mode=record"])
     result.stdout.no_fnmatch_line("*During handling*")
 
 

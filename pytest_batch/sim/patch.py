@@ -20,7 +20,7 @@ from .core import PROVIDER_HOSTS
 if TYPE_CHECKING:
     from .core import Emulator
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 
 
 class NetworkBlocked(ConnectionError):
@@ -32,8 +32,8 @@ def blocked_message(host: str, why: str) -> str:
             "--batch-mode=simulate, replay a cassette, or record with --batch-mode=record.")
 
 
-def _transport_patches(module_name: str, emulator: Emulator | None, allow_hosts: tuple[str, ...],
-                       why: str) -> list[Any]:
+def _transport_patches(module_name: str, emulator: Emulator) -> list[Any]:
+    """Route the default transports' requests for a provider host to ``emulator``."""
     try:
         httpx_module = importlib.import_module(module_name)
     except ImportError:
@@ -44,21 +44,13 @@ def _transport_patches(module_name: str, emulator: Emulator | None, allow_hosts:
     real_sync = httpx_module.HTTPTransport.handle_request
     real_async = httpx_module.AsyncHTTPTransport.handle_async_request
 
-    def route(request: Any) -> str:
-        host = request.url.host
-        if emulator is not None and host in PROVIDER_HOSTS:
-            return "emulator"
-        if host in allow_hosts:
-            return "real"
-        raise httpx_module.ConnectError(blocked_message(host, why), request=request)
-
     def handle_request(self: Any, request: Any) -> Any:
-        if route(request) == "emulator":
+        if request.url.host in PROVIDER_HOSTS:
             return sync_cls(emulator).handle_request(request)
         return real_sync(self, request)
 
     async def handle_async_request(self: Any, request: Any) -> Any:
-        if route(request) == "emulator":
+        if request.url.host in PROVIDER_HOSTS:
             return await async_cls(emulator).handle_async_request(request)
         return await real_async(self, request)
 
@@ -66,23 +58,38 @@ def _transport_patches(module_name: str, emulator: Emulator | None, allow_hosts:
             mock.patch.object(httpx_module.AsyncHTTPTransport, "handle_async_request", handle_async_request)]
 
 
-def _socket_patch(allow_hosts: tuple[str, ...], why: str) -> Any:
+def _socket_patches(allow_hosts: tuple[str, ...], why: str) -> list[Any]:
+    """Refuse name lookups and connections for every host but ``allow_hosts``.
+
+    At the socket, not the transport: every HTTP library is covered, httpcore turns the
+    error into a ConnectError that keeps the message, and vcrpy (which patches the
+    transports) keeps seeing the real ones.
+    """
+    real_getaddrinfo = socket.getaddrinfo
     real_connect = socket.socket.connect
+
+    def check(host: Any) -> None:
+        host = host.decode() if isinstance(host, bytes) else str(host)
+        if host not in allow_hosts:
+            raise NetworkBlocked(blocked_message(host, why))
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        check(host)
+        return real_getaddrinfo(host, *args, **kwargs)
 
     def connect(self: socket.socket, address: Any) -> Any:
         if self.family in (socket.AF_INET, socket.AF_INET6):
-            host = address[0]
-            if host not in allow_hosts:
-                raise NetworkBlocked(blocked_message(host, why))
+            check(address[0])
         return real_connect(self, address)
 
-    return mock.patch.object(socket.socket, "connect", connect)
+    return [mock.patch.object(socket, "getaddrinfo", getaddrinfo),
+            mock.patch.object(socket.socket, "connect", connect)]
 
 
 @contextlib.contextmanager
 def block_network(allow_hosts: tuple[str, ...] = LOOPBACK, *, why: str = "network access is off") -> Iterator[None]:
     """Fail every outbound connection except to ``allow_hosts``, naming the host."""
-    with _patched(None, allow_hosts, why):
+    with _patched(_socket_patches(allow_hosts, why)):
         yield
 
 
@@ -90,14 +97,14 @@ def block_network(allow_hosts: tuple[str, ...] = LOOPBACK, *, why: str = "networ
 def intercept(emulator: Emulator, allow_hosts: tuple[str, ...] = LOOPBACK) -> Iterator[Emulator]:
     """Route every httpx2/httpx request for api.openai.com, api.anthropic.com and
     generativelanguage.googleapis.com to ``emulator``; block every other host."""
-    with _patched(emulator, allow_hosts, "only the pytest-batch emulator is reachable here"):
+    patches = [*_transport_patches("httpx2", emulator), *_transport_patches("httpx", emulator),
+               *_socket_patches(allow_hosts, "only the pytest-batch emulator is reachable here")]
+    with _patched(patches):
         yield emulator
 
 
 @contextlib.contextmanager
-def _patched(emulator: Emulator | None, allow_hosts: tuple[str, ...], why: str) -> Iterator[None]:
-    patches = [*_transport_patches("httpx2", emulator, allow_hosts, why),
-               *_transport_patches("httpx", emulator, allow_hosts, why), _socket_patch(allow_hosts, why)]
+def _patched(patches: list[Any]) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for patch in patches:
             stack.enter_context(patch)

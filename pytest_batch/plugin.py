@@ -209,7 +209,9 @@ def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOpti
         yield summary.instrument(processor, run_stats.for_provider(options.provider), options.mode)
         return
     client = _real_client(options, request.config.stash.setdefault(_CLIENTS, {}))
-    processor = summary.instrument(BatchProcessor(options.model, response_model=User, client=client),
+    # a replayed poll answers at once: waiting between polls would only slow the test down
+    sleep = _no_sleep if options.mode == "replay" else None
+    processor = summary.instrument(BatchProcessor(options.model, response_model=User, client=client, sleep=sleep),
                                    run_stats.for_provider(options.provider), options.mode, limit=limit)
     if not options.uses_cassette:
         yield processor
@@ -290,6 +292,10 @@ def _seed_answers() -> Any:
 def _emulator_client(emulator: Emulator, options: cfg.TestOptions) -> Any:
     return {"openai": emulator.openai_client, "anthropic": emulator.anthropic_client,
             "google": emulator.google_client}[options.provider]()
+
+
+def _no_sleep(seconds: float) -> None:
+    return None
 
 
 def _emulated_sleep(emulator: Emulator) -> Any:

@@ -144,7 +144,7 @@ def test_serve_process_runs_the_ten_users_on_every_provider(tmp_path: Path) -> N
     responses = tmp_path / "responses.jsonl"
     responses.write_text("".join(json.dumps(row) + "\n" for row in seed_expectations()))
     server = subprocess.Popen(
-        [sys.executable, "-m", "pytest_batch.sim.server", "--port", "0", "--responses", str(responses),
+        [sys.executable, "-m", "pytest_batch.cli", "serve", "--port", "0", "--responses", str(responses),
          "--no-seed-answers", "--lifecycle", "seconds:0.5"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:

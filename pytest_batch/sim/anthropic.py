@@ -23,7 +23,7 @@ from typing import Any
 
 from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, approx_tokens, malform, truncate
 from .clock import rfc3339
-from .http import HTTPError, SimRequest, SimResponse, json_response, jsonl_stream
+from .http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
 from .responders import Answer, BatchItem, compact_json
 
 DAY = 86400
@@ -450,13 +450,13 @@ class AnthropicRoutes:
 
     def handle(self, request: SimRequest) -> SimResponse:
         _check_key(request)
-        for method, pattern, name in _ROUTES:
-            match = pattern.match(request.path)
-            if match and method == request.method:
-                response = getattr(self, name)(request, **match.groupdict())
-                self._stamp(response)
-                return response
-        raise HTTPError(404, "Not Found")
+        found = find_route(_ROUTES, request)
+        if found is None:
+            raise HTTPError(404, "Not Found")
+        name, params = found
+        response = getattr(self, name)(request, **params)
+        self._stamp(response)
+        return response
 
     def _stamp(self, response: SimResponse) -> None:
         response.headers.setdefault("request-id", self.backend.ids.anthropic_request())

@@ -34,7 +34,7 @@ from typing import Any
 
 from .batches import BackendBase, BatchRecord, approx_tokens, malform, truncate
 from .clock import rfc3339
-from .http import HTTPError, SimRequest, SimResponse, json_response, jsonl_stream
+from .http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
 from .responders import Answer, BatchItem
 
 HOURS_48 = 48 * 3600
@@ -545,16 +545,15 @@ class GoogleRoutes:
         self.backend = backend
 
     def handle(self, request: SimRequest) -> SimResponse:
-        for method, pattern, name in _ROUTES:
-            match = pattern.match(request.path)
-            if match and method == request.method:
-                # The upload POST carries no key: its upload_id is the capability (C.5).
-                if not (name == "upload" and request.query.get("upload_id")):
-                    _check_key(request)
-                return getattr(self, name)(request, **match.groupdict())
-        _check_key(request)
-        raise HTTPError(404, f"The pytest-batch emulator does not serve {request.method} {request.path} "
-                        "(Gemini batch mode and Files API only).")
+        found = find_route(_ROUTES, request)
+        name, params = found if found is not None else ("", {})
+        # The upload POST carries no key: its upload_id is the capability (C.5).
+        if not (name == "upload" and request.query.get("upload_id")):
+            _check_key(request)
+        if found is None:
+            raise HTTPError(404, f"The pytest-batch emulator does not serve {request.method} {request.path} "
+                            "(Gemini batch mode and Files API only).")
+        return getattr(self, name)(request, **params)
 
     def render_error(self, error: HTTPError) -> SimResponse:
         status = error.code or STATUS_NAMES.get(error.status, "UNKNOWN")

@@ -7,6 +7,7 @@ from these two dataclasses, so the same routes serve every access path.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +91,19 @@ def jsonl_stream(rows: Iterable[Any], chunk_size: int = 1 << 16) -> Iterator[byt
             buffer, size = [], 0
     if buffer:
         yield "".join(buffer).encode()
+
+
+Route = tuple[str, "re.Pattern[str]", str]
+
+
+def find_route(routes: list[Route], request: SimRequest) -> tuple[str, dict[str, str]] | None:
+    """The handler name and path parameters of the first route matching the request."""
+    for method, pattern, name in routes:
+        if method == request.method:
+            match = pattern.match(request.path)
+            if match:
+                return name, match.groupdict()
+    return None
 
 
 class HTTPError(Exception):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, approx_tokens, malform, truncate
-from .http import HTTPError, SimRequest, SimResponse, json_response, jsonl_stream
+from .http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
 from .responders import Answer, BatchItem
 
 ENDPOINTS = (
@@ -464,13 +464,13 @@ class OpenAIRoutes:
 
     def handle(self, request: SimRequest) -> SimResponse:
         _check_key(request)
-        for method, pattern, name in _ROUTES:
-            match = pattern.match(request.path)
-            if match and method == request.method:
-                response = getattr(self, name)(request, **match.groupdict())
-                response.headers.setdefault("x-request-id", self.backend.ids.openai_request())
-                return response
-        raise HTTPError(404, f"Invalid URL ({request.method} {request.path})", code="unknown_url")
+        found = find_route(_ROUTES, request)
+        if found is None:
+            raise HTTPError(404, f"Invalid URL ({request.method} {request.path})", code="unknown_url")
+        name, params = found
+        response = getattr(self, name)(request, **params)
+        response.headers.setdefault("x-request-id", self.backend.ids.openai_request())
+        return response
 
     def render_error(self, error: HTTPError) -> SimResponse:
         kind = {401: "invalid_request_error", 429: "requests", 500: "server_error"}.get(error.status,

@@ -309,6 +309,11 @@ class CassetteSerializer:
 
 
 def read_metadata(text: str) -> dict[str, Any]:
-    """The metadata block of a cassette's text (empty if it has none)."""
-    document = yaml.load(text, Loader=_SafeLoader) or {}
+    """The metadata block of a cassette's text (empty if it has none).
+
+    The serializer writes metadata before the interactions, so only that head is parsed:
+    vcrpy parses the whole file once more when it loads the cassette.
+    """
+    head, found, _ = text.partition("\ninteractions:")
+    document = yaml.load(head if found else text, Loader=_SafeLoader) or {}
     return document.get("metadata") or {} if isinstance(document, dict) else {}

@@ -24,6 +24,7 @@ _SESSION = pytest.StashKey["cfg.SessionOptions"]()
 _STATS = pytest.StashKey["summary.RunStats"]()
 _CALL_FAILED = pytest.StashKey[bool]()
 _CLIENTS = pytest.StashKey[dict]()  # SDK clients reused across tests of the same provider, key and URL
+_CASSETTE_REPORT = pytest.StashKey[Any]()
 
 
 # ---------------------------------------------------------------------- options and ini
@@ -47,6 +48,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batch-max-requests", dest="batch_max_requests", default=None, metavar="N",
                     help="live-spend guard: in record/live mode refuse to submit more than N requests in "
                          "this run (per xdist worker).")
+    group.addoption("--batch-check-cassettes", dest="batch_check_cassettes", action="store_true", default=False,
+                    help="after collection, list stale cassettes (no collected test uses them), cassettes that "
+                         "hold a secret and pending recordings; the run fails if any are found. Fastest with "
+                         "--collect-only -q; not under xdist.")
     for name, help_text in (
         ("batch_provider", "default for --batch-provider"),
         ("batch_mode", "default for --batch-mode"),
@@ -65,6 +70,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except cfg.BatchConfigError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[_STATS] = summary.RunStats()
+    if config.getoption("batch_check_cassettes") and getattr(config.option, "numprocesses", None):
+        raise pytest.UsageError("--batch-check-cassettes needs every test collected in one process: "
+                                "run it without -n (e.g. pytest --batch-check-cassettes --collect-only -q)")
     if config.stash[_SESSION].mode in ("replay", "record"):
         from .cassettes import preload
 
@@ -92,18 +100,21 @@ def batch_provider(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture
-def _batch_options(request: pytest.FixtureRequest, batch_provider: str) -> cfg.TestOptions:
-    node = request.node
-    test_name = _name_without_provider(node.name, batch_provider)
+def _resolve(config: pytest.Config, node: Any, provider: str) -> cfg.TestOptions:
+    """This test's options for ``provider``: session options, then its ``batch`` markers."""
+    test_name = _name_without_provider(node.name, provider)
     if node.cls is not None:
         test_name = f"{node.cls.__name__}.{test_name}"
     marker = _marker(node)
-    if marker.faults is None and "batch_sim" in request.fixturenames and request.config.stash[_SESSION].mode == "auto":
+    if marker.faults is None and "batch_sim" in node.fixturenames and config.stash[_SESSION].mode == "auto":
         # a test that programs the emulator is a simulation test: auto never swaps in a cassette
         marker = cfg.MarkerOptions(marker.providers, "simulate", marker.cassette, marker.lifecycle, marker.faults)
-    options = cfg.resolve(request.config.stash[_SESSION], marker, batch_provider,
-                          module_name=node.path.stem, test_name=test_name)
+    return cfg.resolve(config.stash[_SESSION], marker, provider, module_name=node.path.stem, test_name=test_name)
+
+
+@pytest.fixture
+def _batch_options(request: pytest.FixtureRequest, batch_provider: str) -> cfg.TestOptions:
+    options = _resolve(request.config, request.node, batch_provider)
     if options.skip_reason:
         pytest.skip(options.skip_reason)
     stats = request.config.stash[_STATS].for_provider(batch_provider)
@@ -359,7 +370,22 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: 
     return assertrepr_compare(op, left, right)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if not config.getoption("batch_check_cassettes") or hasattr(config, "workerinput"):
+        return
+    from .cassettes import check_cassettes
+
+    used = {_resolve(config, item, item.callspec.params["batch_provider"]).cassette
+            for item in session.items
+            if "batch_provider" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")}
+    config.stash[_CASSETTE_REPORT] = check_cassettes(config.stash[_SESSION].cassette_dir, used)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    report = session.config.stash.get(_CASSETTE_REPORT, None)
+    if report is not None and not report.ok:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[summary.WORKEROUTPUT_KEY] = session.config.stash[_STATS].to_dict()
@@ -373,6 +399,11 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    report = config.stash.get(_CASSETTE_REPORT, None)
+    if report is not None:
+        terminalreporter.write_sep("-", "pytest-batch cassette check")
+        for line in report.format().splitlines():
+            terminalreporter.write_line(line)
     stats = config.stash.get(_STATS, None)
     if stats is None or not stats.providers:
         return

@@ -97,7 +97,7 @@ class BatchSuccess(Generic[T]):
     custom_id: str
     value: T
     usage: Usage
-    raw: Any = None
+    raw: Any = field(default=None, repr=False)
     ok = True
 
 
@@ -109,7 +109,7 @@ class BatchError:
     kind: ErrorKind
     message: str
     status: int | None = None
-    raw: Any = None
+    raw: Any = field(default=None, repr=False)
     ok = False
 
 
@@ -135,10 +135,10 @@ class BatchJob:
     ended_at: datetime | None = None
     #: batch-level errors, as "code: message (line N)" strings
     errors: list[str] = field(default_factory=list)
-    raw: Any = None
-    custom_ids: list[str] | None = None
-    prompts: dict[str, Any] | None = None
-    parts: list[BatchJob] = field(default_factory=list)
+    raw: Any = field(default=None, repr=False)
+    custom_ids: list[str] | None = field(default=None, repr=False)
+    prompts: dict[str, Any] | None = field(default=None, repr=False)
+    parts: list[BatchJob] = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
         return self.id

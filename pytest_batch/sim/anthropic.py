@@ -23,6 +23,7 @@ from typing import Any
 
 from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, approx_tokens, malform, truncate
 from .clock import rfc3339
+from .faults import BatchFault
 from .http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
 from .responders import Answer, BatchItem, compact_json
 
@@ -194,7 +195,7 @@ class AnthropicBackend(BackendBase):
         if read:
             record.reads += 1
         if self.progress(record) >= 1.0:
-            fault = record.fault
+            fault = self.fault(record)
             if fault is not None and fault.kind == "expire":
                 self._end(record, "expired", fault.completed_fraction)
             else:
@@ -204,7 +205,7 @@ class AnthropicBackend(BackendBase):
         """Decide every request's result type and flip the counts all at once (wire-formats.md B.2)."""
         answers = self.answers(record)
         invalid = record.extra["invalid"]
-        failed_validation = record.fault is not None and record.fault.kind == "validation_failure"
+        failed_validation = (fault := self.fault(record)) is not None and fault.kind == "validation_failure"
         done = int(len(record) * share)
         types: list[str] = []
         ids: list[str | None] = []
@@ -239,13 +240,13 @@ class AnthropicBackend(BackendBase):
         if record.extra["status"] != "ended" or self.now >= record.created_at + ARCHIVE_AFTER:
             raise HTTPError(404, f"Message Batch {batch_id} has no available results.")
         # Everything the rows need is fixed now: the generator runs outside the emulator's lock.
-        return self._rows(record, self.answers(record), self.result_order(record))
+        return self._rows(record, self.answers(record), self.result_order(record), self.fault(record))
 
-    def _rows(self, record: BatchRecord, answers: list[Answer], order: list[int]) -> Iterator[dict[str, Any]]:
+    def _rows(self, record: BatchRecord, answers: list[Answer], order: list[int],
+              fault: BatchFault | None) -> Iterator[dict[str, Any]]:
         items = record.items
         types, ids, invalid = record.extra["types"], record.extra["ids"], record.extra["invalid"]
         tool_ids = record.extra["tool_ids"]
-        fault = record.fault
         fault_message = (fault.message if fault is not None and fault.message else
                          "The Message Batch failed validation (injected by pytest-batch).")
         for index in order:
@@ -472,16 +473,18 @@ class AnthropicRoutes:
         return response
 
     def _batch(self, request: SimRequest, record: BatchRecord) -> SimResponse:
-        headers = {}
-        if record.extra["status"] != "ended":
-            headers["retry-after"] = "10"  # seen on in-progress polls (openrouter notes)
-        return json_response(200, self.backend.to_json(record, request.base_url), headers)
+        return json_response(200, self.backend.to_json(record, request.base_url))
 
     def create(self, request: SimRequest) -> SimResponse:
         return self._batch(request, self.backend.create_batch(request.body))
 
     def retrieve(self, request: SimRequest, batch_id: str) -> SimResponse:
-        return self._batch(request, self.backend.retrieve(batch_id))
+        response = self._batch(request, self.backend.retrieve(batch_id))
+        if self.backend.record(batch_id).extra["status"] != "ended":
+            # Only polls of an unfinished batch say when to come back: create, cancel and the
+            # ended poll carry no retry-after (realdata/curator/anthropic_*.yaml).
+            response.headers["retry-after"] = "10"
+        return response
 
     def cancel(self, request: SimRequest, batch_id: str) -> SimResponse:
         return self._batch(request, self.backend.cancel(batch_id))

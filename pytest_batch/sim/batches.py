@@ -18,7 +18,6 @@ class BatchRecord:
     id: str
     created_at: float
     items: list[BatchItem]
-    fault: BatchFault | None = None
     reads: int = 0
     #: set by an explicit advance: the batch ends on its next read.
     forced: bool = False
@@ -47,9 +46,14 @@ class BackendBase:
 
     def new_record(self, batch_id: str, items: list[BatchItem]) -> BatchRecord:
         self.emulator.claim_lifecycle(batch_id)
-        record = BatchRecord(batch_id, self.now, items, fault=self.emulator.faults.take_batch_fault(batch_id))
+        self.emulator.faults.take_batch_fault(batch_id)
+        record = BatchRecord(batch_id, self.now, items)
         self.batches[batch_id] = record
         return record
+
+    def fault(self, record: BatchRecord) -> BatchFault | None:
+        """The batch fault for this batch: queued for the next batch, or set for its id at any time."""
+        return self.emulator.faults.by_batch_id.get(record.id)
 
     def progress(self, record: BatchRecord) -> float:
         if record.forced:

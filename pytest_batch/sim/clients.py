@@ -36,17 +36,22 @@ def anthropic_client(emulator: Emulator, *, async_client: bool = False, **kwargs
     return anthropic.Anthropic(http_client=httpx2.Client(transport=EmulatorTransport(emulator)), **kwargs)
 
 
-def google_client(emulator: Emulator, **kwargs: Any) -> Any:
+def google_client(emulator: Emulator, *, http_options: Any = None, **kwargs: Any) -> Any:
     """A google-genai Client; ``client.aio`` goes through the async transport too (always inject
-    an async client, or google-genai uses aiohttp when it is installed: wire-formats.md 0.1)."""
+    an async client, or google-genai uses aiohttp when it is installed: wire-formats.md 0.1).
+
+    ``http_options`` (a dict or ``HttpOptions``) is kept, e.g. ``{"api_version": "v1beta"}``;
+    only the HTTP clients are the emulator's, and the base URL defaults to Google's.
+    """
     import httpx2
     from google import genai
     from google.genai import types
 
     kwargs.setdefault("api_key", FAKE_KEYS["google"])
-    http_options = types.HttpOptions(
-        base_url="https://generativelanguage.googleapis.com/",
-        httpx_client=httpx2.Client(transport=EmulatorTransport(emulator)),
-        httpx_async_client=httpx2.AsyncClient(transport=AsyncEmulatorTransport(emulator)),
-    )
-    return genai.Client(http_options=http_options, **kwargs)
+    options = types.HttpOptions.model_validate(http_options or {})
+    options = options.model_copy(update={
+        "base_url": options.base_url or "https://generativelanguage.googleapis.com/",
+        "httpx_client": httpx2.Client(transport=EmulatorTransport(emulator)),
+        "httpx_async_client": httpx2.AsyncClient(transport=AsyncEmulatorTransport(emulator)),
+    })
+    return genai.Client(http_options=options, **kwargs)

@@ -19,7 +19,7 @@ from typing import Any
 from .clock import Clock, FrozenClock
 from .faults import Faults
 from .http import HTTPError, SimRequest, SimResponse
-from .ids import IdFactory
+from .ids import IdFactory, bare_id
 from .journal import Journal, JournalEntry
 from .lifecycle import Lifecycle
 from .responders import Expectation, Responder, ResponderFn
@@ -91,10 +91,11 @@ class Emulator:
         self.responder.add(fn)
 
     def set_lifecycle(self, spec: str | Lifecycle, *, batch_id: str | None = None, next_batch: bool = False) -> None:
-        """Change the lifecycle for every batch, one existing batch, or the next batch created."""
+        """Change the lifecycle for every batch, one existing batch (its id, or a Gemini
+        ``batches/{id}`` name), or the next batch created."""
         lifecycle = Lifecycle.parse(spec)
         if batch_id is not None:
-            self._batch_lifecycles[batch_id] = lifecycle
+            self._batch_lifecycles[bare_id(batch_id)] = lifecycle
         elif next_batch:
             self._next_lifecycles.append(lifecycle)
         else:
@@ -109,12 +110,13 @@ class Emulator:
             self._batch_lifecycles[batch_id] = self._next_lifecycles.pop(0)
 
     def advance(self, seconds: float = 0.0, *, batch_id: str | None = None) -> None:
-        """Move the clock by ``seconds``; with no seconds, finish every open batch (or one)."""
+        """Move the clock by ``seconds``; with no seconds, finish every open batch (or one,
+        by id or Gemini ``batches/{id}`` name)."""
         if seconds:
             self.clock.advance(seconds)
             return
         for backend in (self.openai, self.anthropic, self.google):
-            backend.finish(batch_id)
+            backend.finish(None if batch_id is None else bare_id(batch_id))
 
     def reset(self) -> None:
         """Forget every file, batch, expectation, fault and journal entry."""

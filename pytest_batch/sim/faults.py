@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from .ids import bare_id
 from .responders import OUTCOMES, Answer, BatchItem
 
 BATCH_FAULTS = ("validation_failure", "expire")
@@ -100,12 +101,13 @@ class Faults:
     # -- per batch
     def batch(self, kind: str, *, batch_id: str | None = None, completed_fraction: float = 0.5,
               message: str | None = None) -> None:
-        """Make the next created batch (or ``batch_id``) fail validation or expire."""
+        """Make the next created batch (or ``batch_id``, an id or ``batches/{id}`` name) fail
+        validation or expire."""
         fault = BatchFault(kind, completed_fraction, message)
         if batch_id is None:
             self.next_batches.append(fault)
         else:
-            self.by_batch_id[batch_id] = fault
+            self.by_batch_id[bare_id(batch_id)] = fault
 
     def take_batch_fault(self, batch_id: str) -> BatchFault | None:
         if batch_id in self.by_batch_id:

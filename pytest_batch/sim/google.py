@@ -372,7 +372,7 @@ class GoogleBackend(BackendBase):
         extra = record.extra
         if extra["state"] in TERMINAL:
             return
-        fault = record.fault
+        fault = self.fault(record)
         progress = self._share(record)
         if self.now - record.created_at >= HOURS_48 and not record.forced:
             self._end(record, "BATCH_STATE_EXPIRED", int(len(record) * progress), output=False)

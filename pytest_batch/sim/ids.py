@@ -18,6 +18,12 @@ def _table(alphabet: str) -> bytes:
 _TABLES = {alphabet: _table(alphabet) for alphabet in (_HEX, _BASE62, _BASE58, _LOWER36, _BASE62 + "_-")}
 
 
+def bare_id(batch_id: str) -> str:
+    """A batch id from an id or a resource name: Gemini names its batches ``batches/{id}``
+    (wire-formats.md C.3), and control calls accept either form."""
+    return batch_id.rpartition("/")[2]
+
+
 class IdFactory:
     """Same seed, same sequence of ids: two runs of a test see identical ids."""
 

@@ -181,7 +181,7 @@ class OpenAIBackend(BackendBase):
             if not self._validate(record):
                 return
             batch["status"], batch["in_progress_at"] = "in_progress", now
-        fault = record.fault
+        fault = self.fault(record)
         if progress >= 1.0 and fault is not None and fault.kind == "expire":
             self._end(record, "expired", fault.completed_fraction)
             return
@@ -211,7 +211,7 @@ class OpenAIBackend(BackendBase):
         if record.items:
             return True
         try:
-            fault = record.fault
+            fault = self.fault(record)
             if fault is not None and fault.kind == "validation_failure":
                 raise ValidationFailure("invalid_request", fault.message or "The batch failed validation "
                                         "(injected by pytest-batch).")
@@ -514,10 +514,12 @@ class OpenAIRoutes:
         return json_response(200, self.backend.delete_file(file_id))
 
     def file_content(self, request: SimRequest, file_id: str) -> SimResponse:
-        content = self.backend.get_file(file_id).content
+        record = self.backend.get_file(file_id)
+        content = record.content
         chunks = (content[i:i + (1 << 20)] for i in range(0, len(content), 1 << 20))
-        return SimResponse(200, {"content-type": "application/octet-stream", "content-length": str(len(content))},
-                           chunks)
+        # The recorded download names the file (realdata/curator/openai_basic_batch_completion.yaml).
+        return SimResponse(200, {"content-type": "application/octet-stream", "content-length": str(len(content)),
+                                 "content-disposition": f'attachment; filename="{record.filename}"'}, chunks)
 
     def create_batch(self, request: SimRequest) -> SimResponse:
         body = _json_body(request)

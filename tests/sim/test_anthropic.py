@@ -157,6 +157,19 @@ def test_batch_object_and_headers_match_the_recordings(emulator: Emulator) -> No
     assert done["results_url"] == f"https://api.anthropic.com/v1/messages/batches/{done['id']}/results"
 
 
+def test_only_polls_of_an_unfinished_batch_carry_retry_after() -> None:
+    """As recorded: create and cancel answer without retry-after, in-progress polls with 10 s."""
+    emulator = Emulator(lifecycle="polls:2")
+    client = emulator.anthropic_client()
+    created = client.messages.batches.with_raw_response.create(requests=seed_requests()[:1])
+    assert "retry-after" not in created.headers
+    batch_id = raw_json(created)["id"]
+    assert client.messages.batches.with_raw_response.retrieve(batch_id).headers["retry-after"] == "10"
+    assert "retry-after" not in client.messages.batches.with_raw_response.retrieve(batch_id).headers
+    other = client.messages.batches.create(requests=seed_requests()[:1])
+    assert "retry-after" not in client.messages.batches.with_raw_response.cancel(other.id).headers
+
+
 def test_result_rows_match_the_recordings(emulator: Emulator) -> None:
     client = emulator.anthropic_client()
     batch, _ = ended(client, seed_requests("text"))

@@ -9,7 +9,7 @@ import json
 
 import httpx2
 import pytest
-from google.genai import errors
+from google.genai import errors, types
 from pydantic import ValidationError
 
 from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS, User, seed_expectations
@@ -364,6 +364,14 @@ def test_v1beta_paths_are_served(client, emulator):
     text = op["response"]["inlinedResponses"]["inlinedResponses"][0]["response"]["candidates"][0]
     assert User.model_validate_json(text["content"]["parts"][0]["text"]) == EXPECTED_USERS[1]
     assert raw(emulator, "GET", "/v1beta/batches").json()["operations"][0]["name"] == created.json()["name"]
+
+
+@pytest.mark.parametrize("http_options", [{"api_version": "v1beta"}, types.HttpOptions(api_version="v1beta")])
+def test_google_client_keeps_the_callers_http_options(emulator, http_options):
+    client = emulator.google_client(http_options=http_options)
+    job = client.batches.create(model=MODEL, src=inline_src(SEED_PROMPTS[:1]))
+    assert client.batches.get(name=job.name).state.name == "JOB_STATE_SUCCEEDED"
+    assert {e.path.split("/")[1] for e in emulator.journal} == {"v1beta"}
 
 
 def test_malformed_jsonl_row_is_rejected_at_create_naming_the_line(client, emulator):

@@ -72,7 +72,10 @@ def test_wire_shapes_match_the_recordings(emulator: Emulator) -> None:
     assert body["object"] == "chat.completion" and body["choices"][0]["finish_reason"] == "stop"
     assert set(body["usage"]) >= {"prompt_tokens", "completion_tokens", "total_tokens"}
     output_file = client.files.retrieve(done["output_file_id"])
-    assert output_file.purpose == "batch_output" and output_file.filename.endswith("_output.jsonl")
+    assert output_file.purpose == "batch_output" and output_file.filename == f"{done['id']}_output.jsonl"
+    download = client.files.with_raw_response.content(done["output_file_id"])
+    assert download.headers["content-type"] == "application/octet-stream"
+    assert download.headers["content-disposition"] == f'attachment; filename="{done["id"]}_output.jsonl"'
 
 
 def test_lifecycle_polls_through_every_status_with_growing_counts() -> None:

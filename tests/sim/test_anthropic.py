@@ -497,6 +497,25 @@ def test_529_without_retries_is_an_overloaded_error(emulator: Emulator) -> None:
     assert caught.value.type == "overloaded_error"
 
 
+def test_500_is_retried_then_surfaces_as_an_internal_server_error(emulator: Emulator) -> None:
+    emulator.faults.http_error(500, times=3, provider="anthropic")
+    client = emulator.anthropic_client(max_retries=1)
+    with pytest.raises(anthropic.InternalServerError) as caught:
+        client.messages.batches.list()
+    assert caught.value.type == "api_error" and caught.value.request_id.startswith("req_")
+    assert [e.status for e in emulator.journal] == [500, 500]
+    assert client.messages.batches.list().data == []  # the third fault answers this call's first try
+
+
+def test_dropped_connection_is_a_connection_error_then_a_retry_succeeds(emulator: Emulator) -> None:
+    emulator.faults.drop_connection(provider="anthropic")
+    with pytest.raises(anthropic.APIConnectionError):
+        emulator.anthropic_client(max_retries=0).messages.batches.list()
+    emulator.faults.drop_connection(provider="anthropic")
+    assert emulator.anthropic_client(max_retries=1).messages.batches.list().data == []
+    assert [e.fault for e in emulator.journal] == ["dropped connection", "dropped connection", None]
+
+
 # --------------------------------------------------------------------------- per-request outcomes
 
 def test_http_error_fault_is_an_errored_row_with_the_full_envelope(emulator: Emulator) -> None:

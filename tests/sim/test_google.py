@@ -430,6 +430,23 @@ def test_injected_http_faults_use_the_google_error_envelope(client, emulator, st
     assert list(client.batches.list()) == []  # the fault fired once
 
 
+def test_529_is_a_server_error_and_google_genai_does_not_retry(client, emulator):
+    emulator.faults.http_error(529, times=2, provider="google", retry_after=0.001)
+    with pytest.raises(errors.ServerError) as caught:
+        client.batches.list()
+    assert (caught.value.code, caught.value.status) == (529, "UNAVAILABLE")
+    assert caught.value.response.headers["retry-after"] == "1"
+    assert [e.status for e in emulator.journal] == [529]
+
+
+def test_dropped_connection_reaches_the_caller_as_the_transport_error(client, emulator):
+    emulator.faults.drop_connection(provider="google")
+    with pytest.raises(httpx2.TransportError, match="dropped the connection"):
+        client.batches.list()
+    assert list(client.batches.list()) == []
+    assert [e.fault for e in emulator.journal] == ["dropped connection", None]
+
+
 # ---------------------------------------------------------------------------- files
 
 def test_uploaded_file_resource_is_proto3_camel_case(client, emulator):

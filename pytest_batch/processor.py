@@ -13,7 +13,7 @@ requests needs no key and no network; the SDK client is made lazily from the env
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import io
 import json
 import time
@@ -218,9 +218,11 @@ class _ProcessorBase(Generic[T]):
                     from None
             if not isinstance(line, dict):
                 raise InputFileError(f"{name} line {number}: expected a JSON object, got {type(line).__name__}")
-            if not isinstance(line.get(field_name), str):
-                raise InputFileError(f"{name} line {number}: missing {field_name!r} (a {self.provider.name} "
-                                     "request line needs one)")
+            absent = [key for key in self.provider.line_keys if key not in line]
+            if absent or not isinstance(line.get(field_name), str):
+                raise InputFileError(f"{name} line {number}: missing {(absent or [field_name])[0]!r}, which every "
+                                     f"{self.provider.name} request line has (was the file built for another "
+                                     "provider?)")
             lines.append(line)
             numbers.append(number)
         if not lines:
@@ -230,24 +232,27 @@ class _ProcessorBase(Generic[T]):
         return BatchRequests(self.provider.name, self.model, lines, ids, None)
 
     def _chunks(self, requests: BatchRequests) -> list[tuple[list[dict[str, Any]], bytes, list[str]]]:
-        """Split the lines so no batch exceeds the provider's request or byte limit."""
+        """Split the lines so no batch exceeds the provider's request or byte limit: each chunk
+        is (lines, their JSONL bytes, their custom_ids)."""
         chunks = []
-        lines: list[dict[str, Any]] = []
-        parts: list[bytes] = []
-        size = 0
-        for line, encoded in zip(requests.lines, requests.encoded_lines(), strict=True):
-            length = len(encoded) + 1
+        start = size = 0
+        encoded = requests.encoded_lines()
+        for index, line in enumerate(encoded):
+            length = len(line) + 1
             if length > self.limits.max_bytes:
-                raise ConfigurationError(f"request {line.get(self.provider.id_field)!r} is {length} bytes, over "
+                raise ConfigurationError(f"request {requests.custom_ids[index]!r} is {length} bytes, over "
                                          f"{self.provider.name}'s limit of {self.limits.max_bytes} bytes per batch")
-            if lines and (len(lines) >= self.limits.max_requests or size + length > self.limits.max_bytes):
-                chunks.append((lines, b"".join(parts), [self.provider.line_custom_id(x) or "" for x in lines]))
-                lines, parts, size = [], [], 0
-            lines.append(line)
-            parts.append(encoded + b"\n")
+            if index > start and (index - start >= self.limits.max_requests or size + length > self.limits.max_bytes):
+                chunks.append(self._chunk(requests, start, index))
+                start, size = index, 0
             size += length
-        chunks.append((lines, b"".join(parts), [self.provider.line_custom_id(x) or "" for x in lines]))
+        chunks.append(self._chunk(requests, start, len(encoded)))
         return chunks
+
+    @staticmethod
+    def _chunk(requests: BatchRequests, start: int, end: int) -> tuple[list[dict[str, Any]], bytes, list[str]]:
+        data = b"".join(line + b"\n" for line in requests.encoded_lines()[start:end])
+        return requests.lines[start:end], data, requests.custom_ids[start:end]
 
     def _submit_options(self) -> dict[str, Any]:
         return {**self.options, "inline_bytes": self.limits.inline_bytes}
@@ -267,9 +272,6 @@ class _ProcessorBase(Generic[T]):
     def _regroup(job: BatchJob, parts: list[BatchJob]) -> BatchJob:
         for old, new in zip(job.parts or [job], parts, strict=True):
             new.custom_ids = old.custom_ids
-            if not new.counts.total and new.custom_ids:  # Gemini's SDK drops batchStats (C.3)
-                total = len(new.custom_ids)
-                new.counts.total, new.counts.pending = total, 0 if new.is_terminal else total
         return BatchJob.group(parts, custom_ids=job.custom_ids, prompts=job.prompts)
 
     def _price(self, usage: Usage) -> float | None:
@@ -329,8 +331,37 @@ def _feedback(error: BatchError) -> str:
             "Answer again, with only a JSON object that matches the requested schema.")
 
 
-def _next_interval(interval: float, factor: float, max_interval: float) -> float:
-    return min(max_interval, interval * factor)
+@contextlib.contextmanager
+def _naming_submitted(parts: list[BatchJob]) -> Iterator[None]:
+    """When a later part of a split input is refused, say which parts were already submitted."""
+    try:
+        yield
+    except ProviderError as error:
+        if not parts:
+            raise
+        raise ProviderError(f"{error} (already submitted: {', '.join(p.id for p in parts)})",
+                            status=error.status) from None
+
+
+class _Backoff:
+    """The pauses between polls: ``interval`` growing by ``factor`` up to ``max_interval``,
+    until ``timeout`` seconds (wall time, or the pauses themselves when sleep is a no-op)."""
+
+    def __init__(self, timeout: float | None, interval: float, factor: float, max_interval: float) -> None:
+        self.timeout, self.interval, self.factor, self.max_interval = timeout, interval, factor, max_interval
+        self.started = time.monotonic()
+        self.slept = 0.0
+
+    def pause(self, job: BatchJob) -> float:
+        """The next pause, or BatchTimeoutError when it would overrun the timeout."""
+        elapsed = max(time.monotonic() - self.started, self.slept)
+        interval = self.interval
+        if self.timeout is not None and elapsed + interval > self.timeout:
+            raise BatchTimeoutError(f"batch {job.id} still {job.status.value} after {elapsed:.0f}s "
+                                    f"(timeout {self.timeout:g}s); wait again or raise timeout=")
+        self.slept += interval
+        self.interval = min(self.max_interval, interval * self.factor)
+        return interval
 
 
 class BatchProcessor(_ProcessorBase[T]):
@@ -346,13 +377,8 @@ class BatchProcessor(_ProcessorBase[T]):
         requests = self._requests(source)
         parts: list[BatchJob] = []
         for lines, data, ids in self._chunks(requests):
-            try:
+            with _naming_submitted(parts):
                 part = self.provider.submit(self.client, lines, data, self.model, self._submit_options())
-            except ProviderError as error:
-                if parts:
-                    raise ProviderError(f"{error} (already submitted: {', '.join(p.id for p in parts)})",
-                                        status=error.status) from None
-                raise
             part.custom_ids = ids
             parts.append(part)
         return BatchJob.group(parts, custom_ids=requests.custom_ids, prompts=requests.prompts)
@@ -371,10 +397,8 @@ class BatchProcessor(_ProcessorBase[T]):
         """Poll until the job is terminal, backing off from ``interval`` by ``factor`` up to
         ``max_interval``; raises BatchTimeoutError after ``timeout`` seconds."""
         sleep = sleep or self._sleep or time.sleep
-        started = time.monotonic()
-        slept = 0.0
-        bar = _Progress(progress)
-        try:
+        backoff = _Backoff(timeout, interval, factor, max_interval)
+        with _Progress(progress) as bar:
             while True:
                 job = self.status(job)
                 bar.update(job)
@@ -382,15 +406,7 @@ class BatchProcessor(_ProcessorBase[T]):
                     callback(job)
                 if job.is_terminal:
                     return job
-                elapsed = max(time.monotonic() - started, slept)
-                if timeout is not None and elapsed + interval > timeout:
-                    raise BatchTimeoutError(f"batch {job.id} still {job.status.value} after {elapsed:.0f}s "
-                                            f"(timeout {timeout:g}s); wait again or raise timeout=")
-                sleep(interval)
-                slept += interval
-                interval = _next_interval(interval, factor, max_interval)
-        finally:
-            bar.close()
+                sleep(backoff.pause(job))
 
     def results(self, job: BatchJob | str) -> BatchResults[T]:
         """Every result of the job, streamed (see BatchResults). A job that is not terminal
@@ -429,15 +445,18 @@ class AsyncBatchProcessor(_ProcessorBase[T]):
     _async = True
 
     async def submit(self, source: Source) -> BatchJob:
+        """See ``BatchProcessor.submit``."""
         requests = self._requests(source)
         parts: list[BatchJob] = []
         for lines, data, ids in self._chunks(requests):
-            part = await self.provider.asubmit(self.client, lines, data, self.model, self._submit_options())
+            with _naming_submitted(parts):
+                part = await self.provider.asubmit(self.client, lines, data, self.model, self._submit_options())
             part.custom_ids = ids
             parts.append(part)
         return BatchJob.group(parts, custom_ids=requests.custom_ids, prompts=requests.prompts)
 
     async def status(self, job: BatchJob | str) -> BatchJob:
+        """See ``BatchProcessor.status``."""
         job = self._job(job)
         parts = [await self.provider.aretrieve(self.client, batch_id) for batch_id in job.ids]
         return self._regroup(job, parts)
@@ -446,31 +465,23 @@ class AsyncBatchProcessor(_ProcessorBase[T]):
                    factor: float = 1.5, max_interval: float = 60.0, progress: bool = False,
                    callback: Callable[[BatchJob], Any] | None = None,
                    sleep: Callable[[float], Awaitable[Any]] | None = None) -> BatchJob:
+        """See ``BatchProcessor.wait``; ``callback`` may be a coroutine function."""
+        import asyncio
+
         sleep = sleep or self._sleep or asyncio.sleep
-        started = time.monotonic()
-        slept = 0.0
-        bar = _Progress(progress)
-        try:
+        backoff = _Backoff(timeout, interval, factor, max_interval)
+        with _Progress(progress) as bar:
             while True:
                 job = await self.status(job)
                 bar.update(job)
-                if callback is not None:
-                    outcome = callback(job)
-                    if asyncio.iscoroutine(outcome):
-                        await outcome
+                if callback is not None and asyncio.iscoroutine(outcome := callback(job)):
+                    await outcome
                 if job.is_terminal:
                     return job
-                elapsed = max(time.monotonic() - started, slept)
-                if timeout is not None and elapsed + interval > timeout:
-                    raise BatchTimeoutError(f"batch {job.id} still {job.status.value} after {elapsed:.0f}s "
-                                            f"(timeout {timeout:g}s); wait again or raise timeout=")
-                await sleep(interval)
-                slept += interval
-                interval = _next_interval(interval, factor, max_interval)
-        finally:
-            bar.close()
+                await sleep(backoff.pause(job))
 
     async def results(self, job: BatchJob | str) -> AsyncBatchResults[T]:
+        """See ``BatchProcessor.results``; iterate with ``async for``."""
         job = self._job(job)
         if job.raw is None or not job.is_terminal:
             job = await self.status(job)
@@ -485,13 +496,16 @@ class AsyncBatchProcessor(_ProcessorBase[T]):
         return AsyncBatchResults(source, custom_ids=job.custom_ids, job=job, price=self._price)
 
     async def list(self, limit: int = 20) -> list[BatchJob]:
+        """See ``BatchProcessor.list``."""
         return await self.provider.alist(self.client, limit)
 
     async def cancel(self, job: BatchJob | str) -> BatchJob:
+        """See ``BatchProcessor.cancel``."""
         job = self._job(job)
         return self._regroup(job, [await self.provider.acancel(self.client, batch_id) for batch_id in job.ids])
 
     async def delete(self, job: BatchJob | str) -> None:
+        """See ``BatchProcessor.delete``."""
         job = self._job(job)
         for batch_id in job.ids:
             await self.provider.adelete(self.client, batch_id)
@@ -518,6 +532,9 @@ class _Progress:
             self._task = self._bar.add_task(description, total=job.counts.total or None)
         self._bar.update(self._task, completed=done, total=job.counts.total or None, description=description)
 
-    def close(self) -> None:
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()

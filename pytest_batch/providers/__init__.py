@@ -141,6 +141,8 @@ class Provider:
     custom_id_pattern: re.Pattern[str] | None = None
     #: the key of a request line that holds its id.
     id_field = "custom_id"
+    #: the keys every request line of this provider has (a JSONL missing one was built for another).
+    line_keys: tuple[str, ...] = ("custom_id",)
     #: batch price per million tokens (input, output) by model name; 50% is applied on top.
     prices: dict[str, tuple[float, float]] = {}
 

@@ -43,6 +43,7 @@ class AnthropicProvider(Provider):
     name = "anthropic"
     env_keys = ("ANTHROPIC_API_KEY",)
     limits = Limits(max_requests=100_000, max_bytes=256 * 1024 * 1024)
+    line_keys = ("custom_id", "params")
     custom_id_pattern = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # B.3
     prices = PRICES
 

@@ -11,6 +11,7 @@ temporary file and read line by line.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import re
@@ -53,6 +54,7 @@ class GoogleProvider(Provider):
     #: inline requests: the whole create call under 20 MB (C.6); file input up to 2 GB.
     limits = Limits(max_requests=10**9, max_bytes=2 * 1024**3, inline_bytes=20 * 1024 * 1024)
     id_field = "key"
+    line_keys = ("key", "request")
     prices = PRICES
 
     def request_line(self, custom_id: str, messages: list[Message], model: str,
@@ -101,7 +103,7 @@ class GoogleProvider(Provider):
 
     def retrieve(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("retrieve", batch_id):
-            return to_job(client.batches.get(name=_name(batch_id)))
+            return _from_operation(client._api_client.request("get", _name(batch_id), {}).body)
 
     def list(self, client: Any, limit: int) -> list[BatchJob]:
         jobs = []
@@ -158,7 +160,7 @@ class GoogleProvider(Provider):
 
     async def aretrieve(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("retrieve", batch_id):
-            return to_job(await _aio(client).batches.get(name=_name(batch_id)))
+            return _from_operation((await _aio(client)._api_client.async_request("get", _name(batch_id), {})).body)
 
     async def alist(self, client: Any, limit: int) -> list[BatchJob]:
         jobs = []
@@ -242,25 +244,53 @@ def _key_at(job: BatchJob, index: int) -> str | None:
     return ids[index] if ids is not None and index < len(ids) else None
 
 
-def to_job(job: Any, total: int | None = None) -> BatchJob:
+def _from_operation(body: str) -> BatchJob:
+    """A ``GET batches/{id}`` Operation as a BatchJob.
+
+    The SDK's ``batches.get`` drops ``metadata.batchStats`` and the Operation's ``error``
+    (C.3), which leaves a finished file-output batch with no counts and a failed one with no
+    reason. So the processor sends the same GET through the SDK's own client, builds the
+    SDK's ``BatchJob`` from it the way ``batches.get`` does, and keeps both fields.
+    """
+    from google.genai import types
+    from google.genai.batches import _BatchJob_from_mldev
+
+    operation = json.loads(body) if body else {}
+    job = types.BatchJob._from_response(response=_BatchJob_from_mldev(operation), kwargs={})
+    return to_job(job, stats=(operation.get("metadata") or {}).get("batchStats"), error=operation.get("error"))
+
+
+def to_job(job: Any, total: int | None = None, *, stats: dict[str, str] | None = None,
+           error: dict[str, Any] | None = None) -> BatchJob:
     """A google-genai ``BatchJob`` as a BatchJob.
 
-    The SDK drops ``batchStats`` (C.3), so counts are the submitted total while running,
-    and counted from the inline responses once they are there.
+    ``stats`` is the wire's ``batchStats`` (int64 strings, zero counters omitted, C.3); without
+    it (create, list) counts are the submitted ``total``, or counted from inline responses.
+    Once the batch has ended, requests that never ran count as errored (they come back as
+    expired or canceled items).
     """
     state = getattr(job.state, "value", job.state) or "JOB_STATE_UNSPECIFIED"
     status = _STATES.get(str(state), BatchStatus.IN_PROGRESS)
-    counts = BatchCounts(total or 0, 0, 0, total or 0)
     inlined = job.dest.inlined_responses if job.dest is not None else None
-    if inlined is not None:
-        errored = sum(1 for row in inlined if row.error is not None)
-        counts = BatchCounts(max(total or 0, len(inlined)), len(inlined) - errored, errored,
-                             max(0, (total or 0) - len(inlined)))
-    elif status.is_terminal:
-        counts = BatchCounts(counts.total, 0, 0, 0)
-    errors = [f"{job.error.code}: {job.error.message}"] if job.error is not None else []
+    if stats:
+        total, succeeded, failed, pending = (int(stats.get(name) or 0) for name in (
+            "requestCount", "successfulRequestCount", "failedRequestCount", "pendingRequestCount"))
+    elif inlined is not None:
+        failed = sum(1 for row in inlined if row.error is not None)
+        total = max(total or 0, len(inlined))
+        succeeded, pending = len(inlined) - failed, total - len(inlined)
+    else:
+        total, succeeded, failed, pending = total or 0, 0, 0, total or 0
+    if status.is_terminal:
+        failed, pending = max(failed, total - succeeded), 0
+    errors = []
+    if error:
+        errors.append(f"{error.get('code')}: {error.get('message') or 'the batch failed'}")
+    elif job.error is not None:
+        errors.append(f"{job.error.code}: {job.error.message}")
     model = (job.model or "").removeprefix("models/") or None
-    return BatchJob("google", job.name, status, model, counts, job.create_time, job.end_time, errors, job)
+    return BatchJob("google", job.name, status, model, BatchCounts(total, succeeded, failed, pending),
+                    job.create_time, job.end_time, errors, job)
 
 
 def _name(batch_id: str) -> str:
@@ -303,11 +333,27 @@ def _inlined(line: dict[str, Any]) -> dict[str, Any]:
 def _errors(action: str, batch_id: str | None = None) -> Iterator[None]:
     from google.genai import errors
 
+    target = f" {batch_id}" if batch_id else ""
     try:
         yield
     except errors.APIError as error:
         if error.code == 404 and batch_id is not None:
             raise BatchNotFoundError(f"Google has no batch {batch_id!r} ({error.message})") from None
-        target = f" {batch_id}" if batch_id else ""
         raise ProviderError(f"Google could not {action}{target}: HTTP {error.code} {error.status}: "
                             f"{error.message}", status=error.code) from None
+    except ValueError as error:  # the SDK checks names before sending: "Invalid batch job name: ..."
+        if batch_id is not None:
+            raise BatchNotFoundError(f"Google has no batch {batch_id!r}: {error} Google batch ids look like "
+                                     "'batches/<id>'") from None
+        raise
+    except _transport_errors() as error:  # google-genai lets the HTTP library's errors through
+        raise ProviderError(f"Google could not {action}{target}: {type(error).__name__}: {error}") from None
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The connection errors of whichever of httpx2 / httpx google-genai may be using."""
+    found = []
+    for module in ("httpx2", "httpx"):
+        with contextlib.suppress(ImportError):
+            found.append(importlib.import_module(module).TransportError)
+    return tuple(found)

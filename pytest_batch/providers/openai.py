@@ -42,6 +42,7 @@ class OpenAIProvider(Provider):
     name = "openai"
     env_keys = ("OPENAI_API_KEY",)
     limits = Limits(max_requests=50_000, max_bytes=200 * 1024 * 1024)
+    line_keys = ("custom_id", "method", "url", "body")
     prices = PRICES
 
     # ------------------------------------------------------------------ pure
@@ -112,7 +113,7 @@ class OpenAIProvider(Provider):
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
                 continue
-            with _errors("download results file", file_id), \
+            with _errors("download the results file", file_id, what="file"), \
                     client.files.with_streaming_response.content(file_id) as response:
                 for line in response.iter_lines():
                     if line:
@@ -157,7 +158,7 @@ class OpenAIProvider(Provider):
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
                 continue
-            with _errors("download results file", file_id):
+            with _errors("download the results file", file_id, what="file"):
                 async with client.files.with_streaming_response.content(file_id) as response:
                     async for line in response.iter_lines():
                         if line:
@@ -248,20 +249,21 @@ def _no_delete(batch_id: str) -> UnsupportedOperationError:
 
 
 @contextlib.contextmanager
-def _errors(action: str, batch_id: str | None = None) -> Iterator[None]:
+def _errors(action: str, batch_id: str | None = None, *, what: str = "batch") -> Iterator[None]:
     import openai
 
+    target = f" {batch_id}" if batch_id else ""
     try:
         yield
     except openai.NotFoundError as error:
         if batch_id is None:
             raise ProviderError(f"OpenAI could not {action}: {_message(error)}", status=404) from None
-        raise BatchNotFoundError(f"OpenAI has no batch or file {batch_id!r} (could not {action}: "
-                                 f"{_message(error)})") from None
+        raise BatchNotFoundError(f"OpenAI has no {what} {batch_id!r} ({_message(error)})") from None
     except openai.APIStatusError as error:
-        target = f" {batch_id}" if batch_id else ""
         raise ProviderError(f"OpenAI could not {action}{target}: HTTP {error.status_code}: {_message(error)}",
                             status=error.status_code) from None
+    except openai.OpenAIError as error:  # connection errors and timeouts, after the SDK's own retries
+        raise ProviderError(f"OpenAI could not {action}{target}: {error}") from None
 
 
 def _message(error: Any) -> str:

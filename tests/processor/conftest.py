@@ -21,10 +21,10 @@ def emulator() -> Emulator:
     return Emulator(seed=3, expectations=seed_expectations())
 
 
-def client_for(emulator: Emulator, provider: str, *, async_client: bool = False) -> Any:
+def client_for(emulator: Emulator, provider: str, *, async_client: bool = False, **kwargs: Any) -> Any:
     if provider == "google":
-        return emulator.google_client()  # client.aio is wired to the async transport too
-    return getattr(emulator, f"{provider}_client")(async_client=async_client)
+        return emulator.google_client(**kwargs)  # client.aio is wired to the async transport too
+    return getattr(emulator, f"{provider}_client")(async_client=async_client, **kwargs)
 
 
 @pytest.fixture

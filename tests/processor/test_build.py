@@ -197,3 +197,18 @@ def test_jsonl_with_duplicate_or_missing_ids_is_refused(tmp_path):
     path.write_text(json.dumps({"params": {}}) + "\n")
     with pytest.raises(InputFileError, match=rf"{path} line 1: missing 'custom_id'"):
         bp.submit(path)
+
+
+@pytest.mark.parametrize(("built_for", "submitted_to", "absent"), [
+    ("anthropic", "openai", "method"), ("openai", "anthropic", "params"), ("openai", "google", "key"),
+    ("google", "anthropic", "custom_id"),
+])
+def test_a_jsonl_built_for_another_provider_is_refused_before_sending(emulator, built_for, submitted_to, absent):
+    from .conftest import MODELS, client_for
+
+    data = BatchProcessor(MODELS[built_for], User).build(["a"]).to_bytes()
+    bp = BatchProcessor(MODELS[submitted_to], User, client=client_for(emulator, submitted_to))
+    with pytest.raises(InputFileError, match=rf"^<BytesIO> line 1: missing '{absent}', which every {submitted_to} "
+                                             r"request line has \(was the file built for another provider\?\)"):
+        bp.submit(io.BytesIO(data))
+    assert emulator.journal.calls() == []

@@ -105,10 +105,12 @@ def test_status_and_results_from_the_id_alone(emulator, make_bp, provider):
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_unknown_batch_id_is_a_clear_error(make_bp, provider):
+@pytest.mark.parametrize("kind", ["well-formed", "malformed"])
+def test_unknown_batch_id_is_a_clear_error(make_bp, provider, kind):
     bogus = {"openai": "batch_doesnotexist", "anthropic": "msgbatch_doesnotexist",
-             "google": "batches/doesnotexist"}[provider]
-    with pytest.raises(BatchNotFoundError, match=bogus):
+             "google": "batches/doesnotexist"}[provider] if kind == "well-formed" else "not/an id"
+    name = {"openai": "OpenAI", "anthropic": "Anthropic", "google": "Google"}[provider]
+    with pytest.raises(BatchNotFoundError, match=rf"^{name} has no (message )?batch '{bogus}'"):
         make_bp(provider, User).status(bogus)
 
 

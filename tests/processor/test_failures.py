@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_batch.errors import BatchTimeoutError, ConfigurationError
+from pytest_batch.errors import BatchTimeoutError, ConfigurationError, ProviderError
 from pytest_batch.models import BatchError, BatchJob, BatchStatus, ErrorKind
+from pytest_batch.processor import BatchProcessor
 from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS, User
+
+from .conftest import MODELS, client_for
 
 PROVIDERS = ["openai", "anthropic", "google"]
 
@@ -99,13 +102,26 @@ def test_expired_openai_batch_reports_unrun_requests(emulator, make_bp):
     assert any(item.ok for item in items)
 
 
-def test_openai_validation_failure_surfaces_batch_errors(emulator, make_bp):
+@pytest.mark.parametrize("provider", ["openai", "google"])
+def test_a_batch_that_fails_validation_says_why(emulator, make_bp, provider):
     emulator.faults.batch("validation_failure", message="This line is not parseable as valid JSON.")
-    bp = make_bp("openai", User)
+    bp = make_bp(provider, User)
     job = bp.wait(bp.submit(list(SEED_PROMPTS)))
     assert job.status is BatchStatus.FAILED
+    # OpenAI: errors.data (A.3); Gemini: the Operation's error, which the SDK's batches.get drops (C.3)
     assert job.errors and "not parseable" in job.errors[0]
     assert {item.kind for item in bp.results(job)} == {ErrorKind.MISSING}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_dropped_connection_is_one_clear_error(emulator, provider):
+    name = {"openai": "OpenAI", "anthropic": "Anthropic", "google": "Google"}[provider]
+    client = client_for(emulator, provider, max_retries=0) if provider != "google" else client_for(emulator, provider)
+    bp = BatchProcessor(MODELS[provider], User, client=client)
+    emulator.faults.drop_connection(times=1)
+    with pytest.raises(ProviderError, match=rf"^{name} could not list batches: .*(?i:connection|disconnected)"):
+        bp.list()
+    assert bp.list() == []  # the next call goes through
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -133,11 +149,15 @@ def test_split_by_bytes(make_bp):
 
 
 def test_gemini_large_input_is_uploaded_as_a_file(emulator, make_bp):
+    emulator.faults.request("request-3", "http_error", status=400)
     bp = make_bp("google", User, limits={"inline_bytes": 200})
     job = bp.wait(bp.submit(list(SEED_PROMPTS)))
     assert emulator.journal.calls("google", "POST", "/upload/")  # went through the Files API
     assert job.raw.dest.file_name
-    assert [item.value for item in bp.results(job).in_input_order()] == list(EXPECTED_USERS)
+    # the counts come from batchStats, which the SDK drops (C.3): a file output has no rows to count
+    assert (job.counts.total, job.counts.succeeded, job.counts.errored, job.counts.pending) == (10, 9, 1, 0)
+    values = [item.value if item.ok else item.kind for item in bp.results(job).in_input_order()]
+    assert values == [*EXPECTED_USERS[:2], ErrorKind.HTTP_ERROR, *EXPECTED_USERS[3:]]
 
 
 def test_wait_backs_off_and_times_out(emulator, make_bp):

@@ -118,12 +118,7 @@ class _ProcessorBase(Generic[T]):
         self.provider, self.model = get_provider(model)
         self.model_string = model
         self.response_model = response_model
-        if mode not in ("structured", "tools"):
-            raise ConfigurationError(f"mode must be 'structured' or 'tools', got {mode!r}")
-        if mode == "tools" and self.provider.name != "anthropic":
-            raise ConfigurationError(f"mode='tools' is for anthropic; {self.provider.name} uses structured outputs")
-        if endpoint is not None and self.provider.name != "openai":
-            raise ConfigurationError(f"endpoint= is for openai; {self.provider.name} has one batch endpoint")
+        self.provider.check_mode_and_endpoint(mode, endpoint)
         self.options: dict[str, Any] = {"mode": mode, "endpoint": endpoint, "params": dict(params or {}),
                                         "metadata": metadata, "display_name": display_name}
         if max_tokens is not None:

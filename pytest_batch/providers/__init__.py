@@ -154,6 +154,15 @@ class Provider:
             raise ConfigurationError(f"invalid custom_id {custom_id!r} for {self.name}: it must match "
                                      f"{self.custom_id_pattern.pattern}")
 
+    def check_mode_and_endpoint(self, mode: str, endpoint: str | None) -> None:
+        """Refuse options this provider has no use for (overridden where they mean something)."""
+        if mode not in ("structured", "tools"):
+            raise ConfigurationError(f"mode must be 'structured' or 'tools', got {mode!r}")
+        if mode == "tools":
+            raise ConfigurationError(f"mode='tools' is for anthropic; {self.name} uses structured outputs")
+        if endpoint is not None:
+            raise ConfigurationError(f"endpoint= is for openai; {self.name} has one batch endpoint")
+
     def line_custom_id(self, line: dict[str, Any]) -> str | None:
         value = line.get(self.id_field)
         return value if isinstance(value, str) else None

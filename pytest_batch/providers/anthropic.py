@@ -47,6 +47,9 @@ class AnthropicProvider(Provider):
     custom_id_pattern = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # B.3
     prices = PRICES
 
+    def check_mode_and_endpoint(self, mode: str, endpoint: str | None) -> None:
+        super().check_mode_and_endpoint("structured" if mode == "tools" else mode, endpoint)
+
     def request_line(self, custom_id: str, messages: list[Message], model: str,
                      response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
         system, chat = split_system(messages)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import BatchNotFoundError, ProviderError, UnsupportedOperationError
+from ..errors import BatchNotFoundError, ConfigurationError, ProviderError, UnsupportedOperationError
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
 from . import Limits, Message, Provider, api_key, parse_text
 
@@ -46,6 +46,11 @@ class OpenAIProvider(Provider):
     prices = PRICES
 
     # ------------------------------------------------------------------ pure
+    def check_mode_and_endpoint(self, mode: str, endpoint: str | None) -> None:
+        super().check_mode_and_endpoint(mode, None)
+        if endpoint not in (None, CHAT, RESPONSES):
+            raise ConfigurationError(f"endpoint must be {CHAT!r} (the default) or {RESPONSES!r}, got {endpoint!r}")
+
     def request_line(self, custom_id: str, messages: list[Message], model: str,
                      response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
         endpoint = options.get("endpoint") or CHAT
@@ -56,14 +61,14 @@ class OpenAIProvider(Provider):
                 from openai.lib._parsing._responses import type_to_text_format_param
 
                 body["text"] = {"format": type_to_text_format_param(response_model)}
-        elif endpoint == CHAT:
+        else:
             body = {"model": model, "messages": messages}
             if response_model is not None:
                 from openai.lib._parsing._completions import type_to_response_format_param
 
                 body["response_format"] = type_to_response_format_param(response_model)
-        else:
-            raise ValueError(f"unsupported OpenAI endpoint {endpoint!r}; use {CHAT!r} or {RESPONSES!r}")
+        if options.get("max_tokens"):
+            body["max_output_tokens" if endpoint == RESPONSES else "max_completion_tokens"] = options["max_tokens"]
         body.update(params)
         return {"custom_id": custom_id, "method": "POST", "url": endpoint, "body": body}
 

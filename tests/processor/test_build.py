@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Optional
 
 import pytest
@@ -212,3 +213,27 @@ def test_a_jsonl_built_for_another_provider_is_refused_before_sending(emulator, 
                                              r"request line has \(was the file built for another provider\?\)"):
         bp.submit(io.BytesIO(data))
     assert emulator.journal.calls() == []
+
+
+def test_max_tokens_reaches_every_provider():
+    def body(model, **kwargs):
+        return BatchProcessor(model, User, max_tokens=77, **kwargs).build(["x"]).lines[0]
+
+    assert body("openai/gpt-4o-mini")["body"]["max_completion_tokens"] == 77
+    assert body("openai/gpt-4o-mini", endpoint="/v1/responses")["body"]["max_output_tokens"] == 77
+    assert body("anthropic/claude-haiku-4-5")["params"]["max_tokens"] == 77
+    assert body("google/gemini-2.5-flash")["request"]["generationConfig"]["maxOutputTokens"] == 77
+
+
+@pytest.mark.parametrize(("model", "options", "message"), [
+    ("openai/gpt-4o-mini", {"mode": "tools"}, "mode='tools' is for anthropic; openai uses structured outputs"),
+    ("google/gemini-2.5-flash", {"mode": "tools"}, "mode='tools' is for anthropic; google uses structured outputs"),
+    ("anthropic/claude-haiku-4-5", {"mode": "tool"}, "mode must be 'structured' or 'tools', got 'tool'"),
+    ("anthropic/claude-haiku-4-5", {"endpoint": "/v1/responses"},
+     "endpoint= is for openai; anthropic has one batch endpoint"),
+    ("openai/gpt-4o-mini", {"endpoint": "/v1/embeddings"},
+     "endpoint must be '/v1/chat/completions' (the default) or '/v1/responses', got '/v1/embeddings'"),
+])
+def test_options_a_provider_has_no_use_for_are_refused(model, options, message):
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(message)}$"):
+        BatchProcessor(model, User, **options)

@@ -281,49 +281,32 @@ class _ProcessorBase(Generic[T]):
                                        "is completed, failed, cancelled or expired (use bp.wait(job))")
         return job.parts or [job]
 
-    def retry_failed(self, failed: BatchResults[Any] | AsyncBatchResults[Any] | Iterable[BatchError], *,
-                     feedback: bool = True, prompts: dict[str, Any] | None = None,
-                     kinds: Iterable[ErrorKind | str] | None = None) -> BatchRequests:
-        """New requests for the failed items of a job (same custom_ids), ready to submit.
-
-        ``failed`` is a job's results (its errors are taken) or BatchErrors. The original
-        prompts come from the job this processor submitted, or ``prompts`` (custom_id ->
-        prompt). With ``feedback``, the error (e.g. the validation message) is added to the
-        prompt so the model can correct itself. ``kinds`` limits which errors are retried.
-        """
-        source_prompts = prompts
-        if isinstance(failed, BatchResults | AsyncBatchResults):
-            if source_prompts is None and failed.job is not None:
-                source_prompts = failed.job.prompts
-            if isinstance(failed, AsyncBatchResults):
-                raise ConfigurationError("pass the errors collected from async results: "
-                                         "[e async for e in results.errors()]")
-            errors = list(failed.errors())
-        else:
-            errors = [e for e in failed if not e.ok]
+    def _retry(self, errors: Iterable[BatchError], prompts: dict[str, Any] | None, feedback: bool,
+               kinds: Iterable[ErrorKind | str] | None) -> BatchRequests:
         wanted = {ErrorKind(k) for k in kinds} if kinds is not None else None
-        errors = [e for e in errors if wanted is None or e.kind in wanted]
+        errors = [e for e in errors if not e.ok and (wanted is None or e.kind in wanted)]
         if not errors:
             raise ConfigurationError("nothing to retry: no failed items")
-        if source_prompts is None:
+        if prompts is None:
             raise ConfigurationError("retry_failed needs the original prompts: use the job this processor "
                                      "submitted, or pass prompts={custom_id: prompt}")
-        unknown = [e.custom_id for e in errors if e.custom_id not in source_prompts]
+        unknown = [e.custom_id for e in errors if e.custom_id not in prompts]
         if unknown:
             raise ConfigurationError(f"no original prompt for custom_id(s) {', '.join(unknown[:5])}; pass "
                                      "prompts={custom_id: prompt}")
         new_prompts = []
         for error in errors:
-            messages = normalize_prompt(source_prompts[error.custom_id], 0)
+            messages = normalize_prompt(prompts[error.custom_id], 0)
             if feedback:
-                messages = messages + [{"role": "user", "content": _feedback(error)}]
+                messages = messages + [{"role": "user", "content": self._feedback(error)}]
             new_prompts.append(messages)
         return self.build(new_prompts, custom_ids=[e.custom_id for e in errors])
 
-
-def _feedback(error: BatchError) -> str:
-    return (f"Your previous answer to this request could not be used ({error.kind.value}: {error.message}). "
-            "Answer again, with only a JSON object that matches the requested schema.")
+    def _feedback(self, error: BatchError) -> str:
+        answer = ("with only a JSON object that matches the requested schema" if self.response_model is not None
+                  else "in full")
+        return (f"Your previous answer to this request could not be used ({error.kind.value}: {error.message}). "
+                f"Answer again, {answer}.")
 
 
 @contextlib.contextmanager
@@ -418,6 +401,21 @@ class BatchProcessor(_ProcessorBase[T]):
 
         return BatchResults(source, custom_ids=job.custom_ids, job=job, price=self._price)
 
+    def retry_failed(self, failed: BatchResults[Any] | Iterable[BatchError], *, feedback: bool = True,
+                     prompts: dict[str, Any] | None = None,
+                     kinds: Iterable[ErrorKind | str] | None = None) -> BatchRequests:
+        """New requests for the failed items of a job (same custom_ids), ready to submit.
+
+        ``failed`` is a job's results (its errors are taken) or BatchErrors. The original
+        prompts come from the job this processor submitted, or ``prompts`` (custom_id ->
+        prompt). With ``feedback``, the error (e.g. the validation message) is added to the
+        prompt so the model can correct itself. ``kinds`` limits which errors are retried.
+        """
+        if isinstance(failed, BatchResults):
+            prompts = prompts if prompts is not None or failed.job is None else failed.job.prompts
+            failed = failed.errors()
+        return self._retry(failed, prompts, feedback, kinds)
+
     def list(self, limit: int = 20) -> list[BatchJob]:
         """The provider's most recent batches, newest first."""
         return self.provider.list(self.client, limit)
@@ -489,6 +487,15 @@ class AsyncBatchProcessor(_ProcessorBase[T]):
                     yield item
 
         return AsyncBatchResults(source, custom_ids=job.custom_ids, job=job, price=self._price)
+
+    async def retry_failed(self, failed: AsyncBatchResults[Any] | Iterable[BatchError], *, feedback: bool = True,
+                           prompts: dict[str, Any] | None = None,
+                           kinds: Iterable[ErrorKind | str] | None = None) -> BatchRequests:
+        """See ``BatchProcessor.retry_failed``; takes the async results (or BatchErrors)."""
+        if isinstance(failed, AsyncBatchResults):
+            prompts = prompts if prompts is not None or failed.job is None else failed.job.prompts
+            failed = [error async for error in failed.errors()]
+        return self._retry(failed, prompts, feedback, kinds)
 
     async def list(self, limit: int = 20) -> list[BatchJob]:
         """See ``BatchProcessor.list``."""

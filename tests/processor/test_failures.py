@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from pytest_batch.errors import BatchTimeoutError, ConfigurationError, ProviderError
@@ -212,3 +214,28 @@ def test_write_jsonl_streams_items(tmp_path, emulator, make_bp):
     lines = path.read_text().splitlines()
     assert len(lines) == 10
     assert '"kind": "refusal"' in next(line for line in lines if '"request-1"' in line)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_async_retry_failed_takes_the_async_results(emulator, make_async_bp, provider):
+    emulator.faults.request("request-4", "malformed_json")
+
+    async def run():
+        bp = make_async_bp(provider, User)
+        results = await bp.results(await bp.wait(await bp.submit(list(SEED_PROMPTS))))
+        retry = await bp.retry_failed(results)
+        emulator.faults.reset()
+        fixed = await (await bp.results(await bp.wait(await bp.submit(retry)))).by_custom_id()
+        return retry, fixed
+
+    retry, fixed = asyncio.run(run())
+    assert retry.custom_ids == ["request-4"] and "invalid_json" in str(retry.lines[0])
+    assert fixed["request-4"].value == EXPECTED_USERS[3]
+
+
+def test_plain_text_feedback_does_not_ask_for_json(emulator, make_bp):
+    emulator.faults.request("request-1", "truncated")
+    bp = make_bp("anthropic")
+    retry = bp.retry_failed(bp.results(bp.wait(bp.submit(["Write a poem", "Say hi"]))))
+    feedback = retry.lines[0]["params"]["messages"][-1]["content"]
+    assert "truncated" in feedback and "JSON" not in feedback

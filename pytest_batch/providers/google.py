@@ -126,19 +126,13 @@ class GoogleProvider(Provider):
     def iter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
                      options: dict[str, Any]) -> Iterator[BatchItem]:
         dest = job.raw.dest if job.raw is not None else None
-        if dest is None:
-            return
-        if dest.inlined_responses is not None:
-            for index, row in enumerate(dest.inlined_responses):
-                yield parse_row(_inline_row(row), _key_at(job, index), response_model)
+        if dest is None or dest.inlined_responses is not None:
+            yield from _inline_items(job, response_model)
         elif dest.file_name:
             with tempfile.TemporaryFile() as spool:
                 with _errors("download the results of", job.id):
                     client.files.download(file=dest.file_name, destination=spool)
-                spool.seek(0)
-                for index, line in enumerate(spool):
-                    if line.strip():
-                        yield parse_row(json.loads(line), _key_at(job, index), response_model)
+                yield from _file_items(spool, job, response_model)
 
     # ------------------------------------------------------------------ async (client.aio)
     async def asubmit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
@@ -183,19 +177,15 @@ class GoogleProvider(Provider):
     async def aiter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
                             options: dict[str, Any]) -> AsyncIterator[BatchItem]:
         dest = job.raw.dest if job.raw is not None else None
-        if dest is None:
-            return
-        if dest.inlined_responses is not None:
-            for index, row in enumerate(dest.inlined_responses):
-                yield parse_row(_inline_row(row), _key_at(job, index), response_model)
+        if dest is None or dest.inlined_responses is not None:
+            for item in _inline_items(job, response_model):
+                yield item
         elif dest.file_name:
             with tempfile.TemporaryFile() as spool:
                 with _errors("download the results of", job.id):
                     await _aio(client).files.download(file=dest.file_name, destination=spool)
-                spool.seek(0)
-                for index, line in enumerate(spool):
-                    if line.strip():
-                        yield parse_row(json.loads(line), _key_at(job, index), response_model)
+                for item in _file_items(spool, job, response_model):
+                    yield item
 
 
 # ---------------------------------------------------------------------- result rows
@@ -234,8 +224,19 @@ def parse_row(row: dict[str, Any], fallback_key: str | None, response_model: typ
     return parse_text(custom_id, "".join(texts) if texts else None, response_model, usage, row)
 
 
-def _inline_row(row: Any) -> dict[str, Any]:
-    return row.model_dump(mode="json", by_alias=True, exclude_none=True)
+def _inline_items(job: BatchJob, response_model: type[BaseModel] | None) -> Iterator[BatchItem]:
+    dest = job.raw.dest if job.raw is not None else None
+    for index, row in enumerate((dest.inlined_responses if dest is not None else None) or ()):
+        yield parse_row(row.model_dump(mode="json", by_alias=True, exclude_none=True), _key_at(job, index),
+                        response_model)
+
+
+def _file_items(spool: Any, job: BatchJob, response_model: type[BaseModel] | None) -> Iterator[BatchItem]:
+    """The responses file, downloaded to ``spool``, read back one line at a time."""
+    spool.seek(0)
+    for index, line in enumerate(spool):
+        if line.strip():
+            yield parse_row(json.loads(line), _key_at(job, index), response_model)
 
 
 def _key_at(job: BatchJob, index: int) -> str | None:

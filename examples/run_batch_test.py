@@ -30,8 +30,15 @@ try:
 except ImportError:  # running from a clone without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pytest_batch.cli_output import error_line
-from pytest_batch.cli_target import BASE_URL_VARS, CLIError, api_key, parse_model, resolve_target, simulated_state
+from pytest_batch.cli_output import error_line, unreachable
+from pytest_batch.cli_target import (
+    BASE_URL_VARS,
+    CLIError,
+    api_key,
+    parse_model,
+    resolve_target,
+    simulated_state,
+)
 
 
 def create(model: str, *, simulate: bool | None, state_dir: str | None, base_url: str | None) -> int:
@@ -46,7 +53,13 @@ def create(model: str, *, simulate: bool | None, state_dir: str | None, base_url
     target = resolve_target(provider, simulate=simulate, base_url=base_url, state_dir=state_dir)
     with simulated_state(target):
         processor = BatchProcessor(model, response_model=User, client=target.client())
-        job = processor.submit(list(SEED_PROMPTS))
+        try:
+            job = processor.submit(list(SEED_PROMPTS))
+        except Exception as exc:
+            failure = unreachable(exc, target)
+            if failure is None:
+                raise
+            raise failure from None
     id_file = Path(f"{provider}_batch_id.txt")
     id_file.write_text(job.id + "\n", encoding="utf-8")
     print(f"✅ Created {provider} batch {job.id} with {len(SEED_PROMPTS)} requests ({target.describe()})")

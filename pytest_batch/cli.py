@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Self
 
 DESCRIPTION = """\
 Create, watch and collect LLM batch jobs (OpenAI Batch, Anthropic Message Batches,
@@ -48,9 +48,11 @@ COMMANDS_HELP = {
     "delete": "delete a batch (Anthropic, Gemini; OpenAI batches cannot be deleted)",
     "list-models": "list the supported providers and models",
     "serve": "run the emulator of the three batch APIs as an HTTP server on this machine",
-    "demo": "extract the seed's ten users on every provider with the in-process emulator",
+    "demo": "extract the seed's ten users on every provider with the in-process emulator "
+            "(simulated answers: it exercises the pipeline, not a model)",
 }
 
+BATCH_ID_HELP = "the id `create` printed (batch_..., msgbatch_..., batches/...)"
 
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
@@ -106,21 +108,23 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=10, metavar="N", help="how many batches (default 10)")
 
     status = add("status", parents=both, handler=cmd_status)
-    status.add_argument("--batch-id", required=True, metavar="ID")
+    status.add_argument("--batch-id", required=True, metavar="ID", help=BATCH_ID_HELP)
     status.add_argument("--wait", action="store_true", help="poll until the batch ends, showing a progress bar")
     status.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: give up after this long")
     status.add_argument("--interval", type=float, metavar="SECONDS",
                         help="with --wait: seconds between polls (default: the processor's)")
 
     results = add("results", parents=both, handler=cmd_results)
-    results.add_argument("--batch-id", required=True, metavar="ID")
-    results.add_argument("--output-file", required=True, metavar="FILE", help="JSONL file to write")
+    results.add_argument("--batch-id", required=True, metavar="ID", help=BATCH_ID_HELP)
+    results.add_argument("--output-file", required=True, metavar="FILE",
+                         help="JSONL file to write (replaced only once every result is downloaded)")
     results.add_argument("--response-model", metavar="MODULE:CLASS",
                          help="parse each answer into this model and write successes and typed errors; "
                               "without it the provider's raw result lines are written")
 
     for name, handler in (("cancel", cmd_cancel), ("delete", cmd_delete)):
-        add(name, parents=both, handler=handler).add_argument("--batch-id", required=True, metavar="ID")
+        add(name, parents=both, handler=handler).add_argument("--batch-id", required=True, metavar="ID",
+                                                             help=BATCH_ID_HELP)
 
     add("list-models", parents=(output,), handler=cmd_list_models)
 
@@ -156,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("❌ Interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI's contract: one line, never a traceback
+    except Exception as exc:  # the CLI's contract: one line, never a traceback
         if os.environ.get("PYTEST_BATCH_DEBUG"):
             raise
         from .cli_output import error_line
@@ -171,7 +175,12 @@ class _Run:
     """One batch command's context: the target (entered), the processor factory, the output."""
 
     def __init__(self, args: argparse.Namespace, *, need_key: bool = True) -> None:
-        from .cli_target import CLIError, parse_model, resolve_target, simulate_requested
+        from .cli_target import (
+            CLIError,
+            parse_model,
+            resolve_target,
+            simulate_requested,
+        )
 
         self.args = args
         self.provider, _ = parse_model(args.model)
@@ -181,15 +190,21 @@ class _Run:
         self.target = resolve_target(self.provider, simulate=args.simulate, base_url=args.base_url,
                                      state_dir=args.state_dir, need_key=need_key)
 
-    def __enter__(self) -> _Run:
+    def __enter__(self) -> Self:
         from .cli_target import simulated_state
 
         self._state = simulated_state(self.target, lifecycle=self.args.lifecycle, responses=self.args.responses)
         self._state.__enter__()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self._state.__exit__(*exc)
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        self._state.__exit__(kind, exc, tb)
+        if exc is not None:
+            from .cli_output import unreachable
+
+            failure = unreachable(exc, self.target)
+            if failure is not None:
+                raise failure from None
 
     def processor(self, response_model: type | None = None) -> Any:
         from .cli_inputs import import_response_model
@@ -198,13 +213,28 @@ class _Run:
         model = response_model or import_response_model(None)
         return BatchProcessor(self.args.model, response_model=model, client=self.target.client())
 
-    def sleep(self) -> Callable[[float], None] | None:
-        """Simulated batches move on reads, not on time: poll without real waiting."""
-        if not self.target.simulated:
-            return None
-        import time
+    def wait_options(self) -> dict[str, Any]:
+        """``BatchProcessor.wait`` options from --timeout and --interval; simulated batches
+        move on reads (polls:N) or on a short clock, so they are polled every 50 ms."""
+        options: dict[str, Any] = {"progress": not self.args.json}
+        if self.target.simulated:
+            options.update(interval=0.05, factor=1.0, max_interval=0.05)
+        if self.args.timeout is not None:
+            options["timeout"] = self.args.timeout
+        if self.args.interval is not None:
+            options.update(interval=self.args.interval, factor=1.0, max_interval=self.args.interval)
+        return options
 
-        return lambda seconds: time.sleep(min(seconds, 0.05))
+    def flags(self) -> str:
+        """The target flags to repeat in a suggested command."""
+        flags = f"--model {self.args.model}"
+        if self.args.simulate:
+            flags += " --simulate"
+        if self.args.state_dir:
+            flags += f" --state-dir {self.args.state_dir}"
+        if self.args.base_url:
+            flags += f" --base-url {self.args.base_url}"
+        return flags
 
     def done(self, data: Any, render: Callable[[Any], None]) -> None:
         if self.args.json:
@@ -217,16 +247,9 @@ class _Run:
             render(console())
 
 
-def _next_steps(job_id: str, args: argparse.Namespace) -> str:
-    flags = f"--model {args.model}"
-    if getattr(args, "simulate", None):
-        flags += " --simulate"
-    if getattr(args, "state_dir", None):
-        flags += f" --state-dir {args.state_dir}"
-    if getattr(args, "base_url", None):
-        flags += f" --base-url {args.base_url}"
-    return (f"next: pytest-batch status --batch-id {job_id} {flags} --wait\n"
-            f"      pytest-batch results --batch-id {job_id} {flags} --output-file results.jsonl")
+def _next_steps(job_id: str, run: _Run) -> str:
+    return (f"next: pytest-batch status --batch-id {job_id} {run.flags()} --wait\n"
+            f"      pytest-batch results --batch-id {job_id} {run.flags()} --output-file results.jsonl")
 
 
 # --------------------------------------------------------------------------- commands
@@ -254,7 +277,7 @@ def cmd_create(args: argparse.Namespace) -> int:
             out.print(f"✅ Created {run.provider} batch [bold]{job.id}[/bold] with {len(messages.requests)} requests "
                       f"({run.target.describe()})")
             out.print(jobs_table([job]))
-            out.print(_next_steps(job.id, args), markup=False)
+            out.print(_next_steps(job.id, run), markup=False)
 
         run.done(job_dict(job), render)
     return 0
@@ -279,7 +302,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             out.print(f"✅ Submitted {args.file_path} as {run.provider} batch [bold]{job.id}[/bold] "
                       f"({run.target.describe()})")
             out.print(jobs_table([job]))
-            out.print(_next_steps(job.id, args), markup=False)
+            out.print(_next_steps(job.id, run), markup=False)
 
         run.done(job_dict(job), render)
     return 0
@@ -305,24 +328,30 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .cli_output import EXIT_TIMEOUT, STATUS_EXIT_CODES, error_line, job_dict, jobs_table, status_text
+    from .cli_output import (
+        EXIT_TIMEOUT,
+        STATUS_EXIT_CODES,
+        job_dict,
+        jobs_table,
+        status_text,
+    )
+    from .cli_target import CLIError
     from .errors import BatchTimeoutError
 
     with _Run(args) as run:
         processor = run.processor()
         if args.wait:
-            options: dict[str, Any] = {"progress": not args.json, "sleep": run.sleep()}
-            if args.timeout is not None:
-                options["timeout"] = args.timeout
-            if args.interval is not None:
-                options["interval"] = args.interval
+            seen: list[Any] = []
             try:
-                job = processor.wait(args.batch_id, **options)
-            except BatchTimeoutError as exc:
-                print(error_line(exc, run.provider)[0], file=sys.stderr)
-                return EXIT_TIMEOUT
+                job = processor.wait(args.batch_id, callback=seen.append, **run.wait_options())
+            except BatchTimeoutError:
+                still = status_text(seen[-1].status) if seen else "running"
+                limit = f"--timeout {args.timeout:g}s" if args.timeout is not None else "the default 24h timeout"
+                raise CLIError(f"batch {args.batch_id} is still {still} after {limit}; "
+                               "run `status --wait` again, or raise --timeout", code=EXIT_TIMEOUT) from None
         else:
             job = processor.status(args.batch_id)
+
         def render(out: Any) -> None:
             out.print(jobs_table([job]))
             for error in job.errors:
@@ -337,17 +366,25 @@ def cmd_results(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .cli_inputs import import_response_model
+    from .cli_target import CLIError
+    from .errors import ResultsNotReadyError
     from .models import item_to_json
 
     model = import_response_model(args.response_model) if args.response_model else None
     path = Path(args.output_file)
+    if path.is_dir():
+        raise CLIError(f"--output-file {path} is a directory; give a file name such as {path / 'results.jsonl'}")
     succeeded = failed = 0
     with _Run(args) as run:
-        results = run.processor(model).results(args.batch_id)
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            results = run.processor(model).results(args.batch_id)
+        except ResultsNotReadyError as exc:
+            raise CLIError(f"{str(exc).partition(';')[0]}: results are ready once it ends; follow it with "
+                           f"`pytest-batch status --batch-id {args.batch_id} {run.flags()} --wait`") from None
+        # written to a side file and renamed, so an interrupted download never leaves a partial results file
         tmp = path.with_name(path.name + ".part")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             with tmp.open("w", encoding="utf-8") as out:
                 for item in results:
                     if item.ok:
@@ -358,6 +395,8 @@ def cmd_results(args: argparse.Namespace) -> int:
                                                                                      default=str)
                     out.write(line + "\n")
             os.replace(tmp, path)
+        except OSError as exc:
+            raise CLIError(f"cannot write --output-file {path}: {exc.strerror or exc}") from None
         finally:
             tmp.unlink(missing_ok=True)
         form = "parsed into " + model.__name__ if model is not None else "raw provider lines"
@@ -369,32 +408,42 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def _raw(item: Any) -> Any:
+    """The provider's result line as JSON (fields the provider sent, nulls included)."""
     raw = item.raw
     if raw is None:
-        from .models import item_to_json
         import json
+
+        from .models import item_to_json
 
         return json.loads(item_to_json(item))
     if hasattr(raw, "model_dump"):
-        return raw.model_dump(mode="json", exclude_none=True)
+        return raw.model_dump(mode="json", exclude_unset=True)
     if hasattr(raw, "to_json_dict"):
         return raw.to_json_dict()
     return raw
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from .cli_output import job_dict, jobs_table
+    from .cli_output import job_dict, jobs_table, status_text
 
     with _Run(args) as run:
         job = run.processor().cancel(args.batch_id)
-        run.done(job_dict(job), lambda out: (out.print(f"✅ Cancel requested for {job.id}"),
-                                             out.print(jobs_table([job]))))
+        head = (f"Batch {job.id} had already ended ({status_text(job.status)}): nothing to cancel"
+                if job.is_terminal and status_text(job.status) != "cancelled" else f"✅ Cancel requested for {job.id}")
+        run.done(job_dict(job), lambda out: (out.print(head), out.print(jobs_table([job]))))
     return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    from .cli_target import CLIError
+    from .errors import UnsupportedOperationError
+
     with _Run(args) as run:
-        run.processor().delete(args.batch_id)
+        try:
+            run.processor().delete(args.batch_id)
+        except UnsupportedOperationError:
+            raise CLIError(f"OpenAI batches cannot be deleted ({args.batch_id}); cancel it instead: "
+                           f"`pytest-batch cancel --batch-id {args.batch_id} {run.flags()}`") from None
         run.done({"id": args.batch_id, "deleted": True},
                  lambda out: out.print(f"✅ Deleted {run.provider} batch {args.batch_id}"))
     return 0

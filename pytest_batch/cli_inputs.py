@@ -75,7 +75,7 @@ def read_messages(path: str | Path) -> Messages:
         raise CLIError(f"messages file {path} holds no requests")
     if not seen:
         return Messages(requests, None)
-    filled = [cid if cid is not None else f"request-{index}" for index, cid in enumerate(ids)]
+    filled = [cid if cid is not None else f"request-{index}" for index, cid in enumerate(ids, 1)]
     if len(set(filled)) != len(filled):
         raise CLIError(f"{path}: give every line a custom_id, or none (generated ids collide with given ones)")
     return Messages(requests, filled)

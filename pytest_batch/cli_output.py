@@ -100,27 +100,50 @@ def error_line(exc: BaseException, provider: str | None = None) -> tuple[str, in
     """One line that says what went wrong and how to fix it, and the exit code."""
     if isinstance(exc, CLIError):
         return redact(exc.line()), exc.code
-    from .errors import BatchNotFoundError, BatchProcessorError, MissingAPIKeyError
+    from .errors import BatchProcessorError, MissingAPIKeyError
 
     if isinstance(exc, MissingAPIKeyError):
         return redact(f"❌ Error: {exc} (or pass --simulate to use the local emulator)"), EXIT_ERROR
-    if isinstance(exc, BatchNotFoundError):
-        return redact(f"❌ Error: {exc}"), EXIT_ERROR
     if isinstance(exc, BatchProcessorError):
         message = str(exc)
         if message.startswith("Unsupported provider"):
             return redact(f"❌ {message}"), EXIT_ERROR
         return redact(f"❌ Error: {message}"), EXIT_ERROR
-    name = type(exc).__name__
-    module = type(exc).__module__.split(".")[0]
-    if name in ("APIConnectionError", "APITimeoutError", "ConnectError", "ConnectTimeout") or \
-            isinstance(exc, ConnectionError):
-        return redact(f"❌ Error: cannot reach the {provider or 'provider'} API ({_first_line(exc)}); "
-                      "check --base-url or your network"), EXIT_ERROR
     status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
+    module = type(exc).__module__.split(".")[0]
     if module in ("openai", "anthropic", "google", "httpx", "httpx2") and isinstance(status, int):
         return redact(f"❌ Error: {provider or module} API error {status}: {_api_message(exc)}"), EXIT_ERROR
-    return redact(f"❌ Error: {name}: {_first_line(exc)}"), EXIT_ERROR
+    return redact(f"❌ Error: {type(exc).__name__}: {_first_line(exc)}"), EXIT_ERROR
+
+
+#: what the SDKs and httpx call a request that never got an answer.
+_UNREACHABLE = ("APIConnectionError", "APITimeoutError", "ConnectError", "ConnectTimeout", "ReadTimeout",
+                "WriteTimeout", "PoolTimeout", "RemoteProtocolError")
+
+
+def unreachable(exc: BaseException, target: Any) -> CLIError | None:
+    """When ``exc`` (or what it wraps) is a failure to reach the server, the CLIError that
+    names the URL and what to do; None otherwise."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    import socket
+
+    if not any(type(e).__name__ in _UNREACHABLE or isinstance(e, (ConnectionError, socket.gaierror)) for e in chain):
+        return None
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        reason = "connection refused"
+    elif any(type(e).__name__ in _UNREACHABLE and "Timeout" in type(e).__name__ for e in chain):
+        reason = "timed out"
+    else:
+        reason = _first_line(chain[-1])
+    if target.mode == "server":
+        advice = "is `pytest-batch serve` running there? check --base-url"
+    else:
+        advice = "check your network, or pass --simulate to work offline"
+    return CLIError(f"cannot reach the {target.provider} API at {target.url} ({reason}); {advice}")
 
 
 def _api_message(exc: BaseException) -> str:

@@ -30,8 +30,12 @@ BASE_URL_VARS = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL",
 #: what each provider's base URL looks like on ``pytest-batch serve`` (below its root URL).
 SERVER_SUFFIXES = {"openai": "/openai/v1", "anthropic": "/anthropic", "google": "/google"}
 
+#: the base URL each SDK uses when none is configured (the live services).
+LIVE_BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com",
+                  "google": "https://generativelanguage.googleapis.com"}
+
 #: the hosts of the real services: a base URL on one of them is used exactly as given.
-REAL_HOSTS = ("api.openai.com", "api.anthropic.com", "generativelanguage.googleapis.com")
+REAL_HOSTS = tuple(urlsplit(url).hostname for url in LIVE_BASE_URLS.values())
 
 #: the models the seed's README lists; PYTEST_BATCH_MODELS and pyproject add more.
 BUILTIN_MODELS: dict[str, tuple[str, ...]] = {
@@ -80,9 +84,7 @@ def parse_model(model: str | None) -> tuple[str, str]:
 def configured_models(cwd: Path | None = None) -> list[str]:
     """Extra models from ``PYTEST_BATCH_MODELS`` (comma or whitespace separated) and from
     ``[tool.pytest-batch] models = [...]`` in ``./pyproject.toml``."""
-    extra: list[str] = []
-    for entry in os.environ.get("PYTEST_BATCH_MODELS", "").replace(",", " ").split():
-        extra.append(entry)
+    extra = os.environ.get("PYTEST_BATCH_MODELS", "").replace(",", " ").split()
     pyproject = (cwd or Path.cwd()) / "pyproject.toml"
     if pyproject.is_file():
         import tomllib
@@ -138,6 +140,15 @@ class Target:
             made = None
         self._clients[self.provider] = made
         return made
+
+    @property
+    def url(self) -> str | None:
+        """Where requests go (None when simulated in process)."""
+        if self.mode == "simulate":
+            return None
+        if self.mode == "server":
+            return self.base_url
+        return os.environ.get(BASE_URL_VARS[self.provider]) or LIVE_BASE_URLS[self.provider]
 
     def describe(self) -> str:
         if self.mode == "simulate":
@@ -270,10 +281,8 @@ def simulated_state(target: Target, *, lifecycle: str | None = None, responses: 
 
     path = target.state_file
     assert path is not None
-    try:
+    with _writable_state(path.parent, "create"):
         path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CLIError(f"cannot create the state directory {path.parent}: {exc.strerror}") from None
     with _locked(path.parent / "lock"):
         try:
             if path.exists():
@@ -296,7 +305,19 @@ def simulated_state(target: Target, *, lifecycle: str | None = None, responses: 
         finally:
             if write:
                 target._clients.clear()
-                emulator.save(path)
+                with _writable_state(path.parent, "write"):
+                    emulator.save(path)
+
+
+@contextlib.contextmanager
+def _writable_state(directory: Path, action: str) -> Iterator[None]:
+    """An OSError on the state directory as one CLIError naming it and the way out."""
+    try:
+        yield
+    except OSError as exc:
+        raise CLIError(f"cannot {action} the simulated state directory {directory} "
+                       f"({exc.strerror or exc}); pass a writable --state-dir or set PYTEST_BATCH_STATE_DIR") \
+            from None
 
 
 @contextlib.contextmanager
@@ -306,7 +327,9 @@ def _locked(lock_path: Path) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows: no lock, last writer wins
         yield
         return
-    with open(lock_path, "a+") as handle:
+    with contextlib.ExitStack() as stack:
+        with _writable_state(lock_path.parent, "lock"):
+            handle = stack.enter_context(open(lock_path, "a+"))
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

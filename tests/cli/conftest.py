@@ -50,7 +50,7 @@ class Runner:
                  timeout: float = 60) -> Result:
         command = [sys.executable, str(script)] if script else [sys.executable, "-m", "pytest_batch.cli"]
         done = subprocess.run([*command, *args], cwd=self.cwd, env=clean_env(**(env or {})), capture_output=True,
-                              text=True, timeout=timeout)
+                              text=True, timeout=timeout, check=False)
         result = Result(done.returncode, done.stdout, done.stderr)
         assert "Traceback" not in result.err, result
         return result

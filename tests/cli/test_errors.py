@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -17,7 +21,7 @@ def test_help_needs_no_key_and_imports_no_sdk(cli):
             "print('LOADED', [m for m in ('openai', 'anthropic', 'google.genai', 'rich', 'pydantic') "
             "if m in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(),
-                          cwd=cli.cwd, timeout=30)
+                          cwd=cli.cwd, timeout=30, check=False)
     assert "RC 0" in done.stdout, done.stderr
     for command in ("create", "create-from-file", "list", "status", "results", "cancel", "delete", "list-models",
                     "serve", "demo"):
@@ -55,12 +59,89 @@ def test_malformed_messages_file_names_file_and_line(cli):
     assert not (cli.cwd / ".pytest-batch").exists()  # nothing was sent
 
 
-def test_unknown_batch_id_is_one_line(cli):
-    result = cli("status", "--model", "openai/gpt-4o-mini", "--batch-id", "batch_nope",
-                 "--simulate", "--state-dir", "state")
-    assert result.code == 1
-    assert len(result.err.strip().splitlines()) == 1, result
-    assert "batch_nope" in result.err
+def test_unknown_batch_id_is_one_line_on_every_provider(cli):
+    for model, batch_id in (("openai/gpt-4o-mini", "batch_nope"), ("anthropic/claude-3-5-sonnet-20241022", "msgbatch_nope"),
+                            ("google/gemini-2.0-flash-001", "batches/nope")):
+        result = cli("status", "--model", model, "--batch-id", batch_id, "--simulate", "--state-dir", "state", "--json")
+        assert (result.code, result.out) == (1, ""), result
+        assert len(result.err.strip().splitlines()) == 1, result
+        assert result.err.startswith("❌ Error: ") and batch_id.removeprefix("batches/") in result.err, result
+
+
+def test_state_dir_and_output_file_problems_are_one_line(cli):
+    (cli.cwd / "state" / "lock").mkdir(parents=True)  # stands for a state directory this user cannot write
+    locked = cli("list", "--model", "openai/gpt-4o-mini", "--simulate", "--state-dir", "state")
+    assert locked.code == 1, locked
+    assert locked.err.startswith("❌ Error: cannot lock the simulated state directory state (Is a directory); "
+                                 "pass a writable --state-dir"), locked
+    into_dir = cli("results", "--model", "openai/gpt-4o-mini", "--batch-id", "b", "--simulate", "--output-file", ".")
+    assert into_dir.code == 1 and "--output-file . is a directory" in into_dir.err, into_dir
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_server_not_running_names_the_url(cli):
+    url = f"http://127.0.0.1:{_closed_port()}"
+    result = cli("list", "--model", "google/gemini-2.0-flash-001", "--base-url", url, "--json")
+    assert (result.code, result.out) == (1, ""), result
+    assert result.err.strip() == (f"❌ Error: cannot reach the google API at {url}/google (connection refused); "
+                                  "is `pytest-batch serve` running there? check --base-url")
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
+def test_every_sdks_connection_failure_is_recognised(provider):
+    """Each SDK fails differently (raw, wrapped by the processor, or chained): all read as unreachable."""
+    from pytest_batch.cli_output import unreachable
+    from pytest_batch.cli_target import DEFAULT_MODELS, resolve_target, sdk_client
+    from pytest_batch.processor import BatchProcessor
+
+    target = resolve_target(provider, base_url=f"http://127.0.0.1:{_closed_port()}")
+    client = sdk_client(provider, target.base_url, "key")
+    if provider != "google":
+        client = client.with_options(max_retries=0)
+    with pytest.raises(Exception) as failure:
+        BatchProcessor(DEFAULT_MODELS[provider], client=client).list(1)
+    line = unreachable(failure.value, target)
+    assert line is not None and line.message.startswith(f"cannot reach the {provider} API at {target.base_url} "
+                                                        "(connection refused)")
+    assert unreachable(ValueError("not a network problem"), target) is None
+
+
+@pytest.fixture
+def echoing_server():
+    """A server that answers 401 quoting the credentials it received, as careless proxies do."""
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"error": {"message": f"bad credentials {self.headers.get('Authorization')}",
+                                         "type": "invalid_request_error"}}).encode()
+            self.send_response(401)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_failing_call_never_prints_the_key(cli, echoing_server):
+    key = "sk-proj-" + "Zq9" * 16
+    result = cli("list", "--model", "openai/gpt-4o-mini", "--base-url", echoing_server + "/v1", "--json",
+                 env={"OPENAI_API_KEY": key})
+    assert (result.code, result.out) == (1, ""), result
+    assert result.err.strip() == "❌ Error: OpenAI could not list batches: HTTP 401: bad credentials Bearer ***"
 
 
 def test_list_models_shows_builtin_and_configured(cli):
@@ -83,7 +164,7 @@ def test_messages_file_forms(tmp_path):
     assert isinstance(parsed.requests[-1], list)
     mixed = tmp_path / "m.jsonl"
     mixed.write_text('"a"\n\n{"prompt": "b", "custom_id": "x"}\n{"messages": [{"role": "user", "content": "c"}]}\n')
-    assert read_messages(mixed).custom_ids == ["request-0", "x", "request-2"]
+    assert read_messages(mixed).custom_ids == ["request-1", "x", "request-3"]  # numbered from 1, like the processor
     mixed.write_text('{"prompt": "b", "custom_id": "x"}\n{"prompt": "c", "custom_id": "x"}\n')
     with pytest.raises(CLIError, match="line 2: custom_id 'x' already used on line 1"):
         read_messages(mixed)

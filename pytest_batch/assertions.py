@@ -137,7 +137,7 @@ def assert_batch_completed(job: Any) -> None:
     if status != "completed":
         counts = getattr(job, "counts", None)
         detail = (f" ({counts.succeeded} succeeded, {counts.errored} errored, {counts.pending} pending "
-                  f"of {counts.total})") if counts is not None else ""
+                  f"of {counts.total})") if counts is not None and counts.total else ""
         errors = "".join(f"\n  {error}" for error in getattr(job, "errors", None) or ())
         hint = " - call processor.wait(job) first" if status in ("validating", "in_progress", "finalizing") else ""
         raise AssertionError(f"batch {job.id} on {job.provider} is {status!r}, not 'completed'{detail}{hint}{errors}")

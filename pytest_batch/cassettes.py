@@ -233,11 +233,19 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, _file_mode())  # mkstemp's 0600 would make the cassette private to its recorder
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _file_mode() -> int:
+    """The mode ``open()`` would give a new file: 0666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def refuse_if_secret(path: Path, text: str) -> None:
@@ -321,6 +329,8 @@ class CassetteSession:
     #: on resume, only interactions[:replay_limit] replay (the submission); the rest is history
     replay_limit: int | None = None
     pending_batch_id: str | None = None
+    #: the model named in the cassette's metadata (None for a new cassette)
+    recorded_model: str | None = None
     misses: list[str] = field(default_factory=list)
     _saw_emulator: bool = False
 
@@ -416,6 +426,9 @@ class CassetteSession:
             else:
                 lines.append("Difference: none, but it was already played (the test sends it more often than "
                              "when recorded; only GET responses repeat)")
+        if self.recorded_model and self.model and self.recorded_model != self.model:
+            lines.append(f"The cassette was recorded with model {self.recorded_model}; this run uses {self.model}: "
+                         f"replay with --batch-model={self.recorded_model}, or re-record.")
         lines.append(f"To re-record this cassette: {record_command(self.nodeid)}")
         return "\n".join(lines)
 
@@ -545,6 +558,7 @@ class _UseCassette:
                                         f"{record_command(session.nodeid)}") from None
                 self._previous = {}
         pending = self._previous.get("pending")
+        session.recorded_model = self._previous.get("model")
         if session.mode == "replay":
             if not path.exists():
                 raise CassetteError(

@@ -115,26 +115,32 @@ class SessionOptions:
     @classmethod
     def from_pytest(cls, config: Any) -> SessionOptions:
         """Read ``--batch-*`` options, falling back to the ``batch_*`` ini settings."""
-        def pick(option: str, ini: str) -> Any:
-            value = config.getoption(option, default=None)
-            if value is None or value == []:
-                value = config.getini(ini)
-            return value if value not in ("", []) else None
+        def pick(name: str) -> tuple[Any, str]:
+            """The value of ``--batch-x`` or else the ``batch_x`` ini setting, and where it came from."""
+            flag = "--" + name.replace("_", "-")
+            value = config.getoption(name, default=None)
+            if value is not None and value != []:
+                return value, flag
+            value = config.getini(name)
+            return (value if value not in ("", []) else None), f"ini setting {name}"
 
-        cassette_dir = Path(pick("batch_cassette_dir", "batch_cassette_dir") or "cassettes")
+        cassette_dir = Path(pick("batch_cassette_dir")[0] or "cassettes")
         if not cassette_dir.is_absolute():
             cassette_dir = Path(config.rootpath) / cassette_dir
-        model_values = config.getoption("batch_model", default=None) or config.getini("batch_model") or []
-        if isinstance(model_values, str):
-            model_values = [model_values]
+        models, models_source = pick("batch_model")
+        if isinstance(models, str):
+            models = [models]
+        providers, providers_source = pick("batch_provider")
+        mode, mode_source = pick("batch_mode")
+        record_timeout, record_timeout_source = pick("batch_record_timeout")
+        max_requests, max_requests_source = pick("batch_max_requests")
         return cls(
-            providers=parse_providers(pick("batch_provider", "batch_provider")),
-            mode=parse_mode(pick("batch_mode", "batch_mode")),
+            providers=parse_providers(providers, source=providers_source),
+            mode=parse_mode(mode, source=mode_source),
             cassette_dir=cassette_dir,
-            models=parse_models(model_values),
-            record_timeout=_positive(pick("batch_record_timeout", "batch_record_timeout"),
-                                     "--batch-record-timeout", float),
-            max_requests=_positive(pick("batch_max_requests", "batch_max_requests"), "--batch-max-requests", int),
+            models=parse_models(models, source=models_source),
+            record_timeout=_positive(record_timeout, record_timeout_source, float),
+            max_requests=_positive(max_requests, max_requests_source, int),
         )
 
 

@@ -116,7 +116,7 @@ def _resolve(config: pytest.Config, node: Any, provider: str) -> cfg.TestOptions
 def _batch_options(request: pytest.FixtureRequest, batch_provider: str) -> cfg.TestOptions:
     options = _resolve(request.config, request.node, batch_provider)
     if options.skip_reason:
-        pytest.skip(options.skip_reason)
+        _skip(options.skip_reason)
     stats = request.config.stash[_STATS].for_provider(batch_provider)
     stats.tests += 1
     stats.modes.add(options.mode)
@@ -256,13 +256,13 @@ def _with_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, pro
         cassette.__exit__(type(error) if error else None, error, None)
     except RecordingPending as stopped:
         if not pending:  # not reported by the test call yet
-            outcome = (pytest.skip, str(stopped))
+            outcome = (_skip, str(stopped))
     except CassetteError as mismatch:
         if not failed:  # a failed test already shows the mismatch
-            outcome = (pytest.fail, str(mismatch))
+            outcome = (_fail, str(mismatch))
     if outcome is not None:
         report, message = outcome
-        report(message) if report is pytest.skip else report(message, pytrace=False)
+        report(message)
 
 
 class _TestFailed(Exception):
@@ -345,15 +345,27 @@ def _spend_guard(stats: summary.RunStats, options: cfg.TestOptions) -> Any:
 # ---------------------------------------------------------------------- hooks
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
+    cassettes = sys.modules.get("pytest_batch.cassettes")
+    if cassettes is None:
+        return (yield)
     try:
         return (yield)
-    except BaseException as error:
-        cassettes = sys.modules.get("pytest_batch.cassettes")
-        if cassettes is not None and isinstance(error, cassettes.RecordingPending):
-            pytest.skip(str(error))
-        if cassettes is not None and isinstance(error, cassettes._ReplayMiss):
-            pytest.fail(str(error), pytrace=False)
-        raise
+    except cassettes.RecordingPending as error:
+        report: tuple[Any, str] = (_skip, str(error))
+    except cassettes.ReplayMiss as error:
+        report = (_fail, str(error))
+    # reported outside the except block: no "During handling of the above exception" chain
+    outcome, message = report
+    outcome(message)
+
+
+def _skip(message: str) -> None:
+    """Skip the running test, reported at the test's own location (not this file's)."""
+    raise pytest.skip.Exception(message, _use_item_location=True)
+
+
+def _fail(message: str) -> None:
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -89,6 +89,11 @@ def test_assert_batch_completed_says_what_happened_instead() -> None:
     with pytest.raises(AssertionError, match=r"batch msgbatch_1 on anthropic is 'in_progress', not 'completed' "
                                              r"\(4 succeeded, 0 errored, 6 pending of 10\) - call processor.wait"):
         assert_batch_completed(job)
+    just_submitted = BatchJob("openai", "batch_3", BatchStatus.VALIDATING, counts=BatchCounts(0, 0, 0, 0))
+    with pytest.raises(AssertionError) as caught:  # no "0 of 0": the provider has not counted yet
+        assert_batch_completed(just_submitted)
+    assert str(caught.value) == ("batch batch_3 on openai is 'validating', not 'completed' - call processor.wait(job) "
+                                 "first")
     failed = BatchJob("openai", "batch_2", BatchStatus.FAILED, errors=["invalid_json: bad line (line 3)"])
     with pytest.raises(AssertionError, match=r"'failed'.*\n  invalid_json: bad line \(line 3\)"):
         assert_batch_completed(failed)

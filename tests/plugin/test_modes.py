@@ -155,6 +155,14 @@ def test_replay_of_a_request_the_cassette_lacks_fails_readably(pytester: pytest.
     result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*To re-record this cassette: pytest *test_users[[]openai[]]* --batch-mode=record"])
+    result.stdout.no_fnmatch_line("*During handling*")
+    assert result.stdout.str().count("has no recorded response") == 1, "the mismatch is reported once"
+
+    result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai", "--batch-model=openai/gpt-4.1-nano")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Difference:*", "*-*\"model\": \"gpt-4o-mini\"*", "*+*\"model\": \"gpt-4.1-nano\"*"])
+    result.stdout.fnmatch_lines(["The cassette was recorded with model openai/gpt-4o-mini; this run uses "
+                                 "openai/gpt-4.1-nano: replay with --batch-model=openai/gpt-4o-mini, or re-record."])
 
 
 def test_a_failed_test_records_nothing(pytester: pytest.Pytester, server: ServerHandle,
@@ -179,7 +187,8 @@ def test_record_timeout_leaves_the_recording_pending_and_skips(pytester: pytest.
     result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "--batch-record-timeout=0.01",
                                 "-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*still running after 0.01s; cassette *test_users.yaml saved as pending*"])
+    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_record_timeout_leaves_the_recording_pending_and_skips.py:*: "
+                                 "batch * still running after 0.01s; cassette *test_users.yaml saved as pending*"])
     result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*is pending*Resume the recording with*"])

@@ -82,6 +82,17 @@ def test_bad_model_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*--batch-model: 'gpt-4o' is not provider/model, e.g. openai/gpt-4o-mini*"])
 
 
+def test_a_bad_ini_value_names_the_ini_setting(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("""
+        [tool.pytest.ini_options]
+        batch_max_requests = "many"
+    """)
+    pytester.makepyfile(PROVIDER_TEST)
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini setting batch_max_requests: expected a number, got 'many'"])
+
+
 def test_mode_ini_setting(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nbatch_mode = replay\nbatch_provider = openai\n")
     pytester.makepyfile(USERS_TEST)
@@ -168,7 +179,9 @@ def test_marker_live_mode_is_skipped_in_an_offline_run(pytester: pytest.Pytester
     """)
     result = pytester.runpytest("--batch-provider=openai", "-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*marked mode='live', which needs the network: run with --batch-mode=live*"])
+    # reported at the test's own line, not inside the plugin
+    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_marker_live_mode_is_skipped_in_an_offline_run.py:3: marked "
+                                 "mode='live', which needs the network: run with --batch-mode=live*"])
 
 
 def test_marker_lifecycle_reaches_the_emulator_and_waits_do_not_sleep(pytester: pytest.Pytester) -> None:

@@ -178,7 +178,7 @@ def test_a_failed_test_records_nothing(pytester: pytest.Pytester, server: Server
     assert not list(pytester.path.glob("cassettes/**/*.yaml"))
 
 
-def test_record_timeout_leaves_the_recording_pending_and_skips(pytester: pytest.Pytester, server: ServerHandle,
+def test_record_timeout_skips_pending_and_a_rerun_resumes(pytester: pytest.Pytester, server: ServerHandle,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     server.emulator.set_lifecycle("manual")  # the batch never finishes by itself
     for name, url in server.env.items():
@@ -187,8 +187,16 @@ def test_record_timeout_leaves_the_recording_pending_and_skips(pytester: pytest.
     result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "--batch-record-timeout=0.01",
                                 "-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_record_timeout_leaves_the_recording_pending_and_skips.py:*: "
+    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_record_timeout_skips_pending_and_a_rerun_resumes.py:*: "
                                  "batch * still running after 0.01s; cassette *test_users.yaml saved as pending*"])
     result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*is pending*Resume the recording with*"])
+
+    server.emulator.advance()  # the provider finishes the batch between runs
+    result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "--batch-record-timeout=0.01")
+    result.assert_outcomes(passed=1)
+    assert len(server.emulator.journal.calls(method="POST", path_contains="batches")) == 1, "submitted once"
+    assert len(server.emulator.journal.calls(method="POST", path_contains="files")) == 1
+    server.stop()
+    pytester.runpytest("--batch-mode=replay", "--batch-provider=openai").assert_outcomes(passed=1)

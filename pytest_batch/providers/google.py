@@ -257,8 +257,12 @@ def _from_operation(body: str) -> BatchJob:
     from google.genai.batches import _BatchJob_from_mldev
 
     operation = json.loads(body) if body else {}
+    metadata = operation.setdefault("metadata", {})
+    if "output" not in metadata and isinstance(operation.get("response"), dict):
+        # the langchain4j recording's succeeded Operation has the output only in ``response``
+        metadata["output"] = {k: v for k, v in operation["response"].items() if k != "@type"}
     job = types.BatchJob._from_response(response=_BatchJob_from_mldev(operation), kwargs={})
-    return to_job(job, stats=(operation.get("metadata") or {}).get("batchStats"), error=operation.get("error"))
+    return to_job(job, stats=metadata.get("batchStats"), error=operation.get("error"))
 
 
 def to_job(job: Any, total: int | None = None, *, stats: dict[str, str] | None = None,

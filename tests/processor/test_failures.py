@@ -239,3 +239,30 @@ def test_plain_text_feedback_does_not_ask_for_json(emulator, make_bp):
     retry = bp.retry_failed(bp.results(bp.wait(bp.submit(["Write a poem", "Say hi"]))))
     feedback = retry.lines[0]["params"]["messages"][-1]["content"]
     assert "truncated" in feedback and "JSON" not in feedback
+
+
+def test_gemini_output_found_in_the_operation_response_alone():
+    # Real succeeded Operations may carry the inline output only in ``response``, not in
+    # ``metadata.output`` where the SDK looks (C.3): the results must still be found.
+    import json
+
+    from pytest_batch.providers.google import GoogleProvider, _from_operation
+
+    answer = {"candidates": [{"content": {"parts": [{"text": '{"name": "Alice", "age": 28}'}], "role": "model"},
+                              "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 8,
+                                                                          "candidatesTokenCount": 8}}
+    operation = {"name": "batches/abc", "done": True,
+                 "metadata": {"model": "models/gemini-2.5-flash", "state": "BATCH_STATE_SUCCEEDED",
+                              "batchStats": {"requestCount": "2", "successfulRequestCount": "1",
+                                             "failedRequestCount": "1"}},
+                 "response": {"@type": "type.googleapis.com/google.ai.generativelanguage.v1main."
+                                       "GenerateContentBatchOutput",
+                              "inlinedResponses": {"inlinedResponses": [
+                                  {"response": answer},
+                                  {"error": {"code": 4, "message": "Deadline expired"}}]}}}
+    job = _from_operation(json.dumps(operation))
+    job.custom_ids = ["request-1", "request-2"]
+    assert job.status is BatchStatus.COMPLETED and (job.counts.succeeded, job.counts.errored) == (1, 1)
+    items = list(GoogleProvider().iter_results(None, job, User, {}))
+    assert [(i.custom_id, i.value if i.ok else i.kind) for i in items] == [
+        ("request-1", User(name="Alice", age=28)), ("request-2", ErrorKind.EXPIRED)]

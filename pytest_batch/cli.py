@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 
 DESCRIPTION = """\
 Create, watch and collect LLM batch jobs (OpenAI Batch, Anthropic Message Batches,
@@ -55,17 +55,24 @@ COMMANDS_HELP = {
 BATCH_ID_HELP = "the id `create` printed (batch_..., msgbatch_..., batches/...)"
 
 # --------------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage as the CLI reports every error: one line (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"❌ Error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (SDK-free)."""
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(prog="pytest-batch", description=DESCRIPTION, epilog=EPILOG,
+    parser = _Parser(prog="pytest-batch", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=formatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    output = argparse.ArgumentParser(add_help=False)
+    output = _Parser(add_help=False)
     output.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
 
-    target = argparse.ArgumentParser(add_help=False)
+    target = _Parser(add_help=False)
     group = target.add_argument_group("model and target")
     group.add_argument("--model", metavar="PROVIDER/MODEL",
                        help="required: e.g. openai/gpt-4o-mini, anthropic/claude-3-5-sonnet-20241022, "

@@ -48,6 +48,9 @@ def test_bad_model_strings_get_the_seed_messages(cli):
     assert (no_slash.code, no_slash.err.strip()) == (1, "❌ Error: Model must be in format 'provider/model-name'")
     unknown = cli("list", "--model", "xyz/some-model")
     assert (unknown.code, unknown.err.strip()) == (1, "❌ Unsupported provider: xyz")
+    usage = cli("list", "--model", "openai/gpt-4o-mini", "--limit", "ten")
+    assert usage.code == 2
+    assert usage.err.strip() == "❌ Error: argument --limit: invalid int value: 'ten' (see `pytest-batch list --help`)"
 
 
 def test_malformed_messages_file_names_file_and_line(cli):

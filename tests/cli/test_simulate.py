@@ -56,14 +56,14 @@ def test_responses_file_sets_answers_and_raw_results_keep_provider_lines(cli):
 
 
 def test_a_batch_that_does_not_end_times_out_in_real_seconds(cli):
-    sim = ("--model", "anthropic/claude-3-5-sonnet-20241022", "--simulate", "--state-dir", "state")
+    sim = ("--model", "openai/gpt-4o-mini", "--simulate", "--state-dir", "state")
     (cli.cwd / "prompt.jsonl").write_text('"Zed is 7."\n')
     batch_id = cli("create", "--messages-file", "prompt.jsonl", *sim, "--lifecycle", "manual", "--json").json()["id"]
     early = cli("results", "--batch-id", batch_id, *sim, "--output-file", "out.jsonl")
     assert early.code == 1 and f"follow it with `pytest-batch status --batch-id {batch_id} " in early.err, early
     assert not (cli.cwd / "out.jsonl").exists()
     waited = cli("status", "--batch-id", batch_id, *sim, "--wait", "--timeout", "0.3")
-    assert waited.code == 6 and "still in_progress after --timeout 0.3s" in waited.err, waited
+    assert waited.code == 6 and "still validating after --timeout 0.3s" in waited.err, waited
 
 
 def test_demo_all_providers(cli):

@@ -182,20 +182,15 @@ class _Run:
     """One batch command's context: the target (entered), the processor factory, the output."""
 
     def __init__(self, args: argparse.Namespace, *, need_key: bool = True) -> None:
-        from .cli_target import (
-            CLIError,
-            parse_model,
-            resolve_target,
-            simulate_requested,
-        )
+        from .cli_target import CLIError, parse_model, resolve_target
 
         self.args = args
         self.provider, _ = parse_model(args.model)
-        if (args.responses or args.lifecycle) and not simulate_requested(args.simulate):
-            raise CLIError("--responses and --lifecycle apply to --simulate only (for `pytest-batch serve`, "
-                           "pass them to serve)")
         self.target = resolve_target(self.provider, simulate=args.simulate, base_url=args.base_url,
                                      state_dir=args.state_dir, need_key=need_key)
+        if (args.responses or args.lifecycle) and not self.target.simulated:
+            raise CLIError("--responses and --lifecycle apply to --simulate only (for `pytest-batch serve`, "
+                           "pass them to serve)")
 
     def __enter__(self) -> Self:
         from .cli_target import simulated_state

@@ -217,16 +217,16 @@ def sdk_client(provider: str, base_url: str | None, key: str) -> Any:
 
 def resolve_target(provider: str, *, simulate: bool | None = None, base_url: str | None = None,
                    state_dir: str | Path | None = None, need_key: bool = True) -> Target:
-    """Decide where requests for ``provider`` go: ``--simulate`` (or PYTEST_BATCH_SIMULATE=1)
-    wins, then ``--base-url``, then the SDK's base-URL environment variable, then the live API,
+    """Decide where requests for ``provider`` go: ``--base-url``, then ``--simulate`` (or
+    PYTEST_BATCH_SIMULATE=1), then the SDK's base-URL environment variable, then the live API,
     which needs the provider's key."""
-    if simulate_requested(simulate):
-        if base_url:
-            raise CLIError("--simulate and --base-url exclude each other: --simulate runs the emulator "
-                           "in process, --base-url sends requests to a server")
-        return Target(provider, "simulate", state_file=state_path(state_dir))
+    if simulate and base_url:
+        raise CLIError("--simulate and --base-url exclude each other: --simulate runs the emulator "
+                       "in process, --base-url sends requests to a server")
     if base_url:
         return Target(provider, "server", base_url=provider_base_url(provider, base_url))
+    if simulate_requested(simulate):
+        return Target(provider, "simulate", state_file=state_path(state_dir))
     env_url = os.environ.get(BASE_URL_VARS[provider])
     if env_url and not api_key(provider):
         # the exports `pytest-batch serve` prints set base URLs but no keys

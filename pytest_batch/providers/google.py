@@ -286,6 +286,8 @@ def to_job(job: Any, total: int | None = None, *, stats: dict[str, str] | None =
         succeeded, pending = len(inlined) - failed, total - len(inlined)
     else:
         total, succeeded, failed, pending = total or 0, 0, 0, total or 0
+    if status in (BatchStatus.EXPIRED, BatchStatus.FAILED):
+        succeeded = 0  # an expired or failed batch has no results to retrieve (wire-formats.md C.3)
     if status.is_terminal:
         failed, pending = max(failed, total - succeeded), 0
     errors = []

@@ -13,6 +13,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,7 +22,7 @@ from .clock import Clock
 from .core import DroppedConnection, Emulator
 from .http import SimRequest, SimResponse, json_response
 from .lifecycle import LifecycleError
-from .responders import ExpectationError, load_expectations
+from .responders import Expectation, ExpectationError, load_expectations
 
 CONTROL_PREFIX = "/_control"
 
@@ -80,7 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             with emulator.lock:
                 if request.path.startswith(CONTROL_PREFIX):
-                    response = control(emulator, request)
+                    response = control(emulator, request, self.server.startup_expectations)
                 else:
                     response = emulator.handle(request)
         except DroppedConnection:
@@ -131,6 +132,8 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.emulator = emulator
         self.verbose = verbose
+        #: what /_control/reset restores: the answers the server was started with
+        self.startup_expectations = list(emulator.responder.expectations)
 
 
 def start_server(emulator: Emulator | None = None, *, host: str = "127.0.0.1", port: int = 0,
@@ -147,10 +150,11 @@ def start_server(emulator: Emulator | None = None, *, host: str = "127.0.0.1", p
 
 # ---------------------------------------------------------------------------- control API
 
-def control(emulator: Emulator, request: SimRequest) -> SimResponse:
-    """``POST /_control/reset``, ``/expectations`` (JSON list or JSONL), ``/faults`` (the
-    Faults.load spec), ``/lifecycle`` ({"spec", "batch_id"?, "next_batch"?}), ``/advance``
-    ({"seconds"?, "batch_id"?}); ``GET /_control/journal``."""
+def control(emulator: Emulator, request: SimRequest, startup_expectations: Iterable[Expectation] = ()
+            ) -> SimResponse:
+    """``POST /_control/reset`` (back to the answers the server started with), ``/expectations``
+    (JSON list or JSONL), ``/faults`` (the Faults.load spec), ``/lifecycle`` ({"spec",
+    "batch_id"?, "next_batch"?}), ``/advance`` ({"seconds"?, "batch_id"?}); ``GET /_control/journal``."""
     action = request.path[len(CONTROL_PREFIX):].strip("/")
     try:
         if request.method == "GET" and action == "journal":
@@ -159,6 +163,7 @@ def control(emulator: Emulator, request: SimRequest) -> SimResponse:
             return json_response(405, {"error": f"use POST {CONTROL_PREFIX}/{action}"})
         if action == "reset":
             emulator.reset()
+            emulator.load_expectations(startup_expectations)
         elif action == "expectations":
             text = request.body.decode()
             rows = json.loads(text) if text.lstrip().startswith("[") else [

@@ -96,6 +96,15 @@ def test_control_api_resets_loads_faults_advances_and_journals() -> None:
         assert emulator.openai.batches == {}
 
 
+def test_control_reset_keeps_the_answers_the_server_started_with() -> None:
+    emulator = Emulator(expectations=seed_expectations()[:1])
+    with start_server(emulator) as server:
+        control = f"{server.url}/_control"
+        httpx2.post(f"{control}/expectations", json=[{"match": "Bob", "response": {"name": "Robert", "age": 1}}])
+        httpx2.post(f"{control}/reset")
+        assert [e.match for e in emulator.responder.expectations] == [SEED_PROMPTS[0]]
+
+
 def test_intercept_routes_clients_made_by_third_party_code(emulator: Emulator, monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "third-party-key")
     with intercept(emulator):

@@ -104,6 +104,16 @@ def test_expired_openai_batch_reports_unrun_requests(emulator, make_bp):
     assert any(item.ok for item in items)
 
 
+def test_expired_gemini_batch_counts_match_its_results(emulator, make_bp):
+    emulator.faults.batch("expire", completed_fraction=0.3)
+    bp = make_bp("google", User)
+    job = bp.wait(bp.submit(list(SEED_PROMPTS)))
+    assert job.status is BatchStatus.EXPIRED
+    items = list(bp.results(job))
+    assert (job.counts.succeeded, job.counts.errored) == (0, 10)
+    assert len(items) == 10 and {item.kind for item in items} == {ErrorKind.EXPIRED}
+
+
 @pytest.mark.parametrize("provider", ["openai", "google"])
 def test_a_batch_that_fails_validation_says_why(emulator, make_bp, provider):
     emulator.faults.batch("validation_failure", message="This line is not parseable as valid JSON.")

@@ -18,12 +18,13 @@ still looks like a key.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .secrets import KEY_PATTERNS, env_secrets
 
 REDACTED = "REDACTED"
 
@@ -34,7 +35,6 @@ DEFAULT_HOSTS = {
     "google": "https://generativelanguage.googleapis.com",
 }
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
-KEY_ENV_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY")
 
 # wire-formats.md E: what carries a credential or identifies an account.
 SECRET_REQUEST_HEADERS = frozenset({
@@ -58,24 +58,6 @@ _LOOPBACK_PREFIXED = re.compile(
     r"https?://(?:127\.0\.0\.1|localhost|\[::1\]|0\.0\.0\.0)(?::\d+)?/(openai|anthropic|google)(?=[/?#\"'\s]|$)")
 _LOOPBACK_BARE = re.compile(r"https?://(?:127\.0\.0\.1|localhost|\[::1\]|0\.0\.0\.0)(?::\d+)?(?=[/?#\"'\s]|$)")
 _URL = re.compile(r"https?://[^\s\"'<>]+")
-
-#: what a real key looks like; REDACTED placeholders never match.
-KEY_PATTERNS: dict[str, re.Pattern[str]] = {
-    "Anthropic API key (sk-ant-…)": re.compile(r"(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{20,}"),
-    "OpenAI API key (sk-…)": re.compile(r"(?<![A-Za-z0-9_-])sk-(?!ant-)[A-Za-z0-9_-]{20,}"),
-    "Google API key (AIza…)": re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{30,}"),
-    "Bearer token": re.compile(r"Bearer\s+(?!REDACTED)[A-Za-z0-9._~+/=-]{16,}"),
-    "key= query parameter": re.compile(r"[?&](?:api_)?key=(?!REDACTED)[^&\s\"'#<>]{8,}"),
-}
-_MIN_ENV_SECRET = 8
-
-
-def env_secrets() -> dict[str, str]:
-    """The provider key values in the environment (long enough to be real), by variable name."""
-    names = set(KEY_ENV_VARS) | {name for name in os.environ if name.endswith("_API_KEY")}
-    return {name: value for name in sorted(names)
-            if len(value := os.environ.get(name, "").strip()) >= _MIN_ENV_SECRET}
-
 
 def _scrub_env_text(text: str, secrets: dict[str, str]) -> str:
     for name, value in secrets.items():

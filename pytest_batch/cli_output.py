@@ -8,7 +8,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from .cli_target import KEY_VARS, CLIError
+from .cli_target import CLIError
+from .secrets import redact
 
 #: exit codes (documented in ``pytest-batch --help`` and the README).
 EXIT_OK = 0
@@ -86,14 +87,6 @@ def jobs_table(jobs: list[Any], title: str | None = None) -> Any:
 
 
 # --------------------------------------------------------------------------- errors
-def redact(text: str) -> str:
-    """Remove every configured API key from ``text``."""
-    for names in KEY_VARS.values():
-        for name in names:
-            secret = os.environ.get(name)
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
-    return text
 
 
 def error_line(exc: BaseException, provider: str | None = None) -> tuple[str, int]:

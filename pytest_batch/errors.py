@@ -9,7 +9,16 @@ from __future__ import annotations
 
 
 class BatchProcessorError(Exception):
-    """Base class of every error the BatchProcessor raises."""
+    """Base class of every error the BatchProcessor raises.
+
+    The message is redacted when the error is made: a provider (or a proxy) that echoes the
+    request's credentials back in its error text does not put the key in the exception.
+    """
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        from .secrets import redact
+
+        super().__init__(redact(str(message)), *args)
 
 
 class ConfigurationError(BatchProcessorError, ValueError):

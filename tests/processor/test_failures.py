@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from pytest_batch.errors import BatchTimeoutError, ConfigurationError, ProviderError
+from pytest_batch.errors import BatchProcessorError, BatchTimeoutError, ConfigurationError, ProviderError
 from pytest_batch.models import BatchError, BatchJob, BatchStatus, ErrorKind
 from pytest_batch.processor import BatchProcessor
 from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS, User
@@ -276,3 +276,15 @@ def test_gemini_output_found_in_the_operation_response_alone():
     items = list(GoogleProvider().iter_results(None, job, User, {}))
     assert [(i.custom_id, i.value if i.ok else i.kind) for i in items] == [
         ("request-1", User(name="Alice", age=28)), ("request-2", ErrorKind.EXPIRED)]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_key_echoed_by_the_server_never_reaches_the_error(emulator, make_bp, provider, monkeypatch):
+    key = {"openai": "sk-proj-", "anthropic": "sk-ant-api03-", "google": "AIza"}[provider] + "K3y" * 12
+    monkeypatch.setenv({"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY",
+                        "google": "GOOGLE_API_KEY"}[provider], key)
+    emulator.faults.http_error(400, provider=provider, message=f"invalid key {key} (Bearer {key})")
+    with pytest.raises(BatchProcessorError) as info:
+        make_bp(provider, User).list()
+    assert key not in str(info.value) and key[:12] not in str(info.value)
+    assert "invalid key ***" in str(info.value)

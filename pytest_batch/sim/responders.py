@@ -162,6 +162,8 @@ class Responder:
         self.seed = seed
         self.expectations: list[Expectation] = []
         self.callables: list[ResponderFn] = []
+        self._schema: dict[str, Any] | None = None
+        self._compiled: Generator | None = None
 
     def expect(self, response: Any = None, **where: Any) -> Expectation:
         """Add one expectation: ``expect({"name": "Alice", "age": 28}, match="Alice")``."""
@@ -193,8 +195,14 @@ class Responder:
             if result is not None:
                 return result if isinstance(result, Answer) else Answer(result)
         if item.schema is not None:
-            return Answer(synthesize(item.schema, self._rng(item)))
+            return Answer(self._generator(item.schema)(self._rng(item)))
         return Answer(f"Simulated answer {item.index + 1} ({item.custom_id}) from pytest-batch.")
+
+    def _generator(self, schema: dict[str, Any]) -> Generator:
+        """The compiled schema, reused while consecutive requests carry an equal schema."""
+        if self._compiled is None or (schema is not self._schema and schema != self._schema):
+            self._schema, self._compiled = schema, compile_schema(schema)
+        return self._compiled
 
     def _rng(self, item: BatchItem) -> ItemRandom:
         digest = hashlib.blake2b(f"{self.seed}:{item.custom_id}:{item.prompt}".encode(), digest_size=8).digest()
@@ -236,84 +244,104 @@ class ItemRandom:
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet")
 
 
-def synthesize(schema: Mapping[str, Any], rng: ItemRandom | random.Random, root: Mapping[str, Any] | None = None,
-               depth: int = 0) -> Any:
+Generator = Callable[[Any], Any]
+
+
+def synthesize(schema: Mapping[str, Any], rng: ItemRandom | random.Random) -> Any:
     """A deterministic object valid against ``schema``: JSON Schema as pydantic writes it,
     OpenAI's strict form, Anthropic's transformed form, or Gemini's uppercase OpenAPI subset."""
+    return compile_schema(schema)(rng)
+
+
+def compile_schema(schema: Mapping[str, Any], root: Mapping[str, Any] | None = None,
+                   depth: int = 0) -> Generator:
+    """Walk ``schema`` once into a generator from a random source to a valid value.
+
+    A batch's requests usually share one schema: compiled once, it is only called per request.
+    """
     root = root if root is not None else schema
     kind = schema.get("type")
     leaf = _LEAVES.get(kind) if kind.__class__ is str else None
     if leaf is not None and schema.keys() <= _PLAIN_KEYS:  # the common case, e.g. {"type", "title"}
-        return leaf(rng)
+        return leaf
+    if depth > 8:  # a model that contains itself: stop expanding
+        return lambda rng: {}
     if "$ref" in schema:
-        return synthesize(_resolve(schema["$ref"], root), rng, root, depth + 1)
+        return compile_schema(_resolve(schema["$ref"], root), root, depth + 1)
     if "const" in schema:
-        return schema["const"]
+        const = schema["const"]
+        return lambda rng: const
     if schema.get("enum"):
-        return schema["enum"][0]
+        first = schema["enum"][0]
+        return lambda rng: first
     for key in ("anyOf", "oneOf"):
         if schema.get(key):
             options = [s for s in schema[key] if str(s.get("type", "")).lower() != "null"] or schema[key]
-            return synthesize(options[0], rng, root, depth + 1)
+            return compile_schema(options[0], root, depth + 1)
     if schema.get("allOf"):
         merged: dict[str, Any] = {}
         for part in schema["allOf"]:
-            part = _resolve(part["$ref"], root) if "$ref" in part else part
-            merged.update(part)
-        return synthesize(merged, rng, root, depth + 1)
+            merged.update(_resolve(part["$ref"], root) if "$ref" in part else part)
+        return compile_schema(merged, root, depth + 1)
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     kind = str(kind).lower() if kind else ("object" if "properties" in schema else "string")
     if kind == "object":
         properties = schema.get("properties") or {}
-        if depth > 8:
-            return {}
-        return {name: synthesize(sub, rng, root, depth + 1) for name, sub in properties.items()}
+        fields = [(name, compile_schema(sub, root, depth + 1)) for name, sub in properties.items()]
+        return lambda rng: {name: field(rng) for name, field in fields}
     if kind == "array":
         low = int(schema.get("minItems", 1))
         high = max(low, min(int(schema.get("maxItems", low + 2)), low + 2))
-        items = schema.get("items") or {"type": "string"}
-        return [synthesize(items, rng, root, depth + 1) for _ in range(_between(rng, low, high))]
+        item = compile_schema(schema.get("items") or {"type": "string"}, root, depth + 1)
+        return lambda rng: [item(rng) for _ in range(_between(rng, low, high))]
     if kind == "integer":
         low = int(schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1))
-        high = int(schema.get("maximum", schema.get("exclusiveMaximum", low + 101) - 1))
-        return _between(rng, low, max(low, high))
+        high = max(low, int(schema.get("maximum", schema.get("exclusiveMaximum", low + 101) - 1)))
+        return lambda rng: _between(rng, low, high)
     if kind == "number":
-        low = float(schema.get("minimum", 0.0))
-        high = float(schema.get("maximum", low + 100.0))
-        return round(rng.uniform(low, high), 2)
+        low_f = float(schema.get("minimum", 0.0))
+        high_f = float(schema.get("maximum", low_f + 100.0))
+        return lambda rng: round(low_f + (high_f - low_f) * rng.random(), 2)
     if kind == "boolean":
-        return rng.random() < 0.5
+        return lambda rng: rng.random() < 0.5
     if kind == "null":
-        return None
-    return _string(schema, rng)
+        return lambda rng: None
+    return _string(schema)
 
 
 def _plain_integer(rng: Any) -> int:
     return _between(rng, 0, 100)
 
 
+def _word(rng: Any) -> str:
+    return _WORDS[int(rng.random() * len(_WORDS))]
+
+
 def _plain_string(rng: Any) -> str:
-    return f"{_WORDS[int(rng.random() * len(_WORDS))]}-{_between(rng, 100, 999)}"
+    return f"{_word(rng)}-{_between(rng, 100, 999)}"
 
 
-def _string(schema: Mapping[str, Any], rng: Any) -> str:
+def _string(schema: Mapping[str, Any]) -> Generator:
     fmt = schema.get("format")
     if fmt == "date-time":
-        return f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T12:00:00Z"
+        return lambda rng: f"2026-0{_between(rng, 1, 9)}-1{_between(rng, 0, 9)}T12:00:00Z"
     if fmt == "date":
-        return f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"
+        return lambda rng: f"2026-0{_between(rng, 1, 9)}-1{_between(rng, 0, 9)}"
     if fmt == "email":
-        return f"{rng.choice(_WORDS)}@example.com"
+        return lambda rng: f"{_word(rng)}@example.com"
     if fmt in ("uri", "url"):
-        return f"https://example.com/{rng.choice(_WORDS)}"
+        return lambda rng: f"https://example.com/{_word(rng)}"
     if fmt == "uuid":
-        return "%08x-0000-4000-8000-%012x" % (rng.getrandbits(32), rng.getrandbits(48))
-    text = _plain_string(rng)
+        return lambda rng: "%08x-0000-4000-8000-%012x" % (_between(rng, 0, 2**32 - 1), _between(rng, 0, 2**48 - 1))
     low = int(schema.get("minLength", 0))
     high = schema.get("maxLength")
-    text = text.ljust(low, "x")
-    return text[: int(high)] if high is not None else text
+
+    def text(rng: Any) -> str:
+        value = _plain_string(rng).ljust(low, "x")
+        return value[: int(high)] if high is not None else value
+
+    return text
 
 
 def _between(rng: Any, low: int, high: int) -> int:
@@ -343,6 +371,6 @@ def violate(schema: Mapping[str, Any] | None, value: Any) -> Any:
 
 #: leaves with no constraints, synthesized without walking the general path.
 _PLAIN_KEYS = frozenset({"type", "title", "description"})
-_LEAVES: dict[str, Callable[[Any], Any]] = {
+_LEAVES: dict[str, Generator] = {
     "string": _plain_string, "STRING": _plain_string, "integer": _plain_integer, "INTEGER": _plain_integer,
 }

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import uuid
 from pathlib import Path
 from typing import Literal, Optional
 
 import httpx
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, HttpUrl
 
 from pytest_batch.sim import Emulator, Lifecycle
 from pytest_batch.sim.lifecycle import LifecycleError
@@ -74,8 +76,17 @@ class Address(BaseModel):
     zip_code: str = Field(min_length=5, max_length=5)
 
 
+class Node(BaseModel):
+    label: str
+    children: list["Node"] = Field(max_length=2)
+
+
 class Person(BaseModel):
     name: str
+    born: datetime.date
+    seen: datetime.datetime
+    id: uuid.UUID
+    site: HttpUrl
     age: int = Field(ge=18, le=99)
     score: float
     active: bool
@@ -90,6 +101,11 @@ def test_synthetic_objects_validate_against_pydantic_schemas() -> None:
     schema = Person.model_json_schema()
     for seed in range(50):
         Person.model_validate(synthesize(schema, ItemRandom(seed)))
+
+
+def test_a_model_that_contains_itself_still_synthesizes() -> None:
+    value = synthesize(Node.model_json_schema(), ItemRandom(4))
+    assert isinstance(value["label"], str) and isinstance(value["children"], list)
 
 
 def test_synthetic_objects_follow_openais_strict_and_geminis_uppercase_schemas() -> None:

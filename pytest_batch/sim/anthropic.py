@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, approx_tokens, malform, truncate
+from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, SharedValues, approx_tokens, malform, truncate
 from .clock import rfc3339
 from .faults import BatchFault
 from .http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
@@ -86,6 +86,7 @@ class AnthropicBackend(BackendBase):
             raise HTTPError(413, f"A Message Batch holds at most {self.max_requests:,} requests, got "
                             f"{len(requests):,}. Split it into several batches.")
         items: list[BatchItem] = []
+        shared = SharedValues()
         invalid: dict[int, str] = {}
         seen: set[str] = set()
         fullmatch = CUSTOM_ID.fullmatch
@@ -109,6 +110,8 @@ class AnthropicBackend(BackendBase):
             problem = _params_problem(params)
             if problem is not None:
                 invalid[index] = problem
+            for key in ("output_config", "output_format", "tools", "tool_choice", "system"):
+                shared.share(params, key)
             items.append(_item(index, custom_id, params))
         record = self.new_record(self.ids.anthropic_batch(), items)
         record.extra.update(status="in_progress", invalid=invalid, counts=None, types=None, ids=None,

@@ -92,6 +92,25 @@ class BackendBase:
         return order
 
 
+class SharedValues:
+    """Keeps one copy of equal JSON values that every request of a batch repeats (the
+    response format and its schema): 50,000 requests then hold one schema, not 50,000, and
+    the cyclic GC has a tenth of the objects to scan."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, Any] = {}
+
+    def share(self, container: dict[str, Any], key: str) -> None:
+        value = container.get(key)
+        if value is None:
+            return
+        last = self._last.get(key)
+        if last is not None and (last is value or last == value):
+            container[key] = last
+        else:
+            self._last[key] = value
+
+
 def approx_tokens(text: str) -> int:
     """A stable stand-in for a tokenizer: about four characters a token."""
     return max(1, (len(text) + 3) // 4)

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .batches import BackendBase, BatchRecord, approx_tokens, malform, truncate
+from .batches import BackendBase, BatchRecord, SharedValues, approx_tokens, malform, truncate
 from .clock import rfc3339
 from .http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
 from .responders import Answer, BatchItem
@@ -82,6 +82,11 @@ def _texts(content: Any) -> list[str]:
         return []
     parts = content.get("parts") or []
     return [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
+
+
+def _share_config(shared: SharedValues, request: dict[str, Any]) -> None:
+    for key in ("generationConfig", "generation_config", "systemInstruction", "system_instruction", "tools"):
+        shared.share(request, key)
 
 
 def _item(index: int, key: str | None, model: str, request: dict[str, Any]) -> BatchItem:
@@ -279,6 +284,7 @@ class GoogleBackend(BackendBase):
             raise HTTPError(400, "* BatchGenerateContentRequest.batch.input_config.requests.requests: "
                             "at least one request is required.")
         items, keyed = [], []
+        shared = SharedValues()
         for index, row in enumerate(rows):
             request = _get(row, "request")
             if not isinstance(request, dict):
@@ -286,6 +292,7 @@ class GoogleBackend(BackendBase):
                                 ".request: a GenerateContentRequest object is required.")
             metadata = _get(row, "metadata")
             key = _get(metadata, "key")
+            _share_config(shared, request)
             items.append(_item(index, str(key) if key is not None else None, model, request))
             keyed.append(metadata)
         return items, keyed
@@ -295,6 +302,7 @@ class GoogleBackend(BackendBase):
             raise HTTPError(400, "* BatchGenerateContentRequest.batch.input_config.file_name: must be 'files/<id>'.")
         source = self.get_file(file_name)
         items, keyed = [], []
+        shared = SharedValues()
         loads = json.loads
         for number, raw in enumerate(source.content.splitlines(), 1):
             if not raw.strip():
@@ -312,6 +320,7 @@ class GoogleBackend(BackendBase):
                 raise HTTPError(400, f"{source.name} line {number}: missing the 'request' object "
                                 "(a GenerateContentRequest).")
             key = _get(line, "key")
+            _share_config(shared, request)
             items.append(_item(len(items), str(key) if key is not None else None, model, request))
             keyed.append(key is not None)
         if not items:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, approx_tokens, malform, truncate
+from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, SharedValues, approx_tokens, malform, truncate
 from .http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
 from .responders import Answer, BatchItem
 
@@ -236,6 +236,7 @@ class OpenAIBackend(BackendBase):
             raise ValidationFailure("file_too_large", f"The input file is larger than the "
                                     f"{self.max_input_bytes // (1024 * 1024)} MB limit. Split it into several batches.")
         items: list[BatchItem] = []
+        shared = SharedValues()
         seen: set[str] = set()
         model = None
         loads = json.loads
@@ -279,6 +280,7 @@ class OpenAIBackend(BackendBase):
             if len(items) >= self.max_requests:
                 raise ValidationFailure("too_many_tasks", f"The input file contains more than {self.max_requests:,} "
                                         "requests. Split it into several batches.")
+            shared.share(body, "text" if endpoint == "/v1/responses" else "response_format")
             items.append(_item(len(items), custom_id, endpoint, body))
         if not items:
             raise ValidationFailure("empty_file", "The input file contains no requests.")

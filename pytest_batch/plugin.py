@@ -25,6 +25,7 @@ _STATS = pytest.StashKey["summary.RunStats"]()
 _CALL_FAILED = pytest.StashKey[bool]()
 _CLIENTS = pytest.StashKey[dict]()  # SDK clients reused across tests of the same provider, key and URL
 _CASSETTE_REPORT = pytest.StashKey[Any]()
+_SPENT = pytest.StashKey[list]()  # requests submitted in record/live mode by this process
 
 
 # ---------------------------------------------------------------------- options and ini
@@ -212,7 +213,8 @@ def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOpti
 
     options = _batch_options
     run_stats = request.config.stash[_STATS]
-    limit = _spend_guard(run_stats, options) if options.mode in cfg.NETWORK_MODES else None
+    limit = (_SpendGuard(request.config.stash.setdefault(_SPENT, [0]), options)
+             if options.mode in cfg.NETWORK_MODES else None)
     if options.mode == "simulate":
         emulator: Emulator = request.getfixturevalue("batch_sim")
         processor = BatchProcessor(options.model, response_model=User, client=_emulator_client(emulator, options),
@@ -227,10 +229,11 @@ def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOpti
     if not options.uses_cassette:
         yield processor
         return
-    yield from _with_cassette(request, options, processor)
+    yield from _with_cassette(request, options, processor, limit)
 
 
-def _with_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, processor: Any) -> Iterator[Any]:
+def _with_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, processor: Any,
+                   guard: _SpendGuard | None) -> Iterator[Any]:
     """Run the test inside its cassette; a failed test records nothing, a pending recording skips."""
     from .cassettes import CassetteError, RecordingPending, use_cassette
 
@@ -245,6 +248,8 @@ def _with_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, pro
         unusable = None
     if unusable is not None:
         pytest.fail(unusable, pytrace=False)
+    if guard is not None and session.resuming:
+        guard.enabled = False
     pending: list[BaseException] = []
     if options.mode == "record":
         _wait_within_record_timeout(processor, session, pending)
@@ -329,17 +334,29 @@ def _real_client(options: cfg.TestOptions, cache: dict[Any, Any]) -> Any:
     return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider] if missing else None, cache=cache)
 
 
-def _spend_guard(stats: summary.RunStats, options: cfg.TestOptions) -> Any:
-    def limit(size: int) -> None:
-        if options.max_requests is None:
+class _SpendGuard:
+    """--batch-max-requests: refuses a submit that would take this run past the limit.
+
+    A resumed recording replays a batch submitted (and paid for) in an earlier run, so the
+    cassette turns the guard off for that test: it spends nothing.
+    """
+
+    def __init__(self, spent: list[int], options: cfg.TestOptions) -> None:
+        self.spent = spent  # requests submitted so far in this process, shared by every test
+        self.options = options
+        self.enabled = True
+
+    def __call__(self, size: int) -> None:
+        limit = self.options.max_requests
+        if not self.enabled or limit is None:
             return
-        used = stats.requests_submitted
-        if used + size > options.max_requests:
-            pytest.fail(f"pytest-batch: refusing to submit {size} {options.provider} requests in "
-                        f"--batch-mode={options.mode}: --batch-max-requests={options.max_requests} and {used} "
+        used = self.spent[0]
+        if used + size > limit:
+            pytest.fail(f"pytest-batch: refusing to submit {size} {self.options.provider} requests in "
+                        f"--batch-mode={self.options.mode}: --batch-max-requests={limit} and {used} "
                         f"already submitted in this run. Raise the limit or run offline (--batch-mode=replay).",
                         pytrace=False)
-    return limit
+        self.spent[0] += size
 
 
 # ---------------------------------------------------------------------- hooks

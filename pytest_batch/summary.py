@@ -55,11 +55,6 @@ class RunStats:
     def for_provider(self, provider: str) -> ProviderStats:
         return self.providers.setdefault(provider, ProviderStats())
 
-    @property
-    def requests_submitted(self) -> int:
-        """Requests submitted in record/live mode: what --batch-max-requests limits."""
-        return sum(s.requests for s in self.providers.values() if s.modes & {"record", "live"})
-
     def to_dict(self) -> dict[str, Any]:
         """Plain data for xdist's workeroutput (execnet only carries builtins)."""
         return {name: {**asdict(stats), "modes": sorted(stats.modes)} for name, stats in self.providers.items()}

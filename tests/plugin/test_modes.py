@@ -194,7 +194,9 @@ def test_record_timeout_skips_pending_and_a_rerun_resumes(pytester: pytest.Pytes
     result.stdout.fnmatch_lines(["*is pending*Resume the recording with*"])
 
     server.emulator.advance()  # the provider finishes the batch between runs
-    result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "--batch-record-timeout=0.01")
+    # resuming spends nothing: the batch was submitted (and paid for) in the first run
+    result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "--batch-record-timeout=0.01",
+                                "--batch-max-requests=1")
     result.assert_outcomes(passed=1)
     assert len(server.emulator.journal.calls(method="POST", path_contains="batches")) == 1, "submitted once"
     assert len(server.emulator.journal.calls(method="POST", path_contains="files")) == 1

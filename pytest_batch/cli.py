@@ -257,7 +257,6 @@ def _next_steps(job_id: str, run: _Run) -> str:
 # --------------------------------------------------------------------------- commands
 def cmd_create(args: argparse.Namespace) -> int:
     from .cli_inputs import import_response_model, read_messages
-    from .cli_output import job_dict, jobs_table
 
     messages = read_messages(args.messages_file)
     model = import_response_model(args.response_model)
@@ -273,23 +272,29 @@ def cmd_create(args: argparse.Namespace) -> int:
             return 0
         build = processor.build(messages.requests, custom_ids=messages.custom_ids)
         job = processor.submit(build)
-        job.model = job.model or processor.model
-
-        def render(out: Any) -> None:
-            out.print(f"✅ Created {run.provider} batch [bold]{job.id}[/bold] with {len(messages.requests)} requests "
-                      f"({run.target.describe()})")
-            out.print(jobs_table([job]))
-            out.print(_next_steps(job.id, run), markup=False)
-
-        run.done(job_dict(job), render)
+        _report_submitted(run, job, processor.model, f"Created {run.provider} batch [bold]{job.id}[/bold] with "
+                          f"{len(messages.requests)} requests")
     return 0
+
+
+def _report_submitted(run: _Run, job: Any, model: str, headline: str) -> None:
+    """The submitted job as JSON, or a headline, its table and the commands to follow it."""
+    from .cli_output import job_dict, jobs_table
+
+    job.model = job.model or model
+
+    def render(out: Any) -> None:
+        out.print(f"✅ {headline} ({run.target.describe()})")
+        out.print(jobs_table([job]))
+        out.print(_next_steps(job.id, run), markup=False)
+
+    run.done(job_dict(job), render)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .cli_inputs import import_response_model
-    from .cli_output import job_dict, jobs_table
     from .cli_target import CLIError
 
     if not Path(args.file_path).is_file():
@@ -298,15 +303,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     with _Run(args) as run:
         processor = run.processor(model)
         job = processor.submit(args.file_path)
-        job.model = job.model or processor.model
-
-        def render(out: Any) -> None:
-            out.print(f"✅ Submitted {args.file_path} as {run.provider} batch [bold]{job.id}[/bold] "
-                      f"({run.target.describe()})")
-            out.print(jobs_table([job]))
-            out.print(_next_steps(job.id, run), markup=False)
-
-        run.done(job_dict(job), render)
+        _report_submitted(run, job, processor.model,
+                          f"Submitted {args.file_path} as {run.provider} batch [bold]{job.id}[/bold]")
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import config as cfg
-from . import summary
+from . import modes, summary
 
 if TYPE_CHECKING:
     from .sim.core import Emulator
@@ -117,7 +117,7 @@ def _resolve(config: pytest.Config, node: Any, provider: str) -> cfg.TestOptions
 def _batch_options(request: pytest.FixtureRequest, batch_provider: str) -> cfg.TestOptions:
     options = _resolve(request.config, request.node, batch_provider)
     if options.skip_reason:
-        _skip(options.skip_reason)
+        modes.skip_test(options.skip_reason)
     stats = request.config.stash[_STATS].for_provider(batch_provider)
     stats.tests += 1
     stats.modes.add(options.mode)
@@ -173,7 +173,7 @@ def batch_sim(_batch_emulator: Emulator, _batch_options: cfg.TestOptions) -> Emu
     emulator.clock = FrozenClock()
     emulator.reset()
     emulator.set_lifecycle(_batch_options.lifecycle or "immediate")
-    emulator.respond_with(_seed_answers())
+    emulator.respond_with(modes.seed_answers())
     try:
         cfg.apply_faults(emulator, _batch_options.faults)
     except cfg.BatchConfigError as error:
@@ -213,150 +213,24 @@ def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOpti
 
     options = _batch_options
     run_stats = request.config.stash[_STATS]
-    limit = (_SpendGuard(request.config.stash.setdefault(_SPENT, [0]), options)
+    limit = (modes.SpendGuard(request.config.stash.setdefault(_SPENT, [0]), options)
              if options.mode in cfg.NETWORK_MODES else None)
     if options.mode == "simulate":
         emulator: Emulator = request.getfixturevalue("batch_sim")
-        processor = BatchProcessor(options.model, response_model=User, client=_emulator_client(emulator, options),
-                                   sleep=_emulated_sleep(emulator))
+        processor = BatchProcessor(options.model, response_model=User, client=modes.emulator_client(emulator, options),
+                                   sleep=modes.emulated_sleep(emulator))
         yield summary.instrument(processor, run_stats.for_provider(options.provider), options.mode)
         return
-    client = _real_client(options, request.config.stash.setdefault(_CLIENTS, {}))
+    client = modes.real_client(options, request.config.stash.setdefault(_CLIENTS, {}))
     # a replayed poll answers at once: waiting between polls would only slow the test down
-    sleep = _no_sleep if options.mode == "replay" else None
+    sleep = modes.no_sleep if options.mode == "replay" else None
     processor = summary.instrument(BatchProcessor(options.model, response_model=User, client=client, sleep=sleep),
                                    run_stats.for_provider(options.provider), options.mode, limit=limit)
     if not options.uses_cassette:
         yield processor
         return
-    yield from _with_cassette(request, options, processor, limit)
-
-
-def _with_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, processor: Any,
-                   guard: _SpendGuard | None) -> Iterator[Any]:
-    """Run the test inside its cassette; a failed test records nothing, a pending recording skips."""
-    from .cassettes import CassetteError, RecordingPending, use_cassette
-
-    cassette = use_cassette(options.cassette, mode=options.mode, provider=options.provider, model=options.model,
-                            recorded_against=cfg.recorded_against(options.provider),
-                            record_timeout=options.record_timeout, nodeid=request.node.nodeid)
-    try:
-        session = cassette.__enter__()
-    except CassetteError as error:
-        unusable = str(error)
-    else:
-        unusable = None
-    if unusable is not None:
-        pytest.fail(unusable, pytrace=False)
-    if guard is not None and session.resuming:
-        guard.enabled = False
-    pending: list[BaseException] = []
-    if options.mode == "record":
-        _wait_within_record_timeout(processor, session, pending)
-    yield processor
-    failed = request.node.stash.get(_CALL_FAILED, False)
-    error: BaseException | None = pending[0] if pending else (_TestFailed() if failed else None)
-    outcome: tuple[Any, str] | None = None
-    try:
-        cassette.__exit__(type(error) if error else None, error, None)
-    except RecordingPending as stopped:
-        if not pending:  # not reported by the test call yet
-            outcome = (_skip, str(stopped))
-    except CassetteError as mismatch:
-        if not failed:  # a failed test already shows the mismatch
-            outcome = (_fail, str(mismatch))
-    if outcome is not None:
-        report, message = outcome
-        report(message)
-
-
-class _TestFailed(Exception):
-    """Tells the cassette the test failed, so a recording is not saved."""
-
-
-def _wait_within_record_timeout(processor: Any, session: Any, pending: list[BaseException]) -> None:
-    from .cassettes import RecordingPending
-
-    wait = processor.wait
-
-    def wait_or_leave_pending(job: Any, **kwargs: Any) -> Any:
-        def run(remaining: float | None) -> Any:
-            if remaining is not None:
-                timeout = kwargs.get("timeout")
-                kwargs["timeout"] = remaining if timeout is None else min(timeout, remaining)
-            return wait(job, **kwargs)
-        try:
-            return session.wait(run, batch_id=getattr(job, "id", None))
-        except RecordingPending as stopped:
-            pending.append(stopped)
-            raise
-
-    processor.wait = wait_or_leave_pending
-
-
-def _seed_answers() -> Any:
-    from .seed import seed_expectations
-    from .sim.responders import Expectation
-
-    expectations = [Expectation.from_mapping(row) for row in seed_expectations()]
-
-    def answer(item: Any) -> Any:
-        return next((e.answer() for e in expectations if e.matches(item)), None)
-    return answer
-
-
-def _emulator_client(emulator: Emulator, options: cfg.TestOptions) -> Any:
-    return {"openai": emulator.openai_client, "anthropic": emulator.anthropic_client,
-            "google": emulator.google_client}[options.provider]()
-
-
-def _no_sleep(seconds: float) -> None:
-    return None
-
-
-def _emulated_sleep(emulator: Emulator) -> Any:
-    def sleep(seconds: float) -> None:  # waits move the emulator's clock, never the wall clock
-        if seconds and seconds > 0:
-            emulator.advance(seconds)
-    return sleep
-
-
-def _real_client(options: cfg.TestOptions, cache: dict[Any, Any]) -> Any:
-    from .sim.clients import FAKE_KEYS
-
-    if options.mode == "replay":  # cassettes answer: no key needed, default hosts
-        return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider], default_base_url=True,
-                              cache=cache)
-    missing = cfg.missing_api_key(options.provider)
-    if missing and cfg.recorded_against(options.provider) != "emulator":
-        pytest.fail(missing, pytrace=False)
-    # an emulator server behind *_BASE_URL takes any key
-    return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider] if missing else None, cache=cache)
-
-
-class _SpendGuard:
-    """--batch-max-requests: refuses a submit that would take this run past the limit.
-
-    A resumed recording replays a batch submitted (and paid for) in an earlier run, so the
-    cassette turns the guard off for that test: it spends nothing.
-    """
-
-    def __init__(self, spent: list[int], options: cfg.TestOptions) -> None:
-        self.spent = spent  # requests submitted so far in this process, shared by every test
-        self.options = options
-        self.enabled = True
-
-    def __call__(self, size: int) -> None:
-        limit = self.options.max_requests
-        if not self.enabled or limit is None:
-            return
-        used = self.spent[0]
-        if used + size > limit:
-            pytest.fail(f"pytest-batch: refusing to submit {size} {self.options.provider} requests in "
-                        f"--batch-mode={self.options.mode}: --batch-max-requests={limit} and {used} "
-                        f"already submitted in this run. Raise the limit or run offline (--batch-mode=replay).",
-                        pytrace=False)
-        self.spent[0] += size
+    yield from modes.run_in_cassette(request, options, processor, limit,
+                                     lambda: request.node.stash.get(_CALL_FAILED, False))
 
 
 # ---------------------------------------------------------------------- hooks
@@ -368,21 +242,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
     try:
         return (yield)
     except cassettes.RecordingPending as error:
-        report: tuple[Any, str] = (_skip, str(error))
+        report: tuple[Any, str] = (modes.skip_test, str(error))
     except cassettes.ReplayMiss as error:
-        report = (_fail, str(error))
+        report = (modes.fail_test, str(error))
     # reported outside the except block: no "During handling of the above exception" chain
     outcome, message = report
     outcome(message)
-
-
-def _skip(message: str) -> None:
-    """Skip the running test, reported at the test's own location (not this file's)."""
-    raise pytest.skip.Exception(message, _use_item_location=True)
-
-
-def _fail(message: str) -> None:
-    pytest.fail(message, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -403,7 +403,8 @@ class OpenAIBackend(BackendBase):
             "service_tier": "default", "store": True, "temperature": item.body.get("temperature", 1.0),
             "text": item.body.get("text") or {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
             "top_p": 1.0, "truncation": "disabled",
-            "usage": {"input_tokens": prompt_tokens, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "usage": {"input_tokens": prompt_tokens,
+                      "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                       "output_tokens": completion_tokens, "output_tokens_details": {"reasoning_tokens": 0},
                       "total_tokens": prompt_tokens + completion_tokens},
             "user": None, "metadata": {}}

@@ -1,0 +1,152 @@
+"""What each --batch-mode means for one test: its SDK client, how it waits, the cassette it
+runs in, and the live-spend guard. The fixtures in ``plugin.py`` call these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import config as cfg
+
+if TYPE_CHECKING:
+    from .sim.core import Emulator
+
+
+def run_in_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, processor: Any,
+                    guard: SpendGuard | None, test_failed: Callable[[], bool]) -> Iterator[Any]:
+    """Run the test inside its cassette; a failed test records nothing, a pending recording skips."""
+    from .cassettes import CassetteError, RecordingPending, use_cassette
+
+    cassette = use_cassette(options.cassette, mode=options.mode, provider=options.provider, model=options.model,
+                            recorded_against=cfg.recorded_against(options.provider),
+                            record_timeout=options.record_timeout, nodeid=request.node.nodeid)
+    try:
+        session = cassette.__enter__()
+    except CassetteError as error:
+        unusable = str(error)
+    else:
+        unusable = None
+    if unusable is not None:
+        pytest.fail(unusable, pytrace=False)
+    if guard is not None and session.resuming:
+        guard.enabled = False
+    pending: list[BaseException] = []
+    if options.mode == "record":
+        wait_within_record_timeout(processor, session, pending)
+    yield processor
+    failed = test_failed()
+    error: BaseException | None = pending[0] if pending else (TestFailed() if failed else None)
+    outcome: tuple[Any, str] | None = None
+    try:
+        cassette.__exit__(type(error) if error else None, error, None)
+    except RecordingPending as stopped:
+        if not pending:  # not reported by the test call yet
+            outcome = (skip_test, str(stopped))
+    except CassetteError as mismatch:
+        if not failed:  # a failed test already shows the mismatch
+            outcome = (fail_test, str(mismatch))
+    if outcome is not None:
+        report, message = outcome
+        report(message)
+
+
+class TestFailed(Exception):
+    """Tells the cassette the test failed, so a recording is not saved."""
+
+
+def wait_within_record_timeout(processor: Any, session: Any, pending: list[BaseException]) -> None:
+    from .cassettes import RecordingPending
+
+    wait = processor.wait
+
+    def wait_or_leave_pending(job: Any, **kwargs: Any) -> Any:
+        def run(remaining: float | None) -> Any:
+            if remaining is not None:
+                timeout = kwargs.get("timeout")
+                kwargs["timeout"] = remaining if timeout is None else min(timeout, remaining)
+            return wait(job, **kwargs)
+        try:
+            return session.wait(run, batch_id=getattr(job, "id", None))
+        except RecordingPending as stopped:
+            pending.append(stopped)
+            raise
+
+    processor.wait = wait_or_leave_pending
+
+
+def seed_answers() -> Any:
+    from .seed import seed_expectations
+    from .sim.responders import Expectation
+
+    expectations = [Expectation.from_mapping(row) for row in seed_expectations()]
+
+    def answer(item: Any) -> Any:
+        return next((e.answer() for e in expectations if e.matches(item)), None)
+    return answer
+
+
+def emulator_client(emulator: Emulator, options: cfg.TestOptions) -> Any:
+    return {"openai": emulator.openai_client, "anthropic": emulator.anthropic_client,
+            "google": emulator.google_client}[options.provider]()
+
+
+def no_sleep(seconds: float) -> None:
+    return None
+
+
+def emulated_sleep(emulator: Emulator) -> Any:
+    def sleep(seconds: float) -> None:  # waits move the emulator's clock, never the wall clock
+        if seconds and seconds > 0:
+            emulator.advance(seconds)
+    return sleep
+
+
+def real_client(options: cfg.TestOptions, cache: dict[Any, Any]) -> Any:
+    from .sim.clients import FAKE_KEYS
+
+    if options.mode == "replay":  # cassettes answer: no key needed, default hosts
+        return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider], default_base_url=True,
+                              cache=cache)
+    missing = cfg.missing_api_key(options.provider)
+    if missing and cfg.recorded_against(options.provider) != "emulator":
+        pytest.fail(missing, pytrace=False)
+    # an emulator server behind *_BASE_URL takes any key
+    return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider] if missing else None, cache=cache)
+
+
+class SpendGuard:
+    """--batch-max-requests: refuses a submit that would take this run past the limit.
+
+    A resumed recording replays a batch submitted (and paid for) in an earlier run, so the
+    cassette turns the guard off for that test: it spends nothing.
+    """
+
+    def __init__(self, spent: list[int], options: cfg.TestOptions) -> None:
+        self.spent = spent  # requests submitted so far in this process, shared by every test
+        self.options = options
+        self.enabled = True
+
+    def __call__(self, size: int) -> None:
+        limit = self.options.max_requests
+        if not self.enabled or limit is None:
+            return
+        used = self.spent[0]
+        if used + size > limit:
+            pytest.fail(f"pytest-batch: refusing to submit {size} {self.options.provider} requests in "
+                        f"--batch-mode={self.options.mode}: --batch-max-requests={limit} and {used} "
+                        f"already submitted in this run. Raise the limit or run offline (--batch-mode=replay).",
+                        pytrace=False)
+        self.spent[0] += size
+
+
+
+
+def skip_test(message: str) -> None:
+    """Skip the running test, reported at the test's own location (not this file's)."""
+    raise pytest.skip.Exception(message, _use_item_location=True)
+
+
+def fail_test(message: str) -> None:
+    pytest.fail(message, pytrace=False)

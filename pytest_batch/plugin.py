@@ -1,8 +1,9 @@
 """pytest-batch's pytest plugin: options, ini settings, the ``batch`` marker, fixtures, hooks.
 
-This file only wires: what a test runs against is decided in ``config.py``, counted and
-printed by ``summary.py``, asserted by ``assertions.py``; cassettes live in
-``cassettes.py`` and the emulator in ``sim/``. Nothing heavy is imported at module level,
+This file only wires: what a test runs against is decided in ``config.py``, what its mode
+means (client, waits, cassette, spend guard) in ``modes.py``, counted and printed by
+``summary.py``, asserted by ``assertions.py``; cassettes live in ``cassettes.py`` and the
+emulator in ``sim/``. Nothing heavy is imported at module level,
 so loading the plugin costs almost nothing and needs no API key.
 """
 

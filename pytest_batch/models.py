@@ -217,9 +217,12 @@ def _missing(custom_ids: Iterable[str], job: BatchJob | None) -> Iterator[BatchE
             where = f" of batch {job.id} ({job.status.value})" if job is not None else ""
             yield BatchError(custom_id, ErrorKind.MISSING, f"no result came back for {custom_id}{where}")
         elif part.status is BatchStatus.CANCELLED:
-            yield BatchError(custom_id, ErrorKind.CANCELED, f"batch {part.id} was cancelled before {custom_id} ran")
+            # OpenAI drops even the requests that finished before the cancel (OpenRouter live capture)
+            yield BatchError(custom_id, ErrorKind.CANCELED,
+                             f"batch {part.id} was cancelled and returned no result for {custom_id}")
         else:
-            yield BatchError(custom_id, ErrorKind.EXPIRED, f"batch {part.id} expired before {custom_id} ran")
+            yield BatchError(custom_id, ErrorKind.EXPIRED,
+                             f"batch {part.id} expired and returned no result for {custom_id}")
 
 
 class _ResultsBase:

@@ -233,8 +233,9 @@ def to_job(batch: Any) -> BatchJob:
             line = f" (line {error.line})" if error.line is not None else ""
             errors.append(f"{error.code}: {error.message}{line}")
     ended = next((getattr(batch, name) for name in _ENDED_AT if getattr(batch, name, None)), None)
-    return BatchJob("openai", batch.id, status, batch.model,
-                    BatchCounts(total, done, failed, 0 if status.is_terminal else max(0, total - done - failed)),
+    # once ended, whatever did not succeed failed: a cancelled batch reports {total, 0, 0} (A.3)
+    failed, pending = (total - done, 0) if status.is_terminal else (failed, max(0, total - done - failed))
+    return BatchJob("openai", batch.id, status, batch.model, BatchCounts(total, done, failed, pending),
                     _time(batch.created_at), _time(ended) if status.is_terminal else None, errors, batch)
 
 

@@ -300,8 +300,14 @@ class OpenAIBackend(BackendBase):
                    "cancelled": ("batch_cancelled", "This request was not executed because the batch was cancelled.")}
         completed = failed = 0
         usage = {"input_tokens": 0, "output_tokens": 0}
+        # A cancel the user asked for: what ran before it lands in neither file and the counts
+        # drop to zero (OpenRouter live capture: cancelling {5, 1, 0} -> cancelled {5, 0, 0},
+        # an error file and no output file; the doc's "partial results" was not what happened).
+        lost_before_cancel = done if status == "cancelled" and record.cancel_requested_at is not None else 0
         for index in self.result_order(record):
             item, answer = record.items[index], answers[index]
+            if index < lost_before_cancel:
+                continue
             row_id = self.ids.openai_batch_request()
             skipped = None
             if index >= done and status in not_run:

@@ -10,6 +10,7 @@ from pytest_batch.errors import BatchProcessorError, BatchTimeoutError, Configur
 from pytest_batch.models import BatchError, BatchJob, BatchStatus, ErrorKind
 from pytest_batch.processor import BatchProcessor
 from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS, User
+from pytest_batch.sim import Emulator
 
 from .conftest import MODELS, client_for
 
@@ -288,3 +289,19 @@ def test_a_key_echoed_by_the_server_never_reaches_the_error(emulator, make_bp, p
         make_bp(provider, User).list()
     assert key not in str(info.value) and key[:12] not in str(info.value)
     assert "invalid key ***" in str(info.value)
+
+
+def test_a_cancelled_openai_batch_accounts_for_every_request():
+    """OpenAI returns nothing for requests that finished before a cancel (live capture):
+    the job's counts still add up, and each request comes back as canceled."""
+    emulator = Emulator(lifecycle="polls:4")
+    bp = BatchProcessor(MODELS["openai"], User, client=emulator.openai_client(), sleep=lambda seconds: None)
+    job = bp.submit(list(SEED_PROMPTS[:4]))
+    bp.status(job)
+    assert bp.status(job).counts.succeeded == 2
+    job = bp.wait(bp.cancel(job))
+    assert job.status is BatchStatus.CANCELLED
+    assert (job.counts.total, job.counts.succeeded, job.counts.errored, job.counts.pending) == (4, 0, 4, 0)
+    items = list(bp.results(job).in_input_order())
+    assert [(item.custom_id, item.kind) for item in items] == [(f"request-{i}", ErrorKind.CANCELED)
+                                                                for i in range(1, 5)]

@@ -274,11 +274,16 @@ def test_cancel_goes_through_cancelling_to_cancelled() -> None:
     client.batches.retrieve(batch.id)  # in_progress, half done
     cancelling = client.batches.cancel(batch.id)
     assert cancelling.status == "cancelling" and cancelling.cancelling_at is not None
+    assert cancelling.request_counts.model_dump() == {"total": 4, "completed": 2, "failed": 0}
     cancelled = client.batches.retrieve(batch.id)
     assert cancelled.status == "cancelled" and cancelled.cancelled_at is not None
-    assert len(rows(client, cancelled.output_file_id)) == 2
+    # as captured live: the requests done before the cancel are in neither file, counts drop to 0
+    assert cancelled.output_file_id is None
+    assert cancelled.request_counts.model_dump() == {"total": 4, "completed": 0, "failed": 0}
     not_run = rows(client, cancelled.error_file_id)
     assert [row["error"]["code"] for row in not_run] == ["batch_cancelled"] * 2
+    assert [row["custom_id"] for row in not_run] == ["request-3", "request-4"]
+    assert all(row["response"] is None for row in not_run)
     assert client.batches.cancel(batch.id).status == "cancelled"
 
 

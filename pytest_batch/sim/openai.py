@@ -500,7 +500,9 @@ class OpenAIRoutes:
                             param="purpose")
         seconds = fields.get("expires_after[seconds]")
         record = self.backend.create_file(upload[0], purpose, upload[1], int(seconds) if seconds else None)
-        return json_response(200, record.to_json())
+        # The upload's own answer still says expires_at null; a retrieve shows the date
+        # (curator recording openai_batch_cancel, 2025-04).
+        return json_response(200, {**record.to_json(), "expires_at": None})
 
     def list_files(self, request: SimRequest) -> SimResponse:
         purpose = request.query.get("purpose")

@@ -99,7 +99,8 @@ def test_a_timeout_escaping_the_block_becomes_pending_with_the_detected_batch_id
                           record_timeout=5) as session:
             client = client_for("anthropic", server.base_urls["anthropic"])
             batch = client.messages.batches.create(requests=[{"custom_id": "a", "params": {
-                "model": MODELS["anthropic"], "max_tokens": 64, "messages": [{"role": "user", "content": PROMPTS[0]}]}}])
+                "model": MODELS["anthropic"], "max_tokens": 64,
+                "messages": [{"role": "user", "content": PROMPTS[0]}]}}])
             batch = client.messages.batches.retrieve(batch.id)
             if batch.processing_status != "ended":
                 assert 0 < session.remaining() <= 5

@@ -63,7 +63,8 @@ def test_malformed_messages_file_names_file_and_line(cli):
 
 
 def test_unknown_batch_id_is_one_line_on_every_provider(cli):
-    for model, batch_id in (("openai/gpt-4o-mini", "batch_nope"), ("anthropic/claude-3-5-sonnet-20241022", "msgbatch_nope"),
+    for model, batch_id in (("openai/gpt-4o-mini", "batch_nope"),
+                            ("anthropic/claude-3-5-sonnet-20241022", "msgbatch_nope"),
                             ("google/gemini-2.0-flash-001", "batches/nope")):
         result = cli("status", "--model", model, "--batch-id", batch_id, "--simulate", "--state-dir", "state", "--json")
         assert (result.code, result.out) == (1, ""), result

@@ -129,7 +129,8 @@ def test_per_batch_lifecycle_overrides_the_default() -> None:
     [
         (lambda lines: lines[:1] + ["{not json"] + lines[2:], "invalid_json_line", None, 2),
         (lambda lines: lines[:1] + [lines[0]] + lines[2:], "duplicate_custom_id", "custom_id", 2),
-        (lambda lines: [lines[0], json.dumps({**json.loads(lines[1]), "custom_id": None})], "missing_required_parameter",
+        (lambda lines: [lines[0], json.dumps({**json.loads(lines[1]), "custom_id": None})],
+         "missing_required_parameter",
          "custom_id", 2),
         (lambda lines: [lines[0], lines[1].replace("gpt-4o-mini", "gpt-4o")], "mismatched_model", "body.model", 2),
         (lambda lines: [lines[0], lines[1].replace('"url": "/v1/chat/completions"', '"url": "/v1/responses"')],

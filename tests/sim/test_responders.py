@@ -14,7 +14,14 @@ from pydantic import BaseModel, Field, HttpUrl
 
 from pytest_batch.sim import Emulator, Lifecycle
 from pytest_batch.sim.lifecycle import LifecycleError
-from pytest_batch.sim.responders import BatchItem, ExpectationError, ItemRandom, Responder, load_expectations, synthesize
+from pytest_batch.sim.responders import (
+    BatchItem,
+    ExpectationError,
+    ItemRandom,
+    Responder,
+    load_expectations,
+    synthesize,
+)
 
 ROWS = [{"match": "Alice", "response": {"name": "Alice", "age": 28}},
         {"custom_id": "request-3", "response": "plain text"},

@@ -193,7 +193,6 @@ class TestOptions:
     provider: str
     model: str
     mode: str  # the effective mode: never "auto" (auto resolves to replay or simulate)
-    requested_mode: str
     cassette: Path
     lifecycle: str | None
     faults: Any
@@ -235,7 +234,7 @@ def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, mo
     if marker.faults and mode != "simulate" and skip is None:
         skip = (f"injects emulator faults, which only --batch-mode=simulate or auto can do "
                 f"(this test resolved to {mode})")
-    return TestOptions(provider=provider, model=session.models[provider], mode=mode, requested_mode=requested,
+    return TestOptions(provider=provider, model=session.models[provider], mode=mode,
                        cassette=cassette, lifecycle=marker.lifecycle, faults=marker.faults,
                        record_timeout=session.record_timeout, max_requests=session.max_requests, skip_reason=skip)
 

@@ -414,11 +414,3 @@ def item_to_json(item: BatchItem) -> str:
                           ensure_ascii=False)
     return json.dumps({"custom_id": item.custom_id, "ok": False, "kind": item.kind.value,  # type: ignore[union-attr]
                        "message": item.message, "status": item.status}, ensure_ascii=False)  # type: ignore[union-attr]
-
-
-def iter_jsonl_objects(lines: Iterable[bytes | str]) -> Iterator[dict[str, Any]]:
-    """JSON objects from JSONL lines, skipping blank ones."""
-    loads = json.loads
-    for line in lines:
-        if line and not line.isspace():
-            yield loads(line)

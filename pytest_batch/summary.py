@@ -66,10 +66,6 @@ class RunStats:
             self.for_provider(name).merge(ProviderStats(**{**values, "modes": set(values["modes"])}))
 
 
-class SpendLimitExceeded(RuntimeError):
-    """--batch-max-requests would be exceeded by this submit."""
-
-
 def count_requests(source: Any) -> int | None:
     """How many requests a ``submit`` source carries (a build, a prompt list, JSONL bytes, a
     BytesIO or a JSONL path), or None when it cannot be told cheaply."""

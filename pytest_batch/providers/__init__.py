@@ -60,10 +60,6 @@ def get_provider(model: str) -> tuple[Provider, str]:
     return getattr(importlib.import_module(module), cls)(), bare
 
 
-def provider_named(name: str) -> Provider:
-    return get_provider(f"{name}/-")[0]
-
-
 def normalize_prompt(prompt: Prompt, index: int) -> list[Message]:
     """A prompt as chat messages: a string is one user message; message lists are checked."""
     if isinstance(prompt, str):
@@ -162,10 +158,6 @@ class Provider:
             raise ConfigurationError(f"mode='tools' is for anthropic; {self.name} uses structured outputs")
         if endpoint is not None:
             raise ConfigurationError(f"endpoint= is for openai; {self.name} has one batch endpoint")
-
-    def line_custom_id(self, line: dict[str, Any]) -> str | None:
-        value = line.get(self.id_field)
-        return value if isinstance(value, str) else None
 
     def request_line(self, custom_id: str, messages: list[Message], model: str,
                      response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import contextlib
 import gc
 import math
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -267,5 +267,3 @@ def _not_routed(request: SimRequest) -> SimResponse:
                     "Use base URLs <server>/openai/v1, <server>/anthropic or <server>/google."),
         "type": "invalid_request_error", "param": None, "code": "unknown_url"}})
 
-
-Handler = Callable[[SimRequest], SimResponse]

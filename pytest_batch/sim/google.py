@@ -460,7 +460,7 @@ class GoogleBackend(BackendBase):
             inlined = []
             for index in range(done):
                 item = record.items[index]
-                row = self._render(item, answers[index], model_version, inline=True)
+                row = self._render(item, answers[index], model_version)
                 if keyed[index]:
                     row["metadata"] = keyed[index]
                 inlined.append(row)
@@ -470,14 +470,14 @@ class GoogleBackend(BackendBase):
         for index in range(done):
             item = record.items[index]
             row: dict[str, Any] = {"key": item.custom_id} if keyed[index] else {}
-            row.update(self._render(item, answers[index], model_version, inline=False))
+            row.update(self._render(item, answers[index], model_version))
             rows.append(row)
         file_id = f"batch-{record.id}"
         self.files[file_id] = GoogleFile(file_id, b"".join(jsonl_stream(rows)), self.now, record.extra["base_url"],
                                          record.extra["version"], "application/jsonl", source="GENERATED")
         return {"responsesFile": f"files/{file_id}"}
 
-    def _render(self, item: BatchItem, answer: Answer, model_version: str, *, inline: bool) -> dict[str, Any]:
+    def _render(self, item: BatchItem, answer: Answer, model_version: str) -> dict[str, Any]:
         outcome = answer.outcome
         if outcome == "http_error":
             status = answer.status if answer.status >= 400 else 500

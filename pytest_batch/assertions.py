@@ -11,6 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 _OK, _DIFF, _ERR, _MISSING, _EXTRA = "ok", "DIFF", "ERROR", "MISSING", "UNEXPECTED"
+#: how the header counts each kind of row: (one, several)
+_LABELS = {_DIFF: ("wrong value", "wrong values"), _ERR: ("error", "errors"), _MISSING: ("missing", "missing"),
+           _EXTRA: ("unexpected", "unexpected")}
 
 
 class ExtractionMismatch(AssertionError):
@@ -96,7 +99,7 @@ def _render(rows: list[tuple[str, str, str, str]], failures: list[tuple[str, str
     for verdict, *_ in failures:
         counts[verdict] = counts.get(verdict, 0) + 1
     total = sum(1 for row in rows if row[0] != _EXTRA)
-    summary = ", ".join(f"{n} {verdict.lower()}" for verdict, n in counts.items())
+    summary = ", ".join(f"{n} {_LABELS[verdict][n != 1]}" for verdict, n in counts.items())
     header = ("", "custom_id", "expected", "got")
     table = [header, *[(("  " if r[0] == _OK else "✗ ") + r[0], r[1], r[2], r[3]) for r in rows]]
     widths = [min(max(len(row[i]) for row in table), 60) for i in range(3)]

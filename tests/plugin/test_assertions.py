@@ -48,7 +48,7 @@ def test_failure_table_shows_diffs_errors_missing_and_unexpected() -> None:
                            EXPECTED_USERS[:4])
     text = str(caught.value)
     lines = text.splitlines()
-    assert lines[0] == ("batch extraction mismatch (matched by order): 1 diff, 1 error, 1 missing, 1 unexpected "
+    assert lines[0] == ("batch extraction mismatch (matched by order): 1 wrong value, 1 error, 1 missing, 1 unexpected "
                         "of 4 expected items")
     assert [cell.strip() for cell in lines[1].split("|")] == ["", "custom_id", "expected", "got"]
     row = {line.split("|")[1].strip(): line for line in lines[2:7]}
@@ -113,7 +113,7 @@ def test_a_failing_extraction_test_prints_the_table(pytester: pytest.Pytester) -
     result = pytester.runpytest("--batch-provider=openai")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "E*batch extraction mismatch (matched by order): 1 diff, 1 error of 10 expected items",
+        "E*batch extraction mismatch (matched by order): 1 wrong value, 1 error of 10 expected items",
         "E*custom_id*expected*got",
         "E*ok*request-1*User(name='Alice', age=28)*User(name='Alice', age=28)",
         "E*✗ DIFF*request-2*User(name='Bob', age=35)*User(name='Bob', age=53)",
@@ -136,7 +136,7 @@ def test_comparing_result_items_to_values_explains_with_the_table(pytester: pyte
     result = pytester.runpytest("--batch-provider=anthropic")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["E*batch results do not match the expected values",
-                                 "E*batch extraction mismatch (matched by order): 2 diff of 2 expected items",
+                                 "E*batch extraction mismatch (matched by order): 2 wrong values of 2 expected items",
                                  "E*DIFF*request-1*User(name='Bob', age=35)*User(name='Alice', age=28)",
                                  "*test_items_not_values*",
                                  "E*every value matches, but the items are BatchSuccess/BatchError objects",

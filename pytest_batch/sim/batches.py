@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +111,19 @@ class SharedValues:
             container[key] = last
         else:
             self._last[key] = value
+
+
+def jsonl_objects(content: bytes) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """(line number, object) for each non-blank line; None where a line is not a JSON object."""
+    loads = json.loads
+    for number, raw in enumerate(content.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            line = loads(raw)
+        except ValueError:
+            line = None
+        yield number, line if isinstance(line, dict) else None
 
 
 def approx_tokens(text: str) -> int:

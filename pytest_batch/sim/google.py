@@ -26,13 +26,12 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .batches import BackendBase, BatchRecord, SharedValues, approx_tokens, malform, truncate
+from .batches import BackendBase, BatchRecord, SharedValues, approx_tokens, jsonl_objects, malform, truncate
 from .clock import rfc3339
 from .http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
 from .responders import Answer, BatchItem
@@ -303,18 +302,11 @@ class GoogleBackend(BackendBase):
         source = self.get_file(file_name)
         items, keyed = [], []
         shared = SharedValues()
-        loads = json.loads
-        for number, raw in enumerate(source.content.splitlines(), 1):
-            if not raw.strip():
-                continue
-            try:
-                line = loads(raw)
-                if not isinstance(line, dict):
-                    raise ValueError
-            except ValueError:
+        for number, line in jsonl_objects(source.content):
+            if line is None:
                 # A file with a malformed row is rejected at create, no batch made (live-capture notes).
                 raise HTTPError(400, f"Invalid JSON in {source.name} at line {number}: each line must be "
-                                "{\"key\": ..., \"request\": {GenerateContentRequest}}.") from None
+                                "{\"key\": ..., \"request\": {GenerateContentRequest}}.")
             request = _get(line, "request")
             if not isinstance(request, dict):
                 raise HTTPError(400, f"{source.name} line {number}: missing the 'request' object "

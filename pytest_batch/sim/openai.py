@@ -7,12 +7,20 @@ OpenRouter live-capture notes (realdata/openrouter_notes).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, SharedValues, approx_tokens, malform, truncate
+from .batches import (
+    REFUSAL_TEXT,
+    BackendBase,
+    BatchRecord,
+    SharedValues,
+    approx_tokens,
+    jsonl_objects,
+    malform,
+    truncate,
+)
 from .http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
 from .responders import Answer, BatchItem
 
@@ -239,17 +247,10 @@ class OpenAIBackend(BackendBase):
         shared = SharedValues()
         seen: set[str] = set()
         model = None
-        loads = json.loads
-        for number, raw in enumerate(source.content.splitlines(), 1):
-            if not raw.strip():
-                continue
-            try:
-                line = loads(raw)
-                if not isinstance(line, dict):
-                    raise ValueError
-            except ValueError:
+        for number, line in jsonl_objects(source.content):
+            if line is None:
                 raise ValidationFailure("invalid_json_line", "This line is not parseable as valid JSON.",
-                                        None, number) from None
+                                        None, number)
             custom_id = line.get("custom_id")
             if not isinstance(custom_id, str) or not custom_id:
                 raise ValidationFailure("missing_required_parameter", "Missing required parameter: 'custom_id'.",

@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -75,6 +76,23 @@ def normalize_prompt(prompt: Prompt, index: int) -> list[Message]:
                                      f"content, got {message!r}")
         messages.append({"role": role, "content": message["content"]})
     return messages
+
+
+def first_jobs(pages: Iterable[Any], limit: int, to_job: Callable[[Any], BatchJob]) -> list[BatchJob]:
+    """The first ``limit`` batches of an SDK list pager, as BatchJobs (the pager fetches more pages)."""
+    return [to_job(batch) for batch in islice(pages, limit)]
+
+
+async def afirst_jobs(pages: AsyncIterator[Any], limit: int, to_job: Callable[[Any], BatchJob]) -> list[BatchJob]:
+    """``first_jobs`` for an async pager."""
+    jobs: list[BatchJob] = []
+    if limit <= 0:
+        return jobs
+    async for batch in pages:  # stop as soon as there are enough: no extra page is fetched
+        jobs.append(to_job(batch))
+        if len(jobs) >= limit:
+            break
+    return jobs
 
 
 def split_system(messages: list[Message]) -> tuple[str | None, list[Message]]:

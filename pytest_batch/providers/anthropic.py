@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from ..errors import BatchNotFoundError, ProviderError
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
-from . import Limits, Message, Provider, api_key, parse_object, parse_text, split_system
+from . import Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_object, parse_text, split_system
 
 DEFAULT_MAX_TOKENS = 1024
 
@@ -91,13 +91,8 @@ class AnthropicProvider(Provider):
             return to_job(client.messages.batches.retrieve(batch_id))
 
     def list(self, client: Any, limit: int) -> list[BatchJob]:
-        jobs = []
         with _errors("list batches"):
-            for batch in client.messages.batches.list(limit=min(limit, 1000)):
-                jobs.append(to_job(batch))
-                if len(jobs) >= limit:
-                    break
-        return jobs
+            return first_jobs(client.messages.batches.list(limit=min(limit, 1000)), limit, to_job)
 
     def cancel(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("cancel", batch_id):
@@ -125,13 +120,8 @@ class AnthropicProvider(Provider):
             return to_job(await client.messages.batches.retrieve(batch_id))
 
     async def alist(self, client: Any, limit: int) -> list[BatchJob]:
-        jobs = []
         with _errors("list batches"):
-            async for batch in client.messages.batches.list(limit=min(limit, 1000)):
-                jobs.append(to_job(batch))
-                if len(jobs) >= limit:
-                    break
-        return jobs
+            return await afirst_jobs(client.messages.batches.list(limit=min(limit, 1000)), limit, to_job)
 
     async def acancel(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("cancel", batch_id):

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from ..errors import BatchNotFoundError, ProviderError
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
-from . import Limits, Message, Provider, api_key, parse_text, split_system
+from . import Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_text, split_system
 
 PRICES: dict[str, tuple[float, float]] = {
     "gemini-2.5-pro": (1.25, 10.00),
@@ -106,13 +106,8 @@ class GoogleProvider(Provider):
             return _from_operation(client._api_client.request("get", _name(batch_id), {}).body)
 
     def list(self, client: Any, limit: int) -> list[BatchJob]:
-        jobs = []
         with _errors("list batches"):
-            for job in client.batches.list(config={"page_size": min(limit, 100)}):
-                jobs.append(to_job(job))
-                if len(jobs) >= limit:
-                    break
-        return jobs
+            return first_jobs(client.batches.list(config={"page_size": min(limit, 100)}), limit, to_job)
 
     def cancel(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("cancel", batch_id):
@@ -157,13 +152,9 @@ class GoogleProvider(Provider):
             return _from_operation((await _aio(client)._api_client.async_request("get", _name(batch_id), {})).body)
 
     async def alist(self, client: Any, limit: int) -> list[BatchJob]:
-        jobs = []
         with _errors("list batches"):
-            async for job in await _aio(client).batches.list(config={"page_size": min(limit, 100)}):
-                jobs.append(to_job(job))
-                if len(jobs) >= limit:
-                    break
-        return jobs
+            pages = await _aio(client).batches.list(config={"page_size": min(limit, 100)})
+            return await afirst_jobs(pages, limit, to_job)
 
     async def acancel(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("cancel", batch_id):

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from ..errors import BatchNotFoundError, ConfigurationError, ProviderError, UnsupportedOperationError
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
-from . import Limits, Message, Provider, api_key, parse_text
+from . import Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_text
 
 CHAT = "/v1/chat/completions"
 RESPONSES = "/v1/responses"
@@ -95,13 +95,8 @@ class OpenAIProvider(Provider):
             return to_job(client.batches.retrieve(batch_id))
 
     def list(self, client: Any, limit: int) -> list[BatchJob]:
-        jobs = []
         with _errors("list batches"):
-            for batch in client.batches.list(limit=min(limit, 100)):
-                jobs.append(to_job(batch))
-                if len(jobs) >= limit:
-                    break
-        return jobs
+            return first_jobs(client.batches.list(limit=min(limit, 100)), limit, to_job)
 
     def cancel(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("cancel", batch_id):
@@ -141,13 +136,8 @@ class OpenAIProvider(Provider):
             return to_job(await client.batches.retrieve(batch_id))
 
     async def alist(self, client: Any, limit: int) -> list[BatchJob]:
-        jobs = []
         with _errors("list batches"):
-            async for batch in client.batches.list(limit=min(limit, 100)):
-                jobs.append(to_job(batch))
-                if len(jobs) >= limit:
-                    break
-        return jobs
+            return await afirst_jobs(client.batches.list(limit=min(limit, 100)), limit, to_job)
 
     async def acancel(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("cancel", batch_id):

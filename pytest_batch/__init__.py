@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "BatchProcessor": "pytest_batch.processor",
     "AsyncBatchProcessor": "pytest_batch.processor",
+    "register_price": "pytest_batch.processor",
     "BatchResults": "pytest_batch.models",
     "BatchJob": "pytest_batch.models",
     "BatchStatus": "pytest_batch.models",

@@ -103,13 +103,18 @@ class BatchSuccess(Generic[T]):
 
 @dataclass(slots=True)
 class BatchError:
-    """One request that produced no value; ``status`` is the HTTP status when there was one."""
+    """One request that produced no value; ``status`` is the HTTP status when there was one.
+
+    ``usage`` is set when the model did answer (a refusal, a truncated or unparseable
+    answer): those tokens are billed like any other.
+    """
 
     custom_id: str
     kind: ErrorKind
     message: str
     status: int | None = None
     raw: Any = field(default=None, repr=False)
+    usage: Usage | None = None
     ok = False
 
 
@@ -178,8 +183,13 @@ class BatchJob:
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
         """What is needed to find the job again (the raw provider object is left out)."""
-        return {"provider": self.provider, "model": self.model, "ids": self.ids, "status": self.status.value,
+        data = {"provider": self.provider, "model": self.model, "ids": self.ids, "status": self.status.value,
                 "custom_ids": self.custom_ids, "prompts": self.prompts}
+        if self.parts and all(part.custom_ids is not None for part in self.parts):
+            # which requests went into which part: a cancelled or expired part's unreturned
+            # requests are reported as canceled/expired, not missing
+            data["part_sizes"] = [len(part.custom_ids or ()) for part in self.parts]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
@@ -189,6 +199,11 @@ class BatchJob:
         ids = data["ids"] if isinstance(data.get("ids"), list) else str(data.get("id", "")).split(",")
         status = BatchStatus(data.get("status") or "validating")
         parts = [cls(data["provider"], i, status, data.get("model")) for i in ids] if len(ids) > 1 else []
+        custom_ids, sizes = data.get("custom_ids"), data.get("part_sizes")
+        if parts and custom_ids is not None and sizes is not None and len(sizes) == len(parts):
+            start = 0
+            for part, size in zip(parts, sizes, strict=True):
+                part.custom_ids, start = custom_ids[start:start + size], start + size
         return cls(data["provider"], ",".join(ids), status, data.get("model"), custom_ids=data.get("custom_ids"),
                    prompts=data.get("prompts"), parts=parts)
 
@@ -264,7 +279,7 @@ class BatchResults(_ResultsBase, Generic[T]):
         for item in self._source():
             if expected is not None:
                 expected.discard(item.custom_id)
-            if item.ok:
+            if item.usage is not None:
                 input_tokens += item.usage.input_tokens
                 output_tokens += item.usage.output_tokens
             yield item
@@ -309,7 +324,8 @@ class BatchResults(_ResultsBase, Generic[T]):
 
     @property
     def usage(self) -> Usage:
-        """Summed usage of the successful requests (iterates once if not done yet)."""
+        """Summed usage of every answered request, successes and billed errors alike (iterates
+        once if not done yet)."""
         if self._usage is None:
             for _ in self:
                 pass
@@ -340,7 +356,7 @@ class AsyncBatchResults(_ResultsBase, Generic[T]):
         async for item in self._source():
             if expected is not None:
                 expected.discard(item.custom_id)
-            if item.ok:
+            if item.usage is not None:
                 usage = usage + item.usage
             yield item
         if expected:
@@ -412,5 +428,8 @@ def item_to_json(item: BatchItem) -> str:
                            "usage": {"input_tokens": item.usage.input_tokens,  # type: ignore[union-attr]
                                      "output_tokens": item.usage.output_tokens}},  # type: ignore[union-attr]
                           ensure_ascii=False)
-    return json.dumps({"custom_id": item.custom_id, "ok": False, "kind": item.kind.value,  # type: ignore[union-attr]
-                       "message": item.message, "status": item.status}, ensure_ascii=False)  # type: ignore[union-attr]
+    error: dict[str, Any] = {"custom_id": item.custom_id, "ok": False, "kind": item.kind.value,  # type: ignore[union-attr]
+                             "message": item.message, "status": item.status}  # type: ignore[union-attr]
+    if item.usage is not None:
+        error["usage"] = {"input_tokens": item.usage.input_tokens, "output_tokens": item.usage.output_tokens}
+    return json.dumps(error, ensure_ascii=False)

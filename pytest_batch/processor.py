@@ -24,11 +24,16 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from .errors import BatchTimeoutError, ConfigurationError, InputFileError, ProviderError, ResultsNotReadyError
+from .errors import (BatchProcessorError, BatchTimeoutError, ConfigurationError, InputFileError, ProviderError,
+                     ResultsNotReadyError, UnsupportedOperationError)
 from .models import AsyncBatchResults, BatchError, BatchJob, BatchResults, ErrorKind, Usage
 from .providers import Limits, Prompt, Provider, get_provider, normalize_prompt
 
 T = TypeVar("T", bound=BaseModel)
+
+#: errors in the model's own answer, which retry_failed(feedback=True) tells the model about;
+#: the others (HTTP errors, expiry, cancellation) are retried with the prompt unchanged.
+_FEEDBACK_KINDS = frozenset({ErrorKind.VALIDATION_ERROR, ErrorKind.INVALID_JSON, ErrorKind.TRUNCATED})
 
 #: user prices, per million tokens (input, output) at the standard rate, keyed "provider/model";
 #: consulted before each provider file's table. Batch pricing is BATCH_DISCOUNT of it.
@@ -117,8 +122,14 @@ class _ProcessorBase(Generic[T]):
         polls (tests pass a no-op)."""
         self.provider, self.model = get_provider(model)
         self.model_string = model
+        if response_model is not None and not (isinstance(response_model, type)
+                                               and issubclass(response_model, BaseModel)):
+            raise ConfigurationError(f"response_model must be a pydantic model class (or None for plain text), got "
+                                     f"{response_model!r}")
         self.response_model = response_model
         self.provider.check_mode_and_endpoint(mode, endpoint)
+        if client is not None:
+            self.provider.check_client(client, async_client=self._async)
         self.options: dict[str, Any] = {"mode": mode, "endpoint": endpoint, "params": dict(params or {}),
                                         "metadata": metadata, "display_name": display_name}
         if max_tokens is not None:
@@ -127,6 +138,7 @@ class _ProcessorBase(Generic[T]):
             limits = self.provider.limits.with_(**limits)
         self.limits: Limits = limits or self.provider.limits
         self._client = client
+        self._owns_client = False
         self._sleep = sleep
 
     def __repr__(self) -> str:
@@ -138,7 +150,15 @@ class _ProcessorBase(Generic[T]):
         """The SDK client: the injected one, or one made from the environment on first use."""
         if self._client is None:
             self._client = self.provider.make_client(async_client=self._async)
+            self._owns_client = True
         return self._client
+
+    def _release_client(self) -> Any:
+        """The client to close, if this processor made it (an injected one is the caller's)."""
+        client = self._client if self._owns_client else None
+        if client is not None:
+            self._client, self._owns_client = None, False
+        return client
 
     # ------------------------------------------------------------------ build (pure)
     def build(self, prompts: Sequence[Prompt], *, custom_ids: Sequence[str] | None = None,
@@ -297,7 +317,7 @@ class _ProcessorBase(Generic[T]):
         new_prompts = []
         for error in errors:
             messages = normalize_prompt(prompts[error.custom_id], 0)
-            if feedback:
+            if feedback and error.kind in _FEEDBACK_KINDS:
                 messages = messages + [{"role": "user", "content": self._feedback(error)}]
             new_prompts.append(messages)
         return self.build(new_prompts, custom_ids=[e.custom_id for e in errors])
@@ -319,6 +339,40 @@ def _naming_submitted(parts: list[BatchJob]) -> Iterator[None]:
             raise
         raise ProviderError(f"{error} (already submitted: {', '.join(p.id for p in parts)})",
                             status=error.status) from None
+
+
+class _PartFailures:
+    """Cancel and delete go on to every part of a split job; the parts that failed are reported
+    together at the end. A single batch's error is raised as it is."""
+
+    def __init__(self, action: str, job: BatchJob) -> None:
+        self.action, self.job = action, job
+        self.split = len(job.ids) > 1
+        self.done: list[str] = []
+        self.failed: list[tuple[str, BatchProcessorError]] = []
+
+    @contextlib.contextmanager
+    def collect(self, batch_id: str) -> Iterator[None]:
+        try:
+            yield
+        except UnsupportedOperationError:
+            raise  # the provider cannot do it for any part
+        except BatchProcessorError as error:
+            if not self.split:
+                raise
+            self.failed.append((batch_id, error))
+        else:
+            self.done.append(batch_id)
+
+    def raise_any(self) -> None:
+        if not self.failed:
+            return
+        first = self.failed[0][1]
+        reasons = "; ".join(f"{batch_id}: {error}" for batch_id, error in self.failed)
+        done = f" ({self.action} done for {', '.join(self.done)})" if self.done else ""
+        message = f"could not {self.action} {len(self.failed)} of the {len(self.job.ids)} parts of {self.job.id}: " \
+                  f"{reasons}{done}"
+        raise ProviderError(message, status=getattr(first, "status", None))
 
 
 class _Backoff:
@@ -343,7 +397,21 @@ class _Backoff:
 
 
 class BatchProcessor(_ProcessorBase[T]):
-    """Build, submit, poll and read batches on OpenAI, Anthropic or Gemini (synchronous)."""
+    """Build, submit, poll and read batches on OpenAI, Anthropic or Gemini (synchronous).
+
+    ``with BatchProcessor(...) as bp:`` closes the SDK client it made on the way out.
+    """
+
+    def close(self) -> None:
+        """Close the SDK client this processor made from the environment (not an injected one)."""
+        if (client := self._release_client()) is not None:
+            self.provider.close_client(client)
+
+    def __enter__(self) -> BatchProcessor[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def submit(self, source: Source) -> BatchJob:
         """Submit a build, a list of prompts, a JSONL path, bytes or a BytesIO.
@@ -408,8 +476,9 @@ class BatchProcessor(_ProcessorBase[T]):
 
         ``failed`` is a job's results (its errors are taken) or BatchErrors. The original
         prompts come from the job this processor submitted, or ``prompts`` (custom_id ->
-        prompt). With ``feedback``, the error (e.g. the validation message) is added to the
-        prompt so the model can correct itself. ``kinds`` limits which errors are retried.
+        prompt). With ``feedback``, the error of a validation_error, invalid_json or truncated
+        answer is added to the prompt so the model can correct itself; other kinds are resent
+        unchanged. ``kinds`` limits which errors are retried.
         """
         if isinstance(failed, BatchResults):
             prompts = prompts if prompts is not None or failed.job is None else failed.job.prompts
@@ -421,21 +490,55 @@ class BatchProcessor(_ProcessorBase[T]):
         return self.provider.list(self.client, limit)
 
     def cancel(self, job: BatchJob | str) -> BatchJob:
-        """Ask the provider to cancel; the job is "cancelling" until the provider confirms."""
+        """Ask the provider to cancel; the job is "cancelling" until the provider confirms.
+
+        For a split job every part is asked, and parts that already ended are left as they are.
+        """
         job = self._job(job)
-        return self._regroup(job, [self.provider.cancel(self.client, batch_id) for batch_id in job.ids])
+        parts, failures = [], _PartFailures("cancel", job)
+        for batch_id in job.ids:
+            with failures.collect(batch_id):
+                try:
+                    parts.append(self.provider.cancel(self.client, batch_id))
+                except ProviderError:
+                    if not failures.split:
+                        raise
+                    part = self.provider.retrieve(self.client, batch_id)  # a part that already ended is fine
+                    if not part.is_terminal:
+                        raise
+                    parts.append(part)
+        failures.raise_any()
+        return self._regroup(job, parts)
 
     def delete(self, job: BatchJob | str) -> None:
-        """Delete the batch (Anthropic: only once ended; OpenAI: not possible, raises)."""
+        """Delete the batch (Anthropic: only once ended; OpenAI: not possible, raises); for a
+        split job, every part is tried before an error is raised."""
         job = self._job(job)
+        failures = _PartFailures("delete", job)
         for batch_id in job.ids:
-            self.provider.delete(self.client, batch_id)
+            with failures.collect(batch_id):
+                self.provider.delete(self.client, batch_id)
+        failures.raise_any()
 
 
 class AsyncBatchProcessor(_ProcessorBase[T]):
-    """``BatchProcessor`` with awaitable methods, over the SDKs' async clients (google: client.aio)."""
+    """``BatchProcessor`` with awaitable methods, over the SDKs' async clients (google: client.aio).
+
+    ``async with AsyncBatchProcessor(...) as bp:`` closes the client it made on the way out.
+    """
 
     _async = True
+
+    async def aclose(self) -> None:
+        """Close the SDK client this processor made from the environment (not an injected one)."""
+        if (client := self._release_client()) is not None:
+            await self.provider.aclose_client(client)
+
+    async def __aenter__(self) -> AsyncBatchProcessor[T]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def submit(self, source: Source) -> BatchJob:
         """See ``BatchProcessor.submit``."""
@@ -504,13 +607,29 @@ class AsyncBatchProcessor(_ProcessorBase[T]):
     async def cancel(self, job: BatchJob | str) -> BatchJob:
         """See ``BatchProcessor.cancel``."""
         job = self._job(job)
-        return self._regroup(job, [await self.provider.acancel(self.client, batch_id) for batch_id in job.ids])
+        parts, failures = [], _PartFailures("cancel", job)
+        for batch_id in job.ids:
+            with failures.collect(batch_id):
+                try:
+                    parts.append(await self.provider.acancel(self.client, batch_id))
+                except ProviderError:
+                    if not failures.split:
+                        raise
+                    part = await self.provider.aretrieve(self.client, batch_id)  # a part that already ended is fine
+                    if not part.is_terminal:
+                        raise
+                    parts.append(part)
+        failures.raise_any()
+        return self._regroup(job, parts)
 
     async def delete(self, job: BatchJob | str) -> None:
         """See ``BatchProcessor.delete``."""
         job = self._job(job)
+        failures = _PartFailures("delete", job)
         for batch_id in job.ids:
-            await self.provider.adelete(self.client, batch_id)
+            with failures.collect(batch_id):
+                await self.provider.adelete(self.client, batch_id)
+        failures.raise_any()
 
 
 class _Progress:

@@ -6,7 +6,7 @@ import os
 import re
 
 #: the variables the SDKs read their keys from (E: "Auth headers and secrets to scrub").
-KEY_ENV_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY")
+KEY_ENV_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "GOOGLE_API_KEY", "GEMINI_API_KEY")
 
 #: what a real key looks like; REDACTED placeholders never match.
 KEY_PATTERNS: dict[str, re.Pattern[str]] = {

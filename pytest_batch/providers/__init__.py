@@ -8,6 +8,7 @@ SDK calls submit/poll/list/cancel/delete, how a result row becomes a ``BatchSucc
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -123,14 +124,14 @@ def parse_text(custom_id: str, text: str | None, response_model: type[BaseModel]
                raw: Any) -> BatchItem:
     """The model's text as a success (validated) or an invalid_json/validation_error."""
     if text is None:
-        return BatchError(custom_id, ErrorKind.INVALID_JSON, "the answer has no text content", 200, raw)
+        return BatchError(custom_id, ErrorKind.INVALID_JSON, "the answer has no text content", 200, raw, usage)
     if response_model is None:
         return BatchSuccess(custom_id, text, usage, raw)
     try:
         return BatchSuccess(custom_id, response_model.model_validate_json(text), usage, raw)
     except ValidationError as error:
         kind = ErrorKind.INVALID_JSON if error.errors()[0]["type"] == "json_invalid" else ErrorKind.VALIDATION_ERROR
-        return BatchError(custom_id, kind, validation_message(error), 200, raw)
+        return BatchError(custom_id, kind, validation_message(error), 200, raw, usage)
 
 
 def parse_object(custom_id: str, value: Any, response_model: type[BaseModel] | None, usage: Usage,
@@ -141,7 +142,7 @@ def parse_object(custom_id: str, value: Any, response_model: type[BaseModel] | N
     try:
         return BatchSuccess(custom_id, response_model.model_validate(value), usage, raw)
     except ValidationError as error:
-        return BatchError(custom_id, ErrorKind.VALIDATION_ERROR, validation_message(error), 200, raw)
+        return BatchError(custom_id, ErrorKind.VALIDATION_ERROR, validation_message(error), 200, raw, usage)
 
 
 class Provider:
@@ -159,6 +160,10 @@ class Provider:
     line_keys: tuple[str, ...] = ("custom_id",)
     #: batch price per million tokens (input, output) by model name; 50% is applied on top.
     prices: dict[str, tuple[float, float]] = {}
+    #: the SDK's client classes, for messages: (sync, async)
+    client_names: tuple[str, str] = ("", "")
+    #: a method of the SDK client (attribute path) that is a coroutine function exactly on async clients
+    client_probe: tuple[str, ...] = ("batches", "create")
 
     # -- pure
     def check_custom_id(self, custom_id: str) -> None:
@@ -183,6 +188,39 @@ class Provider:
 
     def make_client(self, *, async_client: bool) -> Any:
         raise NotImplementedError
+
+    def async_view(self, client: Any) -> Any:
+        """The part of an SDK client that async calls go through (google-genai: ``client.aio``)."""
+        return client
+
+    def close_client(self, client: Any) -> None:
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+
+    async def aclose_client(self, client: Any) -> None:
+        view = self.async_view(client)
+        close = getattr(view, "aclose", None) or getattr(view, "close", None)
+        if close is not None and inspect.isawaitable(outcome := close()):
+            await outcome
+
+    def check_client(self, client: Any, *, async_client: bool) -> None:
+        """Refuse an injected client of the wrong SDK, or sync where async is needed (and back),
+        before anything is sent."""
+        method = self.async_view(client) if async_client else client
+        for attribute in self.client_probe:
+            method = getattr(method, attribute, None)
+        sync_name, async_name = self.client_names
+        wanted = async_name if async_client else sync_name
+        if method is None:
+            raise ConfigurationError(f"client= must be a client of the {self.name} SDK ({wanted}), got "
+                                     f"{type(client).__name__}")
+        if inspect.iscoroutinefunction(method) != async_client:
+            if async_client:
+                raise ConfigurationError(f"client= is a synchronous {type(client).__name__}: AsyncBatchProcessor "
+                                         f"needs {async_name} (or use BatchProcessor)")
+            raise ConfigurationError(f"client= is an async {type(client).__name__}: use AsyncBatchProcessor, or "
+                                     f"give BatchProcessor a {sync_name}")
 
     # -- sync SDK calls
     def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,

@@ -9,6 +9,7 @@ row type (succeeded, errored, canceled, expired) becomes an item.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -46,6 +47,8 @@ class AnthropicProvider(Provider):
     line_keys = ("custom_id", "params")
     custom_id_pattern = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # B.3
     prices = PRICES
+    client_names = ("anthropic.Anthropic", "anthropic.AsyncAnthropic")
+    client_probe = ("messages", "batches", "create")
 
     def check_mode_and_endpoint(self, mode: str, endpoint: str | None) -> None:
         super().check_mode_and_endpoint("structured" if mode == "tools" else mode, endpoint)
@@ -76,9 +79,12 @@ class AnthropicProvider(Provider):
     def make_client(self, *, async_client: bool) -> Any:
         import anthropic
 
-        key = api_key(*self.env_keys)
-        # ANTHROPIC_BASE_URL is read by the SDK itself.
-        return anthropic.AsyncAnthropic(api_key=key) if async_client else anthropic.Anthropic(api_key=key)
+        client_class = anthropic.AsyncAnthropic if async_client else anthropic.Anthropic
+        # ANTHROPIC_BASE_URL is read by the SDK itself; so is ANTHROPIC_AUTH_TOKEN, which it sends
+        # as a bearer token when there is no API key.
+        if os.environ.get("ANTHROPIC_AUTH_TOKEN") and not os.environ.get("ANTHROPIC_API_KEY"):
+            return client_class()
+        return client_class(api_key=api_key(*self.env_keys))
 
     # ------------------------------------------------------------------ sync
     def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
@@ -163,10 +169,10 @@ def parse_row(row: Any, response_model: type[BaseModel] | None, tools: bool = Fa
     if message.stop_reason == "refusal":
         text = "".join(getattr(b, "text", "") for b in message.content if b.type == "text")
         return BatchError(custom_id, ErrorKind.REFUSAL, text or "the model refused (stop_reason 'refusal')", 200,
-                          row)
-    if message.stop_reason == "max_tokens":
-        return BatchError(custom_id, ErrorKind.TRUNCATED, "the answer was cut off at max_tokens "
-                          "(stop_reason 'max_tokens')", 200, row)
+                          row, usage)
+    if message.stop_reason in ("max_tokens", "model_context_window_exceeded"):
+        return BatchError(custom_id, ErrorKind.TRUNCATED, f"the answer was cut off (stop_reason "
+                          f"{message.stop_reason!r})", 200, row, usage)
     if tools and response_model is not None:
         for block in message.content:
             if block.type == "tool_use":
@@ -174,7 +180,7 @@ def parse_row(row: Any, response_model: type[BaseModel] | None, tools: bool = Fa
         text = "".join(getattr(b, "text", "") for b in message.content if b.type == "text")
         if text:  # no tool call: the model answered in text; it may still be the JSON
             return parse_text(custom_id, text, response_model, usage, row)
-        return BatchError(custom_id, ErrorKind.INVALID_JSON, "no tool_use block in the answer", 200, row)
+        return BatchError(custom_id, ErrorKind.INVALID_JSON, "no tool_use block in the answer", 200, row, usage)
     texts = [b.text for b in message.content if b.type == "text"]
     return parse_text(custom_id, "".join(texts) if texts else None, response_model, usage, row)
 

@@ -56,6 +56,10 @@ class GoogleProvider(Provider):
     id_field = "key"
     line_keys = ("key", "request")
     prices = PRICES
+    client_names = ("google.genai.Client", "google.genai.Client (its .aio is used)")
+
+    def async_view(self, client: Any) -> Any:
+        return _aio(client)
 
     def request_line(self, custom_id: str, messages: list[Message], model: str,
                      response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +92,7 @@ class GoogleProvider(Provider):
     def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
                options: dict[str, Any]) -> BatchJob:
         config = _create_config(options)
-        if _inline(data, options):
+        if _inline(lines, data, options):
             with _errors("create the batch"):
                 job = client.batches.create(model=model, src=[_inlined(line) for line in lines], config=config)
         else:
@@ -134,7 +138,7 @@ class GoogleProvider(Provider):
                       options: dict[str, Any]) -> BatchJob:
         aio = _aio(client)
         config = _create_config(options)
-        if _inline(data, options):
+        if _inline(lines, data, options):
             with _errors("create the batch"):
                 job = await aio.batches.create(model=model, src=[_inlined(line) for line in lines], config=config)
         else:
@@ -199,17 +203,18 @@ def parse_row(row: dict[str, Any], fallback_key: str | None, response_model: typ
                   (meta.get("candidatesTokenCount") or 0) + (meta.get("thoughtsTokenCount") or 0))
     block = (response.get("promptFeedback") or {}).get("blockReason")
     if block:
-        return BatchError(custom_id, ErrorKind.REFUSAL, f"the prompt was blocked ({block})", 200, row)
+        return BatchError(custom_id, ErrorKind.REFUSAL, f"the prompt was blocked ({block})", 200, row, usage)
     candidates = response.get("candidates") or []
     if not candidates:
-        return BatchError(custom_id, ErrorKind.REFUSAL, "no candidates in the answer", 200, row)
+        return BatchError(custom_id, ErrorKind.REFUSAL, "no candidates in the answer", 200, row, usage)
     candidate = candidates[0]
     finish = candidate.get("finishReason")
     if finish in _REFUSALS:
-        return BatchError(custom_id, ErrorKind.REFUSAL, f"the answer was blocked (finishReason {finish})", 200, row)
+        return BatchError(custom_id, ErrorKind.REFUSAL, f"the answer was blocked (finishReason {finish})", 200, row,
+                          usage)
     if finish == "MAX_TOKENS":
         return BatchError(custom_id, ErrorKind.TRUNCATED, "the answer was cut off (finishReason MAX_TOKENS)", 200,
-                          row)
+                          row, usage)
     texts = [part["text"] for part in (candidate.get("content") or {}).get("parts") or ()
              if "text" in part and not part.get("thought")]
     return parse_text(custom_id, "".join(texts) if texts else None, response_model, usage, row)
@@ -299,9 +304,25 @@ def _aio(client: Any) -> Any:
     return getattr(client, "aio", client)
 
 
-def _inline(data: bytes, options: dict[str, Any]) -> bool:
+#: room for the create call's wrapper around the requests (batch, displayName, inputConfig)
+_INLINE_MARGIN = 64 * 1024
+
+
+def _inline(lines: list[dict[str, Any]], data: bytes, options: dict[str, Any]) -> bool:
+    """Whether the requests fit in one inline create call (C.6: the whole call under 20 MB).
+
+    ``data`` is compact UTF-8, but google-genai sends ``json.dumps`` output: non-ASCII as
+    ``\\uXXXX`` escapes and a space after every separator, up to 3x larger (a Japanese
+    prompt doubles). When 3x could overrun the limit, measure what the SDK will send.
+    """
     limit = options.get("inline_bytes")
-    return limit is None or len(data) <= limit
+    if limit is None:
+        return True
+    if len(data) > limit:
+        return False
+    if 3 * len(data) + _INLINE_MARGIN <= limit:
+        return True
+    return len(json.dumps([_inlined(line) for line in lines])) + _INLINE_MARGIN <= limit
 
 
 def _create_config(options: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ class OpenAIProvider(Provider):
     limits = Limits(max_requests=50_000, max_bytes=200 * 1024 * 1024)
     line_keys = ("custom_id", "method", "url", "body")
     prices = PRICES
+    client_names = ("openai.OpenAI", "openai.AsyncOpenAI")
 
     # ------------------------------------------------------------------ pure
     def check_mode_and_endpoint(self, mode: str, endpoint: str | None) -> None:
@@ -182,10 +183,13 @@ def parse_row(row: dict[str, Any], response_model: type[BaseModel] | None, endpo
     choice = body["choices"][0]
     message = choice["message"]
     if message.get("refusal"):
-        return BatchError(custom_id, ErrorKind.REFUSAL, message["refusal"], status, row)
+        return BatchError(custom_id, ErrorKind.REFUSAL, message["refusal"], status, row, usage)
+    if choice.get("finish_reason") == "content_filter":  # the answer was withheld by the content filter
+        return BatchError(custom_id, ErrorKind.REFUSAL, "the answer was withheld by the content filter "
+                          "(finish_reason 'content_filter')", status, row, usage)
     if choice.get("finish_reason") == "length":
         return BatchError(custom_id, ErrorKind.TRUNCATED, "the answer was cut off at the token limit "
-                          "(finish_reason 'length')", status, row)
+                          "(finish_reason 'length')", status, row, usage)
     return parse_text(custom_id, message.get("content"), response_model, usage, row)
 
 
@@ -199,12 +203,12 @@ def _parse_response(custom_id: str, body: dict[str, Any], response_model: type[B
             continue
         for part in output.get("content") or ():
             if part.get("type") == "refusal":
-                return BatchError(custom_id, ErrorKind.REFUSAL, part.get("refusal") or "refused", 200, row)
+                return BatchError(custom_id, ErrorKind.REFUSAL, part.get("refusal") or "refused", 200, row, usage)
             if part.get("type") == "output_text":
                 texts.append(part.get("text") or "")
     if body.get("status") == "incomplete":
         reason = (body.get("incomplete_details") or {}).get("reason") or "incomplete"
-        return BatchError(custom_id, ErrorKind.TRUNCATED, f"the answer was cut off ({reason})", 200, row)
+        return BatchError(custom_id, ErrorKind.TRUNCATED, f"the answer was cut off ({reason})", 200, row, usage)
     return parse_text(custom_id, "".join(texts) if texts else None, response_model, usage, row)
 
 
@@ -216,7 +220,11 @@ def to_job(batch: Any) -> BatchJob:
     """An openai ``Batch`` as a BatchJob (OpenAI's statuses are the normalized words)."""
     counts = batch.request_counts
     total, done, failed = (counts.total, counts.completed, counts.failed) if counts else (0, 0, 0)
-    status = BatchStatus(batch.status)
+    try:
+        status = BatchStatus(batch.status)
+    except ValueError:
+        raise ProviderError(f"OpenAI reports batch {batch.id} as {batch.status!r}, a status this version of "
+                            "pytest-batch does not know; upgrade pytest-batch (or report it)") from None
     errors = []
     if batch.errors is not None and batch.errors.data:  # errors is {"object": "list", "data": [...]} (A.3)
         for error in batch.errors.data:

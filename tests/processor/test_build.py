@@ -237,3 +237,38 @@ def test_max_tokens_reaches_every_provider():
 def test_options_a_provider_has_no_use_for_are_refused(model, options, message):
     with pytest.raises(ConfigurationError, match=f"^{re.escape(message)}$"):
         BatchProcessor(model, User, **options)
+
+
+@pytest.mark.parametrize("response_model", [User(name="Alice", age=28), dict, "User"])
+def test_a_response_model_that_is_not_a_pydantic_class_is_refused(response_model):
+    with pytest.raises(ConfigurationError, match="response_model must be a pydantic model class"):
+        BatchProcessor("anthropic/claude-haiku-4-5", response_model)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_an_async_client_given_to_the_sync_processor_is_refused_before_sending(emulator, provider):
+    from pytest_batch.processor import AsyncBatchProcessor
+
+    from .conftest import MODELS, client_for
+
+    with pytest.raises(ConfigurationError, match="client= is an async .*: use AsyncBatchProcessor"):
+        BatchProcessor(MODELS[provider], User, client=client_for(emulator, provider, async_client=True))
+    with pytest.raises(ConfigurationError, match="client= is a synchronous .*: AsyncBatchProcessor needs "
+                                                 f"{provider}.Async"):
+        AsyncBatchProcessor(MODELS[provider], User, client=client_for(emulator, provider))
+    assert emulator.journal.calls(provider) == []
+
+
+def test_a_client_of_another_sdk_is_refused(emulator):
+    with pytest.raises(ConfigurationError,
+                       match=r"client= must be a client of the anthropic SDK \(anthropic.Anthropic\), got OpenAI"):
+        BatchProcessor("anthropic/claude-haiku-4-5", User, client=emulator.openai_client())
+
+
+def test_a_gemini_async_client_needs_the_async_processor(emulator):
+    from pytest_batch.processor import AsyncBatchProcessor
+
+    client = emulator.google_client()
+    AsyncBatchProcessor("google/gemini-2.5-flash", User, client=client)  # a Client serves both, through .aio
+    with pytest.raises(ConfigurationError, match="use AsyncBatchProcessor"):
+        BatchProcessor("google/gemini-2.5-flash", User, client=client.aio)

@@ -44,3 +44,76 @@ def test_clients_made_from_the_environment_reach_the_base_url(monkeypatch, model
         job = bp.wait(bp.submit(list(SEED_PROMPTS[:3])))
         assert [item.value for item in bp.results(job).in_input_order()] == list(EXPECTED_USERS[:3])
     assert emulator.journal.calls(model.partition("/")[0])
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "google/gemini-2.5-flash"])
+def test_processors_close_the_clients_they_made(monkeypatch, model):
+    import asyncio
+
+    from pytest_batch.processor import AsyncBatchProcessor
+    from pytest_batch.sim.server import start_server
+
+    emulator = Emulator(expectations=seed_expectations())
+    with start_server(emulator) as server:
+        for name, value in server.env.items():
+            monkeypatch.setenv(name, value)
+        for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY"):
+            monkeypatch.setenv(name, "sim-key")
+        with BatchProcessor(model, User, sleep=lambda s: None) as bp:
+            job = bp.wait(bp.submit(list(SEED_PROMPTS[:2])))
+            client = bp.client
+        assert bp._client is None  # closed and let go; the next call would make a new one
+        assert _is_closed(client)
+
+        async def run() -> list[User]:
+            async with AsyncBatchProcessor(model, User) as abp:
+                results = await abp.results(job.id)
+                values = [item.value async for item in results.successes()]
+            assert abp._client is None
+            return values
+
+        # no "Event loop is closed" noise: the async client is closed inside the loop that used it
+        assert sorted(asyncio.run(run()), key=lambda u: u.age) == sorted(EXPECTED_USERS[:2], key=lambda u: u.age)
+
+
+def _is_closed(client) -> bool:
+    if hasattr(client, "is_closed"):  # openai, anthropic
+        return client.is_closed()
+    return client._api_client._httpx_client.is_closed  # google-genai has no public probe
+
+
+def test_an_injected_client_is_left_open():
+    emulator = Emulator(expectations=seed_expectations())
+    client = emulator.openai_client()
+    with BatchProcessor("openai/gpt-4o-mini", User, client=client, sleep=lambda s: None) as bp:
+        bp.wait(bp.submit(list(SEED_PROMPTS[:1])))
+    assert not _is_closed(client)
+
+
+def test_anthropic_auth_token_alone_is_enough(monkeypatch):
+    from pytest_batch.sim.server import start_server
+
+    emulator = Emulator(expectations=seed_expectations())
+    with start_server(emulator) as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.env["ANTHROPIC_BASE_URL"])
+        monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+        monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "sim-token-123456")
+        bp = BatchProcessor("anthropic/claude-haiku-4-5", User, sleep=lambda s: None)
+        job = bp.wait(bp.submit(list(SEED_PROMPTS[:1])))
+        assert [item.value for item in bp.results(job)] == [EXPECTED_USERS[0]]
+    assert emulator.journal.calls("anthropic", "POST")
+
+
+def test_register_price_sets_the_estimated_cost(monkeypatch):
+    from pytest_batch import register_price
+    from pytest_batch.processor import PRICES
+
+    monkeypatch.setattr("pytest_batch.processor.PRICES", dict(PRICES))
+    emulator = Emulator(expectations=seed_expectations())
+    bp = BatchProcessor("openai/my-fine-tune", User, client=emulator.openai_client(), sleep=lambda s: None)
+    results = bp.results(bp.wait(bp.submit(list(SEED_PROMPTS))))
+    assert results.estimated_cost is None  # a model the price table does not know
+    register_price("openai/my-fine-tune", 2.0, 8.0)
+    usage = results.usage
+    expected = (usage.input_tokens * 2.0 + usage.output_tokens * 8.0) / 1e6 * 0.5  # the batch discount
+    assert results.estimated_cost == pytest.approx(expected) and expected > 0

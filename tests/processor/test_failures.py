@@ -199,6 +199,8 @@ def test_retry_failed_with_feedback(emulator, make_bp, provider):
     assert retry.custom_ids == ["request-2", "request-5"]
     text = str(retry.lines[0])
     assert SEED_PROMPTS[1] in text and "validation_error" in text
+    # an HTTP error is not the model's mistake: resent as it was, with nothing to correct
+    assert retry.lines[1] == bp.build([SEED_PROMPTS[4]], custom_ids=["request-5"]).lines[0]
     emulator.faults.reset()
     fixed = bp.results(bp.wait(bp.submit(retry))).by_custom_id()
     assert fixed["request-2"].value == EXPECTED_USERS[1] and fixed["request-5"].value == EXPECTED_USERS[4]
@@ -305,3 +307,88 @@ def test_a_cancelled_openai_batch_accounts_for_every_request():
     items = list(bp.results(job).in_input_order())
     assert [(item.custom_id, item.kind) for item in items] == [(f"request-{i}", ErrorKind.CANCELED)
                                                                 for i in range(1, 5)]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("outcome", ["refusal", "truncated", "malformed_json", "schema_violation"])
+def test_answers_that_fail_still_count_their_tokens(emulator, make_bp, provider, outcome):
+    """A refused, cut-off or unusable answer was generated and billed: usage and cost include it."""
+    emulator.faults.request("request-3", outcome)
+    bp = make_bp(provider, User)
+    results = bp.results(bp.wait(bp.submit(list(SEED_PROMPTS))))
+    items = list(results)
+    failed = next(item for item in items if not item.ok)
+    assert failed.usage is not None and failed.usage.total_tokens > 0
+    assert results.usage.total_tokens == sum(item.usage.total_tokens for item in items)
+    assert results.usage.total_tokens > sum(item.usage.total_tokens for item in items if item.ok)
+
+
+def _group_with_one_part_ended(emulator, bp):
+    """A split job whose first part completed while the second is still running."""
+    emulator.set_lifecycle("manual")
+    job = bp.submit(list(SEED_PROMPTS))
+    emulator.advance(batch_id=job.parts[0].id)
+    return bp.status(job)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_cancelling_a_split_job_cancels_every_running_part(emulator, make_bp, provider):
+    bp = make_bp(provider, User, limits={"max_requests": 5})
+    job = _group_with_one_part_ended(emulator, bp)
+    assert job.parts[0].status is BatchStatus.COMPLETED and not job.parts[1].is_terminal
+    job = bp.cancel(job)  # the first part has ended: left as it is, the second is cancelled
+    assert job.parts[0].status is BatchStatus.COMPLETED
+    assert job.parts[1].status in (BatchStatus.CANCELLING, BatchStatus.CANCELLED)
+    emulator.advance()
+    job = bp.wait(job)
+    assert [part.status for part in job.parts] == [BatchStatus.COMPLETED, BatchStatus.CANCELLED]
+    kinds = [item.kind if not item.ok else "ok" for item in bp.results(job).in_input_order()]
+    assert kinds == ["ok"] * 5 + [ErrorKind.CANCELED] * 5
+
+
+def test_deleting_a_split_job_tries_every_part_and_names_the_failures(emulator, make_bp):
+    bp = make_bp("anthropic", User, limits={"max_requests": 5})
+    job = _group_with_one_part_ended(emulator, bp)  # Anthropic deletes only ended batches
+    first, second = job.ids
+    with pytest.raises(ProviderError, match=rf"could not delete 1 of the 2 parts of {job.id}: {second}: .*"
+                                            rf"\(delete done for {first}\)"):
+        bp.delete(job)
+    assert [b.id for b in bp.list()] == [second]
+
+
+def test_a_restored_split_job_still_knows_which_requests_were_cancelled(emulator, make_bp):
+    bp = make_bp("openai", User, limits={"max_requests": 5})
+    job = _group_with_one_part_ended(emulator, bp)
+    bp.cancel(job)
+    emulator.advance()
+    restored = BatchJob.from_json(bp.wait(job).to_json())
+    kinds = [item.kind if not item.ok else "ok" for item in bp.results(restored).in_input_order()]
+    assert kinds == ["ok"] * 5 + [ErrorKind.CANCELED] * 5
+
+
+def test_gemini_measures_inline_input_as_the_sdk_sends_it(emulator, make_bp):
+    """google-genai sends json.dumps output: Japanese text doubles as \\uXXXX escapes, so a
+    compact input under the inline limit can still be too big to send inline."""
+    prompts = [f"私の名前は{name}です。{age}歳です。" * 40 for name, age in (("Alice", 28), ("Bob", 35))]
+    bp = make_bp("google", User)
+    compact = len(bp.build(prompts).to_bytes())
+    bp = make_bp("google", User, limits={"inline_bytes": compact + 64 * 1024 + 1000})
+    bp.wait(bp.submit(prompts))
+    uploads = len(emulator.journal.calls("google", "POST", "/upload/"))
+    assert uploads > 0  # too big inline: uploaded as a file
+    bp = make_bp("google", User, limits={"inline_bytes": 3 * compact + 64 * 1024})
+    bp.wait(bp.submit(prompts))
+    assert len(emulator.journal.calls("google", "POST", "/upload/")) == uploads  # fits: sent inline
+
+
+def test_openai_content_filter_is_a_refusal():
+    from pytest_batch.providers.openai import parse_row
+
+    body = {"id": "chatcmpl-1", "object": "chat.completion", "choices": [
+        {"index": 0, "finish_reason": "content_filter", "message": {"role": "assistant", "content": None}}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 0, "total_tokens": 12}}
+    row = {"id": "batch_req_1", "custom_id": "request-1", "error": None,
+           "response": {"status_code": 200, "request_id": "req_1", "body": body}}
+    item = parse_row(row, User)
+    assert (item.kind, item.usage.input_tokens) == (ErrorKind.REFUSAL, 12)
+    assert "content filter" in item.message

@@ -235,7 +235,8 @@ class GoogleBackend(BackendBase):
         self.deleted_files.add(file_id)
 
     def list_files(self, page_size: int | None, token: str | None) -> dict[str, Any]:
-        files = sorted(self.files.values(), key=lambda f: f.create_time, reverse=True)
+        files = list(self.files.values())[::-1]  # ties (same instant) newest first, as for batches
+        files.sort(key=lambda f: f.create_time, reverse=True)
         page, next_token = self._page(files, page_size, token, 100)
         body: dict[str, Any] = {}
         if page:

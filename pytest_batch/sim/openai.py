@@ -136,7 +136,10 @@ class OpenAIBackend(BackendBase):
     def list_batches(self, after: str | None, limit: int) -> dict[str, Any]:
         for record in self.batches.values():
             self._step(record)
-        ordered = sorted(self.batch_json.values(), key=lambda b: (b["created_at"], b["id"]), reverse=True)
+        # Newest first (wire-formats.md A.2). Ids are random, so batches created within the same
+        # second are ordered by creation: reverse insertion order, then a stable sort on the time.
+        ordered = list(self.batch_json.values())[::-1]
+        ordered.sort(key=lambda b: b["created_at"], reverse=True)
         ids = [b["id"] for b in ordered]
         start = ids.index(after) + 1 if after in ids else 0
         page = ordered[start:start + limit]
@@ -508,7 +511,11 @@ class OpenAIRoutes:
     def list_files(self, request: SimRequest) -> SimResponse:
         purpose = request.query.get("purpose")
         files = [f for f in self.backend.files.values() if purpose in (None, f.purpose)]
-        files.sort(key=lambda f: (f.created_at, f.id), reverse=request.query.get("order", "desc") == "desc")
+        # Oldest first by time, ties in creation (insertion) order; desc is that list reversed,
+        # so files uploaded within the same second still come newest first.
+        files.sort(key=lambda f: f.created_at)
+        if request.query.get("order", "desc") == "desc":
+            files.reverse()
         limit = _limit(request, 10_000, 10_000)
         ids = [f.id for f in files]
         after = request.query.get("after")

@@ -460,6 +460,12 @@ def test_uploaded_file_resource_is_proto3_camel_case(client, emulator):
     assert resource["expirationTime"] == "2026-01-03T00:00:00.000000000Z"
 
 
+def test_files_list_is_newest_first_within_one_instant(client):
+    names = [client.files.upload(file=io.BytesIO(b'{"key":"a"}\n'), config={"mime_type": "jsonl"}).name
+             for _ in range(4)]
+    assert [f.name for f in client.files.list(config={"page_size": 3})] == names[::-1]
+
+
 def test_responses_file_is_generated_and_downloadable_by_resource(client, emulator):
     uploaded = client.files.upload(file=io.BytesIO(jsonl_input()), config={"mime_type": "jsonl"})
     job = client.batches.get(name=client.batches.create(model=MODEL, src=uploaded.name).name)

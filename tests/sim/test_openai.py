@@ -313,6 +313,21 @@ def test_list_pages_newest_first_with_cursor() -> None:
     assert [b.id for b in last.data] == [created[0]] and not last.has_more
 
 
+def test_lists_are_newest_first_within_one_second() -> None:
+    """No clock advance: every batch and file shares one created_at, and the random ids must
+    not decide the order (the list is newest first by creation)."""
+    client = Emulator().openai_client()
+    batches, files = [], []
+    for _ in range(6):
+        batch = submit(client, openai_chat_lines(SEED_PROMPTS[:1]))
+        batches.append(batch.id)
+        files.append(batch.input_file_id)
+    assert len({client.batches.retrieve(b).created_at for b in batches}) == 1
+    assert [b.id for b in client.batches.list(limit=4)] == batches[::-1]  # two pages through after=
+    assert [f.id for f in client.files.list(purpose="batch")] == files[::-1]
+    assert [f.id for f in client.files.list(purpose="batch", order="asc")] == files
+
+
 def test_files_retrieve_list_content_and_delete() -> None:
     client = Emulator().openai_client()
     content = openai_chat_lines(SEED_PROMPTS[:2])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from .batches import (
@@ -71,8 +72,10 @@ class OpenAIBackend(BackendBase):
         if purpose not in FILE_PURPOSES:
             raise HTTPError(400, f"'{purpose}' is not one of {list(FILE_PURPOSES)} - 'purpose'",
                             code="invalid_value", param="purpose")
-        if purpose == "batch" and not filename.endswith(".jsonl"):
-            # litellm PR #37527, wire-formats.md A.1
+        if purpose == "batch" and PurePosixPath(filename).suffix.lower() not in ("", ".jsonl"):
+            # A name with another extension is refused (litellm PR #37527, wire-formats.md A.1), but
+            # one with none is accepted: the openai SDK names raw bytes and BytesIO uploads "upload",
+            # and the real API answered 200 with filename "upload" (realdata/curator/openai_*.yaml).
             raise HTTPError(400, "Invalid file format for Batch API. Must be .jsonl")
         created = int(self.now)
         expires = created + (expires_after or THIRTY_DAYS) if purpose == "batch" else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import openai
@@ -177,10 +178,25 @@ def test_unknown_input_file_fails_the_batch() -> None:
     assert (batch.errors.data[0].code, batch.errors.data[0].param) == ("invalid_request", "file_id")
 
 
-def test_non_jsonl_upload_is_rejected_like_the_real_api() -> None:
+@pytest.mark.parametrize("name", ["requests.txt", "requests.csv", "requests.json"])
+def test_non_jsonl_upload_is_rejected_like_the_real_api(name: str) -> None:
     client = Emulator().openai_client()
     with pytest.raises(openai.BadRequestError, match=r"Invalid file format for Batch API\. Must be \.jsonl"):
-        client.files.create(file=("requests.txt", b"{}"), purpose="batch")
+        client.files.create(file=(name, b"{}"), purpose="batch")
+
+
+@pytest.mark.parametrize("upload", [lambda content: content, io.BytesIO], ids=["raw-bytes", "bytesio"])
+def test_uploads_without_a_filename_are_accepted_and_run(upload) -> None:
+    """The SDK names raw bytes and BytesIO "upload"; the real API took that name with
+    purpose=batch (curator recording, filename "upload", 200)."""
+    client = Emulator().openai_client()
+    content = openai_chat_lines(SEED_PROMPTS[:2])
+    uploaded = client.files.create(file=upload(content), purpose="batch")
+    assert uploaded.filename == "upload" and uploaded.bytes == len(content)
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions",
+                                  completion_window="24h")
+    batch = client.batches.retrieve(batch.id)
+    assert batch.status == "completed" and batch.request_counts.completed == 2
 
 
 def test_bad_create_parameters_are_synchronous_400s() -> None:

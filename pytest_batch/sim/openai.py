@@ -366,10 +366,13 @@ class OpenAIBackend(BackendBase):
     # ------------------------------------------------------------------ rendering one answer
     def _render(self, item: BatchItem, answer: Answer, endpoint: str) -> tuple[int, dict[str, Any]]:
         if answer.outcome == "http_error":
-            return answer.status, {"error": {"message": answer.message or "The server had an error processing "
-                                             "your request (injected by pytest-batch).",
-                                             "type": "invalid_request_error" if answer.status < 500 else "server_error",
-                                             "param": None, "code": None}}
+            # An expectation's status defaults to 200; an error row needs an error status (a 2xx
+            # row would be counted a success and land in the output file). As on Anthropic and Gemini.
+            status = answer.status if answer.status >= 400 else 500
+            return status, {"error": {"message": answer.message or "The server had an error processing "
+                                      "your request (injected by pytest-batch).",
+                                      "type": "invalid_request_error" if status < 500 else "server_error",
+                                      "param": None, "code": None}}
         if endpoint not in SIMULATED_ENDPOINTS:
             return 400, {"error": {"message": f"The pytest-batch emulator does not simulate {endpoint}; "
                                    "it answers /v1/chat/completions and /v1/responses.",

@@ -233,6 +233,22 @@ def test_mixed_outcomes_split_between_output_and_error_files(emulator: Emulator)
     User.model_validate_json(output["request-1"]["message"]["content"])
 
 
+def test_http_error_expectation_without_a_status_is_a_500_error_row(tmp_path) -> None:
+    table = tmp_path / "answers.jsonl"
+    table.write_text(json.dumps({"custom_id": "request-2", "outcome": "http_error", "message": "Upstream broke."})
+                     + "\n")
+    client = Emulator(expectations=table).openai_client()
+    batch = client.batches.retrieve(submit(client, openai_chat_lines(SEED_PROMPTS[:2])).id)
+    assert batch.status == "completed"
+    assert batch.request_counts.model_dump() == {"total": 2, "completed": 1, "failed": 1}
+    assert [row["custom_id"] for row in rows(client, batch.output_file_id)] == ["request-1"]
+    [error_row] = rows(client, batch.error_file_id)
+    assert error_row["custom_id"] == "request-2" and error_row["error"] is None
+    assert error_row["response"]["status_code"] == 500
+    assert error_row["response"]["body"]["error"] == {"message": "Upstream broke.", "type": "server_error",
+                                                      "param": None, "code": None}
+
+
 def test_nothing_succeeded_means_no_output_file() -> None:
     emulator = Emulator()
     emulator.faults.fraction(1.0, "http_error", status=500)

@@ -392,3 +392,14 @@ def test_openai_content_filter_is_a_refusal():
     item = parse_row(row, User)
     assert (item.kind, item.usage.input_tokens) == (ErrorKind.REFUSAL, 12)
     assert "content filter" in item.message
+
+
+def test_missing_rows_are_found_whatever_order_rows_come_back_in():
+    from pytest_batch.models import BatchResults, BatchSuccess, Usage
+
+    order = [f"r{i}" for i in range(8)]
+    arrivals = ["r1", "r0", "r4", "r2", "r7", "r6"]  # r3 and r5 never come back
+    source = lambda: iter(BatchSuccess(c, c, Usage()) for c in arrivals)  # noqa: E731
+    results = BatchResults(source, custom_ids=order)
+    assert [(item.custom_id, item.ok) for item in results][-2:] == [("r3", False), ("r5", False)]
+    assert [item.custom_id for item in results.in_input_order()] == order

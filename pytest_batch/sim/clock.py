@@ -13,13 +13,22 @@ DEFAULT_EPOCH = 1767225600.0
 
 
 class Clock:
-    """Wall-clock time, for an emulator server that real clients poll."""
+    """Wall-clock time plus every advance so far, for an emulator server that real clients poll.
+
+    It moves on its own, and ``advance`` (the server's ``POST /_control/advance {"seconds": S}``)
+    jumps it forward, so a ``seconds:S`` lifecycle or the 24 h expiry can be driven without sleeping.
+    """
+
+    #: a class default, so a Clock pickled before advances existed still loads (Emulator.save).
+    _offset = 0.0
 
     def now(self) -> float:
-        return time.time()
+        return time.time() + self._offset
 
-    def advance(self, seconds: float) -> None:  # pragma: no cover - wall clocks move on their own
-        raise TypeError("the wall clock cannot be advanced; use FrozenClock in tests")
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"the clock only moves forward; cannot advance by {seconds} seconds")
+        self._offset += seconds
 
 
 class FrozenClock(Clock):
@@ -30,6 +39,8 @@ class FrozenClock(Clock):
         return self._now
 
     def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"the clock only moves forward; cannot advance by {seconds} seconds")
         self._now += seconds
 
 

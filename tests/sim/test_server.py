@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import anthropic
@@ -15,7 +16,7 @@ import openai
 import pytest
 
 from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS, User, seed_expectations
-from pytest_batch.sim import Emulator
+from pytest_batch.sim import Clock, Emulator
 from pytest_batch.sim.patch import intercept
 from pytest_batch.sim.server import start_server
 
@@ -96,6 +97,33 @@ def test_control_api_resets_loads_faults_advances_and_journals() -> None:
         assert emulator.openai.batches == {}
 
 
+def test_control_advance_moves_the_served_clock_through_lifecycles_and_expiry() -> None:
+    """The served emulator runs on the wall clock; ``advance {"seconds": S}`` jumps it, so a
+    ``seconds:3600`` batch finishes, and a held one expires after 24 h, without any sleep."""
+    emulator = Emulator(lifecycle="seconds:3600", clock=Clock(), expectations=seed_expectations()[:1])
+    with start_server(emulator) as server:
+        control = f"{server.url}/_control"
+        client = openai.OpenAI(base_url=server.base_urls["openai"], api_key="local", max_retries=0)
+        upload = client.files.create(file=("in.jsonl", openai_chat_lines(SEED_PROMPTS[:1])), purpose="batch")
+        batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                      completion_window="24h")
+        emulator.set_lifecycle("manual", next_batch=True)
+        held = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                     completion_window="24h")
+        assert client.batches.retrieve(batch.id).status in ("validating", "in_progress")  # wall time moves
+        assert httpx2.post(f"{control}/advance", json={"seconds": 1800}).json() == {"ok": True}
+        assert client.batches.retrieve(batch.id).status == "in_progress"
+        assert httpx2.post(f"{control}/advance", json={"seconds": 1800}).status_code == 200
+        done = client.batches.retrieve(batch.id)
+        assert done.status == "completed" and done.completed_at - done.created_at >= 3600
+        assert User.model_validate_json(json.loads(client.files.content(done.output_file_id).text)["response"]
+                                        ["body"]["choices"][0]["message"]["content"]) == EXPECTED_USERS[0]
+        assert client.batches.retrieve(held.id).status == "validating"
+        httpx2.post(f"{control}/advance", json={"seconds": 86400})
+        assert client.batches.retrieve(held.id).status == "expired"
+        assert httpx2.post(f"{control}/advance", json={"seconds": -1}).status_code == 400
+
+
 def test_control_reset_keeps_the_answers_the_server_started_with() -> None:
     emulator = Emulator(expectations=seed_expectations()[:1])
     with start_server(emulator) as server:
@@ -154,7 +182,7 @@ def test_serve_process_runs_the_ten_users_on_every_provider(tmp_path: Path) -> N
     responses.write_text("".join(json.dumps(row) + "\n" for row in seed_expectations()))
     server = subprocess.Popen(
         [sys.executable, "-m", "pytest_batch.cli", "serve", "--port", "0", "--responses", str(responses),
-         "--no-seed-answers", "--lifecycle", "seconds:0.5"],
+         "--no-seed-answers", "--lifecycle", "seconds:3600"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         exports = {}
@@ -165,11 +193,26 @@ def test_serve_process_runs_the_ten_users_on_every_provider(tmp_path: Path) -> N
             if "Ctrl+C" in line:
                 break
         assert set(exports) == {"OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL"}
-        env = {**os.environ, **exports, "POLL_SECONDS": "0.1"}
+        env = {**os.environ, **exports, "POLL_SECONDS": "0.02"}
         for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY"):
             env.pop(name, None)
-        client = subprocess.run([sys.executable, str(ROOT / "examples" / "sdk_against_server.py")], env=env,
-                                capture_output=True, text=True, timeout=120)
+        # The hour-long batches finish because a third party moves the served clock through the
+        # control API, as a harness driving `serve` from outside would: nothing waits for real time.
+        control = exports["OPENAI_BASE_URL"].removesuffix("/openai/v1") + "/_control/advance"
+        stop = threading.Event()
+
+        def advance_hourly() -> None:
+            while not stop.wait(0.05):
+                httpx2.post(control, json={"seconds": 3600})
+
+        advancer = threading.Thread(target=advance_hourly, daemon=True)
+        advancer.start()
+        try:
+            client = subprocess.run([sys.executable, str(ROOT / "examples" / "sdk_against_server.py")], env=env,
+                                    capture_output=True, text=True, timeout=120)
+        finally:
+            stop.set()
+            advancer.join()
         assert client.returncode == 0, client.stderr
         expected = ", ".join(f"{u.name}/{u.age}" for u in EXPECTED_USERS)
         assert client.stdout.splitlines() == [f"{p}: {expected}" for p in ("openai", "anthropic", "google")]

@@ -22,7 +22,7 @@ from .http import HTTPError, SimRequest, SimResponse
 from .ids import IdFactory, bare_id
 from .journal import Journal, JournalEntry
 from .lifecycle import Lifecycle
-from .responders import Expectation, Responder, ResponderFn
+from .responders import Expectation, Responder, ResponderFn, SynthesisError
 
 PROVIDERS = ("openai", "anthropic", "google")
 
@@ -196,6 +196,10 @@ class Emulator:
                 response = routes.handle(request)
         except HTTPError as error:
             response = routes.render_error(error)
+        except SynthesisError as exc:  # a schema the synthetic responder cannot satisfy: say which field
+            response = routes.render_error(HTTPError(
+                500, f"pytest-batch emulator cannot answer {request.method} {request.path}: {exc}",
+                headers={"x-should-retry": "false"}))
         except Exception as exc:  # an emulator bug: answer like a server would, and say so
             response = routes.render_error(HTTPError(
                 500, f"pytest-batch emulator error while answering {request.method} {request.path}: {exc!r}. "

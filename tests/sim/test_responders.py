@@ -19,6 +19,7 @@ from pytest_batch.sim.responders import (
     ExpectationError,
     ItemRandom,
     Responder,
+    SynthesisError,
     load_expectations,
     synthesize,
 )
@@ -126,6 +127,76 @@ def test_synthetic_objects_follow_openais_strict_and_geminis_uppercase_schemas()
               "required": ["name", "age"]}
     value = synthesize(gemini, ItemRandom(1))
     assert isinstance(value["name"], str) and isinstance(value["age"], int) and isinstance(value["ok"], bool)
+
+
+class Part(BaseModel):
+    code: str = Field(pattern=r"^[A-Z]{3}-\d{4}$")
+    delta: float = Field(gt=-10, lt=-1)
+    floor: int = Field(le=-5)
+    ratio: float = Field(gt=0, lt=0.001)
+    slot: int = Field(gt=3, lt=5)
+    even: int = Field(ge=1, le=9, multiple_of=2)
+
+
+def test_synthetic_answers_honour_patterns_and_exclusive_or_negative_bounds() -> None:
+    """Through the openai SDK: Part's strict schema as the response_format of 20 requests; every
+    seeded answer must validate (no lower bound of 0 under a negative maximum, gt/lt exclusive)."""
+    from openai.lib._pydantic import to_strict_json_schema
+
+    from .conftest import openai_chat_lines
+
+    emulator = Emulator(seed=5)
+    client = emulator.openai_client()
+    content = openai_chat_lines([f"Part number {i}" for i in range(20)], schema=to_strict_json_schema(Part))
+    upload = client.files.create(file=("parts.jsonl", content), purpose="batch")
+    batch = client.batches.retrieve(client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                                          completion_window="24h").id)
+    rows = [json.loads(line) for line in client.files.content(batch.output_file_id).text.splitlines()]
+    parts = [Part.model_validate_json(row["response"]["body"]["choices"][0]["message"]["content"]) for row in rows]
+    assert len(parts) == 20 and len({p.code for p in parts}) > 10  # drawn, not one constant
+
+
+@pytest.mark.parametrize("pattern", [
+    r"^[a-z]+@[a-z]+\.(com|org)$", r"(ab|cd)\1x?", r"[^\W\d_]{2,4}", r"^\s*\S+$", r"^[\u4e00-\u9fff]{2}$",
+    r"^.{3}\d+?$", r"\bid-\w{3}\b", r"^(?:[A-F0-9]{2}:){2}[A-F0-9]{2}$", r"^(?i:abc)[^a-z]{0,2}$", r"x*y+",
+])
+def test_synthetic_strings_match_their_pattern(pattern: str) -> None:
+    import re
+
+    schema = {"type": "string", "pattern": pattern, "minLength": 1, "maxLength": 12}
+    for seed in range(10):
+        value = synthesize(schema, ItemRandom(seed))
+        assert re.search(pattern, value) and 1 <= len(value) <= 12, value
+
+
+@pytest.mark.parametrize(("schema", "message"), [
+    ({"pattern": r"^(?=a)a$"}, "its pattern '^(?=a)a$' uses a lookahead or lookbehind"),
+    ({"pattern": r"^\p{L}+$"}, r"is not a regular expression Python reads (bad escape \p"),
+    ({"pattern": r"^a{20}$", "maxLength": 5}, "gives no string of length 0..5"),
+])
+def test_an_ungeneratable_string_fails_naming_the_field(schema: dict, message: str) -> None:
+    model = {"type": "object", "title": "Part", "properties": {"code": {"type": "string", "title": "Code", **schema}}}
+    with pytest.raises(SynthesisError) as info:
+        synthesize(model, ItemRandom(1))
+    assert "cannot synthesize Part.code" in str(info.value) and message in str(info.value)
+    assert "expectation" in str(info.value)
+
+
+def test_an_ungeneratable_schema_reaches_the_sdk_as_a_clear_error_not_a_bad_answer() -> None:
+    import openai
+
+    from .conftest import openai_chat_lines
+
+    schema = {"type": "object", "title": "Part", "additionalProperties": False, "required": ["code"],
+              "properties": {"code": {"type": "string", "pattern": r"^(?!x)\w+$"}}}
+    client = Emulator().openai_client(max_retries=3)
+    upload = client.files.create(file=("p.jsonl", openai_chat_lines(["p"], schema=schema)), purpose="batch")
+    batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
+    with pytest.raises(openai.InternalServerError, match=r"cannot synthesize Part\.code: its pattern") as info:
+        client.batches.retrieve(batch.id)
+    assert info.value.response.headers["x-should-retry"] == "false"
+    with pytest.raises(SynthesisError, match="no integer satisfies its bounds {minimum: 5, maximum: 1}"):
+        synthesize({"type": "integer", "minimum": 5, "maximum": 1}, ItemRandom(0))
 
 
 def test_synthetic_answers_depend_on_seed_and_request_only() -> None:

@@ -438,8 +438,11 @@ class CassetteSession:
         return cassette._loaded_count
 
     def metadata(self, previous: dict[str, Any] | None = None) -> dict[str, Any]:
-        against = "emulator" if self._saw_emulator or (previous or {}).get("recorded_against") == "emulator" \
-            else self.recorded_against
+        """The cassette's metadata block. ``previous`` (the metadata already on disk) only counts when
+        this recording resumes it: then the submission replayed from it went where it says it went.
+        A fresh recording over an old cassette is labelled by its own traffic alone."""
+        inherited = self.resuming and (previous or {}).get("recorded_against") == "emulator"
+        against = "emulator" if self._saw_emulator or inherited else self.recorded_against
         return {
             "recorded_at": _now(),
             "provider": self.provider,

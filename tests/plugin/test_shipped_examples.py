@@ -8,6 +8,9 @@ from pathlib import Path
 
 import yaml
 
+from pytest_batch.cassette_scrub import is_loopback
+from pytest_batch.cassettes import EMULATOR_HEADER
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -20,9 +23,21 @@ def test_examples_replay_the_shipped_cassettes_on_every_provider() -> None:
     assert {rows.get(provider) for provider in ("openai", "anthropic", "google")} == {"replay"}
 
 
-def test_shipped_cassettes_say_they_were_recorded_against_the_emulator() -> None:
+def test_shipped_cassettes_say_what_they_were_recorded_against() -> None:
+    """``live`` or ``emulator``, whichever the recorded traffic shows: the emulator marks every
+    response it sends with the ``x-pytest-batch-emulator`` header, a live API never does (so a
+    cassette re-recorded live with keys passes too)."""
     for provider in ("openai", "anthropic", "google"):
         cassette = yaml.safe_load((ROOT / "cassettes" / provider / "test_users" / "test_users.yaml").read_text())
         metadata = cassette["metadata"]
-        assert metadata["provider"] == provider and metadata["recorded_against"] == "emulator"
+        assert metadata["provider"] == provider
         assert {"openai", "anthropic", "google-genai", "pytest-batch"} <= set(metadata["sdk_versions"])
+        marked = [interaction["request"]["uri"] for interaction in cassette["interactions"]
+                  if str({name.lower(): value for name, value in interaction["response"]["headers"].items()}
+                         .get(EMULATOR_HEADER)) == "1"]
+        assert metadata["recorded_against"] in ("live", "emulator"), metadata
+        if metadata["recorded_against"] == "emulator":
+            assert marked, f"{provider}: labelled emulator, but no response carries {EMULATOR_HEADER}"
+        else:
+            assert not marked, f"{provider}: labelled live, but the emulator answered {marked}"
+        assert not any(is_loopback(interaction["request"]["uri"]) for interaction in cassette["interactions"])

@@ -258,3 +258,19 @@ def test_auto_simulates_tests_that_program_the_emulator_even_with_a_cassette(pyt
     result = pytester.runpytest("--batch-provider=openai")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*openai*simulate*"])
+
+
+def test_a_bad_faults_value_is_reported_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.batch(faults={"request": {"request-3": "expired"}})
+        def test_faulty(batch_processor):
+            pass
+    """)
+    result = pytester.runpytest("--batch-provider=openai")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.batch(faults=): unknown key(s) [[]'request'[]]*"])
+    result.stdout.no_fnmatch_line("*During handling*")
+    report = [line for line in result.stdout.lines if not line.startswith("ERROR ")]
+    assert sum("unknown key(s)" in line for line in report) == 1, "the bad value is reported once"

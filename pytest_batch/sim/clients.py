@@ -1,7 +1,14 @@
-"""Ready-made SDK clients wired to an emulator through the in-process transport."""
+"""Ready-made SDK clients wired to an emulator through the in-process transport.
+
+Each factory hands the SDK an HTTP client from the library that SDK is built on: httpx2 for
+openai 3.x, anthropic >= 1.0 and google-genai 3.x, httpx for older releases (wire-formats.md
+0.1, "Transports and interception": openai 3.x and anthropic >= 1.0 reject httpx objects).
+"""
 
 from __future__ import annotations
 
+import importlib
+import types
 from typing import TYPE_CHECKING, Any
 
 from .transport import AsyncEmulatorTransport, EmulatorTransport
@@ -11,29 +18,54 @@ if TYPE_CHECKING:
 
 #: keys the emulator accepts; they look nothing like real keys, so no scanner flags them.
 FAKE_KEYS = {"openai": "sim-openai-key", "anthropic": "sim-anthropic-key", "google": "sim-google-key"}
+HTTP_MODULES = ("httpx2", "httpx")
+
+
+def http_module_of(module_name: str) -> str:
+    """"httpx2" or "httpx": the library the SDK module ``module_name`` (its base client, e.g.
+    ``openai._base_client``) imports. openai and anthropic import exactly one of the two."""
+    module = importlib.import_module(module_name)
+    names = {value.__name__ for value in vars(module).values()
+             if isinstance(value, types.ModuleType) and value.__name__ in HTTP_MODULES}
+    for name in HTTP_MODULES:
+        if name in names:
+            return name
+    raise RuntimeError(f"pytest-batch cannot tell whether {module_name} uses httpx2 or httpx (it imports "
+                       "neither); build the client yourself with emulator.transport(module=...)")
+
+
+def google_http_module() -> str:
+    """The library google-genai sends through: 3.x chooses (GOOGLE_GENAI_HTTP_CLIENT, then httpx2
+    if installed); 2.x and older only know httpx."""
+    from google.genai import _api_client
+
+    choose = getattr(_api_client, "_get_http_client_backend", None)
+    return choose() if choose is not None else "httpx"
+
+
+def _clients(emulator: Emulator, module_name: str, *, async_client: bool) -> Any:
+    httpx_module = importlib.import_module(module_name)
+    if async_client:
+        return httpx_module.AsyncClient(transport=AsyncEmulatorTransport(emulator, module_name))
+    return httpx_module.Client(transport=EmulatorTransport(emulator, module_name))
 
 
 def openai_client(emulator: Emulator, *, async_client: bool = False, **kwargs: Any) -> Any:
-    import httpx2
     import openai
 
     kwargs.setdefault("api_key", FAKE_KEYS["openai"])
     kwargs.setdefault("base_url", "https://api.openai.com/v1")
-    if async_client:
-        return openai.AsyncOpenAI(http_client=httpx2.AsyncClient(transport=AsyncEmulatorTransport(emulator)), **kwargs)
-    return openai.OpenAI(http_client=httpx2.Client(transport=EmulatorTransport(emulator)), **kwargs)
+    http_client = _clients(emulator, http_module_of("openai._base_client"), async_client=async_client)
+    return (openai.AsyncOpenAI if async_client else openai.OpenAI)(http_client=http_client, **kwargs)
 
 
 def anthropic_client(emulator: Emulator, *, async_client: bool = False, **kwargs: Any) -> Any:
     import anthropic
-    import httpx2
 
     kwargs.setdefault("api_key", FAKE_KEYS["anthropic"])
     kwargs.setdefault("base_url", "https://api.anthropic.com")
-    if async_client:
-        return anthropic.AsyncAnthropic(http_client=httpx2.AsyncClient(transport=AsyncEmulatorTransport(emulator)),
-                                        **kwargs)
-    return anthropic.Anthropic(http_client=httpx2.Client(transport=EmulatorTransport(emulator)), **kwargs)
+    http_client = _clients(emulator, http_module_of("anthropic._base_client"), async_client=async_client)
+    return (anthropic.AsyncAnthropic if async_client else anthropic.Anthropic)(http_client=http_client, **kwargs)
 
 
 def google_client(emulator: Emulator, *, http_options: Any = None, **kwargs: Any) -> Any:
@@ -43,15 +75,15 @@ def google_client(emulator: Emulator, *, http_options: Any = None, **kwargs: Any
     ``http_options`` (a dict or ``HttpOptions``) is kept, e.g. ``{"api_version": "v1beta"}``;
     only the HTTP clients are the emulator's, and the base URL defaults to Google's.
     """
-    import httpx2
     from google import genai
-    from google.genai import types
+    from google.genai import types as genai_types
 
     kwargs.setdefault("api_key", FAKE_KEYS["google"])
-    options = types.HttpOptions.model_validate(http_options or {})
+    module_name = google_http_module()
+    options = genai_types.HttpOptions.model_validate(http_options or {})
     options = options.model_copy(update={
         "base_url": options.base_url or "https://generativelanguage.googleapis.com/",
-        "httpx_client": httpx2.Client(transport=EmulatorTransport(emulator)),
-        "httpx_async_client": httpx2.AsyncClient(transport=AsyncEmulatorTransport(emulator)),
+        "httpx_client": _clients(emulator, module_name, async_client=False),
+        "httpx_async_client": _clients(emulator, module_name, async_client=True),
     })
     return genai.Client(http_options=options, **kwargs)

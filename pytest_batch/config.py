@@ -75,9 +75,11 @@ def parse_mode(value: str | None, *, source: str = "--batch-mode") -> str:
     return mode
 
 
-def parse_models(values: Iterable[str] | None, *, source: str = "--batch-model") -> dict[str, str]:
-    """``["openai/gpt-4o", "google/gemini-2.5-flash"]`` -> the full provider -> model table."""
-    models = dict(DEFAULT_MODELS)
+def parse_models(values: Iterable[str] | None, *, source: str = "--batch-model",
+                 base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``["openai/gpt-4o", "google/gemini-2.5-flash"]`` -> the full provider -> model table:
+    ``base`` (default: the default models) with the named providers replaced."""
+    models = dict(DEFAULT_MODELS if base is None else base)
     for raw in values or ():
         for value in str(raw).replace(",", " ").split():
             provider, slash, name = value.partition("/")
@@ -127,9 +129,11 @@ class SessionOptions:
         cassette_dir = Path(pick("batch_cassette_dir")[0] or "cassettes")
         if not cassette_dir.is_absolute():
             cassette_dir = Path(config.rootpath) / cassette_dir
-        models, models_source = pick("batch_model")
-        if isinstance(models, str):
-            models = [models]
+        # per provider: defaults, then the ini's entries, then the command line's
+        ini_models = config.getini("batch_model")
+        models = parse_models([ini_models] if isinstance(ini_models, str) else ini_models,
+                              source="ini setting batch_model")
+        models = parse_models(config.getoption("batch_model", default=None), base=models)
         providers, providers_source = pick("batch_provider")
         mode, mode_source = pick("batch_mode")
         record_timeout, record_timeout_source = pick("batch_record_timeout")
@@ -138,7 +142,7 @@ class SessionOptions:
             providers=parse_providers(providers, source=providers_source),
             mode=parse_mode(mode, source=mode_source),
             cassette_dir=cassette_dir,
-            models=parse_models(models, source=models_source),
+            models=models,
             record_timeout=_positive(record_timeout, record_timeout_source, float),
             max_requests=_positive(max_requests, max_requests_source, int),
         )

@@ -274,3 +274,12 @@ def test_a_bad_faults_value_is_reported_once(pytester: pytest.Pytester) -> None:
     result.stdout.no_fnmatch_line("*During handling*")
     report = [line for line in result.stdout.lines if not line.startswith("ERROR ")]
     assert sum("unknown key(s)" in line for line in report) == 1, "the bad value is reported once"
+
+
+def test_batch_model_on_the_command_line_keeps_the_other_ini_models(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nbatch_model = google/gemini-2.5-flash anthropic/claude-sonnet-4-5\n")
+    pytester.makepyfile(PROVIDER_TEST)
+    result = pytester.runpytest("-s", "--batch-model", "openai/gpt-4.1", "--batch-model", "anthropic/claude-opus-4-1")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*RAN openai openai/gpt-4.1", "*RAN anthropic anthropic/claude-opus-4-1",
+                                 "*RAN google google/gemini-2.5-flash"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,22 @@ def _transport_patches(module_name: str, emulator: Emulator) -> list[Any]:
             mock.patch.object(httpx_module.AsyncHTTPTransport, "handle_async_request", handle_async_request)]
 
 
+def _aiohttp_patches() -> list[Any]:
+    """Keep google-genai's async calls on httpx2/httpx, where the transport patches see them.
+
+    google-genai sends ``client.aio`` calls through aiohttp whenever aiohttp is installed and no
+    async httpx client or transport was injected (``BaseApiClient._use_aiohttp``, wire-formats.md
+    0.1), which would bypass the emulator and hit the socket block instead.
+    """
+    if importlib.util.find_spec("google") is None or importlib.util.find_spec("google.genai") is None:
+        return []
+    from google.genai import _api_client
+
+    if not hasattr(_api_client.BaseApiClient, "_use_aiohttp"):  # older releases: httpx only
+        return []
+    return [mock.patch.object(_api_client.BaseApiClient, "_use_aiohttp", lambda self: False)]
+
+
 def _socket_patches(allow_hosts: tuple[str, ...], why: str) -> list[Any]:
     """Refuse name lookups and connections for every host but ``allow_hosts``.
 
@@ -96,8 +113,9 @@ def block_network(allow_hosts: tuple[str, ...] = LOOPBACK, *, why: str = "networ
 @contextlib.contextmanager
 def intercept(emulator: Emulator, allow_hosts: tuple[str, ...] = LOOPBACK) -> Iterator[Emulator]:
     """Route every httpx2/httpx request for api.openai.com, api.anthropic.com and
-    generativelanguage.googleapis.com to ``emulator``; block every other host."""
-    patches = [*_transport_patches("httpx2", emulator), *_transport_patches("httpx", emulator),
+    generativelanguage.googleapis.com to ``emulator`` (google-genai's async calls included, kept
+    off aiohttp); block every other host."""
+    patches = [*_transport_patches("httpx2", emulator), *_transport_patches("httpx", emulator), *_aiohttp_patches(),
                *_socket_patches(allow_hosts, "only the pytest-batch emulator is reachable here")]
     with _patched(patches):
         yield emulator

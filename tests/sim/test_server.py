@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import pytest
 
 from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS, User, seed_expectations
 from pytest_batch.sim import Clock, Emulator
-from pytest_batch.sim.patch import intercept
+from pytest_batch.sim.patch import block_network, intercept
 from pytest_batch.sim.server import start_server
 
 from .conftest import openai_chat_lines
@@ -142,6 +143,30 @@ def test_intercept_routes_clients_made_by_third_party_code(emulator: Emulator, m
         with pytest.raises(openai.APIConnectionError) as info:
             other.batches.list()
     assert "llm-proxy.example.net" in str(info.value.__cause__)
+
+
+def test_intercept_keeps_google_genai_async_calls_off_aiohttp(monkeypatch) -> None:
+    """google-genai sends client.aio through aiohttp whenever aiohttp is installed (wire-formats.md
+    0.1); aiohttp is not installed here, so a stub makes the SDK believe it is."""
+    from google import genai
+    from google.genai import _api_client
+
+    monkeypatch.delenv("GOOGLE_GEMINI_BASE_URL", raising=False)
+    monkeypatch.setattr(_api_client.BaseApiClient, "_use_aiohttp", lambda self: True)
+    emulator = Emulator(expectations=seed_expectations())
+
+    async def first_answer() -> str:
+        client = genai.Client(api_key="local")  # as third-party code would make it
+        job = await client.aio.batches.create(model="gemini-2.5-flash", src=[{"contents": SEED_PROMPTS[0]}])
+        job = await client.aio.batches.get(name=job.name)
+        return job.dest.inlined_responses[0].response.text
+
+    with block_network(), pytest.raises(NameError, match="aiohttp"):  # the stub works: the SDK reaches for aiohttp
+        asyncio.run(first_answer())
+    with intercept(emulator):
+        answer = asyncio.run(first_answer())
+    assert User.model_validate_json(answer) == EXPECTED_USERS[0]
+    assert [(e.provider, e.method) for e in emulator.journal] == [("google", "POST"), ("google", "GET")]
 
 
 def _sdk_example():

@@ -204,6 +204,16 @@ class TestOptions:
     max_requests: int | None
     #: set when the test cannot run in this mode: the plugin skips it with this reason.
     skip_reason: str | None = None
+    #: the mode the user asked for (option, ini or marker), before auto resolved it.
+    requested_mode: str | None = None
+
+    @property
+    def mode_label(self) -> str:
+        """The mode as the user chose it: ``simulate``, or ``auto (simulating)`` / ``auto (replaying)``."""
+        requested = self.requested_mode or self.mode
+        if requested == self.mode:
+            return self.mode
+        return f"{requested} ({'simulating' if self.mode == 'simulate' else 'replaying'})"
 
     @property
     def blocks_network(self) -> bool:
@@ -215,13 +225,14 @@ class TestOptions:
 
 
 def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, module_name: str,
-            test_name: str) -> TestOptions:
+            test_name: str, programs_emulator: bool = False) -> TestOptions:
     """The effective options of one test for one provider.
 
     Precedence: a marker's ``mode=`` pins offline modes (simulate/replay/auto); a marker asking
     for ``record``/``live`` only takes effect when the run itself is record or live (a default run
     never reaches the network). Faults exist only in the emulator, so in auto mode a test with
-    ``faults=`` always simulates, and in replay/record/live it is skipped.
+    ``faults=`` always simulates, and in replay/record/live it is skipped. A test that
+    ``programs_emulator`` (uses ``batch_sim``) is a simulation test: auto never swaps in a cassette.
     """
     requested = session.mode
     skip = None
@@ -234,13 +245,14 @@ def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, mo
     cassette = _cassette_for(session.cassette_dir, provider, module_name, test_name, marker.cassette)
     mode = requested
     if mode == "auto":
-        mode = "replay" if cassette.exists() and not marker.faults else "simulate"
+        mode = "replay" if cassette.exists() and not marker.faults and not programs_emulator else "simulate"
     if marker.faults and mode != "simulate" and skip is None:
         skip = (f"injects emulator faults, which only --batch-mode=simulate or auto can do "
                 f"(this test resolved to {mode})")
     return TestOptions(provider=provider, model=session.models[provider], mode=mode,
                        cassette=cassette, lifecycle=marker.lifecycle, faults=marker.faults,
-                       record_timeout=session.record_timeout, max_requests=session.max_requests, skip_reason=skip)
+                       record_timeout=session.record_timeout, max_requests=session.max_requests, skip_reason=skip,
+                       requested_mode=requested)
 
 
 def _cassette_for(cassette_dir: Path, provider: str, module_name: str, test_name: str, override: str | None) -> Path:

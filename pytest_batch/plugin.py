@@ -107,11 +107,8 @@ def _resolve(config: pytest.Config, node: Any, provider: str) -> cfg.TestOptions
     test_name = _name_without_provider(node.name, provider)
     if node.cls is not None:
         test_name = f"{node.cls.__name__}.{test_name}"
-    marker = _marker(node)
-    if marker.faults is None and "batch_sim" in node.fixturenames and config.stash[_SESSION].mode == "auto":
-        # a test that programs the emulator is a simulation test: auto never swaps in a cassette
-        marker = cfg.MarkerOptions(marker.providers, "simulate", marker.cassette, marker.lifecycle, marker.faults)
-    return cfg.resolve(config.stash[_SESSION], marker, provider, module_name=node.path.stem, test_name=test_name)
+    return cfg.resolve(config.stash[_SESSION], _marker(node), provider, module_name=node.path.stem,
+                       test_name=test_name, programs_emulator="batch_sim" in node.fixturenames)
 
 
 @pytest.fixture
@@ -151,7 +148,7 @@ def _batch_network(request: pytest.FixtureRequest) -> Iterator[None]:
         preload()
     from .sim.patch import block_network
 
-    with block_network(why=f"--batch-mode={options.mode} is offline"):
+    with block_network(why=f"this test runs --batch-mode={options.mode_label}, which never touches the network"):
         yield
 
 

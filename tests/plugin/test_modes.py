@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ from pytest_batch.sim.server import ServerHandle, start_server
 from .conftest import USERS_TEST
 
 pytestmark = pytest.mark.usefixtures("clean_env")
+ROOT = Path(__file__).resolve().parents[2]
 
 NETWORK_TEST = """
 import httpx2
@@ -65,6 +68,41 @@ def test_offline_modes_block_the_network_naming_the_host(pytester: pytest.Pytest
     result = pytester.runpytest(f"--batch-mode={mode}", "--batch-provider=openai")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*pytest-batch blocked a real connection to 'example.com'*"])
+
+
+OWN_CONNECTION_TEST = USERS_TEST + """
+    import socket
+    socket.create_connection(("example.com", 443), timeout=5)
+"""
+
+
+@pytest.mark.parametrize(("cassette", "label"), [(False, "auto (simulating)"), (True, "auto (replaying)")])
+def test_auto_blocks_the_tests_own_connection_naming_the_host_and_the_chosen_mode(
+        pytester: pytest.Pytester, cassette: bool, label: str) -> None:
+    pytester.makepyfile(test_users=OWN_CONNECTION_TEST)
+    if cassette:
+        target = pytester.path / "cassettes" / "openai" / "test_users" / "test_users.yaml"
+        target.parent.mkdir(parents=True)
+        shutil.copy(ROOT / "cassettes" / "openai" / "test_users" / "test_users.yaml", target)
+    result = pytester.runpytest("--batch-provider=openai")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*pytest-batch blocked a real connection to 'example.com' (this test runs "
+                                 f"--batch-mode={label}, which never touches the network)*",
+                                 f"*openai*{'replay' if cassette else 'simulate'}*1*1*10*10*0"])
+    result.stdout.no_fnmatch_line("*--batch-mode=simulate is offline*")
+
+
+def test_auto_replaying_fails_an_http_request_the_cassette_lacks_naming_the_host(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_users=USERS_TEST + """
+    import httpx2
+    httpx2.get("https://example.com/")
+""")
+    target = pytester.path / "cassettes" / "openai" / "test_users" / "test_users.yaml"
+    target.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "cassettes" / "openai" / "test_users" / "test_users.yaml", target)
+    result = pytester.runpytest("--batch-provider=openai")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*has no recorded response for this request:", "  GET https://example.com/"])
 
 
 def test_tests_without_batch_fixtures_are_left_alone(pytester: pytest.Pytester) -> None:

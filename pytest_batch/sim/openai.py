@@ -200,23 +200,38 @@ class OpenAIBackend(BackendBase):
             self._end(record, "expired", fault.completed_fraction)
             return
         if progress >= 0.75 and batch["status"] == "in_progress":
+            if any(a.outcome == "canceled" for a in self.answers(record)):
+                self._cancel_for_request_faults(record)
+                return
             batch["status"], batch["finalizing_at"] = "finalizing", now
         if progress >= 1.0:
-            answers = self.answers(record)
-            if any(a.outcome == "expired" for a in answers):
+            if any(a.outcome == "expired" for a in self.answers(record)):
                 self._end(record, "expired", 1.0)
-            elif any(a.outcome == "canceled" for a in answers):
-                self._end(record, "cancelled", 1.0)
             else:
                 self._end(record, "completed", 1.0)
             return
         batch["request_counts"] = self._counts(record, self._share_done(record))
 
+    def _cancel_for_request_faults(self, record: BatchRecord) -> None:
+        """A request with the ``canceled`` fault: OpenAI cancels batches, never single requests, and
+        its ``batch_cancelled`` rows only come from a cancelled batch (OpenRouter live capture:
+        cancelling -> cancelled, not-run rows ``response: null, error.code: batch_cancelled``). So
+        the batch is cancelled as a user's cancel would, once every other request has run: through
+        ``cancelling`` (cancelling_at) to ``cancelled`` (cancelled_at) on the next read; the
+        requests that ran keep their rows (the guide's "partial results in the output file",
+        wire-formats.md A.3) and the canceled ones get the not-run row."""
+        batch = self.batch_json[record.id]
+        batch["status"], batch["cancelling_at"] = "cancelling", int(self.now)
+        batch["request_counts"] = self._counts(record, 1.0)
+        record.progress_at_cancel = 1.0
+        record.reads = 0
+
     def _counts(self, record: BatchRecord, share: float) -> dict[str, int]:
         done = int(len(record) * share)
         answers = self.answers(record)[:done]
         failed = sum(1 for a in answers if a.outcome == "http_error")
-        return {"total": len(record), "completed": done - failed, "failed": failed}
+        not_run = sum(1 for a in answers if a.outcome in ("canceled", "expired"))
+        return {"total": len(record), "completed": done - failed - not_run, "failed": failed}
 
     def _validate(self, record: BatchRecord) -> bool:
         """Parse and check the input file; on the first problem the batch fails

@@ -322,6 +322,28 @@ def test_cancel_goes_through_cancelling_to_cancelled() -> None:
     assert client.batches.cancel(batch.id).status == "cancelled"
 
 
+def test_a_canceled_request_cancels_the_batch_through_cancelling(emulator: Emulator) -> None:
+    """OpenAI cancels batches, not requests: a batch_cancelled row only exists in a cancelled
+    batch, which passed through cancelling (never cancelled with cancelling_at null)."""
+    emulator.faults.request("request-2", "canceled")
+    client = emulator.openai_client()
+    batch = submit(client, openai_chat_lines(SEED_PROMPTS[:3]))
+    cancelling = client.batches.retrieve(batch.id)
+    assert cancelling.status == "cancelling"
+    assert cancelling.cancelling_at is not None and cancelling.cancelled_at is None
+    assert cancelling.request_counts.model_dump() == {"total": 3, "completed": 2, "failed": 0}
+    cancelled = client.batches.retrieve(batch.id)
+    assert cancelled.status == "cancelled" and cancelled.cancelled_at >= cancelled.cancelling_at
+    assert cancelled.cancelling_at == cancelling.cancelling_at
+    assert cancelled.finalizing_at is None and cancelled.completed_at is None
+    assert cancelled.request_counts.model_dump() == {"total": 3, "completed": 2, "failed": 0}
+    assert [row["custom_id"] for row in rows(client, cancelled.output_file_id)] == ["request-1", "request-3"]
+    [not_run] = rows(client, cancelled.error_file_id)
+    assert not_run["custom_id"] == "request-2" and not_run["response"] is None
+    assert not_run["error"] == {"code": "batch_cancelled",
+                                "message": "This request was not executed because the batch was cancelled."}
+
+
 def test_cancelling_a_finished_batch_is_a_conflict_not_retried() -> None:
     emulator = Emulator()
     client = emulator.openai_client()

@@ -11,7 +11,9 @@
    plain vcrpy. Like for like: the plugin keeps one SDK client per provider for the run, so
    the plain tests share one client too (making one costs ~17 ms, more than a replay). Both
    record once against the emulator server on loopback; the median setup+call+teardown of
-   each kind is compared.
+   each kind is compared, twice: every test replaying one shared cassette (the plugin keeps
+   the last cassettes it parsed, by content, so it parses that one once), and every test
+   replaying its own copy (as in a real suite, one cassette per test: every load parses).
 
 Prints a markdown table. Never touches the network (everything is on 127.0.0.1).
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -128,14 +131,29 @@ def client():
     return _CLIENTS["openai"]
 
 
-@pytest.mark.parametrize("copy", range(N))
-def test_plain_vcrpy_replay(copy):
+def lifecycle(path):
     from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS
 
-    with vcr.use_cassette(str(HERE / "plain.yaml"), record_mode="none", allow_playback_repeats=True):
+    with vcr.use_cassette(str(path), record_mode="none", allow_playback_repeats=True):
         bp = BatchProcessor("openai/gpt-4o-mini", response_model=User, client=client(), sleep=lambda s: None)
         job = bp.wait(bp.submit(list(SEED_PROMPTS)))
         assert_extractions(bp.results(job), list(EXPECTED_USERS))
+
+
+@pytest.mark.parametrize("copy", range(N))
+def test_plain_vcrpy_replay(copy):
+    lifecycle(HERE / "plain.yaml")
+
+
+@pytest.mark.parametrize("copy", [pytest.param(i, marks=pytest.mark.batch(cassette=f"own-{{i}}")) for i in range(N)])
+def test_plugin_own_cassette(batch_processor, batch_messages, expected_users, copy):
+    job = batch_processor.wait(batch_processor.submit(batch_messages))
+    assert_extractions(batch_processor.results(job), expected_users)
+
+
+@pytest.mark.parametrize("copy", range(N))
+def test_plain_vcrpy_own_cassette(copy):
+    lifecycle(HERE / f"plain-{{copy}}.yaml")
 """
 
 CONFTEST = """
@@ -159,6 +177,10 @@ def overhead(tests: int) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory(prefix="bench-plugin-") as tmp:
         root = Path(tmp)
         subprocess.run([sys.executable, "-c", RECORD, str(root)], env=_env(), check=True)
+        recorded = root / "cassettes" / "openai" / "test_bench" / "recorded.yaml"
+        for copy in range(tests):
+            shutil.copyfile(recorded, recorded.with_name(f"own-{copy}.yaml"))
+            shutil.copyfile(root / "plain.yaml", root / f"plain-{copy}.yaml")
         (root / "test_bench.py").write_text(textwrap.dedent(TESTS.format(tests=tests)))
         (root / "conftest.py").write_text(CONFTEST)
         run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
@@ -167,15 +189,22 @@ def overhead(tests: int) -> list[tuple[str, str]]:
         if run.returncode != 0:
             raise SystemExit(run.stdout + run.stderr)
         durations = json.loads((root / "durations.json").read_text())
-    # the first test of each kind pays one-time imports: leave it out of the median
-    plugin = sorted(d for name, d in durations if name == "test_plugin_replay")[:-1]
-    plain = sorted(d for name, d in durations if name == "test_plain_vcrpy_replay")[:-1]
-    ratio = statistics.median(plugin) / statistics.median(plain)
-    return [(f"replayed 10-request lifecycle via `batch_processor` (median of {len(plugin)})",
-             f"{statistics.median(plugin) * 1000:.1f} ms"),
-            (f"same interactions, plain vcrpy, one shared client (median of {len(plain)})",
-             f"{statistics.median(plain) * 1000:.1f} ms"),
-            ("plugin / plain vcrpy", f"{ratio:.2f}x")]
+
+    def median_ms(name: str) -> tuple[float, int]:
+        # the first test of each kind pays one-time imports: leave it out of the median
+        kept = sorted(d for test, d in durations if test == name)[:-1]
+        return statistics.median(kept) * 1000, len(kept)
+
+    rows = []
+    for what, plugin_test, plain_test in (("one shared cassette", "test_plugin_replay", "test_plain_vcrpy_replay"),
+                                          ("a cassette per test", "test_plugin_own_cassette",
+                                           "test_plain_vcrpy_own_cassette")):
+        (plugin, count), (plain, _) = median_ms(plugin_test), median_ms(plain_test)
+        rows += [(f"{what}: replayed 10-request lifecycle via `batch_processor` (median of {count})",
+                  f"{plugin:.1f} ms"),
+                 (f"{what}: same interactions, plain vcrpy, one shared client (median of {count})", f"{plain:.1f} ms"),
+                 (f"{what}: plugin / plain vcrpy", f"{plugin / plain:.2f}x")]
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,7 @@ API for the plugin (and anyone driving cassettes by hand)::
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as _dt
 import difflib
 import os
@@ -47,6 +48,7 @@ import shlex
 import tempfile
 import time
 import types
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,8 +129,31 @@ def _content_type(request: Any) -> str | None:
     return request.headers.get("content-type")
 
 
+_KEY_ATTR = "_pytest_batch_match_key"
+
+
+def match_key(request: Any) -> tuple[str, tuple[str, str, str], tuple[tuple[str, str], ...], Any]:
+    """What matching compares: method, url (scheme, host, path), query without secrets, body view.
+
+    Two requests match when their keys are equal; the four matchers below compare one part each
+    (and explain a difference). The key is computed once per request object and kept on it, so a
+    stored request is parsed once however many requests are compared with it; it is computed
+    again if the request's method, uri, content type or body object changes.
+    """
+    body, content_type = request.body, _content_type(request)
+    cached = getattr(request, _KEY_ATTR, None)
+    if (cached is not None and cached[0] is body and cached[1] == content_type and cached[2] == request.uri
+            and cached[3] == request.method):
+        return cached[4]
+    key = (request.method, (request.scheme, request.host, request.path.rstrip("/") or "/"),
+           tuple((k, v) for k, v in request.query if k.lower() not in SECRET_QUERY_PARAMS),
+           body_view(body, content_type))
+    setattr(request, _KEY_ATTR, (body, content_type, request.uri, request.method, key))
+    return key
+
+
 def _request_view(request: Any) -> Any:
-    return body_view(request.body, _content_type(request))
+    return match_key(request)[3]
 
 
 def match_method(r1: Any, r2: Any) -> None:
@@ -138,19 +163,14 @@ def match_method(r1: Any, r2: Any) -> None:
 
 def match_url(r1: Any, r2: Any) -> None:
     """scheme + host + path (after normalisation the port and emulator prefix are gone)."""
-    a = (r1.scheme, r1.host, r1.path.rstrip("/") or "/")
-    b = (r2.scheme, r2.host, r2.path.rstrip("/") or "/")
-    if a != b:
+    if match_key(r1)[1] != match_key(r2)[1]:
         raise AssertionError(f"url: sent {r1.scheme}://{r1.host}{r1.path}, recorded {r2.scheme}://{r2.host}{r2.path}")
 
 
-def _query(request: Any) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in request.query if k.lower() not in SECRET_QUERY_PARAMS]
-
-
 def match_query(r1: Any, r2: Any) -> None:
-    if _query(r1) != _query(r2):
-        raise AssertionError(f"query: sent {_query(r1)}, recorded {_query(r2)}")
+    sent, recorded = match_key(r1)[2], match_key(r2)[2]
+    if sent != recorded:
+        raise AssertionError(f"query: sent {list(sent)}, recorded {list(recorded)}")
 
 
 def match_body(r1: Any, r2: Any) -> None:
@@ -167,6 +187,9 @@ def match_body(r1: Any, r2: Any) -> None:
 
 MATCHERS = {"method": match_method, "batch_url": match_url, "batch_query": match_query, "batch_body": match_body}
 MATCH_ON = ("method", "batch_url", "batch_query", "batch_body")
+#: the matchers ``match_key`` equality stands for: replay compares keys, and runs the matchers
+#: themselves (which build the diffs) only to explain a request it has no answer for
+_KEY_MATCHERS = tuple(MATCHERS[name] for name in MATCH_ON)
 
 
 def preload() -> None:
@@ -257,14 +280,45 @@ def refuse_if_secret(path: Path, text: str) -> None:
             "remove the key from the request/response (or unset the env var it matched) and record again.")
 
 
+#: the last cassettes read, by path, with the text they were parsed from: replaying one cassette
+#: again (tests sharing it, reruns) reads the file (microseconds) but skips the YAML (milliseconds).
+#: Keyed by content, not mtime, so an edit is always seen. Least recently used first.
+_LOADED: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+_LOADED_MAX = 32
+
+
 class AtomicPersister:
     """vcrpy persister: polls collapsed, secrets refused, files replaced atomically."""
 
     @classmethod
     def load_cassette(cls, cassette_path: str | Path, serializer: Any) -> Any:
-        from vcr.persisters.filesystem import FilesystemPersister
+        """vcrpy's ``(requests, responses[, metadata])``, parsed once per distinct text of the file.
 
-        return FilesystemPersister.load_cassette(cassette_path, serializer)
+        Sharing a parse is safe: vcrpy copies each request and response (``before_record_*``)
+        before it keeps them, and the metadata is copied here."""
+        from vcr.persisters.filesystem import CassetteDecodeError, CassetteNotFoundError
+        from vcr.serialize import deserialize
+
+        path = Path(cassette_path)
+        if not path.is_file():
+            raise CassetteNotFoundError()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise CassetteDecodeError("Can't read Cassette, Encoding is broken") from err
+        if not text.strip():  # as vcrpy: an empty file is a missing cassette
+            raise CassetteNotFoundError()
+        key = str(path)
+        cached = _LOADED.get(key)
+        if cached is not None and cached[0] == text:
+            _LOADED.move_to_end(key)
+            loaded = cached[1]
+        else:
+            loaded = deserialize(text, serializer)
+            _LOADED[key] = (text, loaded)
+            while len(_LOADED) > _LOADED_MAX:
+                _LOADED.popitem(last=False)
+        return tuple(list(part) if isinstance(part, list) else copy.deepcopy(part) for part in loaded)
 
     @staticmethod
     def save_cassette(cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: Any) -> None:
@@ -462,6 +516,8 @@ def _make_cassette_class(session: CassetteSession) -> type:
 
         #: the furthest interaction replayed so far: the replay's place in the recording
         _position = -1
+        #: (request, index): vcrpy asks can_play_response_for, then play_response, with one request
+        _plan: tuple[Any, int | None] | None = None
 
         def _load(self) -> None:
             if session.mode == "record" and not session.resuming:
@@ -476,10 +532,18 @@ def _make_cassette_class(session: CassetteSession) -> type:
             if not filtered:
                 return []
             limit = session._replayable_count(self)
-            return [i for i, (stored, _) in enumerate(self.data[:limit])
-                    if requests_match(filtered, stored, self._match_on)]
+            if tuple(self._match_on) != _KEY_MATCHERS:  # someone changed the matchers: ask each of them
+                return [i for i, (stored, _) in enumerate(self.data[:limit])
+                        if requests_match(filtered, stored, self._match_on)]
+            key = match_key(filtered)
+            return [i for i, (stored, _) in enumerate(self.data[:limit]) if match_key(stored) == key]
 
         def _next_index(self, request: Any) -> int | None:
+            if self._plan is None or self._plan[0] is not request:
+                self._plan = (request, self._choose(request))
+            return self._plan[1]
+
+        def _choose(self, request: Any) -> int | None:
             """Non-GET: the next unplayed match. GET: the URL's next recorded state, but never one
             older than the replay's place in the recording; after the last, the last again."""
             candidates = self._candidates(request)
@@ -527,6 +591,7 @@ def _make_cassette_class(session: CassetteSession) -> type:
 
         def play_response(self, request: Any) -> Any:
             index = self._next_index(request)
+            self._plan = None  # playing changes what the next request gets
             if index is None:
                 raise UnhandledHTTPRequestError(f"The cassette ({self._path!r}) has no answer for {request!r}")
             if self.play_counts[index] == 0 and index < self._loaded_count:

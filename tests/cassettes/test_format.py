@@ -63,3 +63,45 @@ def test_metadata_comes_first_and_json_keys_keep_their_order():
     text = CassetteSerializer.serialize(data)
     assert text.splitlines()[:3] == ["metadata:", "  provider: openai", "version: 1"]
     assert list(yaml.safe_load(text)["interactions"][0]["request"]["body"]["json"]) == ["z", "a"]
+
+
+TRICKY_YAML = """
+a: &shared [1, 2, {b: yes, c: ~, d: 1.5, e: 0x1f, f: 2001-12-14, g: '123', h: "x\\ny", i: !!str 5, k: ''}]
+b: *shared
+c: {<<: {m: 1}, n: 2}
+d: !!binary aGVsbG8=
+e: [.inf, 1_000, 0o17, +12, 1e3, True, Off, '~', null, "null"]
+f: |
+  multi
+  line
+g: !!set {x, y}
+h: 12:30:00
+"""
+
+
+@pytest.mark.parametrize("text", [TRICKY_YAML, "", "- 1\n- two\n", "just a string\n"], ids=repr)
+def test_the_cassette_loader_reads_yaml_as_safe_load_does(text):
+    from pytest_batch.cassette_format import _load_yaml
+
+    assert _load_yaml(text) == yaml.safe_load(text)
+    assert _load_yaml(text) == yaml.safe_load(text)  # again: the remembered tags give the same answer
+
+
+def test_the_cassette_loader_reads_the_shipped_cassettes_as_safe_load_does():
+    from pathlib import Path
+
+    from pytest_batch.cassette_format import _load_yaml
+
+    shipped = sorted((Path(__file__).resolve().parents[2] / "cassettes").rglob("*.yaml"))
+    assert shipped
+    for path in shipped:
+        text = path.read_text()
+        assert _load_yaml(text) == yaml.safe_load(text), path
+
+
+def test_an_alias_is_one_object_and_a_recursive_one_terminates():
+    from pytest_batch.cassette_format import _load_yaml
+
+    loaded = _load_yaml("a: &x [1]\nb: *x\nr: &r [*r]\n")
+    assert loaded["a"] is loaded["b"]
+    assert loaded["r"][0] is loaded["r"]

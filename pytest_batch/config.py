@@ -255,6 +255,100 @@ def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, mo
                        requested_mode=requested)
 
 
+def cassette_paths(session: SessionOptions, marker: MarkerOptions, *, module_name: str,
+                   test_name: str) -> dict[str, Path]:
+    """A test's cassette for every provider its marker allows, whatever this run selected: what
+    the stale-cassette check counts as used, and where two tests must not meet."""
+    return {provider: _cassette_for(session.cassette_dir, provider, module_name, test_name, marker.cassette)
+            for provider in marker.providers or PROVIDERS}
+
+
+@dataclass
+class CassetteOwners:
+    """Which test ids map to which cassettes, across every collected test (deselected ones too)."""
+
+    owners: dict[Path, dict[str, bool]] = field(default_factory=dict)  # path -> {test id: named by cassette=}
+
+    def add(self, test_id: str, paths: Iterable[Path], *, named: bool) -> None:
+        for path in paths:
+            self.owners.setdefault(path, {})[test_id] = named
+
+    @property
+    def used(self) -> set[Path]:
+        return set(self.owners)
+
+    def clashes(self, rootdir: Path | None = None) -> dict[tuple[str, ...], str]:
+        """The test ids that would silently share a cassette, and the message saying so (once per
+        group, whatever the providers). Tests that all name the same cassette with ``cassette=``
+        share it on purpose and are left alone."""
+        messages: dict[tuple[str, ...], str] = {}
+        for path, tests in self.owners.items():
+            if len(tests) < 2 or all(tests.values()):
+                continue
+            ids = tuple(sorted(tests))
+            if ids in messages:  # the same tests clash for every provider: report them once
+                continue
+            shown = path.relative_to(rootdir) if rootdir and path.is_relative_to(rootdir) else path
+            messages[ids] = (
+                f"pytest-batch: {' and '.join(ids)} would share the cassette {shown} (a cassette path names "
+                f"the test module's file, not its folder). Give one its own cassette, e.g. "
+                f"@pytest.mark.batch(cassette={_suggested_name(ids[-1])!r}).")
+        return messages
+
+
+def _suggested_name(test_id: str) -> str:
+    """``b/test_same.py::test_users`` -> ``test_users_b``: the folder tells the clashing tests apart."""
+    module, _, name = test_id.rpartition("::")
+    folder = Path(module.split("::")[0]).parent.name
+    return f"{name.replace('::', '.')}_{folder}" if folder else f"{name}_2"
+
+
+def cassette_module(cassette_dir: Path, path: Path) -> str | None:
+    """The test-module folder of a cassette at ``<dir>/<provider>/<module>/<name>.yaml``, else None."""
+    try:
+        parts = path.relative_to(cassette_dir).parts
+    except ValueError:
+        return None
+    return parts[1] if len(parts) == 3 else None
+
+
+def module_folder(module_name: str) -> str:
+    """The folder a test module's cassettes live in (``test_x`` -> ``test_x``)."""
+    from .cassettes import cassette_path
+
+    return cassette_path(Path(), PROVIDERS[0], module_name, "_").parent.name
+
+
+def narrowing(config: Any) -> list[str]:
+    """How this pytest run leaves tests out, if it does: explicit test paths that do not cover the
+    rootdir (or every testpaths entry), -k, -m, --deselect, --ignore, --lf. Empty for a full run."""
+    option = config.option
+    reasons = []
+    if _narrowed_by_args(config):
+        reasons.append("test paths")
+    for flag, on in (("-k", option.keyword), ("-m", option.markexpr),
+                     ("--deselect", getattr(option, "deselect", None)),
+                     ("--ignore", getattr(option, "ignore", None) or getattr(option, "ignore_glob", None)),
+                     ("--lf", getattr(option, "lf", False))):
+        if on:
+            reasons.append(flag)
+    return reasons
+
+
+def _narrowed_by_args(config: Any) -> bool:
+    if config.args_source != config.ArgsSource.ARGS:
+        return False
+    if any("::" in arg for arg in config.args):
+        return True
+    here = Path(config.invocation_params.dir)
+    given = [(here / arg).resolve() for arg in config.args]
+
+    def covered(target: Path) -> bool:
+        return any(path == target or path in target.parents for path in given)
+    testpaths = [(Path(config.rootpath) / entry).resolve() for entry in config.getini("testpaths")]
+    return not (covered(Path(config.rootpath).resolve()) or (testpaths and all(map(covered, testpaths))))
+
+
 def _cassette_for(cassette_dir: Path, provider: str, module_name: str, test_name: str, override: str | None) -> Path:
     from .cassettes import cassette_path
 
@@ -351,6 +445,6 @@ def _new_sdk_client(provider: str, key: str | None, base_url: str | None) -> Any
 
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_MODELS", "MODES", "PROVIDERS", "BatchConfigError",
-           "MarkerOptions", "SessionOptions", "TestOptions", "apply_faults", "missing_api_key", "parse_mode",
-           "parse_models", "parse_providers", "recorded_against", "resolve", "sdk_client",
-           "selected_providers"]
+           "CassetteOwners", "MarkerOptions", "SessionOptions", "TestOptions", "apply_faults", "cassette_module",
+           "cassette_paths", "missing_api_key", "module_folder", "narrowing", "parse_mode", "parse_models",
+           "parse_providers", "recorded_against", "resolve", "sdk_client", "selected_providers"]

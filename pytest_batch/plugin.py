@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -25,8 +26,10 @@ _SESSION = pytest.StashKey["cfg.SessionOptions"]()
 _STATS = pytest.StashKey["summary.RunStats"]()
 _CALL_FAILED = pytest.StashKey[bool]()
 _CLIENTS = pytest.StashKey[dict]()  # SDK clients reused across tests of the same provider, key and URL
-_CASSETTE_REPORT = pytest.StashKey[Any]()
+_CASSETTE_REPORT = pytest.StashKey["summary.CassetteCheck"]()
 _SPENT = pytest.StashKey[list]()  # requests submitted in record/live mode by this process
+_CLASHES = pytest.StashKey[dict]()  # under xdist: test id -> why its cassette clashes (fails at setup)
+_DESELECTED = pytest.StashKey[list]()  # items -k/-m/--deselect left out: their cassettes still count as used
 
 
 # ---------------------------------------------------------------------- options and ini
@@ -104,15 +107,21 @@ def batch_provider(request: pytest.FixtureRequest) -> str:
 
 def _resolve(config: pytest.Config, node: Any, provider: str) -> cfg.TestOptions:
     """This test's options for ``provider``: session options, then its ``batch`` markers."""
-    test_name = _name_without_provider(node.name, provider)
-    if node.cls is not None:
-        test_name = f"{node.cls.__name__}.{test_name}"
     return cfg.resolve(config.stash[_SESSION], _marker(node), provider, module_name=node.path.stem,
-                       test_name=test_name, programs_emulator="batch_sim" in node.fixturenames)
+                       test_name=_test_name(node, provider), programs_emulator="batch_sim" in node.fixturenames)
+
+
+def _test_name(node: Any, provider: str) -> str:
+    """The test's name in its cassette's file name: no provider id, the class name in front."""
+    test_name = _name_without_provider(node.name, provider)
+    return f"{node.cls.__name__}.{test_name}" if node.cls is not None else test_name
 
 
 @pytest.fixture
 def _batch_options(request: pytest.FixtureRequest, batch_provider: str) -> cfg.TestOptions:
+    clash = request.config.stash.get(_CLASHES, {}).get(_test_id(request.node, batch_provider))
+    if clash:
+        modes.fail_test(clash)
     options = _resolve(request.config, request.node, batch_provider)
     if options.skip_reason:
         modes.skip_test(options.skip_reason)
@@ -120,6 +129,11 @@ def _batch_options(request: pytest.FixtureRequest, batch_provider: str) -> cfg.T
     stats.tests += 1
     stats.modes.add(options.mode)
     return options
+
+
+def _test_id(node: Any, provider: str) -> str:
+    """``a/test_x.py::test_users[openai]`` -> ``a/test_x.py::test_users``: the test, whatever the provider."""
+    return f"{node.nodeid.rpartition('::')[0]}::{_name_without_provider(node.name, provider)}"
 
 
 def _name_without_provider(name: str, provider: str) -> str:
@@ -266,21 +280,59 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: 
     return assertrepr_compare(op, left, right)
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        items[0].config.stash.setdefault(_DESELECTED, []).extend(items)
+
+
+def _cassette_owners(config: pytest.Config, items: list[pytest.Item]) -> cfg.CassetteOwners:
+    """Every batch test's cassettes, for every provider its marker allows."""
+    session_options = config.stash[_SESSION]
+    owners = cfg.CassetteOwners()
+    for item in items:
+        if "batch_provider" not in getattr(item, "fixturenames", ()) or not hasattr(item, "callspec"):
+            continue
+        provider = item.callspec.params.get("batch_provider")
+        if provider not in cfg.PROVIDERS:  # a test whose marker allows none of this run's providers: "[NOTSET]"
+            provider = "NOTSET"
+        marker = _marker(item)
+        paths = cfg.cassette_paths(session_options, marker, module_name=item.path.stem,
+                                   test_name=_test_name(item, provider))
+        owners.add(_test_id(item, provider), paths.values(), named=marker.cassette is not None)
+    return owners
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
+    items = [*session.items, *config.stash.get(_DESELECTED, [])]
+    owners = _cassette_owners(config, items)
+    clashes = owners.clashes(config.rootpath)
+    if clashes and hasattr(config, "workerinput"):
+        # a worker cannot stop the run with a usage error (xdist reports an internal error): the
+        # clashing tests fail at setup instead, with the same message
+        config.stash[_CLASHES] = {test_id: message for ids, message in clashes.items() for test_id in ids}
+    elif clashes:
+        raise pytest.UsageError("\n".join(clashes.values()))
     if not config.getoption("batch_check_cassettes") or hasattr(config, "workerinput"):
         return
     from .cassettes import check_cassettes
 
-    used = {_resolve(config, item, item.callspec.params["batch_provider"]).cassette
-            for item in session.items
-            if "batch_provider" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")}
-    config.stash[_CASSETTE_REPORT] = check_cassettes(config.stash[_SESSION].cassette_dir, used)
+    cassette_dir = config.stash[_SESSION].cassette_dir
+    narrowed_by = cfg.narrowing(config)
+    not_checked: list[Path] = []
+    if narrowed_by and cassette_dir.is_dir():
+        # a narrowed run cannot tell whether an uncollected module still uses its cassettes
+        collected = {cfg.module_folder(item.path.stem) for item in items if getattr(item, "path", None)}
+        used = {path.resolve() for path in owners.used}
+        not_checked = sorted(path for pattern in ("*.yaml", "*.yml") for path in cassette_dir.rglob(pattern)
+                             if path.resolve() not in used and cfg.cassette_module(cassette_dir, path) not in collected)
+    report = check_cassettes(cassette_dir, owners.used | set(not_checked))
+    config.stash[_CASSETTE_REPORT] = summary.CassetteCheck(report, not_checked, narrowed_by)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    report = session.config.stash.get(_CASSETTE_REPORT, None)
-    if report is not None and not report.ok:
+    check = session.config.stash.get(_CASSETTE_REPORT, None)
+    if check is not None and not check.report.ok:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
@@ -295,10 +347,10 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    report = config.stash.get(_CASSETTE_REPORT, None)
-    if report is not None:
+    check = config.stash.get(_CASSETTE_REPORT, None)
+    if check is not None:
         terminalreporter.write_sep("-", "pytest-batch cassette check")
-        for line in report.format().splitlines():
+        for line in check.lines():
             terminalreporter.write_line(line)
     stats = config.stash.get(_STATS, None)
     if stats is None or not stats.providers:

@@ -168,6 +168,26 @@ def _count_item(stats: ProviderStats, item: Any) -> None:
         stats.errors += 1
 
 
+@dataclass
+class CassetteCheck:
+    """--batch-check-cassettes: the folder report, and the cassettes a narrowed run could not judge."""
+
+    report: Any  # cassettes.CassetteReport
+    not_checked: list[Any] = field(default_factory=list)  # paths whose test module was not collected
+    narrowed_by: list[str] = field(default_factory=list)  # "test paths", "-k", "-m"...
+
+    def lines(self) -> list[str]:
+        lines = self.report.format().splitlines()
+        by_module: dict[Any, int] = {}
+        for path in self.not_checked:
+            by_module[path.parent] = by_module.get(path.parent, 0) + 1
+        for folder, count in by_module.items():
+            lines.append(f"not checked: {count} cassette{'s' if count > 1 else ''} in {folder} (this run, narrowed "
+                         f"by {', '.join(self.narrowed_by)}, did not collect that module; run the check without "
+                         "them to find stale cassettes)")
+        return lines
+
+
 def render(stats: RunStats, write_line: Callable[..., None]) -> None:
     """Write the per-provider table (nothing when no batch test ran)."""
     rows = [(name, stats.providers[name]) for name in sorted(stats.providers)]

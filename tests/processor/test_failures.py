@@ -178,9 +178,18 @@ def test_wait_backs_off_and_times_out(emulator, make_bp):
     slept = []
     bp = make_bp("openai", User, sleep=slept.append)
     job = bp.submit(["x"])
-    with pytest.raises(BatchTimeoutError, match=rf"batch {job.id} still validating after \d+s"):
+    with pytest.raises(BatchTimeoutError, match=rf"batch {job.id} still validating after 100s"):
         bp.wait(job, timeout=100, interval=10, factor=2, max_interval=30)
-    assert slept == [10, 20, 30, 30]
+    assert slept == [10, 20, 30, 30, 10]  # the last pause is cut short: one more poll at the deadline
+    polls = emulator.journal.calls("openai", "GET", f"/batches/{job.id}")
+    assert len(polls) == 6
+
+
+@pytest.mark.parametrize("arguments", [{"timeout": 0}, {"timeout": -1}, {"interval": 0}, {"max_interval": -5}])
+def test_wait_refuses_a_busy_poll_or_a_past_deadline(emulator, make_bp, arguments):
+    bp = make_bp("openai", User)
+    with pytest.raises(ConfigurationError, match="must be positive"):
+        bp.wait(bp.submit(["x"]), **arguments)
 
 
 def test_wait_with_progress_bar(emulator, make_bp):

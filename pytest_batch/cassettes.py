@@ -114,8 +114,30 @@ def cassette_path(cassette_dir: str | os.PathLike[str], provider: str, module_na
     return Path(cassette_dir) / _safe(provider) / _safe(module) / f"{_safe(test_name)}.yaml"
 
 
-def record_command(nodeid: str | None) -> str:
-    return f"pytest {shlex.quote(nodeid or '<test id>')} --batch-mode=record"
+#: session options a re-record repeats when they were given on the command line (ini settings
+#: apply by themselves; --batch-provider is pinned by the test id)
+_RERUN_OPTIONS = ("batch_cassette_dir", "batch_model", "batch_record_timeout", "batch_max_requests")
+
+
+def record_command(nodeid: str | None, config: Any = None) -> str:
+    """The shell command that records ``nodeid`` again.
+
+    With the run's pytest ``config`` it repeats the ``--batch-*`` options given on the command line
+    (cassette dir, models, record timeout, request limit), and, since test ids are relative to the
+    rootdir, starts with ``cd <rootdir> &&`` when pytest was started somewhere else.
+    """
+    words = ["pytest", nodeid or "<test id>", "--batch-mode=record"]
+    prefix = ""
+    if config is not None:
+        for dest in _RERUN_OPTIONS:
+            value = config.getoption(dest, default=None)
+            for item in value if isinstance(value, list | tuple) else [value]:
+                if item is not None and item != "":
+                    words.append(f"--{dest.replace('_', '-')}={item}")
+        rootdir, invoked = Path(config.rootpath), Path(config.invocation_params.dir)
+        if rootdir.resolve() != invoked.resolve():
+            prefix = f"cd {shlex.quote(str(rootdir))} && "
+    return prefix + " ".join(shlex.quote(word) for word in words)
 
 
 def _current_nodeid() -> str | None:
@@ -386,7 +408,13 @@ class CassetteSession:
     #: the model named in the cassette's metadata (None for a new cassette)
     recorded_model: str | None = None
     misses: list[str] = field(default_factory=list)
+    #: the running pytest config, for the re-record command (see ``record_command``)
+    pytest_config: Any = None
     _saw_emulator: bool = False
+
+    def record_command(self) -> str:
+        """The command that records this test's cassette again."""
+        return record_command(self.nodeid, self.pytest_config)
 
     # -- deadline helpers for the plugin's wait loop
     def remaining(self) -> float | None:
@@ -420,7 +448,7 @@ class CassetteSession:
     def _pending_message(self, batch_id: str | None) -> str:
         what = f"batch {batch_id}" if batch_id else "the batch"
         return (f"{what} still running after {self.record_timeout or 0:g}s; cassette {self.path} saved as pending; "
-                f"run record mode again to resume: {record_command(self.nodeid)}")
+                f"run record mode again to resume: {self.record_command()}")
 
     def detect_batch_id(self) -> str | None:
         """The id in the last batch-creating response recorded so far."""
@@ -483,7 +511,7 @@ class CassetteSession:
         if self.recorded_model and self.model and self.recorded_model != self.model:
             lines.append(f"The cassette was recorded with model {self.recorded_model}; this run uses {self.model}: "
                          f"replay with --batch-model={self.recorded_model}, or re-record.")
-        lines.append(f"To re-record this cassette: {record_command(self.nodeid)}")
+        lines.append(f"To re-record this cassette: {self.record_command()}")
         return "\n".join(lines)
 
     def _replayable_count(self, cassette: Any) -> int:
@@ -623,7 +651,7 @@ class _UseCassette:
             except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same one-line answer
                 if session.mode == "replay":
                     raise CassetteError(f"pytest-batch cannot read cassette {path}: {exc}. Re-record it: "
-                                        f"{record_command(session.nodeid)}") from None
+                                        f"{session.record_command()}") from None
                 self._previous = {}
         pending = self._previous.get("pending")
         session.recorded_model = self._previous.get("model")
@@ -631,11 +659,11 @@ class _UseCassette:
             if not path.exists():
                 raise CassetteError(
                     f"pytest-batch: no cassette at {path} (replay mode never calls the provider). "
-                    f"Record it with: {record_command(session.nodeid)}")
+                    f"Record it with: {session.record_command()}")
             if pending:
                 raise CassetteError(
                     f"pytest-batch: cassette {path} is pending (batch {pending.get('batch_id')} was still running "
-                    f"when recording stopped). Resume the recording with: {record_command(session.nodeid)}")
+                    f"when recording stopped). Resume the recording with: {session.record_command()}")
         elif pending:
             session.resuming = True
             session.pending_batch_id = pending.get("batch_id")
@@ -690,17 +718,19 @@ class _UseCassette:
 
 def use_cassette(path: str | os.PathLike[str], *, mode: Mode, provider: str, model: str | None,
                  recorded_against: Literal["live", "emulator"] = "live", record_timeout: float | None = None,
-                 nodeid: str | None = None) -> contextlib.AbstractContextManager[CassetteSession]:
+                 nodeid: str | None = None, config: Any = None) -> contextlib.AbstractContextManager[CassetteSession]:
     """A context manager replaying or recording ``path`` with vcrpy (see the module docstring).
 
-    ``nodeid`` goes into the re-record commands of error messages (default: the running test).
+    ``nodeid`` goes into the re-record commands of error messages (default: the running test);
+    with the pytest ``config`` those commands also repeat the run's ``--batch-*`` options and
+    work from the directory pytest was started in (``record_command``).
     """
     if mode not in ("replay", "record"):
         raise ValueError(f"cassette mode must be 'replay' or 'record', not {mode!r}")
     if provider not in DEFAULT_HOSTS:
         raise ValueError(f"unknown provider {provider!r}: use one of {', '.join(DEFAULT_HOSTS)}")
     session = CassetteSession(Path(path), mode, provider, model, recorded_against, record_timeout,
-                              nodeid or _current_nodeid())
+                              nodeid or _current_nodeid(), pytest_config=config)
     return _UseCassette(session)
 
 

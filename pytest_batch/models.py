@@ -291,9 +291,10 @@ class BatchResults(_ResultsBase, Generic[T]):
 
     Iterating yields ``BatchSuccess``/``BatchError`` in the provider's order, then one
     ``BatchError(kind="missing")`` for each submitted custom_id that never came back.
-    Missing requests can only be detected when the custom_ids are known (the job was
-    submitted by this processor, or restored with ``BatchJob.from_json``); for a job known
-    only by its id, nothing is reported missing.
+    Missing requests can only be detected when the custom_ids are known: the job was
+    submitted by this processor, restored with ``BatchJob.from_json``, or (OpenAI) it ended
+    cancelled, expired or failed and its input file still lists them. Otherwise, for a job
+    known only by its id, nothing is reported missing.
     """
 
     def __init__(self, source: Callable[[], Iterator[BatchItem]], *, custom_ids: Sequence[str] | None = None,

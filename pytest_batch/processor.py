@@ -26,13 +26,17 @@ from pydantic import BaseModel
 
 from .errors import (BatchProcessorError, BatchTimeoutError, ConfigurationError, InputFileError, ProviderError,
                      ResultsNotReadyError, UnsupportedOperationError)
-from .models import AsyncBatchResults, BatchError, BatchJob, BatchResults, ErrorKind, Usage
+from .models import AsyncBatchResults, BatchError, BatchJob, BatchResults, BatchStatus, ErrorKind, Usage
 from .providers import Limits, Prompt, Provider, get_provider, normalize_prompt
 
 T = TypeVar("T", bound=BaseModel)
 
 #: errors in the model's own answer, which retry_failed(feedback=True) tells the model about;
 #: the others (HTTP errors, expiry, cancellation) are retried with the prompt unchanged.
+#: the endings after which a batch may hold back rows (OpenAI drops even the finished ones on
+#: cancel; a failed batch has none): for a job known only by id, the submitted custom_ids are
+#: fetched so those requests are reported rather than silently absent.
+_ROWS_GO_ABSENT = frozenset({BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED})
 _FEEDBACK_KINDS = frozenset({ErrorKind.VALIDATION_ERROR, ErrorKind.INVALID_JSON, ErrorKind.TRUNCATED})
 
 #: user prices, per million tokens (input, output) at the standard rate, keyed "provider/model";
@@ -295,6 +299,17 @@ class _ProcessorBase(Generic[T]):
             return None
         return (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1e6 * BATCH_DISCOUNT
 
+    @staticmethod
+    def _with_submitted_ids(job: BatchJob, parts: list[BatchJob], recovered: list[list[str] | None]) -> BatchJob:
+        """A job known only by id, with the custom_ids the provider still has, so the requests
+        a cancelled, expired or failed batch never answered come back as items too."""
+        if any(ids is None for ids in recovered):
+            return job
+        for part, ids in zip(parts, recovered, strict=True):
+            part.custom_ids = ids
+        job.custom_ids = [custom_id for ids in recovered for custom_id in ids or ()]
+        return job
+
     def _results_parts(self, job: BatchJob) -> list[BatchJob]:
         if not job.is_terminal:
             raise ResultsNotReadyError(f"batch {job.id} is {job.status.value}; results are ready once it "
@@ -470,6 +485,9 @@ class BatchProcessor(_ProcessorBase[T]):
         if job.raw is None or not job.is_terminal:
             job = self.status(job)
         parts = self._results_parts(job)
+        if job.custom_ids is None and job.status in _ROWS_GO_ABSENT:
+            recovered = [self.provider.submitted_ids(self.client, part) for part in parts]
+            job = self._with_submitted_ids(job, parts, recovered)
         client, provider, model, options = self.client, self.provider, self.response_model, self.options
 
         def source() -> Iterator[Any]:
@@ -591,6 +609,9 @@ class AsyncBatchProcessor(_ProcessorBase[T]):
         if job.raw is None or not job.is_terminal:
             job = await self.status(job)
         parts = self._results_parts(job)
+        if job.custom_ids is None and job.status in _ROWS_GO_ABSENT:
+            recovered = [await self.provider.asubmitted_ids(self.client, part) for part in parts]
+            job = self._with_submitted_ids(job, parts, recovered)
         client, provider, model, options = self.client, self.provider, self.response_model, self.options
 
         async def source() -> Any:

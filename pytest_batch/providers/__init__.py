@@ -243,6 +243,14 @@ class Provider:
                      options: dict[str, Any]) -> Iterator[BatchItem]:
         raise NotImplementedError
 
+    def submitted_ids(self, client: Any, job: BatchJob) -> list[str] | None:
+        """The custom_ids a batch known only by its id was submitted with, in order, where the
+        provider still has them; None where it does not (the default)."""
+        return None
+
+    async def asubmitted_ids(self, client: Any, job: BatchJob) -> list[str] | None:
+        return None
+
     # -- async SDK calls
     async def asubmit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
                       options: dict[str, Any]) -> BatchJob:

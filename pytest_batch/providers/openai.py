@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import BatchNotFoundError, ConfigurationError, ProviderError, UnsupportedOperationError
+from ..errors import (BatchNotFoundError, BatchProcessorError, ConfigurationError, ProviderError,
+                      UnsupportedOperationError)
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
 from . import Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_text
 
@@ -106,6 +107,17 @@ class OpenAIProvider(Provider):
     def delete(self, client: Any, batch_id: str) -> None:
         raise _no_delete(batch_id)
 
+    def submitted_ids(self, client: Any, job: BatchJob) -> list[str] | None:
+        # the input file still holds every custom_id; a line that does not parse is skipped
+        # (a batch that failed validation may have some)
+        file_id = getattr(job.raw, "input_file_id", None)
+        if not file_id:
+            return None
+        with contextlib.suppress(BatchProcessorError), _errors("download the input file", file_id, what="file"), \
+                client.files.with_streaming_response.content(file_id) as response:
+            return [custom_id for line in response.iter_lines() if (custom_id := _custom_id(line))]
+        return None
+
     def iter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
                      options: dict[str, Any]) -> Iterator[BatchItem]:
         batch = job.raw
@@ -147,6 +159,15 @@ class OpenAIProvider(Provider):
     async def adelete(self, client: Any, batch_id: str) -> None:
         raise _no_delete(batch_id)
 
+    async def asubmitted_ids(self, client: Any, job: BatchJob) -> list[str] | None:
+        file_id = getattr(job.raw, "input_file_id", None)
+        if not file_id:
+            return None
+        with contextlib.suppress(BatchProcessorError), _errors("download the input file", file_id, what="file"):
+            async with client.files.with_streaming_response.content(file_id) as response:
+                return [custom_id async for line in response.iter_lines() if (custom_id := _custom_id(line))]
+        return None
+
     async def aiter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
                             options: dict[str, Any]) -> AsyncIterator[BatchItem]:
         batch = job.raw
@@ -159,6 +180,15 @@ class OpenAIProvider(Provider):
                     async for line in response.iter_lines():
                         if line:
                             yield parse_row(json.loads(line), response_model, endpoint)
+
+
+def _custom_id(line: str) -> str | None:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    custom_id = row.get("custom_id") if isinstance(row, dict) else None
+    return custom_id if isinstance(custom_id, str) and custom_id else None
 
 
 # ---------------------------------------------------------------------- result rows

@@ -112,7 +112,7 @@ def test_expired_gemini_batch_counts_match_its_results(emulator, make_bp):
     assert job.status is BatchStatus.EXPIRED
     items = list(bp.results(job))
     assert (job.counts.succeeded, job.counts.errored) == (0, 10)
-    assert len(items) == 10 and {item.kind for item in items} == {ErrorKind.EXPIRED}
+    assert len(items) == 10 and {item.kind for item in items if not item.ok} == {ErrorKind.EXPIRED}
 
 
 @pytest.mark.parametrize("provider", ["openai", "google"])
@@ -412,3 +412,38 @@ def test_missing_rows_are_found_whatever_order_rows_come_back_in():
     results = BatchResults(source, custom_ids=order)
     assert [(item.custom_id, item.ok) for item in results][-2:] == [("r3", False), ("r5", False)]
     assert [item.custom_id for item in results.in_input_order()] == order
+
+
+@pytest.mark.parametrize("ending", ["cancel", "expire", "validation_failure"])
+def test_an_openai_job_known_only_by_id_still_reports_every_request(emulator, make_bp, ending):
+    """A pipeline that saved only the batch id (a CLI, a cron job) still gets one item per
+    request when the batch ended early: the custom_ids come from the batch's input file."""
+    bp = make_bp("openai", User)
+    if ending == "cancel":
+        emulator.set_lifecycle("manual")
+        job = bp.submit(list(SEED_PROMPTS))
+        bp.cancel(job)
+        emulator.advance()
+    else:
+        emulator.faults.batch(ending)
+        job = bp.submit(list(SEED_PROMPTS))
+    ended = bp.wait(job.id)
+    assert ended.custom_ids is None and ended.status in (BatchStatus.CANCELLED, BatchStatus.EXPIRED,
+                                                         BatchStatus.FAILED)
+    expected_kind = {"cancel": ErrorKind.CANCELED, "expire": ErrorKind.EXPIRED,
+                     "validation_failure": ErrorKind.MISSING}[ending]
+    items = list(bp.results(job.id))
+    assert sorted(item.custom_id for item in items) == sorted(f"request-{i}" for i in range(1, 11))
+    assert {item.kind for item in items if not item.ok} == {expected_kind}
+
+
+def test_the_async_processor_recovers_the_ids_too(emulator, make_async_bp):
+    emulator.faults.batch("expire")
+
+    async def run():
+        bp = make_async_bp("openai", User)
+        job = await bp.submit(list(SEED_PROMPTS))
+        return [item async for item in await bp.results(job.id)]
+
+    items = asyncio.run(run())
+    assert len(items) == 10 and {item.kind for item in items if not item.ok} == {ErrorKind.EXPIRED}

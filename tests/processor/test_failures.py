@@ -447,3 +447,36 @@ def test_the_async_processor_recovers_the_ids_too(emulator, make_async_bp):
 
     items = asyncio.run(run())
     assert len(items) == 10 and {item.kind for item in items if not item.ok} == {ErrorKind.EXPIRED}
+
+
+#: the paths besides the default ones: (provider, processor options, async)
+OTHER_PATHS = [
+    ("openai", {"endpoint": "/v1/responses"}, False),
+    ("anthropic", {"mode": "tools"}, False),
+    ("google", {"limits": {"inline_bytes": 200}}, False),  # file input, responses file output
+    ("openai", {}, True),
+    ("anthropic", {}, True),
+    ("google", {}, True),
+]
+
+
+@pytest.mark.parametrize(("provider", "options", "is_async"), OTHER_PATHS,
+                         ids=["openai-responses", "anthropic-tools", "google-file", "openai-async",
+                              "anthropic-async", "google-async"])
+@pytest.mark.parametrize(("outcome", "kind"), OUTCOMES)
+def test_each_error_kind_on_every_other_path(emulator, make_bp, make_async_bp, provider, options, is_async,
+                                             outcome, kind):
+    emulator.faults.request("request-3", outcome, status=503)
+
+    async def run_async():
+        bp = make_async_bp(provider, User, **options)
+        return [item async for item in await bp.results(await bp.wait(await bp.submit(list(SEED_PROMPTS))))]
+
+    if is_async:
+        items = asyncio.run(run_async())
+    else:
+        bp = make_bp(provider, User, **options)
+        items = list(bp.results(bp.wait(bp.submit(list(SEED_PROMPTS)))))
+    by_id = {item.custom_id: item for item in items}
+    assert set(by_id) == {f"request-{i}" for i in range(1, 11)}
+    assert not by_id["request-3"].ok and by_id["request-3"].kind is kind, by_id["request-3"]

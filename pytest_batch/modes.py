@@ -4,6 +4,7 @@ runs in, and the live-spend guard. The fixtures in ``plugin.py`` call these."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -116,6 +117,58 @@ def real_client(options: cfg.TestOptions, cache: dict[Any, Any]) -> Any:
     return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider] if missing else None, cache=cache)
 
 
+class RequestLedger:
+    """How many requests this run has submitted in record/live mode: one count for the whole run.
+
+    Under pytest-xdist the workers share it through a file in the run's base temp folder (every
+    worker's base temp sits in it), taken under ``fcntl.flock``; where fcntl is missing each
+    worker gets an equal ``share`` of the limit instead.
+    """
+
+    def __init__(self, path: Path | None = None, *, workers: int = 1) -> None:
+        self.path = path
+        self.workers = workers  # > 1: no shared file, the limit is split across this many workers
+        self._count = 0
+
+    def limit_for_this_process(self, limit: int) -> int:
+        return limit // self.workers
+
+    def reserve(self, size: int, limit: int) -> int | None:
+        """Count ``size`` more requests, unless that would pass ``limit``: then count nothing and
+        return how many were already submitted."""
+        if self.path is None:
+            if self._count + size > limit:
+                return self._count
+            self._count += size
+            return None
+        import fcntl
+
+        with self.path.open("a+", encoding="ascii") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            handle.seek(0)
+            used = int(handle.read().strip() or 0)
+            if used + size > limit:
+                return used
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(used + size))
+        return None
+
+
+def request_ledger(config: pytest.Config) -> RequestLedger:
+    """This process's view of the run's request count (shared with the other xdist workers)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return RequestLedger()
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return RequestLedger(workers=max(1, int(workerinput.get("workercount", 1))))
+    # each worker's base temp is <the controller's base temp>/<worker id>: the parent is the run's own
+    run_dir = config._tmp_path_factory.getbasetemp().parent
+    return RequestLedger(run_dir / f"pytest-batch-submitted-{workerinput.get('testrunuid', 'run')}")
+
+
 class SpendGuard:
     """--batch-max-requests: refuses a submit that would take this run past the limit.
 
@@ -123,8 +176,8 @@ class SpendGuard:
     cassette turns the guard off for that test: it spends nothing.
     """
 
-    def __init__(self, spent: list[int], options: cfg.TestOptions) -> None:
-        self.spent = spent  # requests submitted so far in this process, shared by every test
+    def __init__(self, ledger: RequestLedger, options: cfg.TestOptions) -> None:
+        self.ledger = ledger  # requests submitted so far in this run, shared by every test and worker
         self.options = options
         self.enabled = True
 
@@ -132,15 +185,15 @@ class SpendGuard:
         limit = self.options.max_requests
         if not self.enabled or limit is None:
             return
-        used = self.spent[0]
-        if used + size > limit:
+        allowed = self.ledger.limit_for_this_process(limit)
+        used = self.ledger.reserve(size, allowed)
+        if used is not None:
+            split = (f" (split across {self.ledger.workers} xdist workers: {allowed} each)"
+                     if self.ledger.workers > 1 else "")
             pytest.fail(f"pytest-batch: refusing to submit {size} {self.options.provider} requests in "
-                        f"--batch-mode={self.options.mode}: --batch-max-requests={limit} and {used} "
+                        f"--batch-mode={self.options.mode}: --batch-max-requests={limit}{split} and {used} "
                         f"already submitted in this run. Raise the limit or run offline (--batch-mode=replay).",
                         pytrace=False)
-        self.spent[0] += size
-
-
 
 
 def skip_test(message: str) -> None:

@@ -27,7 +27,7 @@ _STATS = pytest.StashKey["summary.RunStats"]()
 _CALL_FAILED = pytest.StashKey[bool]()
 _CLIENTS = pytest.StashKey[dict]()  # SDK clients reused across tests of the same provider, key and URL
 _CASSETTE_REPORT = pytest.StashKey["summary.CassetteCheck"]()
-_SPENT = pytest.StashKey[list]()  # requests submitted in record/live mode by this process
+_SPENT = pytest.StashKey["modes.RequestLedger"]()  # requests submitted in record/live mode by this run
 _CLASHES = pytest.StashKey[dict]()  # under xdist: test id -> why its cassette clashes (fails at setup)
 _DESELECTED = pytest.StashKey[list]()  # items -k/-m/--deselect left out: their cassettes still count as used
 
@@ -52,7 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "pending (the test is skipped; rerun to finish it).")
     group.addoption("--batch-max-requests", dest="batch_max_requests", default=None, metavar="N",
                     help="live-spend guard: in record/live mode refuse to submit more than N requests in "
-                         "this run (per xdist worker).")
+                         "this run (all xdist workers together).")
     group.addoption("--batch-check-cassettes", dest="batch_check_cassettes", action="store_true", default=False,
                     help="after collection, list stale cassettes (no collected test uses them), cassettes that "
                          "hold a secret and pending recordings; the run fails if any are found. Fastest with "
@@ -229,8 +229,11 @@ def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOpti
 
     options = _batch_options
     run_stats = request.config.stash[_STATS]
-    limit = (modes.SpendGuard(request.config.stash.setdefault(_SPENT, [0]), options)
-             if options.mode in cfg.NETWORK_MODES else None)
+    limit = None
+    if options.mode in cfg.NETWORK_MODES:
+        if _SPENT not in request.config.stash:
+            request.config.stash[_SPENT] = modes.request_ledger(request.config)
+        limit = modes.SpendGuard(request.config.stash[_SPENT], options)
     if options.mode == "simulate":
         emulator: Emulator = request.getfixturevalue("batch_sim")
         processor = BatchProcessor(options.model, response_model=User, client=modes.emulator_client(emulator, options),

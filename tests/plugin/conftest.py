@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from pytest_batch.seed import seed_expectations
+from pytest_batch.sim import Emulator
+from pytest_batch.sim.server import ServerHandle, start_server
 
 #: the canonical example as a user writes it.
 USERS_TEST = """
@@ -37,3 +43,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
                  "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+@pytest.fixture
+def server() -> Iterator[ServerHandle]:
+    """An emulator server on loopback standing in for the live APIs (``server.env`` points the SDKs at it)."""
+    handle = start_server(Emulator(expectations=seed_expectations()))
+    yield handle
+    handle.stop()

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pytest_batch.seed import seed_expectations
-from pytest_batch.sim import Emulator
-from pytest_batch.sim.server import ServerHandle, start_server
+from pytest_batch.sim.server import ServerHandle
 
 from .conftest import USERS_TEST
 
@@ -23,14 +20,6 @@ import httpx2
 def test_calls_out(batch_provider):
     httpx2.get("https://example.com/")
 """
-
-
-@pytest.fixture
-def server() -> Iterator[ServerHandle]:
-    """An emulator server on loopback standing in for the live APIs."""
-    handle = start_server(Emulator(expectations=seed_expectations()))
-    yield handle
-    handle.stop()
 
 
 def test_simulate_runs_every_provider_on_the_emulator(pytester: pytest.Pytester) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_batch.sim.server import ServerHandle
+
 from .conftest import USERS_TEST
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -64,3 +66,47 @@ def test_fresh_project_outside_the_repository(tmp_path: Path) -> None:
     assert one.returncode == 0, one.stdout + one.stderr
     assert "1 passed" in one.stdout
     assert not (project / "cassettes").exists(), "simulation writes no cassettes"
+
+
+def test_max_requests_is_one_budget_for_every_xdist_worker(pytester: pytest.Pytester, server: ServerHandle,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("xdist")
+    for name, url in server.env.items():
+        monkeypatch.setenv(name, url)
+    pytester.makepyfile(test_spend="\n".join(USERS_TEST.replace("def test_users", f"def test_users_{n}")
+                                             for n in range(4)))
+    result = pytester.runpytest("-n", "2", "-p", "no:cacheprovider", "--batch-mode=record",
+                                "--batch-provider=openai", "--batch-max-requests=25")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["*pytest-batch: refusing to submit 10 openai requests in --batch-mode=record: "
+                                 "--batch-max-requests=25 and 20 already submitted in this run.*"])
+    assert len(server.emulator.openai.batches) == 2, "the two workers together stayed within 25 requests"
+
+
+def test_xdist_records_then_replays_and_merges_tokens_and_cost(pytester: pytest.Pytester, server: ServerHandle,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_a=USERS_TEST, test_b=USERS_TEST.replace("def test_users", "def test_more_users"))
+    with monkeypatch.context() as env:
+        for name, url in server.env.items():
+            env.setenv(name, url)
+        result = pytester.runpytest("-n", "2", "-p", "no:cacheprovider", "--batch-mode=record")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["merged from 2 xdist workers",
+                                 "*provider*mode*errors*tokens in*tokens out*est. cost",
+                                 "*anthropic*record*2*2*20*20*0*$0.*",
+                                 "*google*record*2*2*20*20*0*$0.*",
+                                 "*openai*record*2*2*20*20*0*$0.*"])
+    tokens = {}
+    for line in result.stdout.lines:
+        words = line.split()
+        if len(words) == 10 and words[1] == "record":
+            tokens[words[0]] = (int(words[7]), int(words[8]))
+    assert set(tokens) == {"openai", "anthropic", "google"}
+    assert all(tokens_in > 0 and tokens_out > 0 for tokens_in, tokens_out in tokens.values()), tokens
+    assert len(list(pytester.path.glob("cassettes/*/test_*/*.yaml"))) == 6
+    server.stop()  # replay comes from the cassettes the workers wrote
+
+    result = pytester.runpytest("-n", "2", "-p", "no:cacheprovider", "--batch-mode=replay")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["merged from 2 xdist workers", "*openai*replay*2*2*20*20*0"])

@@ -62,6 +62,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"❌ Error: {message} (see `{self.prog} --help`)\n")
 
 
+def _positive(kind: Callable[[str], float | int], what: str) -> Callable[[str], Any]:
+    """An argparse type: ``kind(text)`` that must be > 0 (argparse turns the error into one line, exit 2)."""
+
+    def convert(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not value > 0:  # also rejects nan
+            raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+        return value
+
+    convert.__name__ = what  # argparse names the type in some messages
+    return convert
+
+
+_SECONDS = _positive(float, "a number of seconds")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (SDK-free)."""
     formatter = argparse.RawDescriptionHelpFormatter
@@ -112,13 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--response-model", metavar="MODULE:CLASS", help=argparse.SUPPRESS)
 
     listing = add("list", parents=both, handler=cmd_list)
-    listing.add_argument("--limit", type=int, default=10, metavar="N", help="how many batches (default 10)")
+    listing.add_argument("--limit", type=_positive(int, "a whole number"), default=10, metavar="N",
+                         help="how many batches (default 10)")
 
     status = add("status", parents=both, handler=cmd_status)
     status.add_argument("--batch-id", required=True, metavar="ID", help=BATCH_ID_HELP)
     status.add_argument("--wait", action="store_true", help="poll until the batch ends, showing a progress bar")
-    status.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: give up after this long")
-    status.add_argument("--interval", type=float, metavar="SECONDS",
+    status.add_argument("--timeout", type=_SECONDS, metavar="SECONDS",
+                        help="with --wait: give up after this long (default 24h), exit code 6")
+    status.add_argument("--interval", type=_SECONDS, metavar="SECONDS",
                         help="with --wait: seconds between polls (default: the processor's)")
 
     results = add("results", parents=both, handler=cmd_results)
@@ -310,10 +331,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from .cli_output import job_dict, jobs_table
-    from .cli_target import CLIError
 
-    if args.limit < 1:
-        raise CLIError("--limit must be at least 1")
     with _Run(args) as run:
         jobs = list(run.processor().list(args.limit))
 

@@ -50,7 +50,21 @@ def test_bad_model_strings_get_the_seed_messages(cli):
     assert (unknown.code, unknown.err.strip()) == (1, "❌ Unsupported provider: xyz")
     usage = cli("list", "--model", "openai/gpt-4o-mini", "--limit", "ten")
     assert usage.code == 2
-    assert usage.err.strip() == "❌ Error: argument --limit: invalid int value: 'ten' (see `pytest-batch list --help`)"
+    assert usage.err.strip() == ("❌ Error: argument --limit: expected a whole number, got 'ten' "
+                                 "(see `pytest-batch list --help`)")
+
+
+def test_non_positive_durations_and_limits_are_usage_errors(cli):
+    """--timeout 0 used to give up at once and --interval 0 to poll in a busy loop: now exit 2, one line."""
+    status = ("status", "--model", "openai/gpt-4o-mini", "--batch-id", "b", "--simulate", "--wait")
+    for option, value in (("--timeout", "0"), ("--timeout", "-2"), ("--interval", "0"), ("--interval", "nan")):
+        result = cli(*status, option, value)
+        assert (result.code, result.out) == (2, ""), result
+        assert result.err.strip() == (f"❌ Error: argument {option}: must be more than 0, got '{value}' "
+                                      "(see `pytest-batch status --help`)"), result
+    limit = cli("list", "--model", "openai/gpt-4o-mini", "--simulate", "--limit", "0")
+    assert limit.code == 2 and "argument --limit: must be more than 0" in limit.err, limit
+    assert not (cli.cwd / ".pytest-batch").exists()
 
 
 def test_malformed_messages_file_names_file_and_line(cli):

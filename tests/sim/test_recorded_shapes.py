@@ -1,0 +1,129 @@
+"""The emulator's objects against real ones: every key of a recorded object comes back with
+the same JSON type (ids, times and texts may differ). The recorded objects live in
+fixtures/recorded_shapes.json (sources in its "_about"); keys the emulator adds beyond a
+recording are listed per object, each with the reason the API has it now."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from pytest_batch.seed import SEED_PROMPTS, seed_expectations
+from pytest_batch.sim import Emulator
+
+from .conftest import openai_chat_lines
+
+RECORDED = json.loads((Path(__file__).parent / "fixtures" / "recorded_shapes.json").read_text(encoding="utf-8"))
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}[type(value)]
+
+
+def shape_differences(recorded: Any, emulated: Any, *, newer: frozenset[str] = frozenset(),
+                      nullable: frozenset[str] = frozenset()) -> list[str]:
+    """Where ``emulated`` does not look like ``recorded``: a missing key, a key the recording
+    lacks (unless its path is in ``newer``), or another JSON type (null allowed on either side
+    for paths in ``nullable``). List items are checked against the first recorded item. A
+    ``newer`` path the emulator does not send is reported too, so the allowances stay honest."""
+    used: set[str] = set()
+    problems = _walk(recorded, emulated, newer, nullable, "", used)
+    return problems + [f"{key}: listed as newer, not emulated" for key in sorted(newer - used)]
+
+
+def _walk(recorded: Any, emulated: Any, newer: frozenset[str], nullable: frozenset[str], path: str,
+          used: set[str]) -> list[str]:
+    kinds = _json_type(recorded), _json_type(emulated)
+    if kinds[0] != kinds[1]:
+        if path in nullable and "null" in kinds:
+            return []
+        return [f"{path or 'the object'}: recorded {kinds[0]}, emulated {kinds[1]}"]
+    problems: list[str] = []
+    if isinstance(recorded, dict):
+        for key in emulated.keys() | recorded.keys():
+            where = f"{path}.{key}".lstrip(".")
+            if key not in emulated:
+                problems.append(f"{where}: recorded, not emulated")
+            elif key not in recorded:
+                if where in newer:
+                    used.add(where)
+                else:
+                    problems.append(f"{where}: emulated, not in the recording")
+            else:
+                problems += _walk(recorded[key], emulated[key], newer, nullable, where, used)
+    elif isinstance(recorded, list) and recorded:
+        for item in emulated:
+            problems += _walk(recorded[0], item, newer, nullable, f"{path}[]", used)
+    return problems
+
+
+def test_shape_differences_sees_missing_extra_and_retyped_keys() -> None:
+    assert shape_differences({"a": 1, "b": {"c": "x"}}, {"a": 2, "b": {"c": "y"}}) == []
+    assert sorted(shape_differences({"a": 1, "b": [{"c": None}]}, {"a": "1", "b": [{"c": None, "d": 0}], "e": 1})) \
+        == ["a: recorded number, emulated string", "b[].d: emulated, not in the recording",
+            "e: emulated, not in the recording"]
+    assert shape_differences({"a": 1}, {"a": 1}, newer=frozenset({"b"})) == ["b: listed as newer, not emulated"]
+
+
+def _openai_objects() -> tuple[dict, dict, dict]:
+    client = Emulator(expectations=seed_expectations()).openai_client()
+    upload = client.files.create(file=("in.jsonl", openai_chat_lines(SEED_PROMPTS[:2], schema=None)),
+                                 purpose="batch")
+    batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                  completion_window="24h", metadata={"request_file": "requests_0.jsonl"})
+    done = json.loads(client.batches.with_raw_response.retrieve(batch.id).text)
+    line = json.loads(client.files.content(done["output_file_id"]).text.splitlines()[0])
+    return json.loads(client.files.with_raw_response.retrieve(upload.id).text), done, line
+
+
+def test_openai_file_batch_and_output_line_look_like_the_recording() -> None:
+    file, batch, line = _openai_objects()
+    # expires_at: set for purpose=batch files since the recording (wire-formats.md A.1).
+    assert shape_differences(RECORDED["openai_file"], file, newer=frozenset({"expires_at"})) == []
+    # model: filled in after validation; usage: on batches created after 2025-09-07 (A.3).
+    assert shape_differences(RECORDED["openai_batch_completed"], batch, newer=frozenset({"model", "usage"})) == []
+    # annotations: on every chat.completion message since 2025 (openai types/chat/chat_completion_message.py);
+    # system_fingerprint: null for the recording's gpt-3.5-turbo, a string for current models (D.1 example).
+    assert shape_differences(RECORDED["openai_output_line"], line,
+                             newer=frozenset({"response.body.choices[].message.annotations"}),
+                             nullable=frozenset({"response.body.system_fingerprint"})) == []
+
+
+def test_anthropic_batch_and_result_row_look_like_the_recording() -> None:
+    emulator = Emulator(expectations=seed_expectations())
+    client = emulator.anthropic_client()
+    params = {"model": "claude-3-5-sonnet-20241022", "max_tokens": 64,
+              "messages": [{"role": "user", "content": SEED_PROMPTS[0]}]}
+    batch = client.messages.batches.create(requests=[{"custom_id": "0", "params": params}])
+    ended = client.messages.batches.with_raw_response.retrieve(batch.id).http_response.json()
+    with client.messages.batches.with_streaming_response.results(batch.id) as response:
+        row = json.loads(b"".join(response.iter_bytes()).splitlines()[0])
+    assert shape_differences(RECORDED["anthropic_batch_ended"], ended) == []
+    # usage gained cache_creation, service_tier ("batch") and inference_geo since the recording
+    # (OpenRouter live captures 2026-09, realdata/openrouter_notes).
+    extra_usage = {f"result.message.usage.{k}" for k in ("cache_creation", "service_tier", "inference_geo")}
+    assert shape_differences(RECORDED["anthropic_result_succeeded"], row, newer=frozenset(extra_usage)) == []
+
+
+def test_gemini_operation_looks_like_the_recording() -> None:
+    emulator = Emulator(expectations=seed_expectations())
+    client = emulator.google_client()
+    job = client.batches.create(model="gemini-2.5-flash-lite", src=[{"contents": SEED_PROMPTS[0]}],
+                                config={"display_name": "capitals-batch"})
+    with httpx2.Client(transport=emulator.transport(), base_url="https://generativelanguage.googleapis.com") as http:
+        operation = http.get(f"/v1/{job.name}", headers={"x-goog-api-key": "k"}).json()
+    # metadata.output repeats the inlined responses: the SDK reads BatchJob.dest from it
+    # (wire-formats.md C.3, "How the SDK maps the Operation"); responseId as in C.4.
+    newer = {"metadata.output",
+             "response.inlinedResponses.inlinedResponses[].response.responseId"}
+    assert shape_differences(RECORDED["gemini_operation_succeeded_inline"], operation,
+                             newer=frozenset(newer)) == []

@@ -70,6 +70,7 @@ Mode = Literal["replay", "record"]
 EMULATOR_HEADER = "x-pytest-batch-emulator"
 _MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 _POLLING = ("GET", "HEAD")
+_LAST_LOOK = 0.001  # seconds a wait past the record deadline still gets
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=+-]+")
 
 
@@ -432,9 +433,15 @@ class CassetteSession:
         raise RecordingPending(self._pending_message(batch_id), batch_id=batch_id, path=self.path)
 
     def wait(self, wait_fn: Callable[[float | None], T], *, batch_id: str | None = None) -> T:
-        """``wait_fn(remaining)``; a TimeoutError in record mode with a timeout becomes ``pending``."""
+        """``wait_fn(remaining)``; a TimeoutError in record mode with a timeout becomes ``pending``.
+
+        Past the deadline ``wait_fn`` still gets a moment (``_LAST_LOOK``) rather than 0, which
+        ``BatchProcessor.wait`` refuses: one last poll, so a batch already done is not left pending."""
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0:
+            remaining = _LAST_LOOK
         try:
-            return wait_fn(self.remaining())
+            return wait_fn(remaining)
         except TimeoutError:
             if self.mode == "record" and self.record_timeout is not None:
                 self.pending(batch_id)
@@ -734,6 +741,61 @@ def use_cassette(path: str | os.PathLike[str], *, mode: Mode, provider: str, mod
     return _UseCassette(session)
 
 
+# ---------------------------------------------------------------------------- auto mode
+
+CassetteState = Literal["missing", "recorded", "pending", "unreadable"]
+
+
+def cassette_state(path: str | os.PathLike[str]) -> CassetteState:
+    """``missing``; ``pending`` (a record run stopped at --batch-record-timeout with the batch still
+    running: replay refuses it); ``recorded`` (replayable); ``unreadable`` (not a cassette: replay
+    says so). Reads only the metadata at the top of the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, UnicodeDecodeError):
+        return "unreadable"
+    if not text.strip():
+        return "missing"  # as vcrpy: an empty file is no cassette
+    try:
+        metadata = read_metadata(text)
+    except Exception:  # noqa: BLE001 - any YAML error: let replay report it
+        return "unreadable"
+    return "pending" if metadata.get("pending") else "recorded"
+
+
+def is_pending(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` holds a recording left pending (see ``cassette_state``)."""
+    return cassette_state(path) == "pending"
+
+
+def auto_mode(path: str | os.PathLike[str], nodeid: str | None = None) -> Literal["replay", "simulate"]:
+    """What ``--batch-mode=auto`` does with the cassette at ``path``: replay it if it is recorded (or
+    unreadable, so replay says why), otherwise simulate. A pending cassette cannot replay, so the
+    test simulates with a ``PytestWarning`` that names the cassette and how to finish it."""
+    state = cassette_state(path)
+    if state == "pending":
+        import warnings
+
+        import pytest
+
+        warnings.warn(pytest.PytestWarning(pending_in_auto_message(path, nodeid)), stacklevel=2)
+    return "replay" if state in ("recorded", "unreadable") else "simulate"
+
+
+def pending_in_auto_message(path: str | os.PathLike[str], nodeid: str | None = None) -> str:
+    try:
+        batch_id = (read_metadata(Path(path).read_text(encoding="utf-8")).get("pending") or {}).get("batch_id")
+    except Exception:  # noqa: BLE001 - the message must not fail
+        batch_id = None
+    what = f"batch {batch_id}" if batch_id else "its batch"
+    return (f"pytest-batch: cassette {path} is pending ({what} was still running when recording stopped), so "
+            f"auto mode simulates this test instead of replaying it. Finish the recording with: "
+            f"{record_command(nodeid or _current_nodeid())}")
+
+
 # ---------------------------------------------------------------------------- checking a folder
 
 @dataclass
@@ -801,7 +863,8 @@ def check_cassettes(cassette_dir: str | os.PathLike[str], used_paths: Iterable[s
 
 
 __all__ = [
-    "CassetteError", "CassetteMismatch", "CassetteReport", "CassetteSession", "RecordingPending", "ReplayMiss",
-    "cassette_path", "check_cassettes", "preload", "record_command", "use_cassette",
+    "CassetteError", "CassetteMismatch", "CassetteReport", "CassetteSession", "CassetteState", "RecordingPending",
+    "ReplayMiss", "auto_mode", "cassette_path", "cassette_state", "check_cassettes", "is_pending", "preload",
+    "record_command", "use_cassette",
 ]
 

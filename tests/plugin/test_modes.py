@@ -232,3 +232,29 @@ def test_record_timeout_skips_pending_and_a_rerun_resumes(pytester: pytest.Pytes
     assert len(server.emulator.journal.calls(method="POST", path_contains="files")) == 1
     server.stop()
     pytester.runpytest("--batch-mode=replay", "--batch-provider=openai").assert_outcomes(passed=1)
+
+
+def test_max_requests_ini_setting_guards_spend(pytester: pytest.Pytester, server: ServerHandle,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, url in server.env.items():
+        monkeypatch.setenv(name, url)
+    pytester.makeini("[pytest]\nbatch_max_requests = 15\n")
+    pytester.makepyfile(USERS_TEST)
+    result = pytester.runpytest("--batch-mode=live", "--batch-provider=openai,anthropic")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*pytest-batch: refusing to submit 10 anthropic requests in --batch-mode=live: "
+                                 "--batch-max-requests=15 and 10 already submitted in this run.*"])
+    assert len(server.emulator.anthropic.batches) == 0
+
+
+def test_record_timeout_ini_setting_leaves_the_recording_pending(pytester: pytest.Pytester, server: ServerHandle,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    server.emulator.set_lifecycle("manual")  # the batch never finishes by itself
+    for name, url in server.env.items():
+        monkeypatch.setenv(name, url)
+    pytester.makeini("[pytest]\nbatch_record_timeout = 0.01\n")
+    pytester.makepyfile(USERS_TEST)
+    result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED * batch * still running after 0.01s; cassette *test_users.yaml saved as "
+                                 "pending*"])

@@ -225,7 +225,7 @@ class TestOptions:
 
 
 def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, module_name: str,
-            test_name: str, programs_emulator: bool = False) -> TestOptions:
+            test_name: str, programs_emulator: bool = False, nodeid: str | None = None) -> TestOptions:
     """The effective options of one test for one provider.
 
     Precedence: a marker's ``mode=`` pins offline modes (simulate/replay/auto); a marker asking
@@ -233,6 +233,9 @@ def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, mo
     never reaches the network). Faults exist only in the emulator, so in auto mode a test with
     ``faults=`` always simulates, and in replay/record/live it is skipped. A test that
     ``programs_emulator`` (uses ``batch_sim``) is a simulation test: auto never swaps in a cassette.
+    Otherwise auto replays a recorded cassette and simulates without one; a pending cassette (a
+    recording left at --batch-record-timeout) simulates with a PytestWarning naming it and the
+    command (for ``nodeid``) that finishes it.
     """
     requested = session.mode
     skip = None
@@ -245,7 +248,12 @@ def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, mo
     cassette = _cassette_for(session.cassette_dir, provider, module_name, test_name, marker.cassette)
     mode = requested
     if mode == "auto":
-        mode = "replay" if cassette.exists() and not marker.faults and not programs_emulator else "simulate"
+        if marker.faults or programs_emulator:
+            mode = "simulate"
+        else:
+            from .cassettes import auto_mode
+
+            mode = auto_mode(cassette, nodeid)
     if marker.faults and mode != "simulate" and skip is None:
         skip = (f"injects emulator faults, which only --batch-mode=simulate or auto can do "
                 f"(this test resolved to {mode})")

@@ -108,7 +108,8 @@ def batch_provider(request: pytest.FixtureRequest) -> str:
 def _resolve(config: pytest.Config, node: Any, provider: str) -> cfg.TestOptions:
     """This test's options for ``provider``: session options, then its ``batch`` markers."""
     return cfg.resolve(config.stash[_SESSION], _marker(node), provider, module_name=node.path.stem,
-                       test_name=_test_name(node, provider), programs_emulator="batch_sim" in node.fixturenames)
+                       test_name=_test_name(node, provider), programs_emulator="batch_sim" in node.fixturenames,
+                       nodeid=node.nodeid)
 
 
 def _test_name(node: Any, provider: str) -> str:

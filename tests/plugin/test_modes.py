@@ -94,6 +94,24 @@ def test_auto_replaying_fails_an_http_request_the_cassette_lacks_naming_the_host
     result.stdout.fnmatch_lines(["*has no recorded response for this request:", "  GET https://example.com/"])
 
 
+def test_auto_simulates_a_pending_cassette_with_a_warning_and_replay_refuses_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_users=USERS_TEST)
+    cassette = pytester.path / "cassettes" / "openai" / "test_users" / "test_users.yaml"
+    cassette.parent.mkdir(parents=True)
+    recorded = (ROOT / "cassettes" / "openai" / "test_users" / "test_users.yaml").read_text()
+    cassette.write_text(recorded.replace("metadata:\n", "metadata:\n  pending: {batch_id: batch_left}\n", 1))
+    result = pytester.runpytest("--batch-provider=openai", "-W", "always::pytest.PytestWarning")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*PytestWarning: pytest-batch: cassette *test_users.yaml is pending (batch "
+                                 "batch_left was still running when recording stopped), so auto mode simulates*"
+                                 "Finish the recording with: pytest 'test_users.py::test_users[[]openai[]]' "
+                                 "--batch-mode=record*",
+                                 "*openai*simulate*1*1*10*10*0"])
+    result = pytester.runpytest("--batch-provider=openai", "--batch-mode=replay")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*is pending (batch batch_left*Resume the recording with*"])
+
+
 def test_tests_without_batch_fixtures_are_left_alone(pytester: pytest.Pytester) -> None:
     pytester.makeconftest("""
         import socket

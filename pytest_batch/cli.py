@@ -170,9 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see EPILOG)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "serve":
-        from .sim.server import main as serve_main
-
-        return serve_main(argv[1:])
+        return _serve(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
@@ -196,6 +194,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         line, code = error_line(exc, provider)
         print(line, file=sys.stderr)
         return code
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 0 meaning "any free one"."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535 (0 picks a free one), got {text!r}")
+    return port
+
+
+def _serve(argv: list[str]) -> int:
+    """``pytest-batch serve``: the emulator server's own options, parsed (and their errors
+    reported) the way every other command's are, and a busy port named before it starts."""
+    from .sim.server import build_parser as serve_parser
+    from .sim.server import main as serve_main
+
+    parser = serve_parser(_Parser(prog="pytest-batch serve"))
+    for action in parser._actions:
+        if action.dest == "port":
+            action.type = _port
+    args = parser.parse_args(argv)
+    problem = _listen_problem(args.host, args.port)
+    if problem is not None:
+        print(f"❌ Error: {problem}", file=sys.stderr)
+        return 1
+    return serve_main(argv)
+
+
+def _listen_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port`` (None: it can), found by binding a
+    probe socket the way the server binds (SO_REUSEADDR, IPv4)."""
+    import errno
+    import socket
+
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return (f"port {port} on {host} is already in use (another `pytest-batch serve`?); "
+                    "pass --port 0 to pick a free port, or choose another --port")
+        if exc.errno == errno.EACCES:
+            return (f"cannot listen on {host}:{port} (permission denied: ports below 1024 need privileges); "
+                    "pass --port 0 to pick a free port, or choose another --port")
+        reason = str(exc.strerror or exc).split(" (while attempting")[0]
+        return f"cannot listen on {host}:{port} ({reason}); check --host, or pass --port 0"
+    return None
 
 
 # --------------------------------------------------------------------------- helpers

@@ -102,6 +102,27 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
+def test_serve_option_errors_are_one_line(cli):
+    usage = {("--port", "70000"): "argument --port: expected a port number from 0 to 65535 (0 picks a free one), "
+                                  "got '70000'",
+             ("--port", "abc"): "argument --port: expected a port number from 0 to 65535 (0 picks a free one), "
+                                "got 'abc'",
+             ("--seed", "abc"): "argument --seed: invalid int value: 'abc'"}
+    for args, message in usage.items():
+        result = cli("serve", *args)
+        assert (result.code, result.out) == (2, ""), result
+        assert result.err == f"❌ Error: {message} (see `pytest-batch serve --help`)\n", result
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        taken = cli("serve", "--port", str(port))
+    assert (taken.code, taken.out) == (1, ""), taken
+    assert taken.err == (f"❌ Error: port {port} on 127.0.0.1 is already in use (another `pytest-batch serve`?); "
+                         "pass --port 0 to pick a free port, or choose another --port\n"), taken
+    host = cli("serve", "--host", "no-such-host.invalid", "--port", "0")
+    assert host.code == 1 and host.err.startswith("❌ Error: cannot listen on no-such-host.invalid:0 ("), host
+    assert len(host.err.splitlines()) == 1, host
+
+
 def test_server_not_running_names_the_url(cli):
     url = f"http://127.0.0.1:{_closed_port()}"
     result = cli("list", "--model", "google/gemini-2.0-flash-001", "--base-url", url, "--json")

@@ -22,7 +22,7 @@ def run_in_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, pr
 
     cassette = use_cassette(options.cassette, mode=options.mode, provider=options.provider, model=options.model,
                             recorded_against=cfg.recorded_against(options.provider),
-                            record_timeout=options.record_timeout, nodeid=request.node.nodeid)
+                            record_timeout=options.record_timeout, nodeid=request.node.nodeid, config=request.config)
     try:
         session = cassette.__enter__()
     except CassetteError as error:

@@ -163,7 +163,9 @@ def _batch_network(request: pytest.FixtureRequest) -> Iterator[None]:
         preload()
     from .sim.patch import block_network
 
-    with block_network(why=f"this test runs --batch-mode={options.mode_label}, which never touches the network"):
+    with block_network(why=f"this test runs --batch-mode={options.mode_label}, which never touches the network",
+                       hint="Only --batch-mode=record and --batch-mode=live reach the network, and only when asked "
+                            "for on the command line or in a marker."):
         yield
 
 

@@ -28,9 +28,12 @@ class NetworkBlocked(ConnectionError):
     """A real connection was attempted where pytest-batch forbids the network."""
 
 
-def blocked_message(host: str, why: str) -> str:
-    return (f"pytest-batch blocked a real connection to {host!r} ({why}). Tests run offline: use "
-            "--batch-mode=simulate, replay a cassette, or record with --batch-mode=record.")
+#: what a blocked connection's message suggests, unless the caller knows better
+OFFLINE_HINT = "Tests run offline: use --batch-mode=simulate, replay a cassette, or record with --batch-mode=record."
+
+
+def blocked_message(host: str, why: str, hint: str = OFFLINE_HINT) -> str:
+    return f"pytest-batch blocked a real connection to {host!r} ({why}). {hint}"
 
 
 def _transport_patches(module_name: str, emulator: Emulator) -> list[Any]:
@@ -75,7 +78,7 @@ def _aiohttp_patches() -> list[Any]:
     return [mock.patch.object(_api_client.BaseApiClient, "_use_aiohttp", lambda self: False)]
 
 
-def _socket_patches(allow_hosts: tuple[str, ...], why: str) -> list[Any]:
+def _socket_patches(allow_hosts: tuple[str, ...], why: str, hint: str = OFFLINE_HINT) -> list[Any]:
     """Refuse name lookups and connections for every host but ``allow_hosts``.
 
     At the socket, not the transport: every HTTP library is covered, httpcore turns the
@@ -88,7 +91,7 @@ def _socket_patches(allow_hosts: tuple[str, ...], why: str) -> list[Any]:
     def check(host: Any) -> None:
         host = host.decode() if isinstance(host, bytes) else str(host)
         if host not in allow_hosts:
-            raise NetworkBlocked(blocked_message(host, why))
+            raise NetworkBlocked(blocked_message(host, why, hint))
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         check(host)
@@ -104,9 +107,10 @@ def _socket_patches(allow_hosts: tuple[str, ...], why: str) -> list[Any]:
 
 
 @contextlib.contextmanager
-def block_network(allow_hosts: tuple[str, ...] = LOOPBACK, *, why: str = "network access is off") -> Iterator[None]:
+def block_network(allow_hosts: tuple[str, ...] = LOOPBACK, *, why: str = "network access is off",
+                  hint: str = OFFLINE_HINT) -> Iterator[None]:
     """Fail every outbound connection except to ``allow_hosts``, naming the host."""
-    with _patched(_socket_patches(allow_hosts, why)):
+    with _patched(_socket_patches(allow_hosts, why, hint)):
         yield
 
 

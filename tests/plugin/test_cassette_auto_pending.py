@@ -86,7 +86,6 @@ def test_explicit_replay_of_a_pending_cassette_still_fails(pending_project: pyte
     result.stdout.fnmatch_lines(["*is pending*Resume the recording with*"])
 
 
-@pytest.mark.xfail(reason="needs config.resolve to choose auto's mode with cassettes.auto_mode", strict=False)
 def test_auto_mode_simulates_a_pending_cassette_and_says_how_to_finish_it(pending_project: pytest.Pytester) -> None:
     result = pending_project.runpytest("--batch-provider=openai", "-W", "always::pytest.PytestWarning")
     result.assert_outcomes(passed=1)

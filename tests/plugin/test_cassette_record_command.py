@@ -77,7 +77,6 @@ def test_the_printed_command_records_from_the_subdirectory(from_subdirectory: py
     assert yaml.safe_load(cassette.read_text())["metadata"]["model"] == "openai/gpt-4.1-nano"
 
 
-@pytest.mark.xfail(reason="needs modes.run_in_cassette to pass config=request.config to use_cassette", strict=False)
 def test_a_replay_started_in_a_subdirectory_prints_a_command_that_works_there(
         from_subdirectory: pytest.Pytester) -> None:
     result = from_subdirectory.runpytest("../test_users.py", "--batch-mode=replay", "--batch-provider=openai",

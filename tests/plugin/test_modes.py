@@ -79,6 +79,8 @@ def test_auto_blocks_the_tests_own_connection_naming_the_host_and_the_chosen_mod
                                  f"--batch-mode={label}, which never touches the network)*",
                                  f"*openai*{'replay' if cassette else 'simulate'}*1*1*10*10*0"])
     result.stdout.no_fnmatch_line("*--batch-mode=simulate is offline*")
+    result.stdout.no_fnmatch_line("*use --batch-mode=simulate*")  # it already is offline: no such advice
+    result.stdout.fnmatch_lines(["*Only --batch-mode=record and --batch-mode=live reach the network*"])
 
 
 def test_auto_replaying_fails_an_http_request_the_cassette_lacks_naming_the_host(pytester: pytest.Pytester) -> None:

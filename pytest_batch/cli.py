@@ -33,7 +33,9 @@ Where requests go:
 EPILOG = """\
 exit codes: 0 ok (status: completed or still running), 1 error, 2 bad usage,
   3 batch failed, 4 batch expired, 5 batch cancelled, 6 `status --wait` timed out,
-  130 interrupted. `demo` exits 1 when any provider's results differ from the expected users.
+  130 interrupted. `results` writes what came back and exits with the batch's code (3, 4, 5)
+  when it did not complete, saying how many requests returned no result. `demo` exits 1
+  when any provider's results differ from the expected users.
 
 Start here: `pytest-batch demo` runs the ten-user extraction on every provider, offline.
 """
@@ -393,13 +395,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .cli_output import (
-        EXIT_TIMEOUT,
-        STATUS_EXIT_CODES,
-        job_dict,
-        jobs_table,
-        status_text,
-    )
+    from .cli_output import EXIT_TIMEOUT, exit_code, job_dict, jobs_table, status_text
     from .cli_target import CLIError
     from .errors import BatchTimeoutError
 
@@ -423,53 +419,91 @@ def cmd_status(args: argparse.Namespace) -> int:
                 out.print(f"[red]batch error:[/red] {error}", markup=True, highlight=False)
 
         run.done(job_dict(job), render)
-        return STATUS_EXIT_CODES.get(status_text(job.status), 0)
+        return exit_code(job)
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
     from .cli_inputs import import_response_model
     from .cli_target import CLIError
     from .errors import ResultsNotReadyError
-    from .models import item_to_json
 
     model = import_response_model(args.response_model) if args.response_model else None
     path = Path(args.output_file)
     if path.is_dir():
         raise CLIError(f"--output-file {path} is a directory; give a file name such as {path / 'results.jsonl'}")
-    succeeded = failed = 0
     with _Run(args) as run:
         try:
             results = run.processor(model).results(args.batch_id)
         except ResultsNotReadyError as exc:
             raise CLIError(f"{str(exc).partition(';')[0]}: results are ready once it ends; follow it with "
                            f"`pytest-batch status --batch-id {args.batch_id} {run.flags()} --wait`") from None
-        # written to a side file and renamed, so an interrupted download never leaves a partial results file
-        tmp = path.with_name(path.name + ".part")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tmp.open("w", encoding="utf-8") as out:
-                for item in results:
-                    if item.ok:
-                        succeeded += 1
-                    else:
-                        failed += 1
-                    line = item_to_json(item) if model is not None else json.dumps(_raw(item), ensure_ascii=False,
-                                                                                     default=str)
-                    out.write(line + "\n")
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise CLIError(f"cannot write --output-file {path}: {exc.strerror or exc}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        form = "parsed into " + model.__name__ if model is not None else "raw provider lines"
-        run.done({"batch_id": args.batch_id, "output_file": str(path), "succeeded": succeeded, "failed": failed,
-                  "format": "parsed" if model is not None else "raw"},
-                 lambda out: out.print(f"✅ Wrote {succeeded + failed} results of {args.batch_id} to {path} "
-                                       f"({form}): {succeeded} succeeded, {failed} failed"))
-    return 0
+        tally = _write_results(results, path, model)
+        return _report_results(run, results.job, tally, path, model)
+
+
+def _write_results(results: Any, path: Any, model: type | None) -> dict[str, int]:
+    """Stream ``results`` to ``path`` (parsed items with a model, else the provider's lines),
+    through a side file renamed at the end so an interrupted download never leaves a partial
+    file; returns how many succeeded, failed, and of those never ran (expired, canceled, missing)."""
+    import json
+
+    from .cli_output import NO_RESULT_KINDS
+    from .cli_target import CLIError
+    from .models import item_to_json
+
+    tally = {"succeeded": 0, "failed": 0, "no_result": 0}
+    tmp = path.with_name(path.name + ".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("w", encoding="utf-8") as out:
+            for item in results:
+                if item.ok:
+                    tally["succeeded"] += 1
+                else:
+                    tally["failed"] += 1
+                    tally["no_result"] += str(getattr(item.kind, "value", item.kind)) in NO_RESULT_KINDS
+                line = item_to_json(item) if model is not None else json.dumps(_raw(item), ensure_ascii=False,
+                                                                                 default=str)
+                out.write(line + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CLIError(f"cannot write --output-file {path}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return tally
+
+
+def _report_results(run: _Run, job: Any, tally: dict[str, int], path: Any, model: type | None) -> int:
+    """The summary line (✅ only when every request came back and the batch completed), a
+    warning on stderr naming the requests that returned nothing, and the batch's exit code."""
+    from .cli_output import exit_code, status_text
+
+    args = run.args
+    succeeded, failed = tally["succeeded"], tally["failed"]
+    written = succeeded + failed
+    requests = max(job.counts.total if job is not None else 0, written)  # the provider's count, when it gives one
+    absent = requests - written
+    no_result = absent + tally["no_result"]
+    state = status_text(job.status) if job is not None else "completed"
+    code = exit_code(job) if job is not None else 0
+    warning = None
+    if requests == 0 and state != "completed":
+        warning = f"no results came back (batch {state})"
+    elif no_result:
+        warning = f"{no_result} of {requests} requests returned no result (batch {state})"
+    elif code:
+        warning = f"the batch did not complete ({state})"
+    form = "parsed into " + model.__name__ if model is not None else "raw provider lines"
+    mark = "⚠️ " if warning else "✅"
+    run.done({"batch_id": args.batch_id, "output_file": str(path), "succeeded": succeeded, "failed": failed,
+              "format": "parsed" if model is not None else "raw"},
+             lambda out: out.print(f"{mark} Wrote {written} results of {args.batch_id} to {path} ({form}): "
+                                   f"{succeeded} succeeded, {failed} failed", markup=False))
+    if warning:
+        print(f"⚠️  {warning}", file=sys.stderr)
+    return code
 
 
 def _raw(item: Any) -> Any:

@@ -51,6 +51,16 @@ def styled_status(status: Any) -> str:
     return f"[{style}]{text}[/{style}]" if style else text
 
 
+def exit_code(job: Any) -> int:
+    """How ``status`` (and ``results``) exit for ``job``: 0 completed or still running, else the
+    code of how it ended (see STATUS_EXIT_CODES)."""
+    return STATUS_EXIT_CODES.get(status_text(job.status), EXIT_OK)
+
+
+#: the error kinds of requests that never ran: they count as "returned no result".
+NO_RESULT_KINDS = ("expired", "canceled", "missing")
+
+
 def when(value: datetime | None) -> str:
     if value is None:
         return "-"

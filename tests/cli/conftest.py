@@ -60,3 +60,26 @@ class Runner:
 def cli(tmp_path: Path) -> Runner:
     """``cli("list", "--model", ...)`` runs the CLI in ``tmp_path`` and returns a Result."""
     return Runner(tmp_path)
+
+
+@pytest.fixture
+def emulator_server():
+    """An emulator server on loopback (immediate lifecycle, the seed's answers); ``.emulator``
+    is the emulator itself, for faults and lifecycles."""
+    from pytest_batch.seed import seed_expectations
+    from pytest_batch.sim import Clock, Emulator
+    from pytest_batch.sim.server import start_server
+
+    handle = start_server(Emulator(lifecycle="immediate", clock=Clock(), expectations=seed_expectations()))
+    yield handle
+    handle.stop()
+
+
+def submit_direct(emulator: Any, model: str, count: int = 3) -> str:
+    """Submit ``count`` seed prompts to ``emulator`` in process (faster than a CLI subprocess)."""
+    from pytest_batch.processor import BatchProcessor
+    from pytest_batch.seed import SEED_PROMPTS, User
+
+    provider = model.partition("/")[0]
+    client = getattr(emulator, f"{provider}_client")()
+    return BatchProcessor(model, response_model=User, client=client).submit(list(SEED_PROMPTS[:count])).id

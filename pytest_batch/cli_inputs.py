@@ -82,12 +82,28 @@ def read_messages(path: str | Path) -> Messages:
 
 
 def _check_messages(messages: Any, where: str) -> list[dict[str, Any]]:
+    """The chat messages of one line, checked as the processor will check them, so a bad one
+    is reported with its file and line (the processor only knows the request's number)."""
+    from .providers import ROLES
+
     if not isinstance(messages, list) or not messages:
         raise CLIError(f"{where}: \"messages\" must be a non-empty list of {{\"role\", \"content\"}} objects")
-    for message in messages:
+    roles = ", ".join(repr(role) for role in ROLES)
+    for number, message in enumerate(messages, 1):
+        at = f"{where}: message {number}"
         if not isinstance(message, dict) or "role" not in message or "content" not in message:
-            raise CLIError(f"{where}: every message needs \"role\" and \"content\"")
+            raise CLIError(f"{at}: every message needs \"role\" and \"content\", got {_short(message)}")
+        if message["role"] not in ROLES:
+            raise CLIError(f"{at}: \"role\" must be one of {roles}, got {_short(message['role'])}")
+        if not isinstance(message["content"], str):
+            raise CLIError(f"{at}: \"content\" must be a string, got {type(message['content']).__name__} "
+                           f"{_short(message['content'])}")
     return messages
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def import_response_model(spec: str | None) -> type:

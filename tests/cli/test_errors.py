@@ -76,6 +76,28 @@ def test_malformed_messages_file_names_file_and_line(cli):
     assert not (cli.cwd / ".pytest-batch").exists()  # nothing was sent
 
 
+def test_bad_message_role_or_content_names_file_and_line(cli, tmp_path):
+    """These used to surface from the processor as "prompt 2: each message needs a role ..." (no file, no line)."""
+    (cli.cwd / "chat.jsonl").write_text('"first"\n\n{"messages": [{"role": "user", "content": "a"}, '
+                                        '{"role": "bot", "content": "b"}]}\n', encoding="utf-8")
+    result = cli("create", "--messages-file", "chat.jsonl", "--model", "openai/gpt-4o-mini", "--output-file", "r.jsonl")
+    assert (result.code, result.out) == (1, ""), result
+    assert result.err == ("❌ Error: chat.jsonl line 3: message 2: \"role\" must be one of 'system', 'user', "
+                          "'assistant', got \"bot\"\n"), result
+    assert not (cli.cwd / "r.jsonl").exists()
+
+    from pytest_batch.cli_inputs import read_messages
+    from pytest_batch.cli_target import CLIError
+
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"messages": [{"role": "user", "content": ["x"]}]}\n')
+    with pytest.raises(CLIError, match=r'm.jsonl line 1: message 1: "content" must be a string, got list \["x"\]'):
+        read_messages(path)
+    path.write_text('{"prompt": "ok"}\n{"messages": [{"content": "no role"}]}\n')
+    with pytest.raises(CLIError, match='m.jsonl line 2: message 1: every message needs "role" and "content"'):
+        read_messages(path)
+
+
 def test_unknown_batch_id_is_one_line_on_every_provider(cli):
     for model, batch_id in (("openai/gpt-4o-mini", "batch_nope"),
                             ("anthropic/claude-3-5-sonnet-20241022", "msgbatch_nope"),

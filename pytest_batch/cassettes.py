@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeVar
 
-from .cassette_format import CassetteSerializer, body_view, read_metadata, view_text
+from .cassette_format import COMPILED, CassetteSerializer, body_view, read_metadata, view_text
 from .cassette_scrub import (
     DEFAULT_HOSTS,
     SECRET_QUERY_PARAMS,
@@ -736,6 +736,8 @@ def use_cassette(path: str | os.PathLike[str], *, mode: Mode, provider: str, mod
         raise ValueError(f"cassette mode must be 'replay' or 'record', not {mode!r}")
     if provider not in DEFAULT_HOSTS:
         raise ValueError(f"unknown provider {provider!r}: use one of {', '.join(DEFAULT_HOSTS)}")
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+    COMPILED.use(Path(cache.mkdir("pytest-batch-cassettes")) if cache is not None else None)
     session = CassetteSession(Path(path), mode, provider, model, recorded_against, record_timeout,
                               nodeid or _current_nodeid(), pytest_config=config)
     return _UseCassette(session)

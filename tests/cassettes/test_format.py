@@ -105,3 +105,30 @@ def test_an_alias_is_one_object_and_a_recursive_one_terminates():
     loaded = _load_yaml("a: &x [1]\nb: *x\nr: &r [*r]\n")
     assert loaded["a"] is loaded["b"]
     assert loaded["r"][0] is loaded["r"]
+
+
+def test_a_parsed_cassette_is_compiled_once_and_an_edit_is_parsed_again(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from pytest_batch import cassette_format
+    from pytest_batch.cassette_format import COMPILED
+
+    text = (Path(__file__).resolve().parents[2] / "cassettes" / "openai" / "test_users" / "test_users.yaml").read_text()
+    monkeypatch.setattr(COMPILED, "directory", None)
+    COMPILED.use(tmp_path)
+    parsed = CassetteSerializer.deserialize(text)  # parses the YAML and compiles it
+    assert len(list(tmp_path.rglob("*.marshal"))) == 1
+
+    def no_yaml(text):
+        raise AssertionError("the YAML was parsed again")
+
+    monkeypatch.setattr(cassette_format, "_load_yaml", no_yaml)
+    assert CassetteSerializer.deserialize(text) == parsed  # from the compiled file alone
+    with pytest.raises(AssertionError, match="parsed again"):
+        CassetteSerializer.deserialize(text + "# edited\n")  # another text: never a stale compiled copy
+    for damaged in tmp_path.rglob("*.marshal"):
+        damaged.write_bytes(b"\x00garbage")
+    monkeypatch.undo()
+    COMPILED.use(tmp_path)
+    assert CassetteSerializer.deserialize(text) == parsed  # a damaged file is parsed again, not trusted
+    COMPILED.use(None)

@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "without it the batch is submitted straight from memory")
 
     submit = add("create-from-file", aliases=("submit",), parents=both, handler=cmd_submit)
+    submit.description = COMMANDS_HELP["create-from-file"] + """.
+
+--model must name the file's provider and model: OpenAI and Anthropic request lines carry
+their model, and a file built for another model or provider is refused (exit 2) rather than
+submitted under a model you did not ask for. Gemini lines name none: --model chooses it."""
     submit.add_argument("--file-path", required=True, metavar="FILE", help="the request file to submit")
     submit.add_argument("--response-model", metavar="MODULE:CLASS", help=argparse.SUPPRESS)
 
@@ -364,11 +369,12 @@ def _report_submitted(run: _Run, job: Any, model: str, headline: str) -> None:
 def cmd_submit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .cli_inputs import import_response_model
+    from .cli_inputs import check_request_file_model, import_response_model
     from .cli_target import CLIError
 
     if not Path(args.file_path).is_file():
         raise CLIError(f"request file not found: {args.file_path}")
+    check_request_file_model(args.file_path, args.model)
     model = import_response_model(args.response_model)
     with _Run(args) as run:
         processor = run.processor(model)

@@ -106,6 +106,45 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def request_file_model(path: str | Path) -> tuple[str | None, str | None]:
+    """``(provider, model name)`` of a request file, from its first line: OpenAI lines carry
+    ``body.model``, Anthropic lines ``params.model``; Gemini lines (``key``/``request``) name no
+    model (None). ``(None, None)`` when the line is none of these (the processor reports it)."""
+    try:
+        with Path(path).open(encoding="utf-8") as handle:
+            first = next((line for line in handle if line.strip()), "")
+        row = json.loads(first)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None, None
+    if not isinstance(row, dict):
+        return None, None
+    for provider, key in (("openai", "body"), ("anthropic", "params")):
+        if "custom_id" in row and isinstance(row.get(key), dict):
+            model = row[key].get("model")
+            return provider, model if isinstance(model, str) and model else None
+    if "key" in row and isinstance(row.get("request"), dict):
+        return "google", None
+    return None, None
+
+
+def check_request_file_model(path: str | Path, model: str) -> None:
+    """Fail (usage error) when the request file was built for another provider or model than
+    ``--model``: submitting it would bill and report the file's model, not the one asked for."""
+    provider, _, name = model.partition("/")
+    file_provider, file_model = request_file_model(path)
+    if file_provider is None:
+        return
+    if file_provider != provider:
+        built = f" (built for {file_provider}/{file_model})" if file_model else ""
+        fix = f"{file_provider}/{file_model}" if file_model else f"{file_provider}/MODEL-NAME (see list-models)"
+        raise CLIError(f"{path} holds {file_provider} requests{built}, but --model is {model}; pass --model {fix}",
+                       code=2)
+    if file_model is not None and file_model != name:
+        raise CLIError(f"{path} was built for {provider}/{file_model}, not --model {model} (each request line "
+                       f"names its model); pass --model {provider}/{file_model}, or rebuild the file with "
+                       f"`pytest-batch create --messages-file FILE --model {model} --output-file {path}`", code=2)
+
+
 def import_response_model(spec: str | None) -> type:
     """Import a pydantic model from ``module:Class`` or ``module.Class``, with the current
     directory on ``sys.path``."""

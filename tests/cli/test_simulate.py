@@ -101,3 +101,27 @@ def test_example_script_creates_on_every_provider_offline(cli, capfd):
     assert (waited.code, waited.json()["status"]) == (0, "completed"), waited
     listed = cli("list-models", script=script)
     assert listed.code == 0 and "anthropic/claude-3-haiku-20240307" in listed.out, listed
+
+
+def test_submit_refuses_a_file_built_for_another_model(cli):
+    """The file's model used to be submitted while the CLI reported --model's."""
+    from pytest_batch.processor import BatchProcessor
+    from pytest_batch.seed import SEED_PROMPTS
+
+    for model in ("anthropic/claude-3-haiku-20240307", "openai/gpt-4o-mini"):
+        BatchProcessor(model).build(list(SEED_PROMPTS[:2]), output=cli.cwd / f"{model.partition('/')[0]}.jsonl")
+    sim = ("--simulate", "--state-dir", "state")
+    other_model = cli("submit", "--file-path", "anthropic.jsonl", "--model", "anthropic/claude-3-opus-20240229", *sim)
+    assert (other_model.code, other_model.out) == (2, ""), other_model
+    assert other_model.err.startswith("❌ Error: anthropic.jsonl was built for anthropic/claude-3-haiku-20240307, "
+                                      "not --model anthropic/claude-3-opus-20240229 (each request line names its "
+                                      "model); pass --model anthropic/claude-3-haiku-20240307, or rebuild"), other_model
+    other_provider = cli("create-from-file", "--file-path", "openai.jsonl",
+                         "--model", "anthropic/claude-3-haiku-20240307", *sim)
+    assert other_provider.code == 2, other_provider
+    assert other_provider.err == ("❌ Error: openai.jsonl holds openai requests (built for openai/gpt-4o-mini), but "
+                                  "--model is anthropic/claude-3-haiku-20240307; pass --model openai/gpt-4o-mini\n")
+    assert not (cli.cwd / "state").exists()  # refused before anything was sent
+    same = cli("submit", "--file-path", "anthropic.jsonl", "--model", "anthropic/claude-3-haiku-20240307", *sim,
+               "--json")
+    assert same.code == 0 and same.json()["model"] in ("claude-3-haiku-20240307", "anthropic/claude-3-haiku-20240307")

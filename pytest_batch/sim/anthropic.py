@@ -201,6 +201,15 @@ class AnthropicBackend(BackendBase):
             fault = self.fault(record)
             if fault is not None and fault.kind == "expire":
                 self._end(record, "expired", fault.completed_fraction)
+            elif any(answer.outcome == "canceled" for answer in self.answers(record)):
+                # Anthropic cancels batches, not requests: ``canceled`` results come only from a
+                # batch that went through ``canceling`` (wire-formats.md B.2). So a request with
+                # the canceled fault cancels the batch once every other request has run, as a
+                # user's cancel at that moment would: cancel_initiated_at set, ended on the next read.
+                record.cancel_requested_at = self.now
+                record.progress_at_cancel = 1.0
+                record.reads = 0
+                extra["status"] = "canceling"
             else:
                 self._end(record, "expired", 1.0)  # share 1: nothing is left to expire
 

@@ -566,9 +566,19 @@ def test_schema_violation_fault_gives_json_that_fails_the_model(emulator: Emulat
 @pytest.mark.parametrize("outcome", ["expired", "canceled"])
 def test_expired_and_canceled_faults_are_bare_result_types(emulator: Emulator, outcome: str) -> None:
     emulator.faults.request("user-3", outcome)
-    batch, rows = ended(emulator.anthropic_client(), seed_requests())
+    client = emulator.anthropic_client()
+    batch = client.messages.batches.create(requests=seed_requests())
+    statuses = []
+    while batch.processing_status != "ended" and len(statuses) < 5:
+        batch = client.messages.batches.retrieve(batch.id)
+        statuses.append(batch.processing_status)
+    rows = results(client, batch.id)
     assert rows["user-3"] == {"type": outcome}
     assert getattr(batch.request_counts, outcome) == 1 and batch.request_counts.succeeded == 9
+    if outcome == "canceled":  # only a canceled batch has canceled results: it went through canceling
+        assert statuses == ["canceling", "ended"] and batch.cancel_initiated_at is not None
+    else:
+        assert statuses == ["ended"] and batch.cancel_initiated_at is None
 
 
 def test_truncated_tool_call_has_empty_input(emulator: Emulator) -> None:

@@ -193,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("❌ Interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `pytest-batch list ... | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:  # the CLI's contract: one line, never a traceback
         if os.environ.get("PYTEST_BATCH_DEBUG"):
             raise
@@ -276,7 +279,7 @@ class _Run:
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self._state.__exit__(kind, exc, tb)
-        if exc is not None:
+        if isinstance(exc, Exception):  # not SystemExit: rich exits 1 when stdout is closed (`| head`)
             from .cli_output import unreachable
 
             failure = unreachable(exc, self.target)
@@ -332,6 +335,7 @@ def _next_steps(job_id: str, run: _Run) -> str:
 # --------------------------------------------------------------------------- commands
 def cmd_create(args: argparse.Namespace) -> int:
     from .cli_inputs import import_response_model, read_messages
+    from .cli_output import esc
 
     messages = read_messages(args.messages_file)
     model = import_response_model(args.response_model)
@@ -343,23 +347,23 @@ def cmd_create(args: argparse.Namespace) -> int:
             run.done({"output_file": args.output_file, "requests": count, "model": args.model},
                      lambda out: out.print(f"✅ Wrote {count} {run.provider} requests to {args.output_file}\n"
                                            f"submit with: pytest-batch create-from-file --file-path "
-                                           f"{args.output_file} --model {args.model}"))
+                                           f"{args.output_file} --model {args.model}", markup=False))
             return 0
         build = processor.build(messages.requests, custom_ids=messages.custom_ids)
         job = processor.submit(build)
-        _report_submitted(run, job, processor.model, f"Created {run.provider} batch [bold]{job.id}[/bold] with "
+        _report_submitted(run, job, processor.model, f"Created {run.provider} batch [bold]{esc(job.id)}[/bold] with "
                           f"{len(messages.requests)} requests")
     return 0
 
 
 def _report_submitted(run: _Run, job: Any, model: str, headline: str) -> None:
     """The submitted job as JSON, or a headline, its table and the commands to follow it."""
-    from .cli_output import job_dict, jobs_table
+    from .cli_output import esc, job_dict, jobs_table
 
     job.model = job.model or model
 
     def render(out: Any) -> None:
-        out.print(f"✅ {headline} ({run.target.describe()})")
+        out.print(f"✅ {headline} ({esc(run.target.describe())})")
         out.print(jobs_table([job]))
         out.print(_next_steps(job.id, run), markup=False)
 
@@ -370,6 +374,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .cli_inputs import check_request_file_model, import_response_model
+    from .cli_output import esc
     from .cli_target import CLIError
 
     if not Path(args.file_path).is_file():
@@ -380,7 +385,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         processor = run.processor(model)
         job = processor.submit(args.file_path)
         _report_submitted(run, job, processor.model,
-                          f"Submitted {args.file_path} as {run.provider} batch [bold]{job.id}[/bold]")
+                          f"Submitted {esc(args.file_path)} as {run.provider} batch [bold]{esc(job.id)}[/bold]")
     return 0
 
 
@@ -392,7 +397,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         def render(out: Any) -> None:
             if not jobs:
-                out.print(f"No {run.provider} batches ({run.target.describe()}).")
+                out.print(f"No {run.provider} batches ({run.target.describe()}).", markup=False)
             else:
                 out.print(jobs_table(jobs, title=f"{run.provider} batches ({run.target.describe()})"))
 
@@ -401,7 +406,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .cli_output import EXIT_TIMEOUT, exit_code, job_dict, jobs_table, status_text
+    from .cli_output import EXIT_TIMEOUT, esc, exit_code, job_dict, jobs_table, status_text
     from .cli_target import CLIError
     from .errors import BatchTimeoutError
 
@@ -422,7 +427,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         def render(out: Any) -> None:
             out.print(jobs_table([job]))
             for error in job.errors:
-                out.print(f"[red]batch error:[/red] {error}", markup=True, highlight=False)
+                out.print(f"[red]batch error:[/red] {esc(error)}", highlight=False)
 
         run.done(job_dict(job), render)
         return exit_code(job)
@@ -535,7 +540,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         job = run.processor().cancel(args.batch_id)
         head = (f"Batch {job.id} had already ended ({status_text(job.status)}): nothing to cancel"
                 if job.is_terminal and status_text(job.status) != "cancelled" else f"✅ Cancel requested for {job.id}")
-        run.done(job_dict(job), lambda out: (out.print(head), out.print(jobs_table([job]))))
+        run.done(job_dict(job), lambda out: (out.print(head, markup=False), out.print(jobs_table([job]))))
     return 0
 
 
@@ -550,12 +555,12 @@ def cmd_delete(args: argparse.Namespace) -> int:
             raise CLIError(f"OpenAI batches cannot be deleted ({args.batch_id}); cancel it instead: "
                            f"`pytest-batch cancel --batch-id {args.batch_id} {run.flags()}`") from None
         run.done({"id": args.batch_id, "deleted": True},
-                 lambda out: out.print(f"✅ Deleted {run.provider} batch {args.batch_id}"))
+                 lambda out: out.print(f"✅ Deleted {run.provider} batch {args.batch_id}", markup=False))
     return 0
 
 
 def cmd_list_models(args: argparse.Namespace) -> int:
-    from .cli_output import console, emit_json
+    from .cli_output import console, emit_json, esc
     from .cli_target import BUILTIN_MODELS, all_models
 
     table = all_models()
@@ -572,10 +577,10 @@ def cmd_list_models(args: argparse.Namespace) -> int:
     for provider, models in table.items():
         for model in models:
             source = "built-in" if model.partition("/")[2] in BUILTIN_MODELS[provider] else "configured"
-            grid.add_row(provider, model, source)
+            grid.add_row(provider, esc(model), source)
     out.print(grid)
     out.print("Add models with PYTEST_BATCH_MODELS=provider/model,... or [tool.pytest-batch] models = [...] "
-              "in pyproject.toml.")
+              "in pyproject.toml.", markup=False)
     return 0
 
 

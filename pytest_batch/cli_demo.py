@@ -47,7 +47,7 @@ def run_demo(which: str = "all", *, as_json: bool = False, emulator: Any = None)
     """Run the demo for one provider or all; 0 when every provider extracted the expected users.
 
     ``emulator`` defaults to a fresh one answering the seed prompts with their users."""
-    from .cli_output import console, emit_json
+    from .cli_output import console, emit_json, esc
     from .cli_target import new_emulator
 
     providers = PROVIDERS if which == "all" else (which,)
@@ -61,17 +61,18 @@ def run_demo(which: str = "all", *, as_json: bool = False, emulator: Any = None)
 
     out = console()
     for report in reports:
-        table = Table(title=f"{report['provider']} ({report['model']})")
+        table = Table(title=esc(f"{report['provider']} ({report['model']})"))
         for name in ("custom_id", "name", "age", "status"):
             table.add_column(name)
         for row in report["rows"]:
             style = "green" if row["status"] == "ok" else "red"
-            table.add_row(row["custom_id"], str(row["name"] or "-"), str(row["age"] if row["age"] is not None else "-"),
-                          f"[{style}]{row['status']}[/{style}]")
+            age = row["age"] if row["age"] is not None else "-"
+            table.add_row(esc(row["custom_id"]), esc(row["name"] or "-"), esc(age),
+                          f"[{style}]{esc(row['status'])}[/{style}]")
         out.print(table)
-        out.print(f"batch {report['batch_id']}: {report['status']}", soft_wrap=True)
+        out.print(f"batch {report['batch_id']}: {report['status']}", soft_wrap=True, markup=False)
     for report in reports:
         mark = "✅" if report["match"] else "❌"
-        out.print(f"{mark} {summary(report)}")
+        out.print(f"{mark} {summary(report)}", markup=False)
     out.print("(simulated: the in-process emulator answers the seed prompts; no key, no network)")
     return 0 if ok else 1

@@ -31,10 +31,20 @@ def console(stderr: bool = False) -> Any:
     """A rich console; when output is not a terminal it is wide enough for batch ids."""
     from rich.console import Console
 
-    out = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    # emoji=False: ":name:" in a path or an id stays as typed
+    out = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = max(out.width, 160)
     return out
+
+
+def esc(value: Any) -> str:
+    """``value`` as text that rich prints literally: user, config and provider text (paths,
+    ids, model names, error messages) must go through this (or ``markup=False``), or rich
+    eats anything in square brackets, such as ``[tool.pytest-batch]``."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def emit_json(data: Any) -> None:
@@ -48,7 +58,7 @@ def status_text(status: Any) -> str:
 def styled_status(status: Any) -> str:
     text = status_text(status)
     style = _STATUS_STYLES.get(text)
-    return f"[{style}]{text}[/{style}]" if style else text
+    return f"[{style}]{esc(text)}[/{style}]" if style else esc(text)
 
 
 def exit_code(job: Any) -> int:
@@ -87,12 +97,12 @@ def job_dict(job: Any) -> dict[str, Any]:
 def jobs_table(jobs: list[Any], title: str | None = None) -> Any:
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=esc(title) if title else None)
     for name in ("ID", "Status", "Created", "Progress (ok / failed / total)", "Model"):
         table.add_column(name, overflow="fold")
     for job in jobs:
-        table.add_row(job.id, styled_status(job.status), when(job.created_at), progress_text(job.counts),
-                      job.model or "-")
+        table.add_row(esc(job.id), styled_status(job.status), when(job.created_at), progress_text(job.counts),
+                      esc(job.model or "-"))
     return table
 
 
@@ -134,6 +144,8 @@ def unreachable(exc: BaseException, target: Any) -> CLIError | None:
         seen = seen.__cause__ or seen.__context__
     import socket
 
+    if isinstance(exc, BrokenPipeError):
+        return None  # raised as is, it is our own stdout closing (`| head`); the SDKs wrap network errors
     if not any(type(e).__name__ in _UNREACHABLE or isinstance(e, (ConnectionError, socket.gaierror)) for e in chain):
         return None
     if any(isinstance(e, ConnectionRefusedError) for e in chain):

@@ -216,6 +216,21 @@ def test_list_models_shows_builtin_and_configured(cli):
     assert "google/gemini-2.5-flash" in models["google"]
 
 
+def test_square_brackets_in_config_and_paths_are_printed_as_typed(cli):
+    """rich read "[tool.pytest-batch]" (and any bracketed path, model or id) as markup and dropped it."""
+    (cli.cwd / "pyproject.toml").write_text('[tool.pytest-batch]\nmodels = ["openai/gpt-[x]"]\n')
+    listed = cli("list-models")
+    assert listed.code == 0, listed
+    assert "or [tool.pytest-batch] models = [...] in pyproject.toml." in listed.out, listed
+    assert "openai/gpt-[x]" in listed.out, listed
+    (cli.cwd / "prompt.jsonl").write_text('"Zed is 7."\n')
+    created = cli("create", "--messages-file", "prompt.jsonl", "--model", "openai/gpt-[x]", "--simulate",
+                  "--state-dir", "st[red]:smile:", "--lifecycle", "immediate")
+    assert created.code == 0, created
+    assert "(simulated (st[red]:smile:/emulator.pickle))" in created.out, created
+    assert "gpt-[x]" in created.out, created
+
+
 def test_messages_file_forms(tmp_path):
     from pytest_batch.cli_inputs import read_messages
     from pytest_batch.cli_target import CLIError

@@ -30,8 +30,9 @@ def test_in_memory_example_runs_offline(tmp_path):
     assert list(tmp_path.iterdir()) == []  # in memory: nothing written
 
 
-@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "google/gemini-2.5-flash"])
-def test_clients_made_from_the_environment_reach_the_base_url(monkeypatch, model):
+@pytest.fixture
+def served(monkeypatch):
+    """An emulator server the environment points every SDK at, with placeholder keys."""
     from pytest_batch.sim.server import start_server
 
     emulator = Emulator(expectations=seed_expectations())
@@ -40,40 +41,38 @@ def test_clients_made_from_the_environment_reach_the_base_url(monkeypatch, model
             monkeypatch.setenv(name, value)
         for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY"):
             monkeypatch.setenv(name, "sim-key")
-        bp = BatchProcessor(model, User, sleep=lambda s: None)
-        job = bp.wait(bp.submit(list(SEED_PROMPTS[:3])))
-        assert [item.value for item in bp.results(job).in_input_order()] == list(EXPECTED_USERS[:3])
-    assert emulator.journal.calls(model.partition("/")[0])
+        yield emulator
 
 
 @pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "google/gemini-2.5-flash"])
-def test_processors_close_the_clients_they_made(monkeypatch, model):
+def test_clients_made_from_the_environment_reach_the_base_url(served, model):
+    bp = BatchProcessor(model, User, sleep=lambda s: None)
+    job = bp.wait(bp.submit(list(SEED_PROMPTS[:3])))
+    assert [item.value for item in bp.results(job).in_input_order()] == list(EXPECTED_USERS[:3])
+    assert served.journal.calls(model.partition("/")[0])
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "google/gemini-2.5-flash"])
+def test_processors_close_the_clients_they_made(served, model):
     import asyncio
 
     from pytest_batch.processor import AsyncBatchProcessor
-    from pytest_batch.sim.server import start_server
 
-    emulator = Emulator(expectations=seed_expectations())
-    with start_server(emulator) as server:
-        for name, value in server.env.items():
-            monkeypatch.setenv(name, value)
-        for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY"):
-            monkeypatch.setenv(name, "sim-key")
-        with BatchProcessor(model, User, sleep=lambda s: None) as bp:
-            job = bp.wait(bp.submit(list(SEED_PROMPTS[:2])))
-            client = bp.client
-        assert bp._client is None  # closed and let go; the next call would make a new one
-        assert _is_closed(client)
+    with BatchProcessor(model, User, sleep=lambda s: None) as bp:
+        job = bp.wait(bp.submit(list(SEED_PROMPTS[:2])))
+        client = bp.client
+    assert bp._client is None  # closed and let go; the next call would make a new one
+    assert _is_closed(client)
 
-        async def run() -> list[User]:
-            async with AsyncBatchProcessor(model, User) as abp:
-                results = await abp.results(job.id)
-                values = [item.value async for item in results.successes()]
-            assert abp._client is None
-            return values
+    async def run() -> list[User]:
+        async with AsyncBatchProcessor(model, User) as abp:
+            results = await abp.results(job.id)
+            values = [item.value async for item in results.successes()]
+        assert abp._client is None
+        return values
 
-        # no "Event loop is closed" noise: the async client is closed inside the loop that used it
-        assert sorted(asyncio.run(run()), key=lambda u: u.age) == sorted(EXPECTED_USERS[:2], key=lambda u: u.age)
+    # no "Event loop is closed" noise: the async client is closed inside the loop that used it
+    assert sorted(asyncio.run(run()), key=lambda u: u.age) == sorted(EXPECTED_USERS[:2], key=lambda u: u.age)
 
 
 def _is_closed(client) -> bool:
@@ -90,18 +89,13 @@ def test_an_injected_client_is_left_open():
     assert not _is_closed(client)
 
 
-def test_anthropic_auth_token_alone_is_enough(monkeypatch):
-    from pytest_batch.sim.server import start_server
-
-    emulator = Emulator(expectations=seed_expectations())
-    with start_server(emulator) as server:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.env["ANTHROPIC_BASE_URL"])
-        monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-        monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "sim-token-123456")
-        bp = BatchProcessor("anthropic/claude-haiku-4-5", User, sleep=lambda s: None)
-        job = bp.wait(bp.submit(list(SEED_PROMPTS[:1])))
-        assert [item.value for item in bp.results(job)] == [EXPECTED_USERS[0]]
-    assert emulator.journal.calls("anthropic", "POST")
+def test_anthropic_auth_token_alone_is_enough(served, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "sim-token-123456")
+    bp = BatchProcessor("anthropic/claude-haiku-4-5", User, sleep=lambda s: None)
+    job = bp.wait(bp.submit(list(SEED_PROMPTS[:1])))
+    assert [item.value for item in bp.results(job)] == [EXPECTED_USERS[0]]
+    assert served.journal.calls("anthropic", "POST")
 
 
 def test_register_price_sets_the_estimated_cost(monkeypatch):

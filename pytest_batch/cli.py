@@ -28,6 +28,12 @@ Where requests go:
                       Simulation exercises the pipeline, not a model: the seed's ten prompts
                       answer with their expected users, --responses FILE sets other answers,
                       everything else gets schema-valid synthetic answers.
+                      --responses and --lifecycle are saved in the state: later commands keep them.
+                      Only `create` and `submit` start a state; the others report that there is none.
+                      Each new state draws a random seed, so ids differ between directories.
+                      The state is a pickle (loading it runs code): it is signed with a key of yours
+                      (~/.config/pytest-batch/state.key), and a state file that is unsigned, owned by
+                      another user or writable by others is refused, never loaded.
 """
 
 EPILOG = """\
@@ -101,13 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--simulate", action="store_true", default=None,
                        help="use the offline emulator (also PYTEST_BATCH_SIMULATE=1); simulates the API, not a model")
     group.add_argument("--state-dir", metavar="DIR",
-                       help="where --simulate keeps its state (default ./.pytest-batch or PYTEST_BATCH_STATE_DIR)")
+                       help="where --simulate keeps its state (default ./.pytest-batch or PYTEST_BATCH_STATE_DIR); "
+                            "a signed pickle: one you did not write is refused")
     group.add_argument("--base-url", metavar="URL",
                        help="send requests to this server, e.g. the root URL `pytest-batch serve` prints")
     group.add_argument("--responses", metavar="FILE",
-                       help="with --simulate: an expectations file (JSONL/JSON/YAML) setting the answers")
+                       help="with --simulate: an expectations file (JSONL/JSON/YAML) setting the answers; saved in "
+                            "the state, so later commands keep it")
     group.add_argument("--lifecycle", metavar="SPEC",
-                       help="with --simulate: immediate, polls:N, seconds:S or manual (default polls:2)")
+                       help="with --simulate: immediate, polls:N, seconds:S or manual (default polls:2); saved in "
+                            "the state, so later commands keep it")
 
     def add(name: str, *, aliases: Sequence[str] = (), parents: Sequence[argparse.ArgumentParser] = (),
             handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
@@ -227,11 +236,19 @@ def _serve(argv: list[str]) -> int:
     for action in parser._actions:
         if action.dest == "port":
             action.type = _port
+        elif action.dest == "seed":
+            action.help = ("seed for ids and synthetic answers (default: a random one, so no two servers issue "
+                           "the same ids)")
+    parser.set_defaults(seed=None)
     args = parser.parse_args(argv)
     problem = _listen_problem(args.host, args.port)
     if problem is not None:
         print(f"❌ Error: {problem}", file=sys.stderr)
         return 1
+    if args.seed is None:
+        import secrets
+
+        argv = [*argv, "--seed", str(secrets.randbits(31))]
     return serve_main(argv)
 
 
@@ -259,10 +276,13 @@ def _listen_problem(host: str, port: int) -> str | None:
 class _Run:
     """One batch command's context: the target (entered), the processor factory, the output."""
 
-    def __init__(self, args: argparse.Namespace, *, need_key: bool = True) -> None:
+    def __init__(self, args: argparse.Namespace, *, need_key: bool = True, state: str = "existing") -> None:
+        """``state`` (with --simulate): "create" a state when there is none (create, submit),
+        use an "existing" one only (never create one for a read), or "none" (only build a file)."""
         from .cli_target import CLIError, parse_model, resolve_target
 
         self.args = args
+        self.state = state
         self.provider, _ = parse_model(args.model)
         self.target = resolve_target(self.provider, simulate=args.simulate, base_url=args.base_url,
                                      state_dir=args.state_dir, need_key=need_key)
@@ -273,7 +293,10 @@ class _Run:
     def __enter__(self) -> Self:
         from .cli_target import simulated_state
 
-        self._state = simulated_state(self.target, lifecycle=self.args.lifecycle, responses=self.args.responses)
+        if self.state == "none" and self.target.simulated:
+            self.target.mode = "build"  # nothing is sent: no emulator, no state
+        self._state = simulated_state(self.target, lifecycle=self.args.lifecycle, responses=self.args.responses,
+                                      create=self.state == "create")
         self._state.__enter__()
         return self
 
@@ -281,10 +304,18 @@ class _Run:
         self._state.__exit__(kind, exc, tb)
         if isinstance(exc, Exception):  # not SystemExit: rich exits 1 when stdout is closed (`| head`)
             from .cli_output import unreachable
+            from .errors import BatchNotFoundError
 
             failure = unreachable(exc, self.target)
             if failure is not None:
                 raise failure from None
+            if isinstance(exc, BatchNotFoundError) and self.target.simulated:
+                from .cli_target import CLIError
+
+                state = self.target.state_file.absolute()
+                raise CLIError(f"{exc}; looked in the simulated state {state} (if you created the batch elsewhere, "
+                               "pass --state-dir DIR or set PYTEST_BATCH_STATE_DIR to that directory's "
+                               ".pytest-batch)") from None
 
     def processor(self, response_model: type | None = None) -> Any:
         from .cli_inputs import import_response_model
@@ -339,7 +370,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
     messages = read_messages(args.messages_file)
     model = import_response_model(args.response_model)
-    with _Run(args, need_key=not args.output_file) as run:
+    with _Run(args, need_key=not args.output_file, state="none" if args.output_file else "create") as run:
         processor = run.processor(model)
         if args.output_file:
             processor.build(messages.requests, custom_ids=messages.custom_ids, output=args.output_file)
@@ -381,7 +412,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise CLIError(f"request file not found: {args.file_path}")
     check_request_file_model(args.file_path, args.model)
     model = import_response_model(args.response_model)
-    with _Run(args) as run:
+    with _Run(args, state="create") as run:
         processor = run.processor(model)
         job = processor.submit(args.file_path)
         _report_submitted(run, job, processor.model,
@@ -391,17 +422,26 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from .cli_output import job_dict, jobs_table
+    from .cli_target import NoSimulatedState
 
-    with _Run(args) as run:
-        jobs = list(run.processor().list(args.limit))
+    try:
+        with _Run(args) as run:
+            jobs = list(run.processor().list(args.limit))
 
-        def render(out: Any) -> None:
-            if not jobs:
-                out.print(f"No {run.provider} batches ({run.target.describe()}).", markup=False)
-            else:
-                out.print(jobs_table(jobs, title=f"{run.provider} batches ({run.target.describe()})"))
+            def render(out: Any) -> None:
+                if not jobs:
+                    out.print(f"No {run.provider} batches ({run.target.describe()}).", markup=False)
+                else:
+                    out.print(jobs_table(jobs, title=f"{run.provider} batches ({run.target.describe()})"))
 
-        run.done([job_dict(job) for job in jobs], render)
+            run.done([job_dict(job) for job in jobs], render)
+    except NoSimulatedState as exc:  # nothing simulated here yet: an empty list, and where to look
+        if args.json:
+            from .cli_output import emit_json
+
+            emit_json([])
+        else:
+            print(f"No {args.model.partition('/')[0]} batches: {exc.message}")
     return 0
 
 

@@ -48,6 +48,9 @@ BUILTIN_MODELS: dict[str, tuple[str, ...]] = {
 DEFAULT_MODELS = {provider: f"{provider}/{models[0]}" for provider, models in BUILTIN_MODELS.items()}
 
 DEFAULT_STATE_DIR = ".pytest-batch"
+#: where the key that signs simulated state lives (below $XDG_CONFIG_HOME or ~/.config).
+STATE_KEY_FILE = Path("pytest-batch") / "state.key"
+_STATE_MAGIC = b"pytest-batch signed emulator state v1\n"
 #: simulated batches finish on their second status read, so ``status`` shows progress.
 DEFAULT_SIM_LIFECYCLE = "polls:2"
 STATE_FILE = "emulator.pickle"
@@ -115,7 +118,8 @@ def all_models() -> dict[str, list[str]]:
 # --------------------------------------------------------------------------- targets
 @dataclass
 class Target:
-    """How to reach one provider: ``mode`` is "live", "server" (a base URL) or "simulate"."""
+    """How to reach one provider: ``mode`` is "live", "server" (a base URL), "simulate", or
+    "build" (nothing is sent: requests are only written to a file)."""
 
     provider: str
     mode: str
@@ -134,6 +138,8 @@ class Target:
             return self._clients[self.provider]
         if self.mode == "simulate":
             made = getattr(self.emulator, f"{self.provider}_client")()
+        elif self.mode == "build":
+            return None
         elif self.mode == "server":
             made = sdk_client(self.provider, self.base_url, api_key(self.provider) or _placeholder_key(self.provider))
         else:
@@ -243,10 +249,16 @@ def state_path(state_dir: str | Path | None = None) -> Path:
 
 
 # --------------------------------------------------------------------------- simulated state
-def new_emulator(*, lifecycle: str | None = None, responses: str | None = None, seed: int = 0) -> Any:
-    """A fresh emulator answering the seed's ten prompts with their users, on the wall clock."""
+def new_emulator(*, lifecycle: str | None = None, responses: str | None = None, seed: int | None = None) -> Any:
+    """A fresh emulator answering the seed's ten prompts with their users, on the wall clock.
+
+    Without ``seed`` a random one is drawn (and kept in the saved state), so two state
+    directories, two demos or two servers never issue the same batch ids."""
+    import secrets
+
     from .sim import Clock, Emulator
 
+    seed = secrets.randbits(31) if seed is None else seed
     emulator = Emulator(seed=seed, lifecycle=lifecycle or DEFAULT_SIM_LIFECYCLE, clock=Clock())
     load_responses(emulator, responses)
     return emulator
@@ -266,35 +278,45 @@ def load_responses(emulator: Any, responses: str | None) -> None:
     emulator.load_expectations(seed_expectations())
 
 
+class NoSimulatedState(CLIError):
+    """A command that reads simulated state found none (and creates none)."""
+
+
+def no_state_message(path: Path) -> str:
+    return (f"no simulated state in {path.parent.absolute()} (nothing was created with --simulate here); run "
+            f"the command where you created the batch, or pass --state-dir DIR (or set PYTEST_BATCH_STATE_DIR) to that "
+            f"directory's {DEFAULT_STATE_DIR}")
+
+
 @contextlib.contextmanager
 def simulated_state(target: Target, *, lifecycle: str | None = None, responses: str | None = None,
-                    write: bool = True) -> Iterator[Target]:
+                    write: bool = True, create: bool = True) -> Iterator[Target]:
     """Load the emulator from ``target.state_file`` (or start one), yield, and save it back.
 
-    An exclusive lock on the state directory keeps concurrent invocations from losing each
-    other's batches."""
+    With ``create=False`` (commands that only read or change existing batches) a missing state
+    raises NoSimulatedState and nothing is created. An exclusive lock on the state directory
+    keeps concurrent invocations from losing each other's batches."""
     if not target.simulated:
         yield target
         return
-    from .sim import Emulator
     from .sim.lifecycle import LifecycleError
 
     path = target.state_file
     assert path is not None
+    if not create and not path.exists():
+        raise NoSimulatedState(no_state_message(path))
     with _writable_state(path.parent, "create"):
         path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path.parent / "lock"):
         try:
             if path.exists():
-                try:
-                    emulator = Emulator.load(path)
-                except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
-                    raise CLIError(f"cannot read the simulated state {path} ({exc}); delete it to start over") \
-                        from None
+                emulator = load_state(path)
                 if responses is not None:
                     load_responses(emulator, responses)
                 if lifecycle:
                     emulator.set_lifecycle(lifecycle)
+            elif not create:
+                raise NoSimulatedState(no_state_message(path))
             else:
                 emulator = new_emulator(lifecycle=lifecycle, responses=responses)
         except LifecycleError as exc:
@@ -306,7 +328,93 @@ def simulated_state(target: Target, *, lifecycle: str | None = None, responses: 
             if write:
                 target._clients.clear()
                 with _writable_state(path.parent, "write"):
-                    emulator.save(path)
+                    save_state(emulator, path)
+
+
+# --------------------------------------------------------------------------- signed state files
+# The emulator's state is a pickle, and unpickling runs code: a state file from a checkout
+# you did not write (or from another user) must never be loaded. So the file is signed with
+# a key only this user can read, and checked for owner and permissions before it is read.
+def save_state(emulator: Any, path: Path) -> None:
+    """Write ``emulator`` to ``path`` (mode 0600, atomically) as a signed pickle."""
+    import hashlib
+    import hmac
+    import pickle
+
+    data = pickle.dumps(emulator)
+    signature = hmac.new(_state_key(), data, hashlib.sha256).hexdigest().encode()
+    tmp = path.with_name(path.name + ".tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+        handle.write(_STATE_MAGIC + signature + b"\n" + data)
+    os.replace(tmp, path)
+
+
+def load_state(path: Path) -> Any:
+    """The emulator saved at ``path``, once its owner, permissions and signature are checked."""
+    import hashlib
+    import hmac
+    import pickle
+
+    from .sim import Emulator
+
+    refuse = f"refusing to load the simulated state {path}: it is a pickle, and loading it would run its code"
+    _check_private(path, refuse)
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise CLIError(f"cannot read the simulated state {path} ({exc.strerror or exc})") from None
+    signature, _, data = blob.removeprefix(_STATE_MAGIC).partition(b"\n")
+    expected = hmac.new(_state_key(), data, hashlib.sha256).hexdigest().encode()
+    if not blob.startswith(_STATE_MAGIC) or not hmac.compare_digest(signature, expected):
+        raise CLIError(f"{refuse}, and it was not written by pytest-batch for you (its signature does not match "
+                       f"your key {_state_key_path()}); delete it to start over")
+    try:
+        emulator = pickle.loads(data)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
+        raise CLIError(f"cannot read the simulated state {path} ({exc}); delete it to start over") from None
+    if not isinstance(emulator, Emulator):
+        raise CLIError(f"{path} does not hold a pytest-batch emulator state; delete it to start over")
+    return emulator
+
+
+def _check_private(path: Path, refuse: str) -> None:
+    """Refuse a file another user owns or may write (POSIX; nothing to check elsewhere)."""
+    if not hasattr(os, "getuid"):  # pragma: no cover - Windows
+        return
+    info = path.stat()
+    if info.st_uid != os.getuid():
+        raise CLIError(f"{refuse}, and it belongs to another user (uid {info.st_uid}); delete it, or pass "
+                       "--state-dir to a directory of your own")
+    if info.st_mode & 0o022:
+        raise CLIError(f"{refuse}, and other users may write it (mode {info.st_mode & 0o777:o}); delete it, "
+                       "or `chmod go-w` it if you trust it")
+
+
+def _state_key_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / STATE_KEY_FILE
+
+
+def _state_key() -> bytes:
+    """This user's key for signing simulated state (made on first use, mode 0600)."""
+    import secrets
+
+    path = _state_key_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+                handle.write(secrets.token_hex(32).encode())
+        except FileExistsError:
+            pass
+        _check_private(path, f"refusing to use the state signing key {path}")
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise CLIError(f"cannot use the simulated state's signing key {path} ({exc.strerror or exc}); "
+                       "set XDG_CONFIG_HOME to a directory you can write") from None
+    if len(key) < 32:
+        raise CLIError(f"the simulated state's signing key {path} is too short; delete it to make a new one")
+    return key
 
 
 @contextlib.contextmanager

@@ -43,13 +43,21 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class Runner:
-    def __init__(self, cwd: Path) -> None:
+    def __init__(self, cwd: Path, config_home: Path | None = None) -> None:
         self.cwd = cwd
+        self.config_home = config_home or cwd / ".config"
+
+    def elsewhere(self, directory: str) -> Runner:
+        """The same runner (same signing key) in another working directory below this one."""
+        (self.cwd / directory).mkdir(parents=True, exist_ok=True)
+        return Runner(self.cwd / directory, self.config_home)
 
     def __call__(self, *args: str, env: dict[str, str] | None = None, script: Path | None = None,
                  timeout: float = 60) -> Result:
         command = [sys.executable, str(script)] if script else [sys.executable, "-m", "pytest_batch.cli"]
-        done = subprocess.run([*command, *args], cwd=self.cwd, env=clean_env(**(env or {})), capture_output=True,
+        # the key that signs simulated state: one per test, not the user's ~/.config
+        env = {"XDG_CONFIG_HOME": str(self.config_home), **(env or {})}
+        done = subprocess.run([*command, *args], cwd=self.cwd, env=clean_env(**env), capture_output=True,
                               text=True, timeout=timeout, check=False)
         result = Result(done.returncode, done.stdout, done.stderr)
         assert "Traceback" not in result.err, result

@@ -98,7 +98,12 @@ def test_bad_message_role_or_content_names_file_and_line(cli, tmp_path):
         read_messages(path)
 
 
-def test_unknown_batch_id_is_one_line_on_every_provider(cli):
+def test_unknown_batch_id_is_one_line_on_every_provider(cli, monkeypatch):
+    from pytest_batch.cli_target import new_emulator, save_state
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(cli.config_home))  # signed with the key the subprocesses use
+    (cli.cwd / "state").mkdir()
+    save_state(new_emulator(), cli.cwd / "state" / "emulator.pickle")
     for model, batch_id in (("openai/gpt-4o-mini", "batch_nope"),
                             ("anthropic/claude-3-5-sonnet-20241022", "msgbatch_nope"),
                             ("google/gemini-2.0-flash-001", "batches/nope")):
@@ -110,7 +115,9 @@ def test_unknown_batch_id_is_one_line_on_every_provider(cli):
 
 def test_state_dir_and_output_file_problems_are_one_line(cli):
     (cli.cwd / "state" / "lock").mkdir(parents=True)  # stands for a state directory this user cannot write
-    locked = cli("list", "--model", "openai/gpt-4o-mini", "--simulate", "--state-dir", "state")
+    (cli.cwd / "prompt.jsonl").write_text('"Zed is 7."\n')
+    locked = cli("create", "--messages-file", "prompt.jsonl", "--model", "openai/gpt-4o-mini", "--simulate",
+                 "--state-dir", "state")
     assert locked.code == 1, locked
     assert locked.err.startswith("❌ Error: cannot lock the simulated state directory state (Is a directory); "
                                  "pass a writable --state-dir"), locked

@@ -4,11 +4,12 @@ create -> status -> results works without keys or network; `demo` and the exampl
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from pytest_batch.seed import EXPECTED_USERS
-from tests.cli.conftest import EXAMPLES
+from tests.cli.conftest import EXAMPLES, Runner
 
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-3-5-sonnet-20241022", "google/gemini-2.0-flash-001"]
 
@@ -125,3 +126,80 @@ def test_submit_refuses_a_file_built_for_another_model(cli):
     same = cli("submit", "--file-path", "anthropic.jsonl", "--model", "anthropic/claude-3-haiku-20240307", *sim,
                "--json")
     assert same.code == 0 and same.json()["model"] in ("claude-3-haiku-20240307", "anthropic/claude-3-haiku-20240307")
+
+
+def test_state_is_found_or_named_and_never_created_by_a_read(cli):
+    """From another directory, reads said "OpenAI has no batch ..." and left an empty ./.pytest-batch."""
+    sim = ("--model", "openai/gpt-4o-mini", "--simulate")
+    (cli.cwd / "prompt.jsonl").write_text('"Zed is 7."\n')
+    batch_id = cli("create", "--messages-file", "prompt.jsonl", *sim, "--json").json()["id"]
+    other = cli.elsewhere("sub")
+    missing_state = f"no simulated state in {other.cwd / '.pytest-batch'} (nothing was created with --simulate here)"
+    for command in (("status", "--batch-id", batch_id), ("cancel", "--batch-id", batch_id),
+                    ("delete", "--batch-id", batch_id), ("results", "--batch-id", batch_id, "--output-file", "o")):
+        result = other(*command, *sim)
+        assert (result.code, result.out) == (1, ""), result
+        assert result.err.startswith(f"❌ Error: {missing_state}; run the command where you created the batch, "
+                                     "or pass --state-dir DIR"), result
+    listed = other("list", *sim)
+    assert (listed.code, listed.err) == (0, "") and listed.out.startswith(f"No openai batches: {missing_state}")
+    assert other("list", *sim, "--json").json() == []
+    assert sorted(p.name for p in other.cwd.iterdir()) == []  # nothing created by a read
+    found = other("status", "--batch-id", batch_id, *sim, "--state-dir", "../.pytest-batch", "--json")
+    assert found.code == 0 and found.json()["id"] == batch_id, found
+
+    unknown = cli("status", "--batch-id", "batch_nope", *sim)
+    assert unknown.code == 1, unknown
+    assert unknown.err.startswith("❌ Error: OpenAI has no batch 'batch_nope'"), unknown
+    assert f"; looked in the simulated state {cli.cwd / '.pytest-batch' / 'emulator.pickle'} (if you created the " \
+           "batch elsewhere, pass --state-dir DIR or set PYTEST_BATCH_STATE_DIR" in unknown.err, unknown
+
+    # a new state directory draws its own seed: its first batch gets another id
+    again = other("create", "--messages-file", "../prompt.jsonl", *sim, "--json")
+    assert again.code == 0 and again.json()["id"] != batch_id, again
+
+
+def test_demo_and_new_states_draw_their_own_seed():
+    from pytest_batch.cli_target import new_emulator
+
+    first, second = new_emulator(), new_emulator()
+    assert first.seed != second.seed
+    assert first.ids.openai_batch() != second.ids.openai_batch()
+    assert new_emulator(seed=3).ids.openai_batch() == new_emulator(seed=3).ids.openai_batch()
+
+
+def test_a_state_file_not_written_for_this_user_is_never_loaded(cli):
+    """The state is a pickle: one from a cloned checkout or another user would run its code."""
+    import os
+    import pickle
+
+    sim = ("--model", "openai/gpt-4o-mini", "--simulate", "--state-dir", "state")
+    (cli.cwd / "prompt.jsonl").write_text('"Zed is 7."\n')
+    assert cli("create", "--messages-file", "prompt.jsonl", *sim).code == 0
+    state = cli.cwd / "state" / "emulator.pickle"
+    assert state.stat().st_mode & 0o777 == 0o600
+    key = cli.config_home / "pytest-batch" / "state.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+
+    state.chmod(0o666)
+    writable = cli("list", *sim)
+    assert writable.code == 1, writable
+    assert writable.err.startswith(f"❌ Error: refusing to load the simulated state {Path('state/emulator.pickle')}: "
+                                   "it is a pickle, and loading it would run its code, and other users may write "
+                                   "it (mode 666)"), writable
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ("touch pwned",))
+
+    state.write_bytes(pickle.dumps(Exploit()))  # what a checkout could ship
+    state.chmod(0o600)
+    for command in (("list",), ("create", "--messages-file", "prompt.jsonl")):
+        refused = cli(*command, *sim)
+        assert refused.code == 1, refused
+        assert "and it was not written by pytest-batch for you (its signature does not match your key " in refused.err
+    assert not (cli.cwd / "pwned").exists()
+    other_key = Runner(cli.cwd, cli.cwd / "other-config")  # another user's key: their state is refused too
+    state.unlink()
+    assert cli("create", "--messages-file", "prompt.jsonl", *sim).code == 0
+    assert "signature does not match" in other_key("list", *sim).err

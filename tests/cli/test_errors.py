@@ -267,10 +267,30 @@ def test_response_model_specs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mymodels.py").write_text("from pydantic import BaseModel\nclass Pet(BaseModel):\n    name: str\n")
     assert import_response_model("mymodels:Pet").__name__ == "Pet"
-    with pytest.raises(CLIError, match="cannot import"):
+    with pytest.raises(CLIError, match="cannot import it \\(module 'mymodels' has no attribute 'Nope'\\)"):
         import_response_model("mymodels:Nope")
-    with pytest.raises(CLIError, match="not a pydantic BaseModel"):
+    with pytest.raises(CLIError, match=r"'json:JSONDecoder' is not a pydantic BaseModel subclass \(class JSONDec"):
         import_response_model("json:JSONDecoder")
+    with pytest.raises(CLIError, match="'json:dumps' is a function, not a class"):
+        import_response_model("json:dumps")
+    with pytest.raises(CLIError, match="cannot import module 'no_such_module' \\(No module named"):
+        import_response_model("no_such_module:X")
+
+
+def test_response_model_failures_say_which_step_failed(cli):
+    """Used to be "RuntimeError: boom at import" and, for BaseModel itself, an AttributeError later on."""
+    (cli.cwd / "broken.py").write_text('raise RuntimeError("boom at import")\n')
+    build = ("create", "--messages-file", str(EXAMPLES / "messages.jsonl"), "--model", "openai/gpt-4o-mini",
+             "--output-file", "req.jsonl", "--response-model")
+    broken = cli(*build, "broken:X")
+    assert (broken.code, broken.out) == (1, ""), broken
+    assert broken.err == ("❌ Error: --response-model 'broken:X': importing module 'broken' failed: "
+                          "RuntimeError: boom at import\n"), broken
+    base = cli(*build, "pydantic:BaseModel")
+    assert (base.code, base.out) == (1, ""), base
+    assert base.err.startswith("❌ Error: --response-model 'pydantic:BaseModel' is pydantic's BaseModel itself; "
+                               "give your subclass of it"), base
+    assert not (cli.cwd / "req.jsonl").exists()
 
 
 @pytest.mark.parametrize("given, provider, expected", [

@@ -37,8 +37,10 @@ Where requests go:
 """
 
 EPILOG = """\
-exit codes: 0 ok (status: completed or still running), 1 error, 2 bad usage,
-  3 batch failed, 4 batch expired, 5 batch cancelled, 6 `status --wait` timed out,
+exit codes: 0 ok (status: completed or still running), 1 error, 2 bad usage (a missing or
+  malformed --model too), 3 batch failed (or completed with no request succeeded, as
+  Anthropic and Gemini batches whose every request errored do), 4 batch expired,
+  5 batch cancelled, 6 `status --wait` timed out,
   130 interrupted. `results` writes what came back and exits with the batch's code (3, 4, 5)
   when it did not complete, saying how many requests returned no result. `demo` exits 1
   when any provider's results differ from the expected users.
@@ -324,6 +326,11 @@ class _Run:
         model = response_model or import_response_model(None)
         return BatchProcessor(self.args.model, response_model=model, client=self.target.client())
 
+    @property
+    def model_name(self) -> str:
+        """--model's model name (without the provider), for tables where the provider names none."""
+        return self.args.model.partition("/")[2]
+
     def wait_options(self) -> dict[str, Any]:
         """``BatchProcessor.wait`` options from --timeout and --interval; simulated batches
         move on reads (polls:N) or on a short clock, so they are polled every 50 ms."""
@@ -395,7 +402,7 @@ def _report_submitted(run: _Run, job: Any, model: str, headline: str) -> None:
 
     def render(out: Any) -> None:
         out.print(f"✅ {headline} ({esc(run.target.describe())})")
-        out.print(jobs_table([job]))
+        out.print(jobs_table([job], model=run.model_name))
         out.print(_next_steps(job.id, run), markup=False)
 
     run.done(job_dict(job), render)
@@ -432,7 +439,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 if not jobs:
                     out.print(f"No {run.provider} batches ({run.target.describe()}).", markup=False)
                 else:
-                    out.print(jobs_table(jobs, title=f"{run.provider} batches ({run.target.describe()})"))
+                    out.print(jobs_table(jobs, title=f"{run.provider} batches ({run.target.describe()})",
+                                         model=run.model_name))
 
             run.done([job_dict(job) for job in jobs], render)
     except NoSimulatedState as exc:  # nothing simulated here yet: an empty list, and where to look
@@ -446,28 +454,39 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .cli_output import EXIT_TIMEOUT, esc, exit_code, job_dict, jobs_table, status_text
+    from .cli_output import (
+        EXIT_FAILED,
+        EXIT_TIMEOUT,
+        esc,
+        exit_code,
+        job_dict,
+        jobs_table,
+        nothing_succeeded,
+        status_text,
+    )
     from .cli_target import CLIError
     from .errors import BatchTimeoutError
 
     with _Run(args) as run:
         processor = run.processor()
-        if args.wait:
-            seen: list[Any] = []
+        job = processor.status(args.batch_id)  # an unknown id fails here, before any progress bar
+        if args.wait and not job.is_terminal:
+            seen: list[Any] = [job]
             try:
-                job = processor.wait(args.batch_id, callback=seen.append, **run.wait_options())
+                job = processor.wait(job, callback=seen.append, **run.wait_options())
             except BatchTimeoutError:
                 still = status_text(seen[-1].status) if seen else "running"
                 limit = f"--timeout {args.timeout:g}s" if args.timeout is not None else "the default 24h timeout"
                 raise CLIError(f"batch {args.batch_id} is still {still} after {limit}; "
                                "run `status --wait` again, or raise --timeout", code=EXIT_TIMEOUT) from None
-        else:
-            job = processor.status(args.batch_id)
 
         def render(out: Any) -> None:
-            out.print(jobs_table([job]))
+            out.print(jobs_table([job], model=run.model_name))
             for error in job.errors:
                 out.print(f"[red]batch error:[/red] {esc(error)}", highlight=False)
+            if nothing_succeeded(job):
+                out.print(f"⚠️  the batch completed, but none of its {job.counts.total} requests succeeded "
+                          f"(exit code {EXIT_FAILED}, as for a failed batch)", markup=False)
 
         run.done(job_dict(job), render)
         return exit_code(job)
@@ -529,7 +548,7 @@ def _write_results(results: Any, path: Any, model: type | None) -> dict[str, int
 def _report_results(run: _Run, job: Any, tally: dict[str, int], path: Any, model: type | None) -> int:
     """The summary line (✅ only when every request came back and the batch completed), a
     warning on stderr naming the requests that returned nothing, and the batch's exit code."""
-    from .cli_output import exit_code, status_text
+    from .cli_output import exit_code, nothing_succeeded, status_text
 
     args = run.args
     succeeded, failed = tally["succeeded"], tally["failed"]
@@ -544,6 +563,8 @@ def _report_results(run: _Run, job: Any, tally: dict[str, int], path: Any, model
         warning = f"no results came back (batch {state})"
     elif no_result:
         warning = f"{no_result} of {requests} requests returned no result (batch {state})"
+    elif nothing_succeeded(job):
+        warning = f"none of the {requests} requests succeeded (batch {state})"
     elif code:
         warning = f"the batch did not complete ({state})"
     form = "parsed into " + model.__name__ if model is not None else "raw provider lines"
@@ -580,7 +601,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         job = run.processor().cancel(args.batch_id)
         head = (f"Batch {job.id} had already ended ({status_text(job.status)}): nothing to cancel"
                 if job.is_terminal and status_text(job.status) != "cancelled" else f"✅ Cancel requested for {job.id}")
-        run.done(job_dict(job), lambda out: (out.print(head, markup=False), out.print(jobs_table([job]))))
+        run.done(job_dict(job), lambda out: (out.print(head, markup=False),
+                                             out.print(jobs_table([job], model=run.model_name))))
     return 0
 
 
@@ -592,11 +614,24 @@ def cmd_delete(args: argparse.Namespace) -> int:
         try:
             run.processor().delete(args.batch_id)
         except UnsupportedOperationError:
-            raise CLIError(f"OpenAI batches cannot be deleted ({args.batch_id}); cancel it instead: "
-                           f"`pytest-batch cancel --batch-id {args.batch_id} {run.flags()}`") from None
+            raise CLIError(_no_openai_delete(run)) from None
         run.done({"id": args.batch_id, "deleted": True},
                  lambda out: out.print(f"✅ Deleted {run.provider} batch {args.batch_id}", markup=False))
     return 0
+
+
+def _no_openai_delete(run: _Run) -> str:
+    """OpenAI has no batch deletion: say so, what can be deleted, and (if it still runs) how to stop it."""
+    batch_id = run.args.batch_id
+    message = (f"OpenAI batches cannot be deleted ({batch_id}); only their files can (input, output and error "
+               "files, with the OpenAI Files API)")
+    try:
+        job = run.processor().status(batch_id)
+    except Exception:  # noqa: BLE001 - the advice is optional; the message above stands on its own
+        return message
+    if job.is_terminal:
+        return message
+    return f"{message}; to stop it, cancel it: `pytest-batch cancel --batch-id {batch_id} {run.flags()}`"
 
 
 def cmd_list_models(args: argparse.Namespace) -> int:

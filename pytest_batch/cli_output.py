@@ -63,8 +63,19 @@ def styled_status(status: Any) -> str:
 
 def exit_code(job: Any) -> int:
     """How ``status`` (and ``results``) exit for ``job``: 0 completed or still running, else the
-    code of how it ended (see STATUS_EXIT_CODES)."""
+    code of how it ended (see STATUS_EXIT_CODES). A batch that completed without one request
+    succeeding counts as failed: Anthropic (and Gemini) have no "failed" batch state, their
+    batches whose every request errored end "ended"/"succeeded" all the same."""
+    if nothing_succeeded(job):
+        return EXIT_FAILED
     return STATUS_EXIT_CODES.get(status_text(job.status), EXIT_OK)
+
+
+def nothing_succeeded(job: Any) -> bool:
+    """True for a completed batch of which every request failed."""
+    counts = job.counts
+    return status_text(job.status) == "completed" and counts.total > 0 and counts.succeeded == 0 and \
+        counts.errored > 0
 
 
 #: the error kinds of requests that never ran: they count as "returned no result".
@@ -94,7 +105,9 @@ def job_dict(job: Any) -> dict[str, Any]:
     }
 
 
-def jobs_table(jobs: list[Any], title: str | None = None) -> Any:
+def jobs_table(jobs: list[Any], title: str | None = None, model: str | None = None) -> Any:
+    """A table of jobs; ``model`` (--model's name) fills the Model column where the provider
+    names none (Anthropic never does, OpenAI not while validating), dimmed."""
     from rich.table import Table
 
     table = Table(title=esc(title) if title else None)
@@ -102,7 +115,7 @@ def jobs_table(jobs: list[Any], title: str | None = None) -> Any:
         table.add_column(name, overflow="fold")
     for job in jobs:
         table.add_row(esc(job.id), styled_status(job.status), when(job.created_at), progress_text(job.counts),
-                      esc(job.model or "-"))
+                      esc(job.model) if job.model else f"[dim]{esc(model)}[/dim]" if model else "-")
     return table
 
 
@@ -156,6 +169,10 @@ def unreachable(exc: BaseException, target: Any) -> CLIError | None:
         reason = _first_line(chain[-1])
     if target.mode == "server":
         advice = "is `pytest-batch serve` running there? check --base-url"
+    elif target.describe() != "live API":  # a key and an SDK base-URL variable
+        from .cli_target import BASE_URL_VARS
+
+        advice = f"is a server running there? check {BASE_URL_VARS[target.provider]}"
     else:
         advice = "check your network, or pass --simulate to work offline"
     return CLIError(f"cannot reach the {target.provider} API at {target.url} ({reason}); {advice}")

@@ -72,22 +72,33 @@ class CLIError(Exception):
 
 
 # --------------------------------------------------------------------------- models
-def parse_model(model: str | None) -> tuple[str, str]:
-    """``"openai/gpt-4o-mini"`` -> ``("openai", "gpt-4o-mini")``, with the seed's error messages."""
+def parse_model(model: str | None, source: str | None = None) -> tuple[str, str]:
+    """``"openai/gpt-4o-mini"`` -> ``("openai", "gpt-4o-mini")``, with the seed's error messages.
+
+    A bad ``--model`` is bad usage (exit 2); with ``source`` (where a configured model came
+    from) the message names it and the exit code is 1."""
+    code = 1 if source else 2
+    where = f"{source}: {model!r}: " if source else ""
     if not model:
-        raise CLIError("--model is required, in format 'provider/model-name' (see `pytest-batch list-models`)")
+        raise CLIError("--model is required, in format 'provider/model-name' (see `pytest-batch list-models`)",
+                       code=code)
     provider, slash, name = model.partition("/")
     if not slash or not provider or not name:
-        raise CLIError("Model must be in format 'provider/model-name'")
+        raise CLIError(f"{where}Model must be in format 'provider/model-name'", code=code)
     if provider not in PROVIDERS:
-        raise CLIError(f"Unsupported provider: {provider}", prefix="❌ ")
+        if source:
+            raise CLIError(f"{where}Unsupported provider: {provider} (use {', '.join(PROVIDERS)})", code=code)
+        raise CLIError(f"Unsupported provider: {provider}", prefix="❌ ", code=code)
     return provider, name
 
 
 def configured_models(cwd: Path | None = None) -> list[str]:
     """Extra models from ``PYTEST_BATCH_MODELS`` (comma or whitespace separated) and from
     ``[tool.pytest-batch] models = [...]`` in ``./pyproject.toml``."""
-    extra = os.environ.get("PYTEST_BATCH_MODELS", "").replace(",", " ").split()
+    from_env = os.environ.get("PYTEST_BATCH_MODELS", "").replace(",", " ").split()
+    for entry in from_env:
+        parse_model(entry, "PYTEST_BATCH_MODELS")
+    extra = list(from_env)
     pyproject = (cwd or Path.cwd()) / "pyproject.toml"
     if pyproject.is_file():
         import tomllib
@@ -99,9 +110,9 @@ def configured_models(cwd: Path | None = None) -> list[str]:
         models = data.get("tool", {}).get("pytest-batch", {}).get("models", [])
         if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
             raise CLIError(f"{pyproject}: [tool.pytest-batch] models must be a list of 'provider/model-name' strings")
+        for entry in models:
+            parse_model(entry, f"{pyproject} [tool.pytest-batch] models")
         extra.extend(models)
-    for entry in extra:
-        parse_model(entry)
     return extra
 
 
@@ -161,6 +172,10 @@ class Target:
             return f"simulated ({self.state_file})"
         if self.mode == "server":
             return f"server {self.base_url}"
+        env_url = os.environ.get(BASE_URL_VARS[self.provider])
+        host = urlsplit(env_url).netloc if env_url else None
+        if host and urlsplit(env_url).hostname not in REAL_HOSTS:  # a key and a base URL: not the live API
+            return f"{host} from {BASE_URL_VARS[self.provider]}"
         return "live API"
 
 

@@ -52,3 +52,36 @@ def test_status_wait_timeout_waits_the_whole_timeout(cli, emulator_server):
     assert 2.0 <= elapsed < 8, f"gave up after {elapsed:.2f}s"
     polls = emulator_server.emulator.journal.calls("openai", "GET", path_contains=batch_id)
     assert len(polls) >= 2 and polls[-1].at - polls[0].at >= 1.9, polls  # a last poll at the deadline
+
+
+def test_status_and_results_of_an_anthropic_batch_where_everything_errored(cli, emulator_server):
+    """Anthropic has no "failed" state: such a batch exited 0; its Model column was "-"."""
+    emulator = emulator_server.emulator
+    emulator.faults.batch("validation_failure")  # on Anthropic: the batch ends, every request errored
+    batch_id = submit_direct(emulator, ANTHROPIC)
+    target = ("--batch-id", batch_id, "--model", ANTHROPIC, "--base-url", emulator_server.url)
+    waited = cli("status", *target, "--wait")
+    assert waited.code == 3, waited
+    assert "the batch completed, but none of its 3 requests succeeded (exit code 3, as for a failed batch)" \
+        in waited.out, waited
+    assert "claude-3-5-sonnet-20241022" in waited.out  # --model's name where Anthropic names none
+    results = cli("results", *target, "--output-file", "out.jsonl")
+    assert results.code == 3 and results.err == "⚠️  none of the 3 requests succeeded (batch completed)\n", results
+
+    unknown = cli("status", "--batch-id", "msgbatch_nope", "--model", ANTHROPIC, "--base-url", emulator_server.url,
+                  "--wait")
+    assert (unknown.code, unknown.out) == (1, ""), unknown  # no stray line from a progress bar
+
+
+def test_a_key_and_an_sdk_base_url_name_the_host_and_openai_delete_names_the_files(cli, emulator_server):
+    host = emulator_server.url.removeprefix("http://")
+    env = {"OPENAI_API_KEY": "sk-local", "OPENAI_BASE_URL": emulator_server.base_urls["openai"]}
+    (cli.cwd / "prompt.jsonl").write_text('"Zed is 7."\n')
+    created = cli("create", "--messages-file", "prompt.jsonl", "--model", OPENAI, env=env)
+    assert created.code == 0, created
+    assert f"({host} from OPENAI_BASE_URL)" in created.out and "live API" not in created.out, created
+    batch_id = created.out.split("batch ")[1].split()[0]
+    deleted = cli("delete", "--batch-id", batch_id, "--model", OPENAI, env=env)
+    assert (deleted.code, deleted.out) == (1, ""), deleted
+    assert deleted.err == (f"❌ Error: OpenAI batches cannot be deleted ({batch_id}); only their files can (input, "
+                           "output and error files, with the OpenAI Files API)\n"), deleted

@@ -4,9 +4,14 @@ and submit, and the installed console script."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import time
 
-from tests.cli.conftest import submit_direct
+import pytest
+
+from tests.cli.conftest import clean_env, submit_direct
 
 OPENAI, ANTHROPIC, GOOGLE = "openai/gpt-4o-mini", "anthropic/claude-3-5-sonnet-20241022", "google/gemini-2.0-flash-001"
 
@@ -85,3 +90,44 @@ def test_a_key_and_an_sdk_base_url_name_the_host_and_openai_delete_names_the_fil
     assert (deleted.code, deleted.out) == (1, ""), deleted
     assert deleted.err == (f"❌ Error: OpenAI batches cannot be deleted ({batch_id}); only their files can (input, "
                            "output and error files, with the OpenAI Files API)\n"), deleted
+
+
+@pytest.mark.parametrize("model", [ANTHROPIC, GOOGLE])
+def test_submit_cancel_and_delete_on_anthropic_and_gemini(cli, emulator_server, model):
+    from pytest_batch.processor import BatchProcessor
+    from pytest_batch.seed import SEED_PROMPTS
+
+    BatchProcessor(model).build(list(SEED_PROMPTS[:2]), output=cli.cwd / "req.jsonl")
+    target = ("--model", model, "--base-url", emulator_server.url)
+    emulator_server.emulator.set_lifecycle("manual", next_batch=True)
+    submitted = cli("submit", "--file-path", "req.jsonl", *target, "--json")
+    assert submitted.code == 0, submitted
+    batch_id = submitted.json()["id"]
+    cancelled = cli("cancel", "--batch-id", batch_id, *target)
+    assert cancelled.code == 0 and f"✅ Cancel requested for {batch_id}" in cancelled.out, cancelled
+    emulator_server.emulator.advance()
+    assert cli("status", "--batch-id", batch_id, *target).code == 5  # cancelled
+    deleted = cli("delete", "--batch-id", batch_id, *target, "--json")
+    assert (deleted.code, deleted.json()) == (0, {"id": batch_id, "deleted": True}), deleted
+    gone = cli("status", "--batch-id", batch_id, *target)
+    assert gone.code == 1 and len(gone.err.splitlines()) == 1, gone
+
+
+def test_the_installed_console_script(tmp_path):
+    """`pytest-batch` as installed (the entry point), not `python -m pytest_batch.cli`."""
+    script = shutil.which("pytest-batch")
+    if script is None:
+        pytest.skip("the pytest-batch console script is not installed")
+    (tmp_path / "prompt.jsonl").write_text('"Zed is 7."\n')
+    env = clean_env(XDG_CONFIG_HOME=str(tmp_path / ".config"))
+    done = subprocess.run([script, "create", "--messages-file", "prompt.jsonl", "--model", OPENAI, "--simulate",
+                           "--lifecycle", "immediate", "--json"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    batch_id = json.loads(done.stdout)["id"]
+    status = subprocess.run([script, "status", "--batch-id", batch_id, "--model", OPENAI, "--simulate"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert status.returncode == 0 and "completed" in status.stdout, status.stderr
+    usage = subprocess.run([script, "status"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+                           check=False)
+    assert usage.returncode == 2 and usage.stderr.startswith("❌ Error: "), usage.stderr

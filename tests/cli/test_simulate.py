@@ -203,3 +203,39 @@ def test_a_state_file_not_written_for_this_user_is_never_loaded(cli):
     state.unlink()
     assert cli("create", "--messages-file", "prompt.jsonl", *sim).code == 0
     assert "signature does not match" in other_key("list", *sim).err
+
+
+def test_submit_list_cancel_delete_and_list_models_offline(cli):
+    from pytest_batch.processor import BatchProcessor
+    from pytest_batch.seed import SEED_PROMPTS
+
+    BatchProcessor("openai/gpt-4o-mini").build(list(SEED_PROMPTS[:2]), output=cli.cwd / "req.jsonl")
+    openai = ("--model", "openai/gpt-4o-mini", "--simulate", "--lifecycle", "manual")
+    submitted = cli("submit", "--file-path", "req.jsonl", *openai, "--json")
+    assert submitted.code == 0 and submitted.json()["counts"]["total"] in (0, 2), submitted
+    first = submitted.json()["id"]
+    second = cli("create", "--messages-file", str(EXAMPLES / "messages.jsonl"), *openai, "--json").json()["id"]
+    listed = cli("list", *openai)
+    assert listed.code == 0 and first in listed.out and second in listed.out, listed
+    assert "gpt-4o-mini" in listed.out and "simulated (.pytest-batch/emulator.pickle)" in listed.out, listed
+
+    running = cli("delete", "--batch-id", first, *openai)  # still running: the way to stop it is cancel
+    assert (running.code, running.out) == (1, ""), running
+    assert running.err.startswith(f"❌ Error: OpenAI batches cannot be deleted ({first}); only their files"), running
+    assert f"to stop it, cancel it: `pytest-batch cancel --batch-id {first} --model openai/gpt-4o-mini --simulate`" \
+        in running.err, running
+    cancelled = cli("cancel", "--batch-id", first, *openai, "--json")
+    assert cancelled.code == 0 and cancelled.json()["status"] in ("cancelling", "cancelled"), cancelled
+
+    anthropic = ("--model", "anthropic/claude-3-5-sonnet-20241022", "--simulate", "--lifecycle", "immediate")
+    batch_id = cli("create", "--messages-file", str(EXAMPLES / "messages.jsonl"), *anthropic, "--json").json()["id"]
+    assert cli("status", "--batch-id", batch_id, *anthropic).code == 0  # immediate: ended on its first read
+    ended = cli("cancel", "--batch-id", batch_id, *anthropic)
+    assert ended.code == 0 and f"Batch {batch_id} had already ended (completed): nothing to cancel" in ended.out
+    deleted = cli("delete", "--batch-id", batch_id, *anthropic)
+    assert (deleted.code, deleted.out.strip()) == (0, f"✅ Deleted anthropic batch {batch_id}"), deleted
+    gone = cli("status", "--batch-id", batch_id, *anthropic)
+    assert gone.code == 1 and batch_id in gone.err and "looked in the simulated state" in gone.err, gone
+
+    models = cli("list-models", "--json", env={"PYTEST_BATCH_SIMULATE": "1"})  # needs no target, no state
+    assert models.code == 0 and "openai/gpt-4o-mini" in models.json()["openai"], models

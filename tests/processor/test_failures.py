@@ -480,3 +480,37 @@ def test_each_error_kind_on_every_other_path(emulator, make_bp, make_async_bp, p
     by_id = {item.custom_id: item for item in items}
     assert set(by_id) == {f"request-{i}" for i in range(1, 11)}
     assert not by_id["request-3"].ok and by_id["request-3"].kind is kind, by_id["request-3"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_wait_polls_through_rate_limits_and_server_errors(emulator, provider):
+    """A long wait must not die on one 429 or 503 while polling: it polls again at the next pause."""
+    client = client_for(emulator, provider, **({"max_retries": 0} if provider != "google" else {}))
+    bp = BatchProcessor(MODELS[provider], User, client=client, sleep=lambda seconds: None)
+    emulator.set_lifecycle("polls:3")
+    job = bp.submit(list(SEED_PROMPTS[:2]))
+    emulator.faults.http_error(429, times=2, provider=provider, method="GET")
+    emulator.faults.http_error(503, times=2, provider=provider, method="GET")
+    assert bp.wait(job).status is BatchStatus.COMPLETED
+    emulator.faults.http_error(503, times=10, provider=provider, method="GET")
+    with pytest.raises(ProviderError, match="5 polls in a row failed"):
+        bp.wait(bp.submit(list(SEED_PROMPTS[:2])))
+
+
+def test_wait_raises_an_error_that_polling_again_cannot_fix(emulator, make_bp):
+    bp = make_bp("openai", User)
+    emulator.faults.http_error(400, times=1, provider="openai", method="GET")
+    with pytest.raises(ProviderError, match="HTTP 400"):
+        bp.wait(bp.submit(["x"]))
+
+
+def test_retry_keeps_the_input_order_whatever_order_the_failures_came_back_in(emulator, make_bp):
+    # OpenAI puts HTTP errors in the error file, read after the output file's invalid answers
+    for custom_id in ("request-1", "request-2", "request-3"):
+        emulator.faults.request(custom_id, "http_error", status=500)
+    for custom_id in ("request-4", "request-5"):
+        emulator.faults.request(custom_id, "schema_violation")
+    bp = make_bp("openai", User)
+    results = bp.results(bp.wait(bp.submit(list(SEED_PROMPTS))))
+    assert [e.custom_id for e in results.errors()][:2] == ["request-4", "request-5"]
+    assert bp.retry_failed(results).custom_ids == [f"request-{i}" for i in range(1, 6)]

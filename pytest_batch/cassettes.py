@@ -141,6 +141,12 @@ def record_command(nodeid: str | None, config: Any = None) -> str:
     return prefix + " ".join(shlex.quote(word) for word in words)
 
 
+def previous_path(path: Path) -> Path:
+    """Where a complete cassette is kept while a pending recording replaces it: ``<name>.yaml.previous``
+    (not ``*.yaml``, so replay and the cassette check never take it for a cassette)."""
+    return path.with_name(path.name + ".previous")
+
+
 def _current_nodeid() -> str | None:
     current = os.environ.get("PYTEST_CURRENT_TEST")
     return current.rsplit(" (", 1)[0] if current else None
@@ -408,6 +414,10 @@ class CassetteSession:
     pending_batch_id: str | None = None
     #: the model named in the cassette's metadata (None for a new cassette)
     recorded_model: str | None = None
+    #: where the recording on disk was recorded against (its metadata's ``recorded_against``)
+    previously_recorded_against: str | None = None
+    #: record mode over a complete cassette: a pending save keeps that one at ``previous_path``
+    replaces_complete: bool = False
     misses: list[str] = field(default_factory=list)
     #: the running pytest config, for the re-record command (see ``record_command``)
     pytest_config: Any = None
@@ -454,8 +464,19 @@ class CassetteSession:
 
     def _pending_message(self, batch_id: str | None) -> str:
         what = f"batch {batch_id}" if batch_id else "the batch"
-        return (f"{what} still running after {self.record_timeout or 0:g}s; cassette {self.path} saved as pending; "
-                f"run record mode again to resume: {self.record_command()}")
+        kept = previous_path(self.path)
+        keeping = (f" (the previous complete recording is kept at {kept} until this one completes)"
+                   if self.replaces_complete or kept.exists() else "")
+        return (f"{what} still running after {self.record_timeout or 0:g}s; cassette {self.path} saved as pending"
+                f"{keeping}; run record mode again to resume: {self.record_command()}")
+
+    def batch_gone_message(self, base_url: str) -> str:
+        """Record mode resumed a pending cassette whose batch the service no longer has."""
+        kept = previous_path(self.path)
+        restore = f" (or move {kept} back over it to keep the previous recording)" if kept.exists() else ""
+        return (f"pytest-batch: the pending batch {self.pending_batch_id} in {self.path} no longer exists at "
+                f"{base_url} (deleted, expired, or the emulator server was restarted): delete the cassette{restore} "
+                f"and run --batch-mode=record again: {self.record_command()}")
 
     def detect_batch_id(self) -> str | None:
         """The id in the last batch-creating response recorded so far."""
@@ -662,6 +683,8 @@ class _UseCassette:
                 self._previous = {}
         pending = self._previous.get("pending")
         session.recorded_model = self._previous.get("model")
+        session.previously_recorded_against = self._previous.get("recorded_against")
+        session.replaces_complete = session.mode == "record" and bool(self._previous) and not pending
         if session.mode == "replay":
             if not path.exists():
                 raise CassetteError(
@@ -719,8 +742,14 @@ class _UseCassette:
         metadata = self.session.metadata(self._previous)
         if pending:
             metadata["pending"] = pending
+            if self.session.replaces_complete and self.session.path.is_file():
+                # a pending recording must not cost the complete one it replaces: keep that beside it
+                write_atomically(previous_path(self.session.path), self.session.path.read_text(encoding="utf-8"))
         cassette._metadata = metadata
         cassette._save(force=True)
+        if not pending:
+            with contextlib.suppress(FileNotFoundError):
+                previous_path(self.session.path).unlink()
 
 
 def use_cassette(path: str | os.PathLike[str], *, mode: Mode, provider: str, model: str | None,

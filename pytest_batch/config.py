@@ -421,6 +421,12 @@ DEFAULT_BASE_URLS: dict[str, str] = {
 }
 
 
+def base_url(provider: str, environ: Mapping[str, str] | None = None) -> str:
+    """Where record and live mode send ``provider``'s requests: its *_BASE_URL, else the SDK's default."""
+    environ = os.environ if environ is None else environ
+    return environ.get(BASE_URL_ENV[provider]) or DEFAULT_BASE_URLS[provider]
+
+
 def sdk_client(provider: str, *, api_key: str | None = None, default_base_url: bool = False,
                cache: dict[tuple[str, str | None, str | None], Any] | None = None) -> Any:
     """The provider's SDK client from the environment (key and base URL env honoured);
@@ -453,6 +459,6 @@ def _new_sdk_client(provider: str, key: str | None, base_url: str | None) -> Any
 
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_MODELS", "MODES", "PROVIDERS", "BatchConfigError",
-           "CassetteOwners", "MarkerOptions", "SessionOptions", "TestOptions", "apply_faults", "cassette_module",
-           "cassette_paths", "missing_api_key", "module_folder", "narrowing", "parse_mode", "parse_models",
-           "parse_providers", "recorded_against", "resolve", "sdk_client", "selected_providers"]
+           "CassetteOwners", "MarkerOptions", "SessionOptions", "TestOptions", "apply_faults", "base_url",
+           "cassette_module", "cassette_paths", "missing_api_key", "module_folder", "narrowing", "parse_mode",
+           "parse_models", "parse_providers", "recorded_against", "resolve", "sdk_client", "selected_providers"]

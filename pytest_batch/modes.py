@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from .sim.core import Emulator
 
 
+#: the cassette session of the running test (record/replay), for the call hook's messages
+CASSETTE_SESSION = pytest.StashKey[Any]()
+
+
 def run_in_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, processor: Any,
                     guard: SpendGuard | None, test_failed: Callable[[], bool]) -> Iterator[Any]:
     """Run the test inside its cassette; a failed test records nothing, a pending recording skips."""
@@ -31,6 +35,7 @@ def run_in_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, pr
         unusable = None
     if unusable is not None:
         pytest.fail(unusable, pytrace=False)
+    request.node.stash[CASSETTE_SESSION] = session
     if guard is not None and session.resuming:
         guard.enabled = False
     pending: list[BaseException] = []
@@ -51,6 +56,20 @@ def run_in_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, pr
     if outcome is not None:
         report, message = outcome
         report(message)
+
+
+def pending_batch_gone(item: pytest.Item, error: BaseException) -> str | None:
+    """The message when a test resuming a pending recording finds its batch gone, else None.
+
+    The batch was submitted in an earlier run and the service no longer has it (deleted, expired,
+    an emulator server restarted): no rerun can finish that recording, so the test fails once with
+    what to do instead of a BatchNotFoundError traceback. The pending cassette is left as it is."""
+    from .errors import BatchNotFoundError
+
+    session = item.stash.get(CASSETTE_SESSION, None)
+    if session is None or not session.resuming or not isinstance(error, BatchNotFoundError):
+        return None
+    return session.batch_gone_message(cfg.base_url(session.provider))
 
 
 class TestFailed(Exception):

@@ -267,6 +267,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
         report: tuple[Any, str] = (modes.skip_test, str(error))
     except cassettes.ReplayMiss as error:
         report = (modes.fail_test, str(error))
+    except Exception as error:
+        gone = modes.pending_batch_gone(pyfuncitem, error)
+        if gone is None:
+            raise
+        report = (modes.fail_test, gone)
     # reported outside the except block: no "During handling of the above exception" chain
     outcome, message = report
     outcome(message)

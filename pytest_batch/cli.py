@@ -42,7 +42,7 @@ exit codes: 0 ok (status: completed or still running), 1 error, 2 bad usage (a m
   Anthropic and Gemini batches whose every request errored do), 4 batch expired,
   5 batch cancelled, 6 `status --wait` timed out,
   130 interrupted. `results` writes what came back and exits with the batch's code (3, 4, 5)
-  when it did not complete, saying how many requests returned no result. `demo` exits 1
+  when it did not complete, saying how many requests never ran or were not returned. `demo` exits 1
   when any provider's results differ from the expected users.
 
 Start here: `pytest-batch demo` runs the ten-user extraction on every provider, offline.
@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog="pytest-batch", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=formatter)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"pytest-batch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     output = _Parser(add_help=False)
@@ -375,7 +378,11 @@ def cmd_create(args: argparse.Namespace) -> int:
     from .cli_inputs import import_response_model, read_messages
     from .cli_output import esc
 
-    messages = read_messages(args.messages_file)
+    from .providers import PROVIDERS, get_provider
+
+    name, _, bare = (args.model or "").partition("/")
+    check = get_provider(args.model)[0].check_custom_id if name in PROVIDERS and bare else None  # else: _Run says
+    messages = read_messages(args.messages_file, check)
     model = import_response_model(args.response_model)
     with _Run(args, need_key=not args.output_file, state="none" if args.output_file else "create") as run:
         processor = run.processor(model)
@@ -554,15 +561,20 @@ def _report_results(run: _Run, job: Any, tally: dict[str, int], path: Any, model
     succeeded, failed = tally["succeeded"], tally["failed"]
     written = succeeded + failed
     requests = max(job.counts.total if job is not None else 0, written)  # the provider's count, when it gives one
-    absent = requests - written
-    no_result = absent + tally["no_result"]
+    absent, not_run = requests - written, tally["no_result"]
     state = status_text(job.status) if job is not None else "completed"
     code = exit_code(job) if job is not None else 0
     warning = None
     if requests == 0 and state != "completed":
         warning = f"no results came back (batch {state})"
-    elif no_result:
-        warning = f"{no_result} of {requests} requests returned no result (batch {state})"
+    elif absent or not_run:
+        said = []
+        if not_run:
+            said.append(f"{not_run} of {requests} requests never ran (in the file as expired / canceled / missing)")
+        if absent:
+            said.append(f"{absent} of {requests} requests are not in the file: the provider returned nothing for "
+                        "them")
+        warning = "; ".join(said) + f" (batch {state})"
     elif nothing_succeeded(job):
         warning = f"none of the {requests} requests succeeded (batch {state})"
     elif code:
@@ -570,7 +582,8 @@ def _report_results(run: _Run, job: Any, tally: dict[str, int], path: Any, model
     form = "parsed into " + model.__name__ if model is not None else "raw provider lines"
     mark = "⚠️ " if warning else "✅"
     run.done({"batch_id": args.batch_id, "output_file": str(path), "succeeded": succeeded, "failed": failed,
-              "format": "parsed" if model is not None else "raw"},
+              "format": "parsed" if model is not None else "raw", "status": state, "requests": requests,
+              "never_ran": not_run, "not_returned": absent},
              lambda out: out.print(f"{mark} Wrote {written} results of {args.batch_id} to {path} ({form}): "
                                    f"{succeeded} succeeded, {failed} failed", markup=False))
     if warning:

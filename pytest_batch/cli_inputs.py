@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,11 @@ class Messages:
     custom_ids: list[str] | None
 
 
-def read_messages(path: str | Path) -> Messages:
+def read_messages(path: str | Path, check_custom_id: Callable[[str], None] | None = None) -> Messages:
     """Read a messages file: one JSON value per line, either a string (the prompt),
     ``{"prompt": "..."}`` or ``{"messages": [{"role": ..., "content": ...}, ...]}``, each
-    object with an optional ``"custom_id"``. Blank lines are skipped."""
+    object with an optional ``"custom_id"`` (checked with ``check_custom_id``, the provider's
+    rule, so a bad one is reported with its line). Blank lines are skipped."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -56,6 +58,11 @@ def read_messages(path: str | Path) -> Messages:
             custom_id = row.get("custom_id")
             if custom_id is not None and (not isinstance(custom_id, str) or not custom_id):
                 raise CLIError(f"{where}: \"custom_id\" must be a non-empty string")
+            if custom_id is not None and check_custom_id is not None:
+                try:
+                    check_custom_id(custom_id)
+                except ValueError as exc:
+                    raise CLIError(f"{where}: {exc}") from None
             if "messages" in row:
                 request = _check_messages(row["messages"], where)
             elif isinstance(row.get("prompt"), str) and row["prompt"]:

@@ -78,7 +78,7 @@ def nothing_succeeded(job: Any) -> bool:
         counts.errored > 0
 
 
-#: the error kinds of requests that never ran: they count as "returned no result".
+#: the error kinds of requests that never ran (reported as such by ``results``).
 NO_RESULT_KINDS = ("expired", "canceled", "missing")
 
 

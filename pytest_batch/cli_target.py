@@ -207,7 +207,7 @@ def provider_base_url(provider: str, base_url: str) -> str:
     parts = urlsplit(url)
     if not parts.scheme or not parts.netloc:
         raise CLIError(f"--base-url {base_url!r} is not a URL; expected e.g. http://127.0.0.1:8765 "
-                       "(the root `pytest-batch serve` prints)")
+                       "(the root `pytest-batch serve` prints)", code=2)
     if parts.hostname in REAL_HOSTS:
         return url
     root = url
@@ -245,7 +245,7 @@ def resolve_target(provider: str, *, simulate: bool | None = None, base_url: str
     which needs the provider's key."""
     if simulate and base_url:
         raise CLIError("--simulate and --base-url exclude each other: --simulate runs the emulator "
-                       "in process, --base-url sends requests to a server")
+                       "in process, --base-url sends requests to a server", code=2)
     if base_url:
         return Target(provider, "server", base_url=provider_base_url(provider, base_url))
     if simulate_requested(simulate):

@@ -320,3 +320,21 @@ def test_error_lines_never_show_the_key(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-very-secret-123")
     line, code = error_line(ProviderError("401 invalid x-api-key sk-ant-very-secret-123", status=401), "anthropic")
     assert code == 1 and "very-secret" not in line and "***" in line
+
+
+def test_conflicting_or_malformed_targets_are_bad_usage(cli):
+    both = cli("list", "--model", "openai/gpt-4o-mini", "--simulate", "--base-url", "http://127.0.0.1:1")
+    assert both.code == 2 and both.err.startswith("❌ Error: --simulate and --base-url exclude each other"), both
+    not_url = cli("list", "--model", "openai/gpt-4o-mini", "--base-url", "notaurl")
+    assert not_url.code == 2 and "is not a URL" in not_url.err, not_url
+    version = cli("--version")
+    assert version.code == 0 and version.out.startswith("pytest-batch "), version
+
+
+def test_a_custom_id_the_provider_refuses_is_reported_with_its_line(cli):
+    (cli.cwd / "ids.jsonl").write_text('{"prompt": "hi", "custom_id": "ok-1"}\n\n'
+                                       '{"prompt": "yo", "custom_id": "has space!"}\n')
+    result = cli("create", "--messages-file", "ids.jsonl", "--model", "anthropic/claude-haiku-4-5", "--simulate")
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1, result
+    assert "ids.jsonl line 3: invalid custom_id 'has space!' for anthropic" in result.err
+    assert not (cli.cwd / ".pytest-batch").exists()  # refused before anything was created

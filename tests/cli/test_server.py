@@ -60,7 +60,8 @@ def test_every_command_against_a_server(cli, server):
     results = cli("results", "--batch-id", first, *root, "--output-file", "users.jsonl",
                   "--response-model", "pytest_batch.seed:User", "--json")
     assert results.json() == {"batch_id": first, "output_file": "users.jsonl", "succeeded": 10, "failed": 0,
-                              "format": "parsed"}
+                              "format": "parsed", "status": "completed", "requests": 10, "never_ran": 0,
+                              "not_returned": 0}
     values = [json.loads(line)["value"] for line in (cli.cwd / "users.jsonl").read_text().splitlines()]
     assert sorted(values, key=lambda v: v["name"]) == sorted((u.model_dump() for u in EXPECTED_USERS),
                                                               key=lambda v: v["name"])

@@ -414,6 +414,8 @@ class CassetteSession:
     pending_batch_id: str | None = None
     #: the model named in the cassette's metadata (None for a new cassette)
     recorded_model: str | None = None
+    #: the provider named in the cassette's metadata (None for a new cassette)
+    recorded_provider: str | None = None
     #: where the recording on disk was recorded against (its metadata's ``recorded_against``)
     previously_recorded_against: str | None = None
     #: record mode over a complete cassette: a pending save keeps that one at ``previous_path``
@@ -536,7 +538,12 @@ class CassetteSession:
             else:
                 lines.append("Difference: none, but it was already played (the test sends it more often than "
                              "when recorded; only GET responses repeat)")
-        if self.recorded_model and self.model and self.recorded_model != self.model:
+        recorded_for = self.recorded_provider or (self.recorded_model or "").partition("/")[0] or None
+        if recorded_for and recorded_for != self.provider:  # its model is no --batch-model for this provider
+            lines.append(f"The cassette was recorded for {recorded_for}; this test runs {self.provider}. Give each "
+                         "provider its own cassette: put {provider} in the marker's cassette= name "
+                         "(e.g. cassette='shared/{provider}/x.yaml') and record again.")
+        elif self.recorded_model and self.model and self.recorded_model != self.model:
             lines.append(f"The cassette was recorded with model {self.recorded_model}; this run uses {self.model}: "
                          f"replay with --batch-model={self.recorded_model}, or re-record.")
         lines.append(f"To re-record this cassette: {self.record_command()}")
@@ -684,6 +691,7 @@ class _UseCassette:
         pending = self._previous.get("pending")
         session.recorded_model = self._previous.get("model")
         session.previously_recorded_against = self._previous.get("recorded_against")
+        session.recorded_provider = self._previous.get("provider")
         session.replaces_complete = session.mode == "record" and bool(self._previous) and not pending
         if session.mode == "replay":
             if not path.exists():

@@ -276,10 +276,13 @@ class CassetteOwners:
     """Which test ids map to which cassettes, across every collected test (deselected ones too)."""
 
     owners: dict[Path, dict[str, bool]] = field(default_factory=dict)  # path -> {test id: named by cassette=}
+    providers: dict[Path, dict[str, str | None]] = field(default_factory=dict)  # path -> {provider: cassette=}
 
-    def add(self, test_id: str, paths: Iterable[Path], *, named: bool) -> None:
-        for path in paths:
-            self.owners.setdefault(path, {})[test_id] = named
+    def add(self, test_id: str, paths: Mapping[str, Path], *, named: str | None = None) -> None:
+        """``paths``: the test's cassette per provider; ``named``: its marker's ``cassette=``, if any."""
+        for provider, path in paths.items():
+            self.owners.setdefault(path, {})[test_id] = named is not None
+            self.providers.setdefault(path, {})[provider] = named
 
     @property
     def used(self) -> set[Path]:
@@ -288,20 +291,39 @@ class CassetteOwners:
     def clashes(self, rootdir: Path | None = None) -> dict[tuple[str, ...], str]:
         """The test ids that would silently share a cassette, and the message saying so (once per
         group, whatever the providers). Tests that all name the same cassette with ``cassette=``
-        share it on purpose and are left alone."""
+        share it on purpose and are left alone, unless they run for different providers: a
+        cassette holds one provider's traffic."""
         messages: dict[tuple[str, ...], str] = {}
         for path, tests in self.owners.items():
+            ids = tuple(sorted(tests))
+            providers = self.providers.get(path, {})
+            shown = path.relative_to(rootdir) if rootdir and path.is_relative_to(rootdir) else path
+            if len(providers) > 1:
+                if ids in messages:
+                    continue
+                named = next((name for name in providers.values() if name), None) or shown.name
+                messages[ids] = (
+                    f"pytest-batch: {' and '.join(ids)} would use the cassette {shown} for "
+                    f"{', '.join(providers)}, but a cassette holds one provider's recording. Put the "
+                    f"{{provider}} placeholder in its name, e.g. "
+                    f"@pytest.mark.batch(cassette={_per_provider(named)!r}), or narrow the test to one provider "
+                    f"with providers=.")
+                continue
             if len(tests) < 2 or all(tests.values()):
                 continue
-            ids = tuple(sorted(tests))
             if ids in messages:  # the same tests clash for every provider: report them once
                 continue
-            shown = path.relative_to(rootdir) if rootdir and path.is_relative_to(rootdir) else path
             messages[ids] = (
                 f"pytest-batch: {' and '.join(ids)} would share the cassette {shown} (a cassette path names "
                 f"the test module's file, not its folder). Give one its own cassette, e.g. "
                 f"@pytest.mark.batch(cassette={_suggested_name(ids[-1])!r}).")
         return messages
+
+
+def _per_provider(name: str) -> str:
+    """``shared/x.yaml`` -> ``shared/{provider}/x.yaml``: the cassette= name, one file per provider."""
+    folder, slash, file = name.rpartition("/")
+    return f"{folder}{slash}{{provider}}/{file}"
 
 
 def _suggested_name(test_id: str) -> str:

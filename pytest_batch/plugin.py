@@ -309,7 +309,7 @@ def _cassette_owners(config: pytest.Config, items: list[pytest.Item]) -> cfg.Cas
         marker = _marker(item)
         paths = cfg.cassette_paths(session_options, marker, module_name=item.path.stem,
                                    test_name=_test_name(item, provider))
-        owners.add(_test_id(item, provider), paths.values(), named=marker.cassette is not None)
+        owners.add(_test_id(item, provider), paths, named=marker.cassette)
     return owners
 
 

@@ -138,3 +138,42 @@ def test_tests_that_name_one_cassette_share_it_on_purpose(pytester: pytest.Pytes
             pass
     """)
     pytester.runpytest("--batch-provider=openai").assert_outcomes(passed=2)
+
+
+SHARED = """
+import pytest
+from pytest_batch.assertions import assert_extractions
+
+
+@pytest.mark.batch(cassette=CASSETTE)
+def test_users(batch_processor, batch_messages, expected_users):
+    job = batch_processor.wait(batch_processor.submit(batch_messages))
+    assert_extractions(batch_processor.results(job), expected_users)
+"""
+
+
+def test_one_named_cassette_for_several_providers_is_a_usage_error_naming_the_provider_placeholder(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x=SHARED.replace("CASSETTE", "'shared/x.yaml'"))
+    result = pytester.runpytest("--batch-mode=simulate")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "*pytest-batch: test_x.py::test_users would use the cassette cassettes/shared/x.yaml for openai, anthropic, "
+        "google, but a cassette holds one provider's recording. Put the {provider} placeholder in its name, e.g. "
+        "@pytest.mark.batch(cassette='shared/{provider}/x.yaml'), or narrow the test to one provider with "
+        "providers=."])
+
+    pytester.makepyfile(test_x=SHARED.replace("CASSETTE", "'shared/{provider}/x.yaml'"))
+    pytester.runpytest("--batch-mode=simulate").assert_outcomes(passed=3)
+
+
+def test_a_mismatch_never_suggests_another_providers_model(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x=USERS_TEST)
+    target = pytester.path / "cassettes" / "openai" / "test_x" / "test_users.yaml"
+    target.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "cassettes" / "anthropic" / "test_users" / "test_users.yaml", target)
+    result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["The cassette was recorded for anthropic; this test runs openai. Give each provider "
+                                 "its own cassette: put {provider} in the marker's cassette= name*"])
+    result.stdout.no_fnmatch_line("*--batch-model=anthropic*")

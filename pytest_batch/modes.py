@@ -72,6 +72,16 @@ def pending_batch_gone(item: pytest.Item, error: BaseException) -> str | None:
     return session.batch_gone_message(cfg.base_url(session.provider))
 
 
+def not_recorded_note(item: pytest.Item) -> str | None:
+    """For a failed test in record mode: the line saying its cassette was not written (else None)."""
+    session = item.stash.get(CASSETTE_SESSION, None)
+    if session is None or session.mode != "record":
+        return None
+    unchanged = " (the file already there is unchanged)" if session.path.exists() else ""
+    return (f"pytest-batch: cassette {session.path} not written: the test failed (record mode keeps only passing "
+            f"recordings){unchanged}. Fix the test, then record again: {session.record_command()}")
+
+
 class TestFailed(Exception):
     """Tells the cassette the test failed, so a recording is not saved."""
 

@@ -282,6 +282,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.when == "call":
         item.stash[_CALL_FAILED] = report.failed
+        note = modes.not_recorded_note(item) if report.failed else None
+        if note:
+            report.sections.append(("pytest-batch", note))
     return report
 
 

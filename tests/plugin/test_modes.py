@@ -224,8 +224,12 @@ def test_a_failed_test_records_nothing(pytester: pytest.Pytester, server: Server
             batch_processor.wait(batch_processor.submit(batch_messages))
             raise AssertionError("the pipeline is wrong")
     """)
-    pytester.runpytest("--batch-mode=record", "--batch-provider=openai").assert_outcomes(failed=1)
+    result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai")
+    result.assert_outcomes(failed=1)
     assert not list(pytester.path.glob("cassettes/**/*.yaml"))
+    result.stdout.fnmatch_lines(["*- pytest-batch -*", "pytest-batch: cassette *test_users.yaml not written: the test "
+                                 "failed (record mode keeps only passing recordings). Fix the test, then record again: "
+                                 "pytest *--batch-mode=record"])
 
 
 def test_record_timeout_skips_pending_and_a_rerun_resumes(pytester: pytest.Pytester, server: ServerHandle,

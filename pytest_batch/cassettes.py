@@ -120,12 +120,18 @@ def cassette_path(cassette_dir: str | os.PathLike[str], provider: str, module_na
 _RERUN_OPTIONS = ("batch_cassette_dir", "batch_model", "batch_record_timeout", "batch_max_requests")
 
 
-def record_command(nodeid: str | None, config: Any = None) -> str:
+#: what a re-record command adds for a cassette recorded against an emulator server
+EMULATOR_HINT = ("(recorded against an emulator: start `pytest-batch serve` and export the *_BASE_URL lines it "
+                 "prints first)")
+
+
+def record_command(nodeid: str | None, config: Any = None, *, recorded_against: str | None = None) -> str:
     """The shell command that records ``nodeid`` again.
 
     With the run's pytest ``config`` it repeats the ``--batch-*`` options given on the command line
     (cassette dir, models, record timeout, request limit), and, since test ids are relative to the
-    rootdir, starts with ``cd <rootdir> &&`` when pytest was started somewhere else.
+    rootdir, starts with ``cd <rootdir> &&`` when pytest was started somewhere else. A cassette
+    ``recorded_against`` an emulator gets ``EMULATOR_HINT`` after the command.
     """
     words = ["pytest", nodeid or "<test id>", "--batch-mode=record"]
     prefix = ""
@@ -138,7 +144,8 @@ def record_command(nodeid: str | None, config: Any = None) -> str:
         rootdir, invoked = Path(config.rootpath), Path(config.invocation_params.dir)
         if rootdir.resolve() != invoked.resolve():
             prefix = f"cd {shlex.quote(str(rootdir))} && "
-    return prefix + " ".join(shlex.quote(word) for word in words)
+    hint = f" {EMULATOR_HINT}" if recorded_against == "emulator" else ""
+    return prefix + " ".join(shlex.quote(word) for word in words) + hint
 
 
 def previous_path(path: Path) -> Path:
@@ -426,8 +433,16 @@ class CassetteSession:
     _saw_emulator: bool = False
 
     def record_command(self) -> str:
-        """The command that records this test's cassette again."""
-        return record_command(self.nodeid, self.pytest_config)
+        """The command that records this test's cassette again (resumes it, when pending)."""
+        before = self.previously_recorded_against
+        against = self.recording_against(before) if self.mode == "record" else before
+        return record_command(self.nodeid, self.pytest_config, recorded_against=against)
+
+    def recording_against(self, before: str | None) -> str:
+        """What this recording talks to: its own traffic, or (``before`` says where the cassette on disk
+        was recorded) a resumed submission's emulator."""
+        inherited = self.resuming and before == "emulator"
+        return "emulator" if self._saw_emulator or inherited else self.recorded_against
 
     # -- deadline helpers for the plugin's wait loop
     def remaining(self) -> float | None:
@@ -558,13 +573,12 @@ class CassetteSession:
         """The cassette's metadata block. ``previous`` (the metadata already on disk) only counts when
         this recording resumes it: then the submission replayed from it went where it says it went.
         A fresh recording over an old cassette is labelled by its own traffic alone."""
-        inherited = self.resuming and (previous or {}).get("recorded_against") == "emulator"
-        against = "emulator" if self._saw_emulator or inherited else self.recorded_against
+        before = self.previously_recorded_against if previous is None else previous.get("recorded_against")
         return {
             "recorded_at": _now(),
             "provider": self.provider,
             "model": self.model,
-            "recorded_against": against,
+            "recorded_against": self.recording_against(before),
             "sdk_versions": _sdk_versions(),
         }
 
@@ -826,13 +840,14 @@ def auto_mode(path: str | os.PathLike[str], nodeid: str | None = None) -> Litera
 
 def pending_in_auto_message(path: str | os.PathLike[str], nodeid: str | None = None) -> str:
     try:
-        batch_id = (read_metadata(Path(path).read_text(encoding="utf-8")).get("pending") or {}).get("batch_id")
+        metadata = read_metadata(Path(path).read_text(encoding="utf-8"))
     except Exception:  # noqa: BLE001 - the message must not fail
-        batch_id = None
+        metadata = {}
+    batch_id = (metadata.get("pending") or {}).get("batch_id")
     what = f"batch {batch_id}" if batch_id else "its batch"
     return (f"pytest-batch: cassette {path} is pending ({what} was still running when recording stopped), so "
             f"auto mode simulates this test instead of replaying it. Finish the recording with: "
-            f"{record_command(nodeid or _current_nodeid())}")
+            f"{record_command(nodeid or _current_nodeid(), recorded_against=metadata.get('recorded_against'))}")
 
 
 # ---------------------------------------------------------------------------- checking a folder

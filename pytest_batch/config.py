@@ -416,13 +416,14 @@ def apply_faults(emulator: Emulator, faults: Any) -> None:
                                    "(requests/fractions/batches/http) nor a callable taking the emulator")
 
 
-def missing_api_key(provider: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """The actionable message when ``provider`` has no API key in the environment, else None."""
+def missing_api_key(provider: str, environ: Mapping[str, str] | None = None, *, mode: str = "record") -> str | None:
+    """The actionable message when ``provider`` has no API key in the environment for ``mode``
+    (record or live), else None."""
     environ = os.environ if environ is None else environ
     names = API_KEY_ENV[provider]
     if any(environ.get(name) for name in names):
         return None
-    return (f"pytest-batch: --batch-mode needs a real {provider} API key: set {' or '.join(names)} "
+    return (f"pytest-batch: --batch-mode={mode} needs a real {provider} API key: set {' or '.join(names)} "
             f"(or point {BASE_URL_ENV[provider]} at an emulator server with any key), or run offline with "
             "--batch-mode=replay or simulate")
 

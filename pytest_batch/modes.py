@@ -139,7 +139,7 @@ def real_client(options: cfg.TestOptions, cache: dict[Any, Any]) -> Any:
     if options.mode == "replay":  # cassettes answer: no key needed, default hosts
         return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider], default_base_url=True,
                               cache=cache)
-    missing = cfg.missing_api_key(options.provider)
+    missing = cfg.missing_api_key(options.provider, mode=options.mode)
     if missing and cfg.recorded_against(options.provider) != "emulator":
         pytest.fail(missing, pytrace=False)
     # an emulator server behind *_BASE_URL takes any key

@@ -50,8 +50,9 @@ def test_an_unrecorded_request_fails_with_the_closest_recording_and_the_differen
     assert "Closest recorded request (interaction 2 of" in message
     assert "Difference:" in message
     assert '+  "metadata": {' in message and '+    "run": "changed"' in message  # the unified body diff
-    assert lines[-1] == "To re-record this cassette: pytest 'tests/test_extract.py::test_users[openai]' " \
-                        "--batch-mode=record"
+    assert lines[-1] == ("To re-record this cassette: pytest 'tests/test_extract.py::test_users[openai]' "
+                         "--batch-mode=record (recorded against an emulator: start `pytest-batch serve` and export "
+                         "the *_BASE_URL lines it prints first)")  # the cassette's metadata says so
 
 
 def test_a_mismatch_is_not_swallowed_by_the_sdk_retry_loop(server, cassette):

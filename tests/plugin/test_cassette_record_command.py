@@ -83,3 +83,27 @@ def test_a_replay_started_in_a_subdirectory_prints_a_command_that_works_there(
                                          *OPTIONS)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"*Record it with: {_expected(from_subdirectory)}"])
+
+
+HINT = ("(recorded against an emulator: start `pytest-batch serve` and export the [*]_BASE_URL lines it prints "
+        "first)")
+
+
+def test_commands_for_a_cassette_recorded_against_an_emulator_say_to_start_one_first(
+        pytester: pytest.Pytester, server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.emulator.set_lifecycle("manual")  # the batch never finishes by itself
+    pytester.makepyfile(test_users=USERS_TEST)
+    with monkeypatch.context() as env:
+        for name, url in server.env.items():
+            env.setenv(name, url)
+        result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "--batch-record-timeout=0.01",
+                                    "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([f"*saved as pending; run record mode again to resume: pytest "
+                                 f"'test_users.py::test_users[[]openai[]]' --batch-mode=record* {HINT}"])
+
+    result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai")
+    result.stdout.fnmatch_lines([f"*is pending*Resume the recording with: pytest *--batch-mode=record {HINT}"])
+    result = pytester.runpytest("--batch-provider=openai", "-W", "always::pytest.PytestWarning")
+    result.stdout.fnmatch_lines([f"*auto mode simulates this test*Finish the recording with: pytest "
+                                 f"*--batch-mode=record {HINT}"])

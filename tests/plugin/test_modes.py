@@ -139,8 +139,8 @@ def test_live_refuses_without_an_api_key(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--batch-mode=live", "--batch-provider=openai,google")
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines([
-        "*pytest-batch: --batch-mode needs a real openai API key: set OPENAI_API_KEY*",
-        "*pytest-batch: --batch-mode needs a real google API key: set GOOGLE_API_KEY or GEMINI_API_KEY*"])
+        "*pytest-batch: --batch-mode=live needs a real openai API key: set OPENAI_API_KEY*",
+        "*pytest-batch: --batch-mode=live needs a real google API key: set GOOGLE_API_KEY or GEMINI_API_KEY*"])
 
 
 def test_live_against_an_emulator_server_reports_spend(pytester: pytest.Pytester, server: ServerHandle,
@@ -201,7 +201,9 @@ def test_replay_of_a_request_the_cassette_lacks_fails_readably(pytester: pytest.
     pytester.makepyfile(USERS_TEST.replace("submit(batch_messages)", "submit(batch_messages[:9])"))
     result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*To re-record this cassette: pytest *test_users[[]openai[]]* --batch-mode=record"])
+    result.stdout.fnmatch_lines(["*To re-record this cassette: pytest *test_users[[]openai[]]* --batch-mode=record "
+                                 "(recorded against an emulator: start `pytest-batch serve` and export the *_BASE_URL "
+                                 "lines it prints first)"])
     result.stdout.no_fnmatch_line("*During handling*")
     # The short test summary repeats the message in full when pytest runs under CI (it does not
     # truncate there), so count only the failure report itself.
@@ -229,7 +231,7 @@ def test_a_failed_test_records_nothing(pytester: pytest.Pytester, server: Server
     assert not list(pytester.path.glob("cassettes/**/*.yaml"))
     result.stdout.fnmatch_lines(["*- pytest-batch -*", "pytest-batch: cassette *test_users.yaml not written: the test "
                                  "failed (record mode keeps only passing recordings). Fix the test, then record again: "
-                                 "pytest *--batch-mode=record"])
+                                 "pytest *--batch-mode=record (recorded against an emulator*"])
 
 
 def test_record_timeout_skips_pending_and_a_rerun_resumes(pytester: pytest.Pytester, server: ServerHandle,

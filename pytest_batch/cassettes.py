@@ -136,12 +136,17 @@ def record_command(nodeid: str | None, config: Any = None, *, recorded_against: 
     words = ["pytest", nodeid or "<test id>", "--batch-mode=record"]
     prefix = ""
     if config is not None:
+        rootdir = Path(config.rootpath)
         for dest in _RERUN_OPTIONS:
             value = config.getoption(dest, default=None)
+            if dest == "batch_cassette_dir" and value:  # the command runs at the rootdir: say it from there
+                from .config import cassette_dir_of
+
+                value = os.path.relpath(cassette_dir_of(config), rootdir.resolve())
             for item in value if isinstance(value, list | tuple) else [value]:
                 if item is not None and item != "":
                     words.append(f"--{dest.replace('_', '-')}={item}")
-        rootdir, invoked = Path(config.rootpath), Path(config.invocation_params.dir)
+        invoked = Path(config.invocation_params.dir)
         if rootdir.resolve() != invoked.resolve():
             prefix = f"cd {shlex.quote(str(rootdir))} && "
     hint = f" {EMULATOR_HINT}" if recorded_against == "emulator" else ""

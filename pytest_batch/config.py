@@ -126,9 +126,7 @@ class SessionOptions:
             value = config.getini(name)
             return (value if value not in ("", []) else None), f"ini setting {name}"
 
-        cassette_dir = Path(pick("batch_cassette_dir")[0] or "cassettes")
-        if not cassette_dir.is_absolute():
-            cassette_dir = Path(config.rootpath) / cassette_dir
+        cassette_dir = cassette_dir_of(config)
         # per provider: defaults, then the ini's entries, then the command line's
         ini_models = config.getini("batch_model")
         models = parse_models([ini_models] if isinstance(ini_models, str) else ini_models,
@@ -146,6 +144,19 @@ class SessionOptions:
             record_timeout=_positive(record_timeout, record_timeout_source, float),
             max_requests=_positive(max_requests, max_requests_source, int),
         )
+
+
+def cassette_dir_of(config: Any) -> Path:
+    """The run's cassette folder, absolute and normalised: --batch-cassette-dir relative to where pytest
+    was started, the ini setting relative to the ini file's folder, the default under the rootdir."""
+    value = config.getoption("batch_cassette_dir", default=None)
+    if value:
+        base = Path(config.invocation_params.dir)
+    else:
+        value = config.getini("batch_cassette_dir")
+        inipath = getattr(config, "inipath", None)
+        base = Path(inipath).parent if value and inipath else Path(config.rootpath)
+    return (base / (value or "cassettes")).resolve()
 
 
 # ---------------------------------------------------------------------- per-test options
@@ -481,7 +492,8 @@ def _new_sdk_client(provider: str, key: str | None, base_url: str | None) -> Any
     return genai.Client(api_key=key, http_options={"base_url": base_url} if base_url else None)
 
 
-__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_MODELS", "MODES", "PROVIDERS", "BatchConfigError",
-           "CassetteOwners", "MarkerOptions", "SessionOptions", "TestOptions", "apply_faults", "base_url",
-           "cassette_module", "cassette_paths", "missing_api_key", "module_folder", "narrowing", "parse_mode",
-           "parse_models", "parse_providers", "recorded_against", "resolve", "sdk_client", "selected_providers"]
+__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "BatchConfigError", "CassetteOwners", "DEFAULT_MODELS", "MODES",
+           "MarkerOptions", "PROVIDERS", "SessionOptions", "TestOptions", "apply_faults", "base_url",
+           "cassette_dir_of", "cassette_module", "cassette_paths", "missing_api_key", "module_folder", "narrowing",
+           "parse_mode", "parse_models", "parse_providers", "recorded_against", "resolve", "sdk_client",
+           "selected_providers"]

@@ -43,7 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "network), simulate (in-process emulator), replay (cassettes only), record (live API "
                          "writing cassettes) or live (live API, no cassettes).")
     group.addoption("--batch-cassette-dir", dest="batch_cassette_dir", default=None, metavar="DIR",
-                    help="where cassettes live, relative to the rootdir (default: cassettes).")
+                    help="where cassettes live, relative to the current directory (the ini setting: "
+                         "relative to the ini file; default: cassettes under the rootdir).")
     group.addoption("--batch-model", dest="batch_model", action="append", default=None, metavar="PROVIDER/MODEL",
                     help="override a provider's default model, e.g. --batch-model=openai/gpt-4o (repeatable). "
                          "Defaults: " + ", ".join(cfg.DEFAULT_MODELS.values()) + ".")

@@ -20,7 +20,7 @@ from .conftest import USERS_TEST
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
-OPTIONS = ("--batch-cassette-dir=tapes", "--batch-model=openai/gpt-4.1-nano")
+OPTIONS = ("--batch-cassette-dir=../tapes", "--batch-model=openai/gpt-4.1-nano")  # given in sub/
 NODEID = "test_users.py::test_users[openai]"
 
 

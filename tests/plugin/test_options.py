@@ -116,6 +116,28 @@ def test_cassette_dir_option_and_ini(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*openai*replay*"])
 
 
+def test_cassette_dir_option_is_relative_to_where_pytest_started_and_the_ini_to_its_file(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_mod=PROVIDER_TEST)
+    cassette = pytester.path / "tapes" / "openai" / "test_mod" / "test_p.yaml"
+    cassette.parent.mkdir(parents=True)
+    cassette.write_text("interactions: []\n")
+    monkeypatch.chdir(pytester.mkdir("sub"))
+    result = pytester.runpytest("../test_mod.py", "--batch-provider=openai", "--batch-cassette-dir=../tapes")
+    result.stdout.fnmatch_lines(["*openai*replay*"])
+
+    # a missing cassette is named by its normalised path, without ".."
+    pytester.makepyfile(test_users=USERS_TEST)
+    result = pytester.runpytest("../test_users.py", "--batch-provider=openai", "--batch-cassette-dir=../tapes",
+                                "--batch-mode=replay")
+    result.stdout.fnmatch_lines([f"*pytest-batch: no cassette at {pytester.path / 'tapes' / 'openai'}/test_users/*"])
+
+    pytester.makeini("[pytest]\nbatch_cassette_dir = tapes\n")  # the ini's folder, wherever pytest starts
+    result = pytester.runpytest("../test_mod.py", "--batch-provider=openai")
+    result.stdout.fnmatch_lines(["*openai*replay*"])
+
+
 @pytest.mark.parametrize("option", ["--batch-record-timeout=soon", "--batch-max-requests=-3"])
 def test_numeric_options_are_checked(pytester: pytest.Pytester, option: str) -> None:
     pytester.makepyfile(PROVIDER_TEST)

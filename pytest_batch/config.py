@@ -361,15 +361,15 @@ def module_folder(module_name: str) -> str:
 
 
 def narrowing(config: Any) -> list[str]:
-    """How this pytest run leaves tests out, if it does: explicit test paths that do not cover the
-    rootdir (or every testpaths entry), -k, -m, --deselect, --ignore, --lf. Empty for a full run."""
+    """How this pytest run leaves whole test modules uncollected, if it does: explicit test paths that
+    do not cover the rootdir (or every testpaths entry), --ignore / --ignore-glob, --lf. Empty for a
+    run that collects every module: -k, -m and --deselect only deselect tests of collected modules,
+    and a deselected test still counts as using its cassettes."""
     option = config.option
     reasons = []
     if _narrowed_by_args(config):
         reasons.append("test paths")
-    for flag, on in (("-k", option.keyword), ("-m", option.markexpr),
-                     ("--deselect", getattr(option, "deselect", None)),
-                     ("--ignore", getattr(option, "ignore", None) or getattr(option, "ignore_glob", None)),
+    for flag, on in (("--ignore", getattr(option, "ignore", None) or getattr(option, "ignore_glob", None)),
                      ("--lf", getattr(option, "lf", False))):
         if on:
             reasons.append(flag)

@@ -177,7 +177,10 @@ class CassetteCheck:
     narrowed_by: list[str] = field(default_factory=list)  # "test paths", "-k", "-m"...
 
     def lines(self) -> list[str]:
-        lines = self.report.format().splitlines()
+        report = self.report
+        if not self.not_checked:
+            return report.format().splitlines()
+        lines = report.lines()
         by_module: dict[Any, int] = {}
         for path in self.not_checked:
             by_module[path.parent] = by_module.get(path.parent, 0) + 1
@@ -185,6 +188,12 @@ class CassetteCheck:
             lines.append(f"not checked: {count} cassette{'s' if count > 1 else ''} in {folder} (this run, narrowed "
                          f"by {', '.join(self.narrowed_by)}, did not collect that module; run the check without "
                          "them to find stale cassettes)")
+        checked = len(report.checked) - len(self.not_checked)
+        unreadable = f", {len(report.unreadable)} unreadable" if report.unreadable else ""
+        lines.append(f"{checked} cassette{'s' if checked != 1 else ''} checked in {report.cassette_dir}: "
+                     f"{len(report.stale)} stale, {len(report.secrets)} with secrets, {len(report.pending)} pending"
+                     f"{unreadable}; {len(self.not_checked)} not checked (narrowed run: "
+                     f"{', '.join(self.narrowed_by)})")
         return lines
 
 

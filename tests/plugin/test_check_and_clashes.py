@@ -64,12 +64,26 @@ def test_a_narrowed_run_leaves_uncollected_modules_unchecked(project: pytest.Pyt
     result = project.runpytest(*CHECK, "test_x.py")
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines([f"not checked: 1 cassette in {gone.parent} (this run, narrowed by test paths, did "
-                                 "not collect that module; run the check without them to find stale cassettes)"])
+                                 "not collect that module; run the check without them to find stale cassettes)",
+                                 f"3 cassettes checked in {project.path / 'cassettes'}: 0 stale, 0 with secrets, "
+                                 "0 pending; 1 not checked (narrowed run: test paths)"])
     result.stdout.no_fnmatch_line("stale:*")
+    result.stdout.no_fnmatch_line("*all clean*")
 
-    result = project.runpytest(*CHECK, "-k", "test_x", "-m", "not slow")
-    assert result.ret == 0, result.stdout.str()
-    result.stdout.fnmatch_lines(["not checked: 1 cassette in *test_gone (this run, narrowed by -k, -m, did not *"])
+    result = project.runpytest(*CHECK, "--ignore=test_y.py")
+    result.stdout.fnmatch_lines(["not checked: 1 cassette in *test_gone (this run, narrowed by --ignore, did not *"])
+
+
+@pytest.mark.parametrize("deselecting", [["-k", "test_x"], ["-m", "not slow"], ["--deselect", "test_x.py"]])
+def test_deselecting_tests_still_finds_a_deleted_modules_cassettes_stale(project: pytest.Pytester,
+                                                                         deselecting: list[str]) -> None:
+    """-k, -m and --deselect collect every module: their cassettes are judged, deselected tests' as used."""
+    _cassette(project, "openai", "test_gone", "test_old")
+    result = project.runpytest(*CHECK, *deselecting)
+    assert result.ret == 1, result.stdout.str()
+    result.stdout.fnmatch_lines(["stale: *test_gone*test_old.yaml*"])
+    result.stdout.no_fnmatch_line("*test_x*test_users.yaml*")
+    result.stdout.no_fnmatch_line("not checked*")
 
     result = project.runpytest(*CHECK)  # a full run judges every cassette
     assert result.ret == 1

@@ -489,7 +489,10 @@ def _new_sdk_client(provider: str, key: str | None, base_url: str | None) -> Any
         return anthropic.Anthropic(api_key=key, base_url=base_url)
     from google import genai
 
-    return genai.Client(api_key=key, http_options={"base_url": base_url} if base_url else None)
+    from .providers.google import RETRY_OPTIONS  # retries like the other SDKs, as the processor's own clients do
+
+    return genai.Client(api_key=key, http_options={"retry_options": RETRY_OPTIONS,
+                                                   **({"base_url": base_url} if base_url else {})})
 
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "BatchConfigError", "CassetteOwners", "DEFAULT_MODELS", "MODES",

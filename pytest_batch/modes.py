@@ -118,8 +118,11 @@ def seed_answers() -> Any:
 
 
 def emulator_client(emulator: Emulator, options: cfg.TestOptions) -> Any:
-    return {"openai": emulator.openai_client, "anthropic": emulator.anthropic_client,
-            "google": emulator.google_client}[options.provider]()
+    if options.provider == "google":
+        from .providers.google import RETRY_OPTIONS  # a 429 fault is retried on every provider alike
+
+        return emulator.google_client(http_options={"retry_options": RETRY_OPTIONS})
+    return {"openai": emulator.openai_client, "anthropic": emulator.anthropic_client}[options.provider]()
 
 
 def no_sleep(seconds: float) -> None:

@@ -240,6 +240,21 @@ def test_marker_faults_reach_the_emulator(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*injects emulator faults, which only --batch-mode=simulate or auto can do*"])
 
 
+def test_a_rate_limit_fault_is_retried_on_every_provider_alike(pytester: pytest.Pytester) -> None:
+    """google-genai retries nothing by default; the plugin's clients retry a 429 on Gemini as the
+    openai and anthropic SDKs do, so one marker means the same on every provider."""
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.batch(faults={"http": [{"status": 429, "times": 1, "method": "POST"}]})
+        def test_rate_limited(batch_processor, batch_messages, batch_sim):
+            job = batch_processor.wait(batch_processor.submit(batch_messages[:2]))
+            assert len(list(batch_processor.results(job).successes())) == 2
+            assert any(entry.status == 429 for entry in batch_sim.journal)
+    """)
+    pytester.runpytest().assert_outcomes(passed=3)
+
+
 def test_marker_cassette_names_the_cassette(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_mod="""
         import pytest

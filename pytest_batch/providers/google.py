@@ -45,6 +45,10 @@ _STATES = {
 #: google.rpc codes in per-request errors (the langchain4j recording uses 4 for a deadline).
 _RPC_CANCELLED, _RPC_DEADLINE = 1, 4
 _RPC_HTTP = {3: 400, 5: 404, 7: 403, 8: 429, 9: 400, 13: 500, 14: 503, 16: 401}
+#: google.rpc.Code names, so a batch error reads "INTERNAL (13): ..." rather than a bare number
+_RPC_NAMES = {1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED", 5: "NOT_FOUND",
+              7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION", 10: "ABORTED",
+              13: "INTERNAL", 14: "UNAVAILABLE", 16: "UNAUTHENTICATED"}
 _REFUSALS = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY")
 
 
@@ -294,9 +298,9 @@ def to_job(job: Any, total: int | None = None, *, stats: dict[str, str] | None =
         failed, pending = max(failed, total - succeeded), 0
     errors = []
     if error:
-        errors.append(f"{error.get('code')}: {error.get('message') or 'the batch failed'}")
+        errors.append(f"{_rpc(error.get('code'))}: {error.get('message') or 'the batch failed'}")
     elif job.error is not None:
-        errors.append(f"{job.error.code}: {job.error.message}")
+        errors.append(f"{_rpc(job.error.code)}: {job.error.message}")
     model = (job.model or "").removeprefix("models/") or None
     return BatchJob("google", job.name, status, model, BatchCounts(total, succeeded, failed, pending),
                     job.create_time, job.end_time, errors, job)
@@ -304,6 +308,11 @@ def to_job(job: Any, total: int | None = None, *, stats: dict[str, str] | None =
 
 def _name(batch_id: str) -> str:
     return batch_id if batch_id.startswith("batches/") else f"batches/{batch_id}"
+
+
+def _rpc(code: Any) -> str:
+    name = _RPC_NAMES.get(code) if isinstance(code, int) else None
+    return f"{name} ({code})" if name else str(code)
 
 
 def _aio(client: Any) -> Any:

@@ -123,6 +123,8 @@ def test_a_batch_that_fails_validation_says_why(emulator, make_bp, provider):
     assert job.status is BatchStatus.FAILED
     # OpenAI: errors.data (A.3); Gemini: the Operation's error, which the SDK's batches.get drops (C.3)
     assert job.errors and "not parseable" in job.errors[0]
+    if provider == "google":  # the google.rpc.Code by name, not a bare number
+        assert job.errors[0].startswith("INVALID_ARGUMENT (3): "), job.errors
     assert {item.kind for item in bp.results(job)} == {ErrorKind.MISSING}
 
 

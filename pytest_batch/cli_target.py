@@ -223,19 +223,9 @@ def provider_base_url(provider: str, base_url: str) -> str:
 
 def sdk_client(provider: str, base_url: str | None, key: str) -> Any:
     """An official SDK client for ``provider`` at ``base_url`` (None: the SDK's default)."""
-    if provider == "openai":
-        import openai
+    from .providers import provider_named
 
-        return openai.OpenAI(api_key=key, base_url=base_url)
-    if provider == "anthropic":
-        import anthropic
-
-        return anthropic.Anthropic(api_key=key, base_url=base_url)
-    from google import genai
-    from google.genai import types
-
-    options = types.HttpOptions(base_url=base_url.rstrip("/") + "/") if base_url else None
-    return genai.Client(api_key=key, http_options=options)
+    return provider_named(provider).new_client(key, base_url)
 
 
 def resolve_target(provider: str, *, simulate: bool | None = None, base_url: str | None = None,

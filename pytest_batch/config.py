@@ -467,32 +467,17 @@ def sdk_client(provider: str, *, api_key: str | None = None, default_base_url: b
     ``api_key`` replaces the key, ``default_base_url`` ignores the base URL env (replay).
     With ``cache``, one client per (provider, key, base URL) is reused: making one costs
     tens of milliseconds (TLS setup)."""
+    from .providers import provider_named  # the processor's own client construction
+
     environ = os.environ
     key = api_key or next((environ[n] for n in API_KEY_ENV[provider] if environ.get(n)), None)
     base_url = DEFAULT_BASE_URLS[provider] if default_base_url else environ.get(BASE_URL_ENV[provider]) or None
     if cache is not None:
         cache_key = (provider, key, base_url)
         if cache_key not in cache:
-            cache[cache_key] = _new_sdk_client(provider, key, base_url)
+            cache[cache_key] = provider_named(provider).new_client(key, base_url)
         return cache[cache_key]
-    return _new_sdk_client(provider, key, base_url)
-
-
-def _new_sdk_client(provider: str, key: str | None, base_url: str | None) -> Any:
-    if provider == "openai":
-        import openai
-
-        return openai.OpenAI(api_key=key, base_url=base_url)
-    if provider == "anthropic":
-        import anthropic
-
-        return anthropic.Anthropic(api_key=key, base_url=base_url)
-    from google import genai
-
-    from .providers.google import RETRY_OPTIONS  # retries like the other SDKs, as the processor's own clients do
-
-    return genai.Client(api_key=key, http_options={"retry_options": RETRY_OPTIONS,
-                                                   **({"base_url": base_url} if base_url else {})})
+    return provider_named(provider).new_client(key, base_url)
 
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "BatchConfigError", "CassetteOwners", "DEFAULT_MODELS", "MODES",

@@ -58,8 +58,13 @@ def get_provider(model: str) -> tuple[Provider, str]:
         raise ConfigurationError(f"Unsupported provider: {name}. Supported providers: {', '.join(PROVIDERS)}")
     if not bare:
         raise ConfigurationError(f"Model must be in format 'provider/model-name'; {model!r} has no model name")
+    return provider_named(name), bare
+
+
+def provider_named(name: str) -> Provider:
+    """The provider called ``name`` (one of ``PROVIDERS``)."""
     module, _, cls = PROVIDERS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)(), bare
+    return getattr(importlib.import_module(module), cls)()
 
 
 def normalize_prompt(prompt: Prompt, index: int) -> list[Message]:
@@ -186,7 +191,12 @@ class Provider:
                      response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
+    def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
+        """The SDK client for ``key`` at ``base_url`` (None: what the SDK itself would use)."""
+        raise NotImplementedError
+
     def make_client(self, *, async_client: bool) -> Any:
+        """The SDK client from the environment; a missing key is a clear error."""
         raise NotImplementedError
 
     def async_view(self, client: Any) -> Any:

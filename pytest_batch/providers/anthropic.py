@@ -76,15 +76,17 @@ class AnthropicProvider(Provider):
         params.update(options.get("params") or {})
         return {"custom_id": custom_id, "params": params}
 
-    def make_client(self, *, async_client: bool) -> Any:
+    def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
         import anthropic
 
-        client_class = anthropic.AsyncAnthropic if async_client else anthropic.Anthropic
+        return (anthropic.AsyncAnthropic if async_client else anthropic.Anthropic)(api_key=key, base_url=base_url)
+
+    def make_client(self, *, async_client: bool) -> Any:
         # ANTHROPIC_BASE_URL is read by the SDK itself; so is ANTHROPIC_AUTH_TOKEN, which it sends
         # as a bearer token when there is no API key.
         if os.environ.get("ANTHROPIC_AUTH_TOKEN") and not os.environ.get("ANTHROPIC_API_KEY"):
-            return client_class()
-        return client_class(api_key=api_key(*self.env_keys))
+            return self.new_client(None, None, async_client=async_client)
+        return self.new_client(api_key(*self.env_keys), None, async_client=async_client)
 
     # ------------------------------------------------------------------ sync
     def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,

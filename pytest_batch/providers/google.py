@@ -89,14 +89,16 @@ class GoogleProvider(Provider):
             request["generationConfig"] = config
         return {"key": custom_id, "request": request}
 
-    def make_client(self, *, async_client: bool) -> Any:
+    def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
         from google import genai
 
-        key = api_key(*self.env_keys)
         http_options: dict[str, Any] = {"retry_options": RETRY_OPTIONS}
-        if base_url := os.environ.get("GOOGLE_GEMINI_BASE_URL"):
-            http_options["base_url"] = base_url
-        return genai.Client(api_key=key, http_options=http_options)
+        if base_url:
+            http_options["base_url"] = base_url.rstrip("/") + "/"
+        return genai.Client(api_key=key, http_options=http_options)  # one Client: async calls use client.aio
+
+    def make_client(self, *, async_client: bool) -> Any:
+        return self.new_client(api_key(*self.env_keys), os.environ.get("GOOGLE_GEMINI_BASE_URL"))
 
     # ------------------------------------------------------------------ sync
     def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,

@@ -74,12 +74,14 @@ class OpenAIProvider(Provider):
         body.update(params)
         return {"custom_id": custom_id, "method": "POST", "url": endpoint, "body": body}
 
-    def make_client(self, *, async_client: bool) -> Any:
+    def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
         import openai
 
-        key = api_key(*self.env_keys)
+        return (openai.AsyncOpenAI if async_client else openai.OpenAI)(api_key=key, base_url=base_url)
+
+    def make_client(self, *, async_client: bool) -> Any:
         # base_url and the rest come from the environment the way the SDK does (OPENAI_BASE_URL).
-        return openai.AsyncOpenAI(api_key=key) if async_client else openai.OpenAI(api_key=key)
+        return self.new_client(api_key(*self.env_keys), None, async_client=async_client)
 
     # ------------------------------------------------------------------ sync
     def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,

@@ -104,9 +104,9 @@ class GoogleProvider(Provider):
     def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
                options: dict[str, Any]) -> BatchJob:
         config = _create_config(options)
-        if _inline(lines, data, options):
+        if (inlined := _inline_requests(lines, data, options)) is not None:
             with _errors("create the batch"):
-                job = client.batches.create(model=model, src=[_inlined(line) for line in lines], config=config)
+                job = client.batches.create(model=model, src=inlined, config=config)
         else:
             import io
 
@@ -150,9 +150,9 @@ class GoogleProvider(Provider):
                       options: dict[str, Any]) -> BatchJob:
         aio = _aio(client)
         config = _create_config(options)
-        if _inline(lines, data, options):
+        if (inlined := _inline_requests(lines, data, options)) is not None:
             with _errors("create the batch"):
-                job = await aio.batches.create(model=model, src=[_inlined(line) for line in lines], config=config)
+                job = await aio.batches.create(model=model, src=inlined, config=config)
         else:
             import io
 
@@ -325,21 +325,21 @@ def _aio(client: Any) -> Any:
 _INLINE_MARGIN = 64 * 1024
 
 
-def _inline(lines: list[dict[str, Any]], data: bytes, options: dict[str, Any]) -> bool:
-    """Whether the requests fit in one inline create call (C.6: the whole call under 20 MB).
+def _inline_requests(lines: list[dict[str, Any]], data: bytes, options: dict[str, Any]) -> list[Any] | None:
+    """The requests as the SDK's inlined requests when they fit in one inline create call (C.6:
+    the whole call under 20 MB); None when they must be uploaded as a file.
 
     ``data`` is compact UTF-8, but google-genai sends ``json.dumps`` output: non-ASCII as
     ``\\uXXXX`` escapes and a space after every separator, up to 3x larger (a Japanese
     prompt doubles). When 3x could overrun the limit, measure what the SDK will send.
     """
     limit = options.get("inline_bytes")
-    if limit is None:
-        return True
-    if len(data) > limit:
-        return False
-    if 3 * len(data) + _INLINE_MARGIN <= limit:
-        return True
-    return len(json.dumps([_inlined(line) for line in lines])) + _INLINE_MARGIN <= limit
+    if limit is not None and len(data) > limit:
+        return None
+    inlined = [_inlined(line) for line in lines]
+    if limit is None or 3 * len(data) + _INLINE_MARGIN <= limit:
+        return inlined
+    return inlined if len(json.dumps(inlined)) + _INLINE_MARGIN <= limit else None
 
 
 def _create_config(options: dict[str, Any]) -> dict[str, Any]:

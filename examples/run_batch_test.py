@@ -30,15 +30,15 @@ try:
 except ImportError:  # running from a clone without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pytest_batch.cli_output import error_line, unreachable
-from pytest_batch.cli_target import (
+from pytest_batch.cli.output import error_line, unreachable
+from pytest_batch.cli.target import (
     BASE_URL_VARS,
     CLIError,
     api_key,
     parse_model,
     resolve_target,
-    simulated_state,
 )
+from pytest_batch.cli.state import simulated_state
 
 
 def create(model: str, *, simulate: bool | None, state_dir: str | None, base_url: str | None) -> int:

@@ -12,8 +12,8 @@ import inspect
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from itertools import islice
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any
 
 from pydantic import BaseModel, ValidationError

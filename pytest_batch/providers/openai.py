@@ -15,8 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import (BatchNotFoundError, BatchProcessorError, ConfigurationError, ProviderError,
-                      UnsupportedOperationError)
+from ..errors import (
+    BatchNotFoundError,
+    BatchProcessorError,
+    ConfigurationError,
+    ProviderError,
+    UnsupportedOperationError,
+)
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
 from . import Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_text
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import importlib
 import types
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .http import RequestHandler
 from .transport import AsyncEmulatorTransport, EmulatorTransport
-
-if TYPE_CHECKING:
-    from .core import Emulator
 
 #: keys the emulator accepts; they look nothing like real keys, so no scanner flags them.
 FAKE_KEYS = {"openai": "sim-openai-key", "anthropic": "sim-anthropic-key", "google": "sim-google-key"}
@@ -43,14 +41,14 @@ def google_http_module() -> str:
     return choose() if choose is not None else "httpx"
 
 
-def _clients(emulator: Emulator, module_name: str, *, async_client: bool) -> Any:
+def _clients(emulator: RequestHandler, module_name: str, *, async_client: bool) -> Any:
     httpx_module = importlib.import_module(module_name)
     if async_client:
         return httpx_module.AsyncClient(transport=AsyncEmulatorTransport(emulator, module_name))
     return httpx_module.Client(transport=EmulatorTransport(emulator, module_name))
 
 
-def openai_client(emulator: Emulator, *, async_client: bool = False, **kwargs: Any) -> Any:
+def openai_client(emulator: RequestHandler, *, async_client: bool = False, **kwargs: Any) -> Any:
     import openai
 
     kwargs.setdefault("api_key", FAKE_KEYS["openai"])
@@ -59,7 +57,7 @@ def openai_client(emulator: Emulator, *, async_client: bool = False, **kwargs: A
     return (openai.AsyncOpenAI if async_client else openai.OpenAI)(http_client=http_client, **kwargs)
 
 
-def anthropic_client(emulator: Emulator, *, async_client: bool = False, **kwargs: Any) -> Any:
+def anthropic_client(emulator: RequestHandler, *, async_client: bool = False, **kwargs: Any) -> Any:
     import anthropic
 
     kwargs.setdefault("api_key", FAKE_KEYS["anthropic"])
@@ -68,7 +66,7 @@ def anthropic_client(emulator: Emulator, *, async_client: bool = False, **kwargs
     return (anthropic.AsyncAnthropic if async_client else anthropic.Anthropic)(http_client=http_client, **kwargs)
 
 
-def google_client(emulator: Emulator, *, http_options: Any = None, **kwargs: Any) -> Any:
+def google_client(emulator: RequestHandler, *, http_options: Any = None, **kwargs: Any) -> Any:
     """A google-genai Client; ``client.aio`` goes through the async transport too (always inject
     an async client, or google-genai uses aiohttp when it is installed: wire-formats.md 0.1).
 

@@ -16,26 +16,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..endpoints import PROVIDER_HOSTS, PROVIDERS
 from .clock import Clock, FrozenClock
 from .faults import Faults
-from .http import HTTPError, SimRequest, SimResponse
+from .http import DroppedConnection, HTTPError, SimRequest, SimResponse
 from .ids import IdFactory, bare_id
 from .journal import Journal, JournalEntry
 from .lifecycle import Lifecycle
 from .responders import Expectation, Responder, ResponderFn, SynthesisError
 
-PROVIDERS = ("openai", "anthropic", "google")
-
-#: the hosts the SDKs call by default (wire-formats.md 0.1, "Base URL overrides").
-PROVIDER_HOSTS = {
-    "api.openai.com": "openai",
-    "api.anthropic.com": "anthropic",
-    "generativelanguage.googleapis.com": "google",
-}
-
-
-class DroppedConnection(Exception):
-    """An injected fault: the adapter must fail the call as if the socket closed."""
 
 
 class Emulator:
@@ -65,9 +54,12 @@ class Emulator:
             self.responder.load(expectations)
 
     def _make_backends(self) -> None:
-        from .anthropic import AnthropicBackend, AnthropicRoutes
-        from .google import GoogleBackend, GoogleRoutes
-        from .openai import OpenAIBackend, OpenAIRoutes
+        from .backends.anthropic import AnthropicBackend
+        from .backends.google import GoogleBackend
+        from .backends.openai import OpenAIBackend
+        from .routes.anthropic import AnthropicRoutes
+        from .routes.google import GoogleRoutes
+        from .routes.openai import OpenAIRoutes
 
         self.ids = IdFactory(self.seed)
         self.openai = OpenAIBackend(self)

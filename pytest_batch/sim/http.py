@@ -10,8 +10,23 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+if TYPE_CHECKING:
+    import threading
+
+
+class DroppedConnection(Exception):
+    """An injected fault: the adapter must fail the call as if the socket closed."""
+
+
+class RequestHandler(Protocol):
+    """What an adapter (transport, client factory, server) serves: the Emulator, or anything shaped like it."""
+
+    lock: threading.RLock
+
+    def handle(self, request: SimRequest) -> SimResponse: ...
 
 
 @dataclass

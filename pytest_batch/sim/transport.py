@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .core import DroppedConnection
-from .http import SimRequest, SimResponse
-
-if TYPE_CHECKING:
-    from .core import Emulator
+from .http import DroppedConnection, RequestHandler, SimRequest, SimResponse
 
 
 def to_sim_request(request: Any) -> SimRequest:
@@ -35,7 +31,7 @@ def _transport_classes(module_name: str) -> tuple[type, type]:
             for chunk in self._chunks:
                 yield chunk
 
-    def respond(emulator: Emulator, request: Any) -> Any:
+    def respond(emulator: RequestHandler, request: Any) -> Any:
         try:
             sim = emulator.handle(to_sim_request(request))
         except DroppedConnection as exc:
@@ -49,7 +45,7 @@ def _transport_classes(module_name: str) -> tuple[type, type]:
                                      request=request)
 
     class Transport(httpx_module.BaseTransport):
-        def __init__(self, emulator: Emulator) -> None:
+        def __init__(self, emulator: RequestHandler) -> None:
             self.emulator = emulator
 
         def handle_request(self, request: Any) -> Any:
@@ -58,7 +54,7 @@ def _transport_classes(module_name: str) -> tuple[type, type]:
                 return respond(self.emulator, request)
 
     class AsyncTransport(httpx_module.AsyncBaseTransport):
-        def __init__(self, emulator: Emulator) -> None:
+        def __init__(self, emulator: RequestHandler) -> None:
             self.emulator = emulator
 
         async def handle_async_request(self, request: Any) -> Any:
@@ -80,9 +76,9 @@ def transport_classes(module_name: str = "httpx2") -> tuple[type, type]:
     return _CACHE[module_name]
 
 
-def EmulatorTransport(emulator: Emulator, module_name: str = "httpx2") -> Any:  # noqa: N802 - reads like a class
+def EmulatorTransport(emulator: RequestHandler, module_name: str = "httpx2") -> Any:  # noqa: N802 - reads like a class
     return transport_classes(module_name)[0](emulator)
 
 
-def AsyncEmulatorTransport(emulator: Emulator, module_name: str = "httpx2") -> Any:  # noqa: N802
+def AsyncEmulatorTransport(emulator: RequestHandler, module_name: str = "httpx2") -> Any:  # noqa: N802
     return transport_classes(module_name)[1](emulator)

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from pytest_batch.cassette_format import CassetteSerializer, body_view
+from pytest_batch.cassettes.format import CassetteSerializer, body_view
 
 COMPACT_JSONL = b'{"a":1,"b":[1,2]}\n{"a":2,"b":[]}\n'
 
@@ -81,7 +81,7 @@ h: 12:30:00
 
 @pytest.mark.parametrize("text", [TRICKY_YAML, "", "- 1\n- two\n", "just a string\n"], ids=repr)
 def test_the_cassette_loader_reads_yaml_as_safe_load_does(text):
-    from pytest_batch.cassette_format import _load_yaml
+    from pytest_batch.cassettes.format import _load_yaml
 
     assert _load_yaml(text) == yaml.safe_load(text)
     assert _load_yaml(text) == yaml.safe_load(text)  # again: the remembered tags give the same answer
@@ -90,7 +90,7 @@ def test_the_cassette_loader_reads_yaml_as_safe_load_does(text):
 def test_the_cassette_loader_reads_the_shipped_cassettes_as_safe_load_does():
     from pathlib import Path
 
-    from pytest_batch.cassette_format import _load_yaml
+    from pytest_batch.cassettes.format import _load_yaml
 
     shipped = sorted((Path(__file__).resolve().parents[2] / "cassettes").rglob("*.yaml"))
     assert shipped
@@ -100,7 +100,7 @@ def test_the_cassette_loader_reads_the_shipped_cassettes_as_safe_load_does():
 
 
 def test_an_alias_is_one_object_and_a_recursive_one_terminates():
-    from pytest_batch.cassette_format import _load_yaml
+    from pytest_batch.cassettes.format import _load_yaml
 
     loaded = _load_yaml("a: &x [1]\nb: *x\nr: &r [*r]\n")
     assert loaded["a"] is loaded["b"]
@@ -110,8 +110,8 @@ def test_an_alias_is_one_object_and_a_recursive_one_terminates():
 def test_a_parsed_cassette_is_compiled_once_and_an_edit_is_parsed_again(tmp_path, monkeypatch):
     from pathlib import Path
 
-    from pytest_batch import cassette_format
-    from pytest_batch.cassette_format import COMPILED
+    from pytest_batch.cassettes import format as cassette_format
+    from pytest_batch.cassettes.format import COMPILED
 
     text = (Path(__file__).resolve().parents[2] / "cassettes" / "openai" / "test_users" / "test_users.yaml").read_text()
     monkeypatch.setattr(COMPILED, "directory", None)

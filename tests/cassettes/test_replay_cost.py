@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_batch import cassette_format, cassettes
+from pytest_batch.cassettes import format as cassette_format
+from pytest_batch.cassettes import matching, persist
 from pytest_batch.cassettes import CassetteMismatch, use_cassette
 
 from .conftest import client_for, openai_lines, run_openai
@@ -42,9 +43,9 @@ class _Counter:
 def test_a_replay_that_matches_builds_no_diff_and_parses_each_body_once(server, cassette, monkeypatch):
     recorded = _record(server, cassette)
     server.stop()
-    cassettes._LOADED.clear()
-    diffs = _Counter(monkeypatch, cassettes, "view_text")
-    views = _Counter(monkeypatch, cassettes, "body_view")
+    persist._LOADED.clear()
+    diffs = _Counter(monkeypatch, matching, "view_text")
+    views = _Counter(monkeypatch, matching, "body_view")
     replayed = _replay(cassette)
     assert replayed["users"] == recorded["users"]
     assert diffs.calls == 0, "a diff is only for the mismatch message"
@@ -68,7 +69,7 @@ def test_a_miss_still_shows_the_body_diff(server, cassette):
 def test_an_unchanged_cassette_is_parsed_once_and_any_edit_is_seen(server, cassette, monkeypatch):
     recorded = _record(server, cassette)
     server.stop()
-    cassettes._LOADED.clear()
+    persist._LOADED.clear()
     parses = _Counter(monkeypatch, cassette_format.CassetteSerializer, "deserialize")
     assert _replay(cassette)["users"] == recorded["users"]
     assert _replay(cassette)["users"] == recorded["users"]

@@ -93,8 +93,8 @@ def test_bad_message_role_or_content_names_file_and_line(cli, tmp_path):
                           "'assistant', got \"bot\"\n"), result
     assert not (cli.cwd / "r.jsonl").exists()
 
-    from pytest_batch.cli_inputs import read_messages
-    from pytest_batch.cli_target import CLIError
+    from pytest_batch.cli.inputs import read_messages
+    from pytest_batch.cli.target import CLIError
 
     path = tmp_path / "m.jsonl"
     path.write_text('{"messages": [{"role": "user", "content": ["x"]}]}\n')
@@ -106,7 +106,7 @@ def test_bad_message_role_or_content_names_file_and_line(cli, tmp_path):
 
 
 def test_unknown_batch_id_is_one_line_on_every_provider(cli, monkeypatch):
-    from pytest_batch.cli_target import new_emulator, save_state
+    from pytest_batch.cli.state import new_emulator, save_state
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(cli.config_home))  # signed with the key the subprocesses use
     (cli.cwd / "state").mkdir()
@@ -170,8 +170,8 @@ def test_server_not_running_names_the_url(cli):
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
 def test_every_sdks_connection_failure_is_recognised(provider):
     """Each SDK fails differently (raw, wrapped by the processor, or chained): all read as unreachable."""
-    from pytest_batch.cli_output import unreachable
-    from pytest_batch.cli_target import DEFAULT_MODELS, resolve_target, sdk_client
+    from pytest_batch.cli.output import unreachable
+    from pytest_batch.cli.target import DEFAULT_MODELS, resolve_target, sdk_client
     from pytest_batch.processor import BatchProcessor
 
     target = resolve_target(provider, base_url=f"http://127.0.0.1:{_closed_port()}")
@@ -246,8 +246,8 @@ def test_square_brackets_in_config_and_paths_are_printed_as_typed(cli):
 
 
 def test_messages_file_forms(tmp_path):
-    from pytest_batch.cli_inputs import read_messages
-    from pytest_batch.cli_target import CLIError
+    from pytest_batch.cli.inputs import read_messages
+    from pytest_batch.cli.target import CLIError
 
     parsed = read_messages(EXAMPLES / "messages.jsonl")
     assert len(parsed.requests) == 10 and parsed.custom_ids[0] == "user-1"
@@ -264,8 +264,8 @@ def test_messages_file_forms(tmp_path):
 
 
 def test_response_model_specs(tmp_path, monkeypatch):
-    from pytest_batch.cli_inputs import import_response_model
-    from pytest_batch.cli_target import CLIError
+    from pytest_batch.cli.inputs import import_response_model
+    from pytest_batch.cli.target import CLIError
     from pytest_batch.seed import User
 
     assert import_response_model(None) is User
@@ -308,13 +308,13 @@ def test_response_model_failures_say_which_step_failed(cli):
     ("https://api.anthropic.com", "anthropic", "https://api.anthropic.com"),
 ])
 def test_base_url_forms(given, provider, expected):
-    from pytest_batch.cli_target import provider_base_url
+    from pytest_batch.cli.target import provider_base_url
 
     assert provider_base_url(provider, given) == expected
 
 
 def test_error_lines_never_show_the_key(monkeypatch):
-    from pytest_batch.cli_output import error_line
+    from pytest_batch.cli.output import error_line
     from pytest_batch.errors import ProviderError
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-very-secret-123")

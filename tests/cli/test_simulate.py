@@ -76,8 +76,8 @@ def test_demo_all_providers(cli):
 
 
 def test_demo_fails_when_results_differ():
-    from pytest_batch.cli_demo import run_demo
-    from pytest_batch.cli_target import new_emulator
+    from pytest_batch.cli.demo import run_demo
+    from pytest_batch.cli.state import new_emulator
     from pytest_batch.sim import Expectation
 
     emulator = new_emulator(lifecycle="immediate")
@@ -160,7 +160,7 @@ def test_state_is_found_or_named_and_never_created_by_a_read(cli):
 
 
 def test_demo_and_new_states_draw_their_own_seed():
-    from pytest_batch.cli_target import new_emulator
+    from pytest_batch.cli.state import new_emulator
 
     first, second = new_emulator(), new_emulator()
     assert first.seed != second.seed

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from pytest_batch import cassettes
-from pytest_batch import config as cfg
-from pytest_batch.cassettes import EMULATOR_HEADER
+from pytest_batch.cassettes import session as cassette_session
+from pytest_batch.plugin import options as cfg
+from pytest_batch.cassettes.session import EMULATOR_HEADER
 from pytest_batch.seed import seed_expectations
 from pytest_batch.sim import Emulator
 from pytest_batch.sim.server import ServerHandle, start_server
@@ -109,7 +110,7 @@ def test_rerecording_live_over_an_emulator_cassette_labels_it_live(
         monkeypatch.setenv("OPENAI_BASE_URL", f"{proxy}/openai/v1")
         monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-" + "not-a-real-key-0123456789abcdef")
         monkeypatch.setattr(cfg, "recorded_against", lambda provider, environ=None: "live")
-        monkeypatch.setattr(cassettes, "is_loopback", lambda url: False)
+        monkeypatch.setattr(cassette_session, "is_loopback", lambda url: False)
         pytester.runpytest("--batch-mode=record", "--batch-provider=openai").assert_outcomes(passed=1)
 
     assert _label(cassette) == "live", "a fresh live recording must not inherit the old cassette's label"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from pytest_batch.cassette_scrub import is_loopback
-from pytest_batch.cassettes import EMULATOR_HEADER
+from pytest_batch.cassettes.scrub import is_loopback
+from pytest_batch.cassettes.session import EMULATOR_HEADER
 
 ROOT = Path(__file__).resolve().parents[2]
 

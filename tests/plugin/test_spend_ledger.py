@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pytest_batch.modes import RequestLedger, request_ledger
+from pytest_batch.plugin.modes import RequestLedger, request_ledger
 
 
 def _worker_config(basetemp: Path, workercount: int = 2) -> SimpleNamespace:

@@ -102,7 +102,7 @@ def test_register_price_sets_the_estimated_cost(monkeypatch):
     from pytest_batch import register_price
     from pytest_batch.processor import PRICES
 
-    monkeypatch.setattr("pytest_batch.processor.PRICES", dict(PRICES))
+    monkeypatch.setattr("pytest_batch.processor.pricing.PRICES", dict(PRICES))
     emulator = Emulator(expectations=seed_expectations())
     bp = BatchProcessor("openai/my-fine-tune", User, client=emulator.openai_client(), sleep=lambda s: None)
     results = bp.results(bp.wait(bp.submit(list(SEED_PROMPTS))))

@@ -1,17 +1,12 @@
-"""The ``pytest-batch`` command line: create, submit, watch and collect batch jobs on
-OpenAI, Anthropic and Gemini, live, against ``pytest-batch serve``, or simulated offline.
-
-Only the standard library is imported at module level: ``pytest-batch --help`` needs no
-SDK, no key and no network. Helpers live in ``cli_target`` (where requests go),
-``cli_inputs`` (messages files, response models) and ``cli_output`` (tables, JSON, errors).
-"""
+"""The commands behind ``pytest-batch create | submit | list | status | results | cancel | delete |
+list-models | demo``: each takes the parsed arguments and returns its exit code."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NoReturn, Self
 
 DESCRIPTION = """\
@@ -72,219 +67,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"❌ Error: {message} (see `{self.prog} --help`)\n")
 
 
-def _positive(kind: Callable[[str], float | int], what: str) -> Callable[[str], Any]:
-    """An argparse type: ``kind(text)`` that must be > 0 (argparse turns the error into one line, exit 2)."""
-
-    def convert(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not value > 0:  # also rejects nan
-            raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
-        return value
-
-    convert.__name__ = what  # argparse names the type in some messages
-    return convert
-
-
-_SECONDS = _positive(float, "a number of seconds")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand (SDK-free)."""
-    formatter = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="pytest-batch", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=formatter)
-    from . import __version__
-
-    parser.add_argument("--version", action="version", version=f"pytest-batch {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    output = _Parser(add_help=False)
-    output.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
-
-    target = _Parser(add_help=False)
-    group = target.add_argument_group("model and target")
-    group.add_argument("--model", metavar="PROVIDER/MODEL",
-                       help="required: e.g. openai/gpt-4o-mini, anthropic/claude-3-5-sonnet-20241022, "
-                            "google/gemini-2.0-flash-001 (see list-models)")
-    group.add_argument("--simulate", action="store_true", default=None,
-                       help="use the offline emulator (also PYTEST_BATCH_SIMULATE=1); simulates the API, not a model")
-    group.add_argument("--state-dir", metavar="DIR",
-                       help="where --simulate keeps its state (default ./.pytest-batch or PYTEST_BATCH_STATE_DIR); "
-                            "a signed pickle: one you did not write is refused")
-    group.add_argument("--base-url", metavar="URL",
-                       help="send requests to this server, e.g. the root URL `pytest-batch serve` prints")
-    group.add_argument("--responses", metavar="FILE",
-                       help="with --simulate: an expectations file (JSONL/JSON/YAML) setting the answers; saved in "
-                            "the state, so later commands keep it")
-    group.add_argument("--lifecycle", metavar="SPEC",
-                       help="with --simulate: immediate, polls:N, seconds:S or manual (default polls:2); saved in "
-                            "the state, so later commands keep it")
-
-    def add(name: str, *, aliases: Sequence[str] = (), parents: Sequence[argparse.ArgumentParser] = (),
-            handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-        command = sub.add_parser(name, aliases=list(aliases), help=COMMANDS_HELP[name],
-                                 description=COMMANDS_HELP[name], parents=list(parents), formatter_class=formatter)
-        command.set_defaults(handler=handler)
-        return command
-
-    both = (target, output)
-    create = add("create", parents=both, handler=cmd_create)
-    create.add_argument("--messages-file", required=True, metavar="FILE",
-                        help='JSONL: each line a string prompt, {"prompt": ...} or {"messages": [...]}, '
-                             'with optional "custom_id"')
-    create.add_argument("--response-model", metavar="MODULE:CLASS",
-                        help="pydantic model to extract (default pytest_batch.seed:User; module.Class works too; "
-                             "the current directory is importable)")
-    create.add_argument("--output-file", metavar="FILE",
-                        help="only write the provider's request file here (submit it with create-from-file); "
-                             "without it the batch is submitted straight from memory")
-
-    submit = add("create-from-file", aliases=("submit",), parents=both, handler=cmd_submit)
-    submit.description = COMMANDS_HELP["create-from-file"] + """.
-
---model must name the file's provider and model: OpenAI and Anthropic request lines carry
-their model, and a file built for another model or provider is refused (exit 2) rather than
-submitted under a model you did not ask for. Gemini lines name none: --model chooses it."""
-    submit.add_argument("--file-path", required=True, metavar="FILE", help="the request file to submit")
-    submit.add_argument("--response-model", metavar="MODULE:CLASS", help=argparse.SUPPRESS)
-
-    listing = add("list", parents=both, handler=cmd_list)
-    listing.add_argument("--limit", type=_positive(int, "a whole number"), default=10, metavar="N",
-                         help="how many batches (default 10)")
-
-    status = add("status", parents=both, handler=cmd_status)
-    status.add_argument("--batch-id", required=True, metavar="ID", help=BATCH_ID_HELP)
-    status.add_argument("--wait", action="store_true", help="poll until the batch ends, showing a progress bar")
-    status.add_argument("--timeout", type=_SECONDS, metavar="SECONDS",
-                        help="with --wait: give up after this long (default 24h), exit code 6")
-    status.add_argument("--interval", type=_SECONDS, metavar="SECONDS",
-                        help="with --wait: seconds between polls (default: the processor's)")
-
-    results = add("results", parents=both, handler=cmd_results)
-    results.add_argument("--batch-id", required=True, metavar="ID", help=BATCH_ID_HELP)
-    results.add_argument("--output-file", required=True, metavar="FILE",
-                         help="JSONL file to write (replaced only once every result is downloaded)")
-    results.add_argument("--response-model", metavar="MODULE:CLASS",
-                         help="parse each answer into this model and write successes and typed errors; "
-                              "without it the provider's raw result lines are written")
-
-    for name, handler in (("cancel", cmd_cancel), ("delete", cmd_delete)):
-        add(name, parents=both, handler=handler).add_argument("--batch-id", required=True, metavar="ID",
-                                                             help=BATCH_ID_HELP)
-
-    add("list-models", parents=(output,), handler=cmd_list_models)
-
-    # `serve` is parsed by pytest_batch.sim.server (see main); listed here for --help only.
-    sub.add_parser("serve", help=COMMANDS_HELP["serve"], add_help=False)
-
-    demo = add("demo", parents=(output,), handler=cmd_demo)
-    demo.add_argument("--provider", choices=("openai", "anthropic", "google", "all"), default="all",
-                      help="which provider to run (default all)")
-    return parser
-
-
-# --------------------------------------------------------------------------- entry point
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (see EPILOG)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "serve":
-        return _serve(argv[1:])
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "handler", None) is None:
-        parser.print_help()
-        return 2
-    provider = None
-    try:
-        from .cli_target import parse_model
-
-        if hasattr(args, "model"):
-            provider, _ = parse_model(args.model)
-        return args.handler(args)
-    except KeyboardInterrupt:
-        print("❌ Interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `pytest-batch list ... | head`: the reader left, nothing to report
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except Exception as exc:  # the CLI's contract: one line, never a traceback
-        if os.environ.get("PYTEST_BATCH_DEBUG"):
-            raise
-        from .cli_output import error_line
-
-        line, code = error_line(exc, provider)
-        print(line, file=sys.stderr)
-        return code
-
-
-def _port(text: str) -> int:
-    """An argparse type: a TCP port, 0 meaning "any free one"."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535 (0 picks a free one), got {text!r}")
-    return port
-
-
-def _serve(argv: list[str]) -> int:
-    """``pytest-batch serve``: the emulator server's own options, parsed (and their errors
-    reported) the way every other command's are, and a busy port named before it starts."""
-    from .sim.server import build_parser as serve_parser
-    from .sim.server import main as serve_main
-
-    parser = serve_parser(_Parser(prog="pytest-batch serve"))
-    for action in parser._actions:
-        if action.dest == "port":
-            action.type = _port
-        elif action.dest == "seed":
-            action.help = ("seed for ids and synthetic answers (default: a random one, so no two servers issue "
-                           "the same ids)")
-    parser.set_defaults(seed=None)
-    args = parser.parse_args(argv)
-    problem = _listen_problem(args.host, args.port)
-    if problem is not None:
-        print(f"❌ Error: {problem}", file=sys.stderr)
-        return 1
-    if args.seed is None:
-        import secrets
-
-        argv = [*argv, "--seed", str(secrets.randbits(31))]
-    return serve_main(argv)
-
-
-def _listen_problem(host: str, port: int) -> str | None:
-    """Why the server could not listen on ``host:port`` (None: it can), found by binding a
-    probe socket the way the server binds (SO_REUSEADDR, IPv4)."""
-    import errno
-    import socket
-
-    try:
-        socket.create_server((host, port)).close()
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            return (f"port {port} on {host} is already in use (another `pytest-batch serve`?); "
-                    "pass --port 0 to pick a free port, or choose another --port")
-        if exc.errno == errno.EACCES:
-            return (f"cannot listen on {host}:{port} (permission denied: ports below 1024 need privileges); "
-                    "pass --port 0 to pick a free port, or choose another --port")
-        reason = str(exc.strerror or exc).split(" (while attempting")[0]
-        return f"cannot listen on {host}:{port} ({reason}); check --host, or pass --port 0"
-    return None
-
-
-# --------------------------------------------------------------------------- helpers
 class _Run:
     """One batch command's context: the target (entered), the processor factory, the output."""
 
     def __init__(self, args: argparse.Namespace, *, need_key: bool = True, state: str = "existing") -> None:
         """``state`` (with --simulate): "create" a state when there is none (create, submit),
         use an "existing" one only (never create one for a read), or "none" (only build a file)."""
-        from .cli_target import CLIError, parse_model, resolve_target
+        from .target import CLIError, parse_model, resolve_target
 
         self.args = args
         self.state = state
@@ -296,7 +85,7 @@ class _Run:
                            "pass them to serve)")
 
     def __enter__(self) -> Self:
-        from .cli_target import simulated_state
+        from .state import simulated_state
 
         if self.state == "none" and self.target.simulated:
             self.target.mode = "build"  # nothing is sent: no emulator, no state
@@ -308,14 +97,14 @@ class _Run:
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self._state.__exit__(kind, exc, tb)
         if isinstance(exc, Exception):  # not SystemExit: rich exits 1 when stdout is closed (`| head`)
-            from .cli_output import unreachable
-            from .errors import BatchNotFoundError
+            from ..errors import BatchNotFoundError
+            from .output import unreachable
 
             failure = unreachable(exc, self.target)
             if failure is not None:
                 raise failure from None
             if isinstance(exc, BatchNotFoundError) and self.target.simulated:
-                from .cli_target import CLIError
+                from .target import CLIError
 
                 state = self.target.state_file.absolute()
                 raise CLIError(f"{exc}; looked in the simulated state {state} (if you created the batch elsewhere, "
@@ -323,8 +112,8 @@ class _Run:
                                ".pytest-batch)") from None
 
     def processor(self, response_model: type | None = None) -> Any:
-        from .cli_inputs import import_response_model
-        from .processor import BatchProcessor
+        from ..processor import BatchProcessor
+        from .inputs import import_response_model
 
         model = response_model or import_response_model(None)
         return BatchProcessor(self.args.model, response_model=model, client=self.target.client())
@@ -359,11 +148,11 @@ class _Run:
 
     def done(self, data: Any, render: Callable[[Any], None]) -> None:
         if self.args.json:
-            from .cli_output import emit_json
+            from .output import emit_json
 
             emit_json(data)
         else:
-            from .cli_output import console
+            from .output import console
 
             render(console())
 
@@ -375,10 +164,9 @@ def _next_steps(job_id: str, run: _Run) -> str:
 
 # --------------------------------------------------------------------------- commands
 def cmd_create(args: argparse.Namespace) -> int:
-    from .cli_inputs import import_response_model, read_messages
-    from .cli_output import esc
-
-    from .providers import PROVIDERS, get_provider
+    from ..providers import PROVIDERS, get_provider
+    from .inputs import import_response_model, read_messages
+    from .output import esc
 
     name, _, bare = (args.model or "").partition("/")
     check = get_provider(args.model)[0].check_custom_id if name in PROVIDERS and bare else None  # else: _Run says
@@ -403,7 +191,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def _report_submitted(run: _Run, job: Any, model: str, headline: str) -> None:
     """The submitted job as JSON, or a headline, its table and the commands to follow it."""
-    from .cli_output import esc, job_dict, jobs_table
+    from .output import esc, job_dict, jobs_table
 
     job.model = job.model or model
 
@@ -418,9 +206,9 @@ def _report_submitted(run: _Run, job: Any, model: str, headline: str) -> None:
 def cmd_submit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .cli_inputs import check_request_file_model, import_response_model
-    from .cli_output import esc
-    from .cli_target import CLIError
+    from .inputs import check_request_file_model, import_response_model
+    from .output import esc
+    from .target import CLIError
 
     if not Path(args.file_path).is_file():
         raise CLIError(f"request file not found: {args.file_path}")
@@ -435,8 +223,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .cli_output import job_dict, jobs_table
-    from .cli_target import NoSimulatedState
+    from .output import job_dict, jobs_table
+    from .state import NoSimulatedState
 
     try:
         with _Run(args) as run:
@@ -452,7 +240,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             run.done([job_dict(job) for job in jobs], render)
     except NoSimulatedState as exc:  # nothing simulated here yet: an empty list, and where to look
         if args.json:
-            from .cli_output import emit_json
+            from .output import emit_json
 
             emit_json([])
         else:
@@ -461,7 +249,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .cli_output import (
+    from ..errors import BatchTimeoutError
+    from .output import (
         EXIT_FAILED,
         EXIT_TIMEOUT,
         esc,
@@ -471,8 +260,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         nothing_succeeded,
         status_text,
     )
-    from .cli_target import CLIError
-    from .errors import BatchTimeoutError
+    from .target import CLIError
 
     with _Run(args) as run:
         processor = run.processor()
@@ -502,9 +290,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_results(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .cli_inputs import import_response_model
-    from .cli_target import CLIError
-    from .errors import ResultsNotReadyError
+    from ..errors import ResultsNotReadyError
+    from .inputs import import_response_model
+    from .target import CLIError
 
     model = import_response_model(args.response_model) if args.response_model else None
     path = Path(args.output_file)
@@ -526,9 +314,9 @@ def _write_results(results: Any, path: Any, model: type | None) -> dict[str, int
     file; returns how many succeeded, failed, and of those never ran (expired, canceled, missing)."""
     import json
 
-    from .cli_output import NO_RESULT_KINDS
-    from .cli_target import CLIError
-    from .models import item_to_json
+    from ..models import item_to_json
+    from .output import NO_RESULT_KINDS
+    from .target import CLIError
 
     tally = {"succeeded": 0, "failed": 0, "no_result": 0}
     tmp = path.with_name(path.name + ".part")
@@ -555,7 +343,7 @@ def _write_results(results: Any, path: Any, model: type | None) -> dict[str, int
 def _report_results(run: _Run, job: Any, tally: dict[str, int], path: Any, model: type | None) -> int:
     """The summary line (✅ only when every request came back and the batch completed), a
     warning on stderr naming the requests that returned nothing, and the batch's exit code."""
-    from .cli_output import exit_code, nothing_succeeded, status_text
+    from .output import exit_code, nothing_succeeded, status_text
 
     args = run.args
     succeeded, failed = tally["succeeded"], tally["failed"]
@@ -597,7 +385,7 @@ def _raw(item: Any) -> Any:
     if raw is None:
         import json
 
-        from .models import item_to_json
+        from ..models import item_to_json
 
         return json.loads(item_to_json(item))
     if hasattr(raw, "model_dump"):
@@ -608,7 +396,7 @@ def _raw(item: Any) -> Any:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from .cli_output import job_dict, jobs_table, status_text
+    from .output import job_dict, jobs_table, status_text
 
     with _Run(args) as run:
         job = run.processor().cancel(args.batch_id)
@@ -620,8 +408,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from .cli_target import CLIError
-    from .errors import UnsupportedOperationError
+    from ..errors import UnsupportedOperationError
+    from .target import CLIError
 
     with _Run(args) as run:
         try:
@@ -648,8 +436,8 @@ def _no_openai_delete(run: _Run) -> str:
 
 
 def cmd_list_models(args: argparse.Namespace) -> int:
-    from .cli_output import console, emit_json, esc
-    from .cli_target import BUILTIN_MODELS, all_models
+    from .output import console, emit_json, esc
+    from .target import BUILTIN_MODELS, all_models
 
     table = all_models()
     if args.json:
@@ -673,10 +461,6 @@ def cmd_list_models(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .cli_demo import run_demo
+    from .demo import run_demo
 
     return run_demo(args.provider, as_json=args.json)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

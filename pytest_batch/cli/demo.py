@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cli_target import DEFAULT_MODELS, PROVIDERS
+from .target import DEFAULT_MODELS, PROVIDERS
 
 
 def run_provider(emulator: Any, provider: str) -> dict[str, Any]:
     """Submit the ten seed prompts to ``provider`` on ``emulator``, wait, and compare the
     extracted users with the expected ones, in input order."""
-    from .processor import BatchProcessor
-    from .seed import EXPECTED_USERS, SEED_PROMPTS, User
+    from ..processor import BatchProcessor
+    from ..seed import EXPECTED_USERS, SEED_PROMPTS, User
 
     client = getattr(emulator, f"{provider}_client")()
     processor = BatchProcessor(DEFAULT_MODELS[provider], response_model=User, client=client,
@@ -47,8 +47,8 @@ def run_demo(which: str = "all", *, as_json: bool = False, emulator: Any = None)
     """Run the demo for one provider or all; 0 when every provider extracted the expected users.
 
     ``emulator`` defaults to a fresh one answering the seed prompts with their users."""
-    from .cli_output import console, emit_json, esc
-    from .cli_target import new_emulator
+    from .output import console, emit_json, esc
+    from .state import new_emulator
 
     providers = PROVIDERS if which == "all" else (which,)
     emulator = emulator or new_emulator(lifecycle="polls:2")

@@ -24,16 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .secrets import KEY_PATTERNS, env_secrets
+from ..endpoints import DEFAULT_HOSTS
+from ..secrets import KEY_PATTERNS, env_secrets
 
 REDACTED = "REDACTED"
 
 #: the hosts each SDK calls by default (wire-formats.md 0.1, "Base URL overrides").
-DEFAULT_HOSTS = {
-    "openai": "https://api.openai.com",
-    "anthropic": "https://api.anthropic.com",
-    "google": "https://generativelanguage.googleapis.com",
-}
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 
 # wire-formats.md E: what carries a credential or identifies an account.

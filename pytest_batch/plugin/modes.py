@@ -1,5 +1,5 @@
 """What each --batch-mode means for one test: its SDK client, how it waits, the cassette it
-runs in, and the live-spend guard. The fixtures in ``plugin.py`` call these."""
+runs in, and the live-spend guard. The fixtures in ``plugin/__init__.py`` call these."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import config as cfg
+from . import options as cfg
 
 if TYPE_CHECKING:
-    from .sim.core import Emulator
+    from ..sim.core import Emulator
 
 
 #: the cassette session of the running test (record/replay), for the call hook's messages
@@ -22,7 +22,7 @@ CASSETTE_SESSION = pytest.StashKey[Any]()
 def run_in_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, processor: Any,
                     guard: SpendGuard | None, test_failed: Callable[[], bool]) -> Iterator[Any]:
     """Run the test inside its cassette; a failed test records nothing, a pending recording skips."""
-    from .cassettes import CassetteError, RecordingPending, use_cassette
+    from ..cassettes import CassetteError, RecordingPending, use_cassette
 
     cassette = use_cassette(options.cassette, mode=options.mode, provider=options.provider, model=options.model,
                             recorded_against=cfg.recorded_against(options.provider),
@@ -64,7 +64,7 @@ def pending_batch_gone(item: pytest.Item, error: BaseException) -> str | None:
     The batch was submitted in an earlier run and the service no longer has it (deleted, expired,
     an emulator server restarted): no rerun can finish that recording, so the test fails once with
     what to do instead of a BatchNotFoundError traceback. The pending cassette is left as it is."""
-    from .errors import BatchNotFoundError
+    from ..errors import BatchNotFoundError
 
     session = item.stash.get(CASSETTE_SESSION, None)
     if session is None or not session.resuming or not isinstance(error, BatchNotFoundError):
@@ -87,7 +87,7 @@ class TestFailed(Exception):
 
 
 def wait_within_record_timeout(processor: Any, session: Any, pending: list[BaseException]) -> None:
-    from .cassettes import RecordingPending
+    from ..cassettes import RecordingPending
 
     wait = processor.wait
 
@@ -107,8 +107,8 @@ def wait_within_record_timeout(processor: Any, session: Any, pending: list[BaseE
 
 
 def seed_answers() -> Any:
-    from .seed import seed_expectations
-    from .sim.responders import Expectation
+    from ..seed import seed_expectations
+    from ..sim.responders import Expectation
 
     expectations = [Expectation.from_mapping(row) for row in seed_expectations()]
 
@@ -119,7 +119,7 @@ def seed_answers() -> Any:
 
 def emulator_client(emulator: Emulator, options: cfg.TestOptions) -> Any:
     if options.provider == "google":
-        from .providers.google import RETRY_OPTIONS  # a 429 fault is retried on every provider alike
+        from ..providers.google import RETRY_OPTIONS  # a 429 fault is retried on every provider alike
 
         return emulator.google_client(http_options={"retry_options": RETRY_OPTIONS})
     return {"openai": emulator.openai_client, "anthropic": emulator.anthropic_client}[options.provider]()
@@ -137,7 +137,7 @@ def emulated_sleep(emulator: Emulator) -> Any:
 
 
 def real_client(options: cfg.TestOptions, cache: dict[Any, Any]) -> Any:
-    from .sim.clients import FAKE_KEYS
+    from ..sim.clients import FAKE_KEYS
 
     if options.mode == "replay":  # cassettes answer: no key needed, default hosts
         return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider], default_base_url=True,

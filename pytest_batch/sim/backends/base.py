@@ -6,13 +6,33 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .faults import BatchFault
-from .responders import Answer, BatchItem, violate
+from ..faults import BatchFault
+from ..responders import Answer, BatchItem, violate
 
 if TYPE_CHECKING:
-    from .core import Emulator
+    from ..clock import Clock
+    from ..faults import Faults
+    from ..ids import IdFactory
+    from ..lifecycle import Lifecycle
+    from ..responders import Responder
+
+
+class EmulatorState(Protocol):
+    """What a backend reads from the emulator that owns it (core.Emulator): the shared clock, ids,
+    answers, faults and lifecycles. Backends never see HTTP adapters or each other."""
+
+    seed: int
+    clock: Clock
+    ids: IdFactory
+    responder: Responder
+    faults: Faults
+    shuffle_results: bool
+
+    def lifecycle_for(self, batch_id: str) -> Lifecycle: ...
+
+    def claim_lifecycle(self, batch_id: str) -> None: ...
 
 
 @dataclass
@@ -37,7 +57,7 @@ class BatchRecord:
 class BackendBase:
     provider = ""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: EmulatorState) -> None:
         self.emulator = emulator
         self.ids = emulator.ids
         self.batches: dict[str, BatchRecord] = {}

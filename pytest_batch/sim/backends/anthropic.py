@@ -1,4 +1,6 @@
-"""Anthropic Message Batches: state (AnthropicBackend) and HTTP rendering (AnthropicRoutes).
+"""Anthropic Message Batches: the state (AnthropicBackend): files, batches and their lifecycle.
+
+The HTTP side (parsing requests, rendering JSON) is routes/anthropic.py.
 
 Shapes follow ../shared/docs/wire-formats.md part B and the curator recordings
 (realdata/decoded/anthropic_*.json: timestamps with microseconds and ``+00:00``, the
@@ -21,11 +23,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .batches import REFUSAL_TEXT, BackendBase, BatchRecord, SharedValues, approx_tokens, malform, truncate
-from .clock import rfc3339
-from .faults import BatchFault
-from .http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
-from .responders import Answer, BatchItem, compact_json
+from ..clock import rfc3339
+from ..faults import BatchFault
+from ..http import HTTPError
+from ..responders import Answer, BatchItem, compact_json
+from .base import REFUSAL_TEXT, BackendBase, BatchRecord, EmulatorState, SharedValues, approx_tokens, malform, truncate
 
 DAY = 86400
 #: results stay downloadable for 29 days after creation (wire-formats.md B.2).
@@ -54,7 +56,7 @@ class AnthropicBackend(BackendBase):
     max_requests = 100_000
     max_bytes = 256 * 1024 * 1024
 
-    def __init__(self, emulator: Any) -> None:
+    def __init__(self, emulator: EmulatorState) -> None:
         super().__init__(emulator)
         #: every id ever created, oldest first, and its position: cursors stay valid after a delete.
         self.order: list[str] = []
@@ -441,102 +443,3 @@ def _item(index: int, custom_id: str, params: dict[str, Any]) -> BatchItem:
     model = params.get("model")
     return BatchItem("anthropic", custom_id, index, model if isinstance(model, str) else "",
                      "\n".join(t for t in texts if t), schema, name, params)
-
-
-# ---------------------------------------------------------------------------- routes
-
-_ROUTES = [
-    ("POST", re.compile(r"^/v1/messages/batches$"), "create"),
-    ("GET", re.compile(r"^/v1/messages/batches$"), "list"),
-    ("GET", re.compile(r"^/v1/messages/batches/(?P<batch_id>[^/]+)$"), "retrieve"),
-    ("DELETE", re.compile(r"^/v1/messages/batches/(?P<batch_id>[^/]+)$"), "delete"),
-    ("POST", re.compile(r"^/v1/messages/batches/(?P<batch_id>[^/]+)/cancel$"), "cancel"),
-    ("GET", re.compile(r"^/v1/messages/batches/(?P<batch_id>[^/]+)/results$"), "results"),
-]
-
-
-class AnthropicRoutes:
-    """HTTP for the Message Batches API; ``?beta=true`` (anthropic 1.x) and ``anthropic-beta`` are ignored."""
-
-    def __init__(self, backend: AnthropicBackend) -> None:
-        self.backend = backend
-
-    def handle(self, request: SimRequest) -> SimResponse:
-        _check_key(request)
-        found = find_route(_ROUTES, request)
-        if found is None:
-            raise HTTPError(404, "Not Found")
-        name, params = found
-        response = getattr(self, name)(request, **params)
-        self._stamp(response)
-        return response
-
-    def _stamp(self, response: SimResponse) -> None:
-        response.headers.setdefault("request-id", self.backend.ids.anthropic_request())
-        response.headers.setdefault("anthropic-organization-id", ORGANIZATION_ID)
-
-    def render_error(self, error: HTTPError) -> SimResponse:
-        """The envelope every Anthropic error uses: ``{"type":"error","error":{type,message},"request_id"}``."""
-        request_id = self.backend.ids.anthropic_request()
-        response = json_response(error.status, {
-            "type": "error", "error": {"type": error_type(error.status), "message": error.message},
-            "request_id": request_id}, {"request-id": request_id, **error.headers})
-        self._stamp(response)
-        return response
-
-    def _batch(self, request: SimRequest, record: BatchRecord) -> SimResponse:
-        return json_response(200, self.backend.to_json(record, request.base_url))
-
-    def create(self, request: SimRequest) -> SimResponse:
-        return self._batch(request, self.backend.create_batch(request.body))
-
-    def retrieve(self, request: SimRequest, batch_id: str) -> SimResponse:
-        response = self._batch(request, self.backend.retrieve(batch_id))
-        if self.backend.record(batch_id).extra["status"] != "ended":
-            # Only polls of an unfinished batch say when to come back: create, cancel and the
-            # ended poll carry no retry-after (realdata/curator/anthropic_*.yaml).
-            response.headers["retry-after"] = "10"
-        return response
-
-    def cancel(self, request: SimRequest, batch_id: str) -> SimResponse:
-        return self._batch(request, self.backend.cancel(batch_id))
-
-    def delete(self, request: SimRequest, batch_id: str) -> SimResponse:
-        return json_response(200, self.backend.delete(batch_id))
-
-    def list(self, request: SimRequest) -> SimResponse:
-        page, has_more = self.backend.list(request.query.get("before_id") or None,
-                                           request.query.get("after_id") or None, _limit(request))
-        data = [self.backend.to_json(record, request.base_url) for record in page]
-        return json_response(200, {"data": data, "has_more": has_more,
-                                   "first_id": data[0]["id"] if data else None,
-                                   "last_id": data[-1]["id"] if data else None})
-
-    def results(self, request: SimRequest, batch_id: str) -> SimResponse:
-        rows = self.backend.results(batch_id)
-        return SimResponse(200, {"content-type": "application/x-jsonl",
-                                 "content-disposition": f'attachment; filename="{batch_id}_results.jsonl"'},
-                           jsonl_stream(rows))
-
-
-def _check_key(request: SimRequest) -> None:
-    """anthropic 2.x sends the key as ``Authorization: Bearer``, 1.x and older as ``x-api-key``
-    (wire-formats.md B.6); either will do."""
-    token = request.headers.get("authorization", "").removeprefix("Bearer").strip()
-    if not token and not request.headers.get("x-api-key", "").strip():
-        raise HTTPError(401, "x-api-key header is required")
-
-
-def _limit(request: SimRequest) -> int:
-    raw = request.query.get("limit")
-    if not raw:
-        return 20
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HTTPError(400, "limit: Input should be a valid integer, unable to parse string as an integer") from None
-    if value < 1:
-        raise HTTPError(400, "limit: Input should be greater than or equal to 1")
-    if value > 1000:
-        raise HTTPError(400, "limit: Input should be less than or equal to 1000")
-    return value

@@ -3,7 +3,7 @@
 The session's settings come from the command line, else the ini file (``pytest.ini`` or
 ``[tool.pytest.ini_options]``), else the defaults below; a test's ``@pytest.mark.batch``
 marker then narrows or pins them for that test (like pytest-httpx's ``_options.py``).
-The plugin (``plugin.py``) only wires these into pytest; everything here is plain Python.
+The plugin (``plugin/__init__.py``) only wires these into pytest; everything here is plain Python.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from .sim.core import Emulator
+from ..cassettes.paths import cassette_dir_of, recorded_against
+from ..endpoints import API_KEY_ENV, BASE_URL_ENV, PROVIDERS
 
-PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "google")
+if TYPE_CHECKING:
+    from ..sim.core import Emulator
 
 #: the one place the default model of each provider is chosen (override with --batch-model).
 DEFAULT_MODELS: dict[str, str] = {
@@ -29,18 +30,6 @@ DEFAULT_MODELS: dict[str, str] = {
 MODES: tuple[str, ...] = ("auto", "simulate", "replay", "record", "live")
 #: modes that may open real connections (and spend money).
 NETWORK_MODES = frozenset({"record", "live"})
-
-#: the environment each provider's SDK reads in record/live mode.
-API_KEY_ENV: dict[str, tuple[str, ...]] = {
-    "openai": ("OPENAI_API_KEY",),
-    "anthropic": ("ANTHROPIC_API_KEY",),
-    "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
-}
-BASE_URL_ENV: dict[str, str] = {
-    "openai": "OPENAI_BASE_URL",
-    "anthropic": "ANTHROPIC_BASE_URL",
-    "google": "GOOGLE_GEMINI_BASE_URL",
-}
 
 MARKER_DOC = ("batch(providers=None, mode=None, cassette=None, lifecycle=None, faults=None): configure a "
               "pytest-batch test: narrow the providers it runs against, pin its mode, name its cassette, set the "
@@ -146,19 +135,6 @@ class SessionOptions:
         )
 
 
-def cassette_dir_of(config: Any) -> Path:
-    """The run's cassette folder, absolute and normalised: --batch-cassette-dir relative to where pytest
-    was started, the ini setting relative to the ini file's folder, the default under the rootdir."""
-    value = config.getoption("batch_cassette_dir", default=None)
-    if value:
-        base = Path(config.invocation_params.dir)
-    else:
-        value = config.getini("batch_cassette_dir")
-        inipath = getattr(config, "inipath", None)
-        base = Path(inipath).parent if value and inipath else Path(config.rootpath)
-    return (base / (value or "cassettes")).resolve()
-
-
 # ---------------------------------------------------------------------- per-test options
 @dataclass(frozen=True)
 class MarkerOptions:
@@ -262,7 +238,7 @@ def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, mo
         if marker.faults or programs_emulator:
             mode = "simulate"
         else:
-            from .cassettes import auto_mode
+            from ..cassettes import auto_mode
 
             mode = auto_mode(cassette, nodeid)
     if marker.faults and mode != "simulate" and skip is None:
@@ -355,7 +331,7 @@ def cassette_module(cassette_dir: Path, path: Path) -> str | None:
 
 def module_folder(module_name: str) -> str:
     """The folder a test module's cassettes live in (``test_x`` -> ``test_x``)."""
-    from .cassettes import cassette_path
+    from ..cassettes import cassette_path
 
     return cassette_path(Path(), PROVIDERS[0], module_name, "_").parent.name
 
@@ -391,7 +367,7 @@ def _narrowed_by_args(config: Any) -> bool:
 
 
 def _cassette_for(cassette_dir: Path, provider: str, module_name: str, test_name: str, override: str | None) -> Path:
-    from .cassettes import cassette_path
+    from ..cassettes import cassette_path
 
     if override:
         name = override.format(provider=provider)
@@ -439,15 +415,8 @@ def missing_api_key(provider: str, environ: Mapping[str, str] | None = None, *, 
             "--batch-mode=replay or simulate")
 
 
-def recorded_against(provider: str, environ: Mapping[str, str] | None = None) -> str:
-    """"emulator" when the provider's base URL is overridden to a loopback server, else "live"."""
-    environ = os.environ if environ is None else environ
-    base = environ.get(BASE_URL_ENV[provider], "")
-    return "emulator" if any(host in base for host in ("127.0.0.1", "localhost", "[::1]")) else "live"
-
-
 #: the SDKs' own default endpoints: replay uses them whatever *_BASE_URL says, because cassettes
-#: recorded against an emulator server are stored under these hosts (cassettes.py).
+#: recorded against an emulator server are stored under these hosts (cassettes/paths.py).
 DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com",
@@ -467,7 +436,7 @@ def sdk_client(provider: str, *, api_key: str | None = None, default_base_url: b
     ``api_key`` replaces the key, ``default_base_url`` ignores the base URL env (replay).
     With ``cache``, one client per (provider, key, base URL) is reused: making one costs
     tens of milliseconds (TLS setup)."""
-    from .providers import provider_named  # the processor's own client construction
+    from ..providers import provider_named  # the processor's own client construction
 
     environ = os.environ
     key = api_key or next((environ[n] for n in API_KEY_ENV[provider] if environ.get(n)), None)

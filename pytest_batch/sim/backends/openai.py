@@ -1,4 +1,6 @@
-"""OpenAI Files + Batch API: state (OpenAIBackend) and HTTP rendering (OpenAIRoutes).
+"""OpenAI Files + Batch API: the state (OpenAIBackend): files, batches and their lifecycle.
+
+The HTTP side (parsing requests, rendering JSON) is routes/openai.py.
 
 Shapes follow ../shared/docs/wire-formats.md part A and the curator recordings
 (realdata/decoded/openai_*.json); whole-batch failure codes and cancel counts follow the
@@ -7,23 +9,23 @@ OpenRouter live-capture notes (realdata/openrouter_notes).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from .batches import (
+from ..http import HTTPError, jsonl_stream
+from ..responders import Answer, BatchItem
+from .base import (
     REFUSAL_TEXT,
     BackendBase,
     BatchRecord,
+    EmulatorState,
     SharedValues,
     approx_tokens,
     jsonl_objects,
     malform,
     truncate,
 )
-from .http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
-from .responders import Answer, BatchItem
 
 ENDPOINTS = (
     "/v1/responses", "/v1/chat/completions", "/v1/embeddings", "/v1/completions",
@@ -62,7 +64,7 @@ class OpenAIBackend(BackendBase):
     max_requests = 50_000
     max_input_bytes = 200 * 1024 * 1024
 
-    def __init__(self, emulator: Any) -> None:
+    def __init__(self, emulator: EmulatorState) -> None:
         super().__init__(emulator)
         self.files: dict[str, FileRecord] = {}
         self.batch_json: dict[str, dict[str, Any]] = {}
@@ -475,153 +477,3 @@ def _item(index: int, custom_id: str, endpoint: str, body: dict[str, Any]) -> Ba
             spec = fmt.get("json_schema") or {}
             schema, name = spec.get("schema"), spec.get("name")
     return BatchItem("openai", custom_id, index, body["model"], "\n".join(t for t in texts if t), schema, name, body)
-
-
-# ---------------------------------------------------------------------------- routes
-
-_ROUTES = [
-    ("POST", re.compile(r"^/v1/files$"), "create_file"),
-    ("GET", re.compile(r"^/v1/files$"), "list_files"),
-    ("GET", re.compile(r"^/v1/files/(?P<file_id>[^/]+)$"), "retrieve_file"),
-    ("DELETE", re.compile(r"^/v1/files/(?P<file_id>[^/]+)$"), "delete_file"),
-    ("GET", re.compile(r"^/v1/files/(?P<file_id>[^/]+)/content$"), "file_content"),
-    ("POST", re.compile(r"^/v1/batches$"), "create_batch"),
-    ("GET", re.compile(r"^/v1/batches$"), "list_batches"),
-    ("GET", re.compile(r"^/v1/batches/(?P<batch_id>[^/]+)$"), "retrieve_batch"),
-    ("POST", re.compile(r"^/v1/batches/(?P<batch_id>[^/]+)/cancel$"), "cancel_batch"),
-]
-
-
-class OpenAIRoutes:
-    def __init__(self, backend: OpenAIBackend) -> None:
-        self.backend = backend
-
-    def handle(self, request: SimRequest) -> SimResponse:
-        _check_key(request)
-        found = find_route(_ROUTES, request)
-        if found is None:
-            raise HTTPError(404, f"Invalid URL ({request.method} {request.path})", code="unknown_url")
-        name, params = found
-        response = getattr(self, name)(request, **params)
-        response.headers.setdefault("x-request-id", self.backend.ids.openai_request())
-        return response
-
-    def render_error(self, error: HTTPError) -> SimResponse:
-        kind = {401: "invalid_request_error", 429: "requests", 500: "server_error"}.get(error.status,
-                                                                                        "invalid_request_error")
-        headers = {"x-request-id": self.backend.ids.openai_request(), **error.headers}
-        return json_response(error.status, {"error": {"message": error.message, "type": kind,
-                                                      "param": error.param, "code": error.code}}, headers)
-
-    def create_file(self, request: SimRequest) -> SimResponse:
-        fields = parse_multipart(request)
-        upload = fields.get("file")
-        if not isinstance(upload, tuple):
-            raise HTTPError(400, "Missing required parameter: 'file'.", code="missing_required_parameter",
-                            param="file")
-        purpose = fields.get("purpose")
-        if not isinstance(purpose, str):
-            raise HTTPError(400, "Missing required parameter: 'purpose'.", code="missing_required_parameter",
-                            param="purpose")
-        seconds = fields.get("expires_after[seconds]")
-        record = self.backend.create_file(upload[0], purpose, upload[1], int(seconds) if seconds else None)
-        # The upload's own answer still says expires_at null; a retrieve shows the date
-        # (curator recording openai_batch_cancel, 2025-04).
-        return json_response(200, {**record.to_json(), "expires_at": None})
-
-    def list_files(self, request: SimRequest) -> SimResponse:
-        purpose = request.query.get("purpose")
-        files = [f for f in self.backend.files.values() if purpose in (None, f.purpose)]
-        # Oldest first by time, ties in creation (insertion) order; desc is that list reversed,
-        # so files uploaded within the same second still come newest first.
-        files.sort(key=lambda f: f.created_at)
-        if request.query.get("order", "desc") == "desc":
-            files.reverse()
-        limit = _limit(request, 10_000, 10_000)
-        ids = [f.id for f in files]
-        after = request.query.get("after")
-        start = ids.index(after) + 1 if after in ids else 0
-        page = files[start:start + limit]
-        return json_response(200, {"object": "list", "data": [f.to_json() for f in page],
-                                   "first_id": page[0].id if page else None,
-                                   "last_id": page[-1].id if page else None,
-                                   "has_more": start + limit < len(files)})
-
-    def retrieve_file(self, request: SimRequest, file_id: str) -> SimResponse:
-        return json_response(200, self.backend.get_file(file_id).to_json())
-
-    def delete_file(self, request: SimRequest, file_id: str) -> SimResponse:
-        return json_response(200, self.backend.delete_file(file_id))
-
-    def file_content(self, request: SimRequest, file_id: str) -> SimResponse:
-        record = self.backend.get_file(file_id)
-        content = record.content
-        chunks = (content[i:i + (1 << 20)] for i in range(0, len(content), 1 << 20))
-        # The recorded download names the file (realdata/curator/openai_basic_batch_completion.yaml).
-        return SimResponse(200, {"content-type": "application/octet-stream", "content-length": str(len(content)),
-                                 "content-disposition": f'attachment; filename="{record.filename}"'}, chunks)
-
-    def create_batch(self, request: SimRequest) -> SimResponse:
-        body = _json_body(request)
-        return json_response(200, self.backend.create_batch(body))
-
-    def list_batches(self, request: SimRequest) -> SimResponse:
-        return json_response(200, self.backend.list_batches(request.query.get("after"), _limit(request, 100, 20)))
-
-    def retrieve_batch(self, request: SimRequest, batch_id: str) -> SimResponse:
-        return json_response(200, self.backend.retrieve_batch(batch_id))
-
-    def cancel_batch(self, request: SimRequest, batch_id: str) -> SimResponse:
-        return json_response(200, self.backend.cancel_batch(batch_id))
-
-
-def _check_key(request: SimRequest) -> None:
-    token = request.headers.get("authorization", "").removeprefix("Bearer").strip()
-    if not token:
-        raise HTTPError(401, "You didn't provide an API key. You need to provide your API key in an Authorization "
-                        "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
-
-
-def _json_body(request: SimRequest) -> dict[str, Any]:
-    try:
-        body = request.json()
-    except ValueError:
-        raise HTTPError(400, "We could not parse the JSON body of your request.") from None
-    if not isinstance(body, dict):
-        raise HTTPError(400, "The request body must be a JSON object.")
-    return body
-
-
-def _limit(request: SimRequest, maximum: int, default: int) -> int:
-    raw = request.query.get("limit")
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        raise HTTPError(400, f"Invalid 'limit': expected an integer, got '{raw}'.", code="invalid_value",
-                        param="limit") from None
-    if not 1 <= value <= maximum:
-        raise HTTPError(400, f"Invalid 'limit': must be between 1 and {maximum}.", code="invalid_value",
-                        param="limit")
-    return value
-
-
-def parse_multipart(request: SimRequest) -> dict[str, str | tuple[str, bytes]]:
-    """Parse multipart/form-data: text fields as str, file fields as (filename, bytes)."""
-    content_type = request.headers.get("content-type", "")
-    match = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not content_type.startswith("multipart/form-data") or not match:
-        raise HTTPError(400, "Expected a multipart/form-data body with a 'file' and a 'purpose'.")
-    delimiter = b"--" + match.group(1).encode()
-    fields: dict[str, str | tuple[str, bytes]] = {}
-    for part in request.body.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break
-        head, _, data = part.partition(b"\r\n\r\n")
-        data = data.removesuffix(b"\r\n")
-        disposition = head.decode("utf-8", "replace")
-        name = re.search(r'name="([^"]*)"', disposition)
-        if not name:
-            continue
-        filename = re.search(r'filename="([^"]*)"', disposition)
-        fields[name.group(1)] = (filename.group(1), data) if filename else data.decode()
-    return fields

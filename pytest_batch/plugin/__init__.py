@@ -1,9 +1,9 @@
 """pytest-batch's pytest plugin: options, ini settings, the ``batch`` marker, fixtures, hooks.
 
-This file only wires: what a test runs against is decided in ``config.py``, what its mode
+This file only wires: what a test runs against is decided in ``options.py``, what its mode
 means (client, waits, cassette, spend guard) in ``modes.py``, counted and printed by
-``summary.py``, asserted by ``assertions.py``; cassettes live in ``cassettes.py`` and the
-emulator in ``sim/``. Nothing heavy is imported at module level,
+``summary.py``, asserted by ``pytest_batch.assertions``; cassettes live in
+``pytest_batch.cassettes`` and the emulator in ``pytest_batch.sim``. Nothing heavy is imported at module level,
 so loading the plugin costs almost nothing and needs no API key.
 """
 
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import config as cfg
 from . import modes, summary
+from . import options as cfg
 
 if TYPE_CHECKING:
-    from .sim.core import Emulator
+    from ..sim.core import Emulator
 
 _SESSION = pytest.StashKey["cfg.SessionOptions"]()
 _STATS = pytest.StashKey["summary.RunStats"]()
@@ -80,7 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--batch-check-cassettes needs every test collected in one process: "
                                 "run it without -n (e.g. pytest --batch-check-cassettes --collect-only -q)")
     if config.stash[_SESSION].mode in ("replay", "record"):
-        from .cassettes import preload
+        from ..cassettes import preload
 
         preload()  # vcrpy must see the real transports before anything patches them
 
@@ -159,10 +159,10 @@ def _batch_network(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     if options.uses_cassette:  # auto mode replaying: vcrpy must see the real transports first
-        from .cassettes import preload
+        from ..cassettes import preload
 
         preload()
-    from .sim.patch import block_network
+    from ..sim.patch import block_network
 
     with block_network(why=f"this test runs --batch-mode={options.mode_label}, which never touches the network",
                        hint="Only --batch-mode=record and --batch-mode=live reach the network, and only when asked "
@@ -172,7 +172,7 @@ def _batch_network(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def _batch_emulator() -> Emulator:
-    from .sim import Emulator
+    from ..sim import Emulator
 
     return Emulator()
 
@@ -183,7 +183,7 @@ def batch_sim(_batch_emulator: Emulator, _batch_options: cfg.TestOptions) -> Emu
     the ``batch`` marker. The ten seed prompts answer with their users, as a fallback: the test's
     own ``expect(...)`` calls win. Program it with ``expect``, ``respond_with``, ``faults``,
     ``set_lifecycle`` and ``advance``; read ``journal``."""
-    from .sim.clock import FrozenClock
+    from ..sim.clock import FrozenClock
 
     emulator = _batch_emulator
     emulator.clock = FrozenClock()
@@ -210,7 +210,7 @@ def batch_model(_batch_options: cfg.TestOptions) -> str:
 @pytest.fixture
 def batch_messages() -> list[str]:
     """The ten seed prompts of the canonical extraction example."""
-    from .seed import SEED_PROMPTS
+    from ..seed import SEED_PROMPTS
 
     return list(SEED_PROMPTS)
 
@@ -218,7 +218,7 @@ def batch_messages() -> list[str]:
 @pytest.fixture
 def expected_users() -> list[Any]:
     """The ten ``User`` objects the seed prompts describe, in prompt order."""
-    from .seed import EXPECTED_USERS
+    from ..seed import EXPECTED_USERS
 
     return list(EXPECTED_USERS)
 
@@ -228,8 +228,8 @@ def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOpti
                     _batch_network: None) -> Iterator[Any]:
     """A ``BatchProcessor`` for this test's provider and mode, extracting ``User`` objects:
     on the emulator (simulate), a cassette (replay/record) or the live API (live)."""
-    from .processor import BatchProcessor
-    from .seed import User
+    from ..processor import BatchProcessor
+    from ..seed import User
 
     options = _batch_options
     run_stats = request.config.stash[_STATS]
@@ -290,7 +290,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
-    from .assertions import assertrepr_compare
+    from ..assertions import assertrepr_compare
 
     return assertrepr_compare(op, left, right)
 
@@ -330,7 +330,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         raise pytest.UsageError("\n".join(clashes.values()))
     if not config.getoption("batch_check_cassettes") or hasattr(config, "workerinput"):
         return
-    from .cassettes import check_cassettes
+    from ..cassettes import check_cassettes
 
     cassette_dir = config.stash[_SESSION].cassette_dir
     narrowed_by = cfg.narrowing(config)

@@ -8,8 +8,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from .cli_target import CLIError
-from .secrets import redact
+from ..secrets import redact
+from .target import CLIError
 
 #: exit codes (documented in ``pytest-batch --help`` and the README).
 EXIT_OK = 0
@@ -126,7 +126,7 @@ def error_line(exc: BaseException, provider: str | None = None) -> tuple[str, in
     """One line that says what went wrong and how to fix it, and the exit code."""
     if isinstance(exc, CLIError):
         return redact(exc.line()), exc.code
-    from .errors import BatchProcessorError, MissingAPIKeyError
+    from ..errors import BatchProcessorError, MissingAPIKeyError
 
     if isinstance(exc, MissingAPIKeyError):
         return redact(f"❌ Error: {exc} (or pass --simulate to use the local emulator)"), EXIT_ERROR
@@ -170,7 +170,7 @@ def unreachable(exc: BaseException, target: Any) -> CLIError | None:
     if target.mode == "server":
         advice = "is `pytest-batch serve` running there? check --base-url"
     elif target.describe() != "live API":  # a key and an SDK base-URL variable
-        from .cli_target import BASE_URL_VARS
+        from .target import BASE_URL_VARS
 
         advice = f"is a server running there? check {BASE_URL_VARS[target.provider]}"
     else:

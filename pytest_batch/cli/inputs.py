@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cli_target import CLIError
+from .target import CLIError
 
 #: ``--response-model`` when none is given: the seed's ``User(name: str, age: int)``.
 DEFAULT_RESPONSE_MODEL = "pytest_batch.seed:User"
@@ -91,7 +91,7 @@ def read_messages(path: str | Path, check_custom_id: Callable[[str], None] | Non
 def _check_messages(messages: Any, where: str) -> list[dict[str, Any]]:
     """The chat messages of one line, checked as the processor will check them, so a bad one
     is reported with its file and line (the processor only knows the request's number)."""
-    from .providers import ROLES
+    from ..providers import ROLES
 
     if not isinstance(messages, list) or not messages:
         raise CLIError(f"{where}: \"messages\" must be a non-empty list of {{\"role\", \"content\"}} objects")

@@ -1,0 +1,32 @@
+"""What can go wrong with a cassette, as exceptions the plugin and users catch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CassetteError(Exception):
+    """A cassette cannot be used: missing, pending, unreadable, or it would leak a secret."""
+
+
+class CassetteMismatch(CassetteError):
+    """Replay met a request the cassette has no answer for."""
+
+
+class RecordingPending(Exception):
+    """Recording stopped at ``record_timeout`` with the batch still running; skip with ``str(exc)``."""
+
+    def __init__(self, message: str, *, batch_id: str | None = None, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+        self.path = path
+
+
+class ReplayMiss(BaseException):
+    """Carries a CassetteMismatch message out through SDK retry loops (they catch Exception).
+
+    It surfaces where the test sent the request; the ``with`` block turns it into
+    CassetteMismatch on exit. Catch it as ``ReplayMiss`` to report it earlier.
+    """
+
+

@@ -1,0 +1,214 @@
+"""The simulated state of ``--simulate``: one emulator pickled in a state directory between commands,
+signed with a per-user key (never unpickled unless it verifies) and locked while read or written."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .target import DEFAULT_STATE_DIR, CLIError, Target
+
+#: where the key that signs simulated state lives (below $XDG_CONFIG_HOME or ~/.config).
+STATE_KEY_FILE = Path("pytest-batch") / "state.key"
+_STATE_MAGIC = b"pytest-batch signed emulator state v1\n"
+#: simulated batches finish on their second status read, so ``status`` shows progress.
+DEFAULT_SIM_LIFECYCLE = "polls:2"
+
+
+def new_emulator(*, lifecycle: str | None = None, responses: str | None = None, seed: int | None = None) -> Any:
+    """A fresh emulator answering the seed's ten prompts with their users, on the wall clock.
+
+    Without ``seed`` a random one is drawn (and kept in the saved state), so two state
+    directories, two demos or two servers never issue the same batch ids."""
+    import secrets
+
+    from ..sim import Clock, Emulator
+
+    seed = secrets.randbits(31) if seed is None else seed
+    emulator = Emulator(seed=seed, lifecycle=lifecycle or DEFAULT_SIM_LIFECYCLE, clock=Clock())
+    load_responses(emulator, responses)
+    return emulator
+
+
+def load_responses(emulator: Any, responses: str | None) -> None:
+    """The user's expectations file first (first match wins), then the seed's expectations."""
+    from ..seed import seed_expectations
+    from ..sim.responders import ExpectationError
+
+    emulator.responder.expectations.clear()
+    if responses:
+        try:
+            emulator.load_expectations(responses)
+        except (ExpectationError, ValueError) as exc:
+            raise CLIError(str(exc)) from None
+    emulator.load_expectations(seed_expectations())
+
+
+class NoSimulatedState(CLIError):
+    """A command that reads simulated state found none (and creates none)."""
+
+
+def no_state_message(path: Path) -> str:
+    return (f"no simulated state in {path.parent.absolute()} (nothing was created with --simulate here); run "
+            f"the command where you created the batch, or pass --state-dir DIR (or set PYTEST_BATCH_STATE_DIR) to that "
+            f"directory's {DEFAULT_STATE_DIR}")
+
+
+@contextlib.contextmanager
+def simulated_state(target: Target, *, lifecycle: str | None = None, responses: str | None = None,
+                    write: bool = True, create: bool = True) -> Iterator[Target]:
+    """Load the emulator from ``target.state_file`` (or start one), yield, and save it back.
+
+    With ``create=False`` (commands that only read or change existing batches) a missing state
+    raises NoSimulatedState and nothing is created. An exclusive lock on the state directory
+    keeps concurrent invocations from losing each other's batches."""
+    if not target.simulated:
+        yield target
+        return
+    from ..sim.lifecycle import LifecycleError
+
+    path = target.state_file
+    assert path is not None
+    if not create and not path.exists():
+        raise NoSimulatedState(no_state_message(path))
+    with _writable_state(path.parent, "create"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path.parent / "lock"):
+        try:
+            if path.exists():
+                emulator = load_state(path)
+                if responses is not None:
+                    load_responses(emulator, responses)
+                if lifecycle:
+                    emulator.set_lifecycle(lifecycle)
+            elif not create:
+                raise NoSimulatedState(no_state_message(path))
+            else:
+                emulator = new_emulator(lifecycle=lifecycle, responses=responses)
+        except LifecycleError as exc:
+            raise CLIError(str(exc)) from None
+        target.emulator = emulator
+        try:
+            yield target
+        finally:
+            if write:
+                target._clients.clear()
+                with _writable_state(path.parent, "write"):
+                    save_state(emulator, path)
+
+
+# --------------------------------------------------------------------------- signed state files
+# The emulator's state is a pickle, and unpickling runs code: a state file from a checkout
+# you did not write (or from another user) must never be loaded. So the file is signed with
+# a key only this user can read, and checked for owner and permissions before it is read.
+def save_state(emulator: Any, path: Path) -> None:
+    """Write ``emulator`` to ``path`` (mode 0600, atomically) as a signed pickle."""
+    import hashlib
+    import hmac
+    import pickle
+
+    data = pickle.dumps(emulator)
+    signature = hmac.new(_state_key(), data, hashlib.sha256).hexdigest().encode()
+    tmp = path.with_name(path.name + ".tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+        handle.write(_STATE_MAGIC + signature + b"\n" + data)
+    os.replace(tmp, path)
+
+
+def load_state(path: Path) -> Any:
+    """The emulator saved at ``path``, once its owner, permissions and signature are checked."""
+    import hashlib
+    import hmac
+    import pickle
+
+    from ..sim import Emulator
+
+    refuse = f"refusing to load the simulated state {path}: it is a pickle, and loading it would run its code"
+    _check_private(path, refuse)
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise CLIError(f"cannot read the simulated state {path} ({exc.strerror or exc})") from None
+    signature, _, data = blob.removeprefix(_STATE_MAGIC).partition(b"\n")
+    expected = hmac.new(_state_key(), data, hashlib.sha256).hexdigest().encode()
+    if not blob.startswith(_STATE_MAGIC) or not hmac.compare_digest(signature, expected):
+        raise CLIError(f"{refuse}, and it was not written by pytest-batch for you (its signature does not match "
+                       f"your key {_state_key_path()}); delete it to start over")
+    try:
+        emulator = pickle.loads(data)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
+        raise CLIError(f"cannot read the simulated state {path} ({exc}); delete it to start over") from None
+    if not isinstance(emulator, Emulator):
+        raise CLIError(f"{path} does not hold a pytest-batch emulator state; delete it to start over")
+    return emulator
+
+
+def _check_private(path: Path, refuse: str) -> None:
+    """Refuse a file another user owns or may write (POSIX; nothing to check elsewhere)."""
+    if not hasattr(os, "getuid"):  # pragma: no cover - Windows
+        return
+    info = path.stat()
+    if info.st_uid != os.getuid():
+        raise CLIError(f"{refuse}, and it belongs to another user (uid {info.st_uid}); delete it, or pass "
+                       "--state-dir to a directory of your own")
+    if info.st_mode & 0o022:
+        raise CLIError(f"{refuse}, and other users may write it (mode {info.st_mode & 0o777:o}); delete it, "
+                       "or `chmod go-w` it if you trust it")
+
+
+def _state_key_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / STATE_KEY_FILE
+
+
+def _state_key() -> bytes:
+    """This user's key for signing simulated state (made on first use, mode 0600)."""
+    import secrets
+
+    path = _state_key_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+                handle.write(secrets.token_hex(32).encode())
+        except FileExistsError:
+            pass
+        _check_private(path, f"refusing to use the state signing key {path}")
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise CLIError(f"cannot use the simulated state's signing key {path} ({exc.strerror or exc}); "
+                       "set XDG_CONFIG_HOME to a directory you can write") from None
+    if len(key) < 32:
+        raise CLIError(f"the simulated state's signing key {path} is too short; delete it to make a new one")
+    return key
+
+
+@contextlib.contextmanager
+def _writable_state(directory: Path, action: str) -> Iterator[None]:
+    """An OSError on the state directory as one CLIError naming it and the way out."""
+    try:
+        yield
+    except OSError as exc:
+        raise CLIError(f"cannot {action} the simulated state directory {directory} "
+                       f"({exc.strerror or exc}); pass a writable --state-dir or set PYTEST_BATCH_STATE_DIR") \
+            from None
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock, last writer wins
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        with _writable_state(lock_path.parent, "lock"):
+            handle = stack.enter_context(open(lock_path, "a+"))
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

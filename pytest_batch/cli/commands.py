@@ -6,65 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable
-from typing import Any, NoReturn, Self
+from typing import Any, Self
 
-DESCRIPTION = """\
-Create, watch and collect LLM batch jobs (OpenAI Batch, Anthropic Message Batches,
-Gemini batch mode) through one interface.
-
-Where requests go:
-  live API            the default; needs OPENAI_API_KEY / ANTHROPIC_API_KEY / GOOGLE_API_KEY
-  --base-url URL      any server, e.g. `pytest-batch serve`: give its root URL or one of the
-                      per-provider base URLs it prints (for OpenAI a custom base must end in /v1)
-  --simulate          an in-process emulator (or PYTEST_BATCH_SIMULATE=1) whose state persists
-                      in --state-dir (default ./.pytest-batch, or PYTEST_BATCH_STATE_DIR), so
-                      create -> status -> results works across invocations without keys or network.
-                      Simulation exercises the pipeline, not a model: the seed's ten prompts
-                      answer with their expected users, --responses FILE sets other answers,
-                      everything else gets schema-valid synthetic answers.
-                      --responses and --lifecycle are saved in the state: later commands keep them.
-                      Only `create` and `submit` start a state; the others report that there is none.
-                      Each new state draws a random seed, so ids differ between directories.
-                      The state is a pickle (loading it runs code): it is signed with a key of yours
-                      (~/.config/pytest-batch/state.key), and a state file that is unsigned, owned by
-                      another user or writable by others is refused, never loaded.
-"""
-
-EPILOG = """\
-exit codes: 0 ok (status: completed or still running), 1 error, 2 bad usage (a missing or
-  malformed --model too), 3 batch failed (or completed with no request succeeded, as
-  Anthropic and Gemini batches whose every request errored do), 4 batch expired,
-  5 batch cancelled, 6 `status --wait` timed out,
-  130 interrupted. `results` writes what came back and exits with the batch's code (3, 4, 5)
-  when it did not complete, saying how many requests never ran or were not returned. `demo` exits 1
-  when any provider's results differ from the expected users.
-
-Start here: `pytest-batch demo` runs the ten-user extraction on every provider, offline.
-"""
-
-COMMANDS_HELP = {
-    "create": "build a batch from a messages file and submit it (or only write the request file)",
-    "create-from-file": "submit a provider request file written by `create --output-file` (alias: submit)",
-    "list": "list recent batches: id, status, created, progress, model",
-    "status": "show one batch's status; --wait follows it to the end with a progress bar",
-    "results": "download a finished batch's results to a JSONL file",
-    "cancel": "cancel a batch",
-    "delete": "delete a batch (Anthropic, Gemini; OpenAI batches cannot be deleted)",
-    "list-models": "list the supported providers and models",
-    "serve": "run the emulator of the three batch APIs as an HTTP server on this machine",
-    "demo": "extract the seed's ten users on every provider with the in-process emulator "
-            "(simulated answers: it exercises the pipeline, not a model)",
-}
-
-BATCH_ID_HELP = "the id `create` printed (batch_..., msgbatch_..., batches/...)"
-
-# --------------------------------------------------------------------------- parser
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad usage as the CLI reports every error: one line (exit code 2)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"❌ Error: {message} (see `{self.prog} --help`)\n")
+#: the CLI's time source and pause: ``status --wait``'s timeout counts on ``clock`` from the
+#: command's start. Tests replace both with a fake clock whose ``sleep`` advances it.
+clock: Callable[[], float] = time.monotonic
+sleep: Callable[[float], Any] = time.sleep
 
 
 class _Run:
@@ -77,6 +26,8 @@ class _Run:
 
         self.args = args
         self.state = state
+        #: when the command started (``main`` sets it before anything is imported): --timeout counts from here
+        self.started: float = getattr(args, "started", None) or clock()
         self.provider, _ = parse_model(args.model)
         self.target = resolve_target(self.provider, simulate=args.simulate, base_url=args.base_url,
                                      state_dir=args.state_dir, need_key=need_key)
@@ -116,7 +67,8 @@ class _Run:
         from .inputs import import_response_model
 
         model = response_model or import_response_model(None)
-        return BatchProcessor(self.args.model, response_model=model, client=self.target.client())
+        return BatchProcessor(self.args.model, response_model=model, client=self.target.client(), sleep=sleep,
+                              clock=clock)
 
     @property
     def model_name(self) -> str:
@@ -129,8 +81,8 @@ class _Run:
         options: dict[str, Any] = {"progress": not self.args.json}
         if self.target.simulated:
             options.update(interval=0.05, factor=1.0, max_interval=0.05)
-        if self.args.timeout is not None:
-            options["timeout"] = self.args.timeout
+        if self.args.timeout is not None:  # what is left of it: start-up and the first read count too
+            options["timeout"] = self.args.timeout - (clock() - self.started)
         if self.args.interval is not None:
             options.update(interval=self.args.interval, factor=1.0, max_interval=self.args.interval)
         return options
@@ -267,8 +219,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         job = processor.status(args.batch_id)  # an unknown id fails here, before any progress bar
         if args.wait and not job.is_terminal:
             seen: list[Any] = [job]
+            options = run.wait_options()
             try:
-                job = processor.wait(job, callback=seen.append, **run.wait_options())
+                if options.get("timeout", 1) <= 0:  # the time ran out before the wait began
+                    raise BatchTimeoutError(args.batch_id)
+                job = processor.wait(job, callback=seen.append, **options)
             except BatchTimeoutError:
                 still = status_text(seen[-1].status) if seen else "running"
                 limit = f"--timeout {args.timeout:g}s" if args.timeout is not None else "the default 24h timeout"

@@ -202,11 +202,15 @@ submitted under a model you did not ask for. Gemini lines name none: --model cho
 # --------------------------------------------------------------------------- entry point
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see EPILOG)."""
+    from . import commands
+
+    started = commands.clock()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "serve":
         return _serve(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.started = started
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 2

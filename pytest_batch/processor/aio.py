@@ -62,7 +62,7 @@ class AsyncBatchProcessor(ProcessorBase[T]):
         import asyncio
 
         sleep = sleep or self._sleep or asyncio.sleep
-        backoff = _Backoff(timeout, interval, factor, max_interval)
+        backoff = _Backoff(timeout, interval, factor, max_interval, clock=self._clock)
         job, hiccups = self._job(job), _Hiccups()
         with _Progress(progress) as bar:
             while True:

@@ -38,13 +38,14 @@ class ProcessorBase(Generic[T]):
                  mode: str = "structured", endpoint: str | None = None, max_tokens: int | None = None,
                  params: dict[str, Any] | None = None, metadata: dict[str, str] | None = None,
                  limits: Limits | dict[str, int] | None = None, display_name: str | None = None,
-                 sleep: Callable[[float], Any] | None = None) -> None:
+                 sleep: Callable[[float], Any] | None = None, clock: Callable[[], float] | None = None) -> None:
         """``model`` is ``provider/model-name``; ``response_model`` a pydantic model, or None for
         plain text. ``mode="tools"`` (Anthropic) forces tool use instead of structured outputs;
         ``endpoint="/v1/responses"`` (OpenAI) builds Responses API lines; ``params`` are merged
         into every request body; ``limits`` overrides the provider's split limits
         (``max_requests``, ``max_bytes``, ``inline_bytes``); ``sleep`` replaces the pause between
-        polls (tests pass a no-op)."""
+        polls and ``clock`` the time source of ``wait``'s timeout (``time.monotonic``): tests pass a
+        fake clock whose sleep advances it, and assert what happened instead of how long it took."""
         self.provider, self.model = get_provider(model)
         self.model_string = model
         if response_model is not None and not (isinstance(response_model, type)
@@ -65,6 +66,7 @@ class ProcessorBase(Generic[T]):
         self._client = client
         self._owns_client = False
         self._sleep = sleep
+        self._clock = clock
 
     def __repr__(self) -> str:
         name = self.response_model.__name__ if self.response_model else "str"

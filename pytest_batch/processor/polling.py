@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -90,27 +90,30 @@ class _Hiccups:
 
 class _Backoff:
     """The pauses between polls: ``interval`` growing by ``factor`` up to ``max_interval``,
-    for ``timeout`` seconds (wall time, or the pauses themselves when sleep is a no-op). The
-    last pause is cut to what remains, so the final poll happens at the deadline."""
+    for ``timeout`` seconds (on ``clock``, or the pauses themselves when sleep is a no-op). The
+    last pause is cut to what remains, so the final poll happens at the deadline and the wait
+    ends within ``timeout`` plus that one request."""
 
-    def __init__(self, timeout: float | None, interval: float, factor: float, max_interval: float) -> None:
+    def __init__(self, timeout: float | None, interval: float, factor: float, max_interval: float, *,
+                 clock: Callable[[], float] | None = None) -> None:
         if timeout is not None and timeout <= 0:
             raise ConfigurationError(f"timeout must be positive (seconds, or None for no limit), got {timeout!r}")
         if interval <= 0 or max_interval <= 0:
             raise ConfigurationError(f"interval and max_interval must be positive, got {interval!r} and "
                                      f"{max_interval!r}")
         self.timeout, self.interval, self.factor, self.max_interval = timeout, interval, factor, max_interval
-        self.started = time.monotonic()
+        self.clock = clock or time.monotonic
+        self.started = self.clock()
         self.slept = 0.0
 
     def pause(self, job: BatchJob) -> float:
         """The next pause, or BatchTimeoutError once the timeout has passed."""
-        elapsed = max(time.monotonic() - self.started, self.slept)
+        elapsed = max(self.clock() - self.started, self.slept)
         interval = self.interval
         if self.timeout is not None:
             remaining = self.timeout - elapsed
             if remaining < 1e-3:
-                raise BatchTimeoutError(f"batch {job.id} still {job.status.value} after {elapsed:.0f}s "
+                raise BatchTimeoutError(f"batch {job.id} still {job.status.value} after {elapsed:.3g}s "
                                         f"(timeout {self.timeout:g}s); wait again or raise timeout=")
             interval = min(interval, remaining)
         self.slept += interval

@@ -68,7 +68,7 @@ class BatchProcessor(ProcessorBase[T]):
         rate limit, a server error or a lost connection is retried at the next pause (five in a
         row are raised)."""
         sleep = sleep or self._sleep or time.sleep
-        backoff = _Backoff(timeout, interval, factor, max_interval)
+        backoff = _Backoff(timeout, interval, factor, max_interval, clock=self._clock)
         job, hiccups = self._job(job), _Hiccups()
         with _Progress(progress) as bar:
             while True:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 
 import pytest
 
@@ -46,20 +45,43 @@ def test_results_of_a_batch_that_did_not_complete_exit_with_its_code(cli, emulat
     assert done.out.startswith("✅ Wrote 3 results") and "3 succeeded, 0 failed" in done.out, done
 
 
-def test_status_wait_timeout_waits_the_whole_timeout(cli, emulator_server):
-    """With the default 5 s first pause, `--timeout 2` used to give up at once (after ~0.8 s of startup)."""
+@pytest.mark.parametrize("model", [OPENAI, ANTHROPIC, GOOGLE])
+def test_status_wait_timeout_ends_at_the_deadline_with_a_last_poll(cli, emulator_server, fake_clock, model):
+    """`--timeout 2` waits the whole 2 s (it used to give up at once with the default 5 s first pause)
+    and no longer (it used to overshoot by 2-4 s): its pauses add up to exactly the timeout, and
+    the last poll happens at the deadline."""
+    provider = model.partition("/")[0]
+    emulator_server.emulator.set_lifecycle("manual", next_batch=True)
+    batch_id = submit_direct(emulator_server.emulator, model, count=1)
+    waited = cli("status", "--batch-id", batch_id, "--model", model, "--base-url", emulator_server.url, "--wait",
+                 "--timeout", "2")
+    assert waited.code == 6, waited
+    assert waited.err.startswith(f"❌ Error: batch {batch_id} is still "), waited
+    assert waited.err.endswith(" after --timeout 2s; run `status --wait` again, or raise --timeout\n"), waited
+    assert fake_clock.sleeps == [2.0] and fake_clock.now == 2.0
+    polls = emulator_server.emulator.journal.calls(provider, "GET", path_contains=batch_id.rpartition("/")[2])
+    assert len(polls) == 3, polls  # the first read, the wait's first poll, a last poll at the deadline
+
+
+def test_status_wait_counts_the_timeout_from_the_command_start(cli, emulator_server, fake_clock, monkeypatch):
+    """Start-up (importing an SDK takes a second or two) counts against --timeout: a command whose
+    time ran out before its wait began reads the batch once and stops."""
+    from pytest_batch.cli import commands
+
     emulator_server.emulator.set_lifecycle("manual", next_batch=True)
     batch_id = submit_direct(emulator_server.emulator, OPENAI, count=1)
-    started = time.monotonic()
+    real_processor = commands._Run.processor
+
+    def slow_start(run, *args, **kwargs):
+        fake_clock.now += 3  # the SDK import and client construction
+        return real_processor(run, *args, **kwargs)
+
+    monkeypatch.setattr(commands._Run, "processor", slow_start)
     waited = cli("status", "--batch-id", batch_id, "--model", OPENAI, "--base-url", emulator_server.url, "--wait",
                  "--timeout", "2")
-    elapsed = time.monotonic() - started
-    assert waited.code == 6, waited
-    assert waited.err == (f"❌ Error: batch {batch_id} is still validating after --timeout 2s; "
-                          "run `status --wait` again, or raise --timeout\n"), waited
-    assert 2.0 <= elapsed < 8, f"gave up after {elapsed:.2f}s"
-    polls = emulator_server.emulator.journal.calls("openai", "GET", path_contains=batch_id)
-    assert len(polls) >= 2 and polls[-1].at - polls[0].at >= 1.9, polls  # a last poll at the deadline
+    assert waited.code == 6 and "still validating after --timeout 2s" in waited.err, waited
+    assert fake_clock.sleeps == []
+    assert len(emulator_server.emulator.journal.calls("openai", "GET", path_contains=batch_id)) == 1
 
 
 def test_status_and_results_of_an_anthropic_batch_where_everything_errored(cli, emulator_server):

@@ -82,7 +82,7 @@ def _submit(emulator: Emulator) -> str:
     return processor.submit(list(SEED_PROMPTS[:2])).id
 
 
-def test_status_exit_codes_tell_how_the_batch_ended(cli, server):
+def test_status_exit_codes_tell_how_the_batch_ended(cli, server, fake_clock):
     emulator = server.emulator
     emulator.faults.batch("validation_failure")
     failed = _submit(emulator)
@@ -99,6 +99,7 @@ def test_status_exit_codes_tell_how_the_batch_ended(cli, server):
     assert timed_out.out == ""
     assert timed_out.err.strip() == (f"❌ Error: batch {running} is still validating after --timeout 0.2s; "
                                      "run `status --wait` again, or raise --timeout")
+    assert fake_clock.sleeps == [0.1, 0.1]
 
 
 def test_serve_delegates_to_the_emulator_server(tmp_path):

@@ -56,7 +56,7 @@ def test_responses_file_sets_answers_and_raw_results_keep_provider_lines(cli):
     assert set(synthetic) == {"name", "age"} and isinstance(synthetic["age"], int)  # schema-valid, not a model
 
 
-def test_a_batch_that_does_not_end_times_out_in_real_seconds(cli):
+def test_a_batch_that_does_not_end_times_out(cli, fake_clock):
     sim = ("--model", "openai/gpt-4o-mini", "--simulate", "--state-dir", "state")
     (cli.cwd / "prompt.jsonl").write_text('"Zed is 7."\n')
     batch_id = cli("create", "--messages-file", "prompt.jsonl", *sim, "--lifecycle", "manual", "--json").json()["id"]
@@ -65,6 +65,7 @@ def test_a_batch_that_does_not_end_times_out_in_real_seconds(cli):
     assert not (cli.cwd / "out.jsonl").exists()
     waited = cli("status", "--batch-id", batch_id, *sim, "--wait", "--timeout", "0.3")
     assert waited.code == 6 and "still validating after --timeout 0.3s" in waited.err, waited
+    assert sum(fake_clock.sleeps) == pytest.approx(0.3)  # polled every 50 ms up to the deadline, not past it
 
 
 def test_demo_all_providers(cli):

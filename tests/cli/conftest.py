@@ -1,10 +1,19 @@
-"""Run ``pytest-batch`` as a subprocess, the way users run it: a clean environment (no keys,
-no base URLs, no PYTEST_BATCH_* settings) and a temporary working directory."""
+"""Run ``pytest-batch`` the way users run it: a clean environment (no keys, no base URLs, no
+PYTEST_BATCH_* settings) and a temporary working directory.
+
+``cli(...)`` runs the command in this process (``main(argv)`` with the environment, working
+directory, stdout and stderr swapped for the call): what a user sees is the same, without an
+interpreter and SDK import per command. ``cli.subprocess(...)`` runs a real process for what
+only one shows: the console script, state across processes, signals, a closed stdout, and
+``serve``, which runs until stopped."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import runpy
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -54,20 +63,84 @@ class Runner:
 
     def __call__(self, *args: str, env: dict[str, str] | None = None, script: Path | None = None,
                  timeout: float = 60) -> Result:
+        if args[:1] == ("serve",):  # a server that started would never return here
+            return self.subprocess(*args, env=env, script=script, timeout=timeout)
+        result = self._in_process(args, self._env(env), script)
+        assert "Traceback" not in result.err, result
+        return result
+
+    def subprocess(self, *args: str, env: dict[str, str] | None = None, script: Path | None = None,
+                   timeout: float = 60) -> Result:
         command = [sys.executable, str(script)] if script else [sys.executable, "-m", "pytest_batch.cli"]
-        # the key that signs simulated state: one per test, not the user's ~/.config
-        env = {"XDG_CONFIG_HOME": str(self.config_home), **(env or {})}
-        done = subprocess.run([*command, *args], cwd=self.cwd, env=clean_env(**env), capture_output=True,
+        done = subprocess.run([*command, *args], cwd=self.cwd, env=self._env(env), capture_output=True,
                               text=True, timeout=timeout, check=False)
         result = Result(done.returncode, done.stdout, done.stderr)
         assert "Traceback" not in result.err, result
         return result
+
+    def _env(self, env: dict[str, str] | None) -> dict[str, str]:
+        # the key that signs simulated state: one per test, not the user's ~/.config
+        return clean_env(**{"XDG_CONFIG_HOME": str(self.config_home), **(env or {})})
+
+    def _in_process(self, args: tuple[str, ...], environ: dict[str, str], script: Path | None) -> Result:
+        from pytest_batch.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        saved_environ, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
+        os.environ.clear()
+        os.environ.update(environ)
+        os.chdir(self.cwd)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    if script is None:
+                        code = main(list(args))
+                    else:
+                        sys.argv = [str(script), *args]
+                        runpy.run_path(str(script), run_name="__main__")
+                        code = 0
+                except SystemExit as exit_:  # argparse (usage, --help, --version) and scripts' sys.exit
+                    code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
+                    if isinstance(exit_.code, str):
+                        print(exit_.code, file=sys.stderr)
+        finally:
+            sys.argv = saved_argv
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_environ)
+        return Result(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Runner:
     """``cli("list", "--model", ...)`` runs the CLI in ``tmp_path`` and returns a Result."""
     return Runner(tmp_path)
+
+
+class FakeClock:
+    """A monotonic clock that moves only when the code under test sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The in-process CLI's clock and sleep (``status --wait``'s timeout and pauses) on a fake clock."""
+    from pytest_batch.cli import commands
+
+    clock = FakeClock()
+    monkeypatch.setattr(commands, "clock", clock)
+    monkeypatch.setattr(commands, "sleep", clock.sleep)
+    return clock
 
 
 @pytest.fixture

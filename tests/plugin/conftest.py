@@ -26,6 +26,7 @@ def _sdks_imported_once() -> None:
     """pytester restores sys.modules after each in-process run: importing the SDKs (and vcrpy)
     here, once, keeps every inner run from importing them again (seconds each)."""
     import anthropic  # noqa: F401
+    import hypothesis.extra.pytestplugin  # noqa: F401 - its terminal summary imports hypothesis in every run
     import openai  # noqa: F401
     from google import genai  # noqa: F401
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -26,13 +27,15 @@ def _sdks_imported_once() -> None:
     """pytester restores sys.modules after each in-process run: importing the SDKs (and vcrpy)
     here, once, keeps every inner run from importing them again (seconds each)."""
     import anthropic  # noqa: F401
-    import hypothesis.extra.pytestplugin  # noqa: F401 - its terminal summary imports hypothesis in every run
     import openai  # noqa: F401
     from google import genai  # noqa: F401
 
     import pytest_batch.processor  # noqa: F401
     import pytest_batch.sim.clients  # noqa: F401
     from pytest_batch.cassettes import preload
+
+    with contextlib.suppress(ImportError):  # its pytest plugin imports it afresh in every inner run otherwise
+        import hypothesis.extra.pytestplugin  # noqa: F401
 
     preload()  # before the suite's block_network patches the transports vcrpy keeps as the real ones
 

@@ -29,6 +29,9 @@ _EXPORTS = {
     "assert_extractions": "pytest_batch.assertions",
     "assert_batch_completed": "pytest_batch.assertions",
     "assert_no_errors": "pytest_batch.assertions",
+    "assert_error_kinds": "pytest_batch.assertions",
+    "assert_at_most_errors": "pytest_batch.assertions",
+    "compare_extractions": "pytest_batch.assertions",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -289,6 +289,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    from ..assertions import observe_extractions  # stdlib only: cheap
+
+    reports: list[Any] = []
+    with observe_extractions(reports.append):
+        try:
+            return (yield)
+        finally:
+            if reports:
+                summary.record_accuracy(item.config.stash[_STATS], item, reports)
+
+
 def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
     from ..assertions import assertrepr_compare
 
@@ -368,7 +381,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for line in check.lines():
             terminalreporter.write_line(line)
     stats = config.stash.get(_STATS, None)
-    if stats is None or not stats.providers:
+    if stats is None:
         return
-    terminalreporter.write_sep("-", "pytest-batch summary")
-    summary.render(stats, terminalreporter.write_line)
+    if stats.providers:
+        terminalreporter.write_sep("-", "pytest-batch summary")
+        summary.render(stats, terminalreporter.write_line)
+    if stats.accuracy:
+        terminalreporter.write_sep("-", "pytest-batch field accuracy (assert_extractions)")
+        summary.render_accuracy(stats, terminalreporter.write_line)

@@ -1,6 +1,7 @@
 """The terminal summary: per provider, what the batch tests of this run did.
 
-Counts come from the ``batch_processor`` fixture's processors (``instrument``) and survive
+Counts come from the ``batch_processor`` fixture's processors (``instrument``), field
+accuracy from every ``assert_extractions`` of the run (``record_accuracy``); both survive
 pytest-xdist: each worker ships its ``RunStats.to_dict()`` through ``workeroutput`` and the
 controller merges them (``RunStats.merge``) before printing.
 """
@@ -8,7 +9,8 @@ controller merges them (``RunStats.merge``) before printing.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -51,19 +53,57 @@ class RunStats:
 
     providers: dict[str, ProviderStats] = field(default_factory=dict)
     workers: int = 0
+    #: provider -> field path (list indices as ``[*]``) -> [right, total], from assert_extractions
+    accuracy: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
     def for_provider(self, provider: str) -> ProviderStats:
         return self.providers.setdefault(provider, ProviderStats())
 
+    def add_accuracy(self, provider: str, fields: Mapping[str, Sequence[int]]) -> None:
+        table = self.accuracy.setdefault(provider, {})
+        for key, (right, total) in fields.items():
+            tally = table.setdefault(key, [0, 0])
+            tally[0] += right
+            tally[1] += total
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for xdist's workeroutput (execnet only carries builtins)."""
-        return {name: {**asdict(stats), "modes": sorted(stats.modes)} for name, stats in self.providers.items()}
+        return {"providers": {name: {**asdict(stats), "modes": sorted(stats.modes)}
+                              for name, stats in self.providers.items()},
+                "accuracy": self.accuracy}
 
     def merge(self, data: dict[str, Any]) -> None:
         """Add a worker's ``to_dict()``."""
         self.workers += 1
-        for name, values in data.items():
+        for name, values in data.get("providers", {}).items():
             self.for_provider(name).merge(ProviderStats(**{**values, "modes": set(values["modes"])}))
+        for provider, fields in data.get("accuracy", {}).items():
+            self.add_accuracy(provider, fields)
+
+
+def record_accuracy(stats: RunStats, item: Any, reports: Iterable[Any]) -> None:
+    """Count one test's ``assert_extractions`` reports into the run's accuracy table, per provider
+    (the results' own, else the test's ``batch_provider``), and attach them to the test's report
+    as a ``batch_accuracy`` user property (JSON), which ``--junitxml`` writes as a <property>.
+    Results of no known provider (built by hand in a unit test) are left out."""
+    callspec = getattr(item, "callspec", None)
+    fallback = callspec.params.get("batch_provider") if callspec is not None else None
+    by_provider: dict[str, dict[str, list[int]]] = {}
+    for report in reports:
+        provider = report.provider or (fallback if isinstance(fallback, str) else None)
+        if provider is None:
+            continue
+        table = by_provider.setdefault(provider, {})
+        for key, (right, total) in report.fields.items():
+            tally = table.setdefault(key, [0, 0])
+            tally[0] += right
+            tally[1] += total
+    for provider, fields in by_provider.items():
+        stats.add_accuracy(provider, fields)
+        right, total = sum(r for r, _ in fields.values()), sum(t for _, t in fields.values())
+        item.user_properties.append(("batch_accuracy", json.dumps(
+            {"provider": provider, "right": right, "total": total, "accuracy": round(right / total, 4) if total
+             else 1.0, "fields": {key: fields[key] for key in sorted(fields)}})))
 
 
 def count_requests(source: Any) -> int | None:
@@ -218,5 +258,28 @@ def render(stats: RunStats, write_line: Callable[..., None]) -> None:
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     if stats.workers:
         write_line(f"merged from {stats.workers} xdist workers")
+    for row in table:
+        write_line("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def render_accuracy(stats: RunStats, write_line: Callable[..., None]) -> None:
+    """Write the field-accuracy table: one column per provider, one row per field (all
+    ``assert_extractions`` calls of the run together; list indices as ``[*]``)."""
+    providers = sorted(stats.accuracy)
+    if not providers:
+        return
+    keys = sorted({key for provider in providers for key in stats.accuracy[provider]})
+
+    def cell(tally: Sequence[int] | None) -> str:
+        if not tally or not tally[1]:
+            return "-"
+        right, total = tally
+        return f"{100 * right / total:.1f}% ({right}/{total})"
+
+    totals = {provider: [sum(t[0] for t in stats.accuracy[provider].values()),
+                         sum(t[1] for t in stats.accuracy[provider].values())] for provider in providers}
+    table = [["field", *providers], ["all fields", *(cell(totals[p]) for p in providers)]]
+    table.extend([key, *(cell(stats.accuracy[p].get(key)) for p in providers)] for key in keys)
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         write_line("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

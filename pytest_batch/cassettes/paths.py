@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from ..endpoints import BASE_URL_ENV, LOOPBACK_NAMES

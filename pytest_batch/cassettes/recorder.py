@@ -19,8 +19,8 @@ from .player import batch_cassette_class
 from .scrub import (
     DEFAULT_HOSTS,
 )
-
 from .session import CassetteSession, utc_now
+
 
 def preload() -> None:
     """Import vcrpy now (about a second or more: it probes every HTTP library installed).

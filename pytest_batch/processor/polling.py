@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-
 from ..errors import (
     BatchProcessorError,
     BatchTimeoutError,

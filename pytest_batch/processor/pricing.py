@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-
-
 from ..errors import (
     ConfigurationError,
 )
 from ..providers import Provider
-
 
 #: user prices, per million tokens (input, output) at the standard rate, keyed "provider/model";
 #: consulted before each provider file's table. Batch pricing is BATCH_DISCOUNT of it.

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from ..providers import Prompt
+
 
 @dataclass
 class BatchRequests:

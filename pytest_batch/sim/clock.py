@@ -5,11 +5,27 @@ Tests never sleep: ``FrozenClock`` starts at a fixed instant and moves only when
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
 #: 2026-01-01T00:00:00Z: where a frozen clock starts unless told otherwise.
 DEFAULT_EPOCH = 1767225600.0
+#: the most one advance may move a clock: 100 years. Timestamps must stay dates the providers'
+#: formats (and Python's datetime) can write; nan, inf or 1e18 would break every later answer.
+MAX_ADVANCE = 100 * 365 * 86400.0
+
+
+def checked_advance(seconds: float) -> float:
+    """``seconds`` as a float a clock may advance by, or a ValueError that says what is allowed."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise ValueError(f"seconds must be a number, got {seconds!r}") from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_ADVANCE:
+        raise ValueError(f"seconds must be a number from 0 to {MAX_ADVANCE:.0f} (100 years): the clock only moves "
+                         f"forward, by a finite amount; got {seconds!r}")
+    return value
 
 
 class Clock:
@@ -26,22 +42,26 @@ class Clock:
         return time.time() + self._offset
 
     def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError(f"the clock only moves forward; cannot advance by {seconds} seconds")
-        self._offset += seconds
+        self._offset += checked_advance(seconds)
+
+    def reset(self) -> None:
+        """Undo every advance."""
+        self._offset = 0.0
 
 
 class FrozenClock(Clock):
     def __init__(self, start: float = DEFAULT_EPOCH) -> None:
-        self._now = start
+        self._start = self._now = start
 
     def now(self) -> float:
         return self._now
 
     def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError(f"the clock only moves forward; cannot advance by {seconds} seconds")
-        self._now += seconds
+        self._now += checked_advance(seconds)
+
+    def reset(self) -> None:
+        """Back to where the clock started."""
+        self._now = getattr(self, "_start", DEFAULT_EPOCH)
 
 
 def rfc3339(ts: float, *, digits: int = 6, zulu: bool = True) -> str:

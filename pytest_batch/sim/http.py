@@ -132,3 +132,15 @@ class HTTPError(Exception):
         self.code = code
         self.param = param
         self.headers = headers or {}
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` naming ``filename`` safely (RFC 6266): a plain ASCII ``filename=`` without
+    quotes, backslashes or line breaks, and the exact name percent-encoded in ``filename*=``.
+    A name is the client's text: it must never break out of its header."""
+    from urllib.parse import quote
+
+    plain = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    if plain == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -8,6 +8,7 @@ seconds have passed on the emulator's clock, and ``manual`` only on an explicit 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 KINDS = ("immediate", "polls", "seconds", "manual")
@@ -28,6 +29,9 @@ class Lifecycle:
             return cls()
         if isinstance(spec, Lifecycle):
             return spec
+        if not isinstance(spec, str):
+            raise LifecycleError(f"a lifecycle is a string ('immediate', 'polls:N', 'seconds:S' or 'manual'), "
+                                 f"got {spec!r}")
         text = spec.strip().lower()
         kind, _, amount = text.partition(":")
         if kind not in KINDS:
@@ -39,8 +43,8 @@ class Lifecycle:
                 value = float(amount)
             except ValueError:
                 raise LifecycleError(f"lifecycle {spec!r} needs a number, e.g. '{kind}:3'") from None
-            if value <= 0:
-                raise LifecycleError(f"lifecycle {spec!r} needs a number above 0")
+            if not math.isfinite(value) or value <= 0:
+                raise LifecycleError(f"lifecycle {spec!r} needs a finite number above 0, e.g. '{kind}:3'")
             return cls(kind, value)
         if amount:
             raise LifecycleError(f"lifecycle {kind!r} takes no argument (got {spec!r})")

@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .synthesis import Generator, ItemRandom, SynthesisError, compile_schema, synthesize, violate  # noqa: F401
+from .synthesis import (  # noqa: F401 - re-exported
+    Generator,
+    InvalidSchema,
+    ItemRandom,
+    SynthesisError,
+    compile_schema,
+    synthesize,
+    violate,
+)
 
 #: outcomes an answer can have; every one but "ok" is something a test asks for.
 OUTCOMES = (
@@ -196,8 +204,21 @@ class Responder:
             if result is not None:
                 return result if isinstance(result, Answer) else Answer(result)
         if item.schema is not None:
-            return Answer(self._generator(item.schema)(self._rng(item)))
+            return self._synthetic(item)
         return Answer(f"Simulated answer {item.index + 1} ({item.custom_id}) from pytest-batch.")
+
+    def _synthetic(self, item: BatchItem) -> Answer:
+        """A schema-valid answer; a request whose schema is broken fails alone (the providers reject
+        that request, never the batch or the server), and so does one the emulator cannot satisfy."""
+        try:
+            return Answer(self._generator(item.schema)(self._rng(item)))  # type: ignore[arg-type]
+        except InvalidSchema as exc:
+            return Answer(None, "http_error", 400, f"Invalid schema for response format "
+                                                   f"{item.schema_name or 'the response format'!r}: {exc}")
+        except (SynthesisError, RecursionError) as exc:
+            return Answer(None, "http_error", 500, f"pytest-batch emulator cannot synthesize an answer for this "
+                          f"request's schema: {exc}. Answer it with an expectation (emulator.expect(..., "
+                          f"custom_id={item.custom_id!r}) or a responses file).")
 
     def _generator(self, schema: dict[str, Any]) -> Generator:
         """The compiled schema, reused while consecutive requests carry an equal schema."""

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .clock import Clock
+from ..secrets import redact
+from .clock import Clock, checked_advance
 from .core import DroppedConnection, Emulator
 from .http import SimRequest, SimResponse, json_response
 from .lifecycle import LifecycleError
@@ -62,19 +63,33 @@ class ServerHandle:
         self.stop()
 
 
+class BadFraming(Exception):
+    """The request's own framing is broken (Content-Length, chunk sizes): answer 400 and close."""
+
+
+#: the largest body the server reads (the providers' own limits are 200-256 MB per file)
+MAX_BODY = 512 * 1024 * 1024
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: headers and body leave as separate small writes; with Nagle's algorithm the second waits for
+    #: the client's delayed ACK (~40 ms a call on loopback). Off, as every HTTP server does.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        if self.server.verbose:
-            super().log_message(format, *args)
+        if self.server.verbose:  # request lines may carry ?key=...: never log a key
+            sys.stderr.write(redact(f"{self.address_string()} - [{self.log_date_time_string()}] {format % args}\n"))
 
     def _dispatch(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
-            body = self._read_chunked()
+        try:
+            body = self._read_body()
+        except BadFraming as exc:
+            self.close_connection = True
+            self._write(json_response(400, {"error": {"message": f"Bad request framing: {exc}",
+                                                      "type": "invalid_request_error", "code": "bad_framing"}}))
+            return
         host = self.headers.get("host") or "%s:%s" % self.server.server_address[:2]
         request = SimRequest.build(self.command, f"http://{host}{self.path}", dict(self.headers.items()), body)
         emulator = self.server.emulator
@@ -90,26 +105,54 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._write(response)
 
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            return self._read_chunked()
+        declared = (self.headers.get("content-length") or "0").strip()
+        if not declared.isdigit():  # "abc", "-1", "1e3": a reader would wait forever or read garbage
+            raise BadFraming(f"Content-Length must be a non-negative integer, got {declared[:40]!r}")
+        length = int(declared)
+        if length > MAX_BODY:
+            raise BadFraming(f"Content-Length {length} is over the emulator's {MAX_BODY} byte limit")
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            raise BadFraming(f"the connection closed after {len(body)} of {length} body bytes")
+        return body
+
     def _read_chunked(self) -> bytes:
-        chunks = []
+        chunks, total = [], 0
         while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            line = self.rfile.readline(1024)
+            size_text = line.split(b";")[0].strip()
+            try:
+                size = int(size_text or b"0", 16)
+            except ValueError:
+                raise BadFraming(f"bad chunk size {size_text[:40]!r}") from None
+            if size < 0 or total + size > MAX_BODY:
+                raise BadFraming(f"chunk size {size_text[:40]!r} is out of range")
             if size == 0:
-                self.rfile.readline()
+                self.rfile.readline(1024)
                 return b"".join(chunks)
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                raise BadFraming("the connection closed inside a chunk")
+            chunks.append(chunk)
+            total += size
+            self.rfile.readline(1024)
 
     def _write(self, response: SimResponse) -> None:
         self.send_response(response.status)
         streamed = not isinstance(response.body, bytes | bytearray)
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):
-                self.send_header(name, value)
+                # no header may carry a line break: a file name must never become a header of its own
+                self.send_header(name, str(value).replace("\r", " ").replace("\n", " "))
         if streamed:
             self.send_header("transfer-encoding", "chunked")
         else:
             self.send_header("content-length", str(len(response.body)))  # type: ignore[arg-type]
+        if self.close_connection:
+            self.send_header("connection", "close")
         self.end_headers()
         if self.command == "HEAD":
             return
@@ -154,7 +197,8 @@ def control(emulator: Emulator, request: SimRequest, startup_expectations: Itera
             ) -> SimResponse:
     """``POST /_control/reset`` (back to the answers the server started with), ``/expectations``
     (JSON list or JSONL), ``/faults`` (the Faults.load spec), ``/lifecycle`` ({"spec",
-    "batch_id"?, "next_batch"?}), ``/advance`` ({"seconds"?, "batch_id"?}); ``GET /_control/journal``."""
+    "batch_id"?, "next_batch"?}), ``/advance`` ({"seconds"?, "batch_id"?}); ``GET /_control/journal``.
+    A body that is not what the action takes is a 400 with a JSON error, never a dropped connection."""
     action = request.path[len(CONTROL_PREFIX):].strip("/")
     try:
         if request.method == "GET" and action == "journal":
@@ -168,22 +212,52 @@ def control(emulator: Emulator, request: SimRequest, startup_expectations: Itera
             text = request.body.decode()
             rows = json.loads(text) if text.lstrip().startswith("[") else [
                 json.loads(line) for line in text.splitlines() if line.strip()]
+            if not all(isinstance(row, dict) for row in rows):
+                raise ValueError("expected a JSON list (or JSONL) of expectation objects")
             emulator.load_expectations(rows)
         elif action == "faults":
-            emulator.faults.load(request.json() or {})
+            emulator.faults.load(_fault_spec(_object_body(request)))
         elif action == "lifecycle":
-            spec = request.json() or {}
+            spec = _object_body(request)
             emulator.set_lifecycle(spec["spec"], batch_id=spec.get("batch_id"),
                                    next_batch=bool(spec.get("next_batch")))
         elif action == "advance":
-            spec = request.json() or {}
-            emulator.advance(float(spec.get("seconds") or 0), batch_id=spec.get("batch_id"))
+            spec = _object_body(request)
+            emulator.advance(checked_advance(spec.get("seconds") or 0), batch_id=spec.get("batch_id"))
         else:
             return json_response(404, {"error": f"unknown control action {action!r}; use reset, expectations, "
                                                 "faults, lifecycle, advance or GET journal"})
-    except (ValueError, KeyError, TypeError, LifecycleError) as exc:
+    except KeyError as exc:
+        return json_response(400, {"error": f"{action}: missing {exc}"})
+    except (ValueError, TypeError, AttributeError, LifecycleError, UnicodeDecodeError) as exc:
         return json_response(400, {"error": f"{action}: {exc}"})
     return json_response(200, {"ok": True})
+
+
+def _object_body(request: SimRequest) -> dict[str, Any]:
+    body = request.json() if request.body.strip() else {}
+    if not isinstance(body, dict):
+        raise ValueError(f"expected a JSON object body, got {type(body).__name__}")
+    return body
+
+
+#: the shape of a fault spec (Faults.load): a key, and what its value must be
+_FAULT_SPEC_TYPES = {"requests": (dict, "an object mapping custom_ids to an outcome or {\"outcome\": ...}"),
+                     "fractions": (list, "a list of {\"share\", \"outcome\"} objects"),
+                     "batches": (list, "a list of batch fault kinds or objects"),
+                     "http": (list, "a list of {\"status\", ...} objects")}
+
+
+def _fault_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    for key, value in spec.items():
+        expected = _FAULT_SPEC_TYPES.get(key)
+        if expected is None:
+            raise ValueError(f"unknown key {key!r}; use requests, fractions, batches or http")
+        kind, what = expected
+        items = list(value.values()) if isinstance(value, dict) else value
+        if not isinstance(value, kind) or not all(isinstance(item, str | dict) for item in items):
+            raise ValueError(f"{key!r} must be {what}, got {json.dumps(value)[:80]}")
+    return spec
 
 
 # ---------------------------------------------------------------------------- command line

@@ -71,6 +71,8 @@ def compile_schema(schema: Mapping[str, Any], root: Mapping[str, Any] | None = N
     ``where`` names the field being compiled, for errors (``User.address.zip``).
     """
     root = root if root is not None else schema
+    if not isinstance(schema, Mapping):
+        raise InvalidSchema(f"{where or 'the schema root'}: expected a JSON schema object, got {schema!r:.60}")
     if where is None:
         where = str(schema.get("title") or "the schema root")
     kind = schema.get("type")
@@ -121,6 +123,11 @@ def compile_schema(schema: Mapping[str, Any], root: Mapping[str, Any] | None = N
 
 class SynthesisError(ValueError):
     """A schema the synthetic responder cannot satisfy: better said than answered wrongly."""
+
+
+class InvalidSchema(SynthesisError):
+    """A schema no provider would accept (not an object, a ``$ref`` that resolves nowhere): the
+    request that carries it fails on its own, as it does at the providers."""
 
 
 def _bounds(schema: Mapping[str, Any]) -> tuple[float | None, bool, float | None, bool]:
@@ -379,12 +386,15 @@ def _class_choices(items: list[tuple[Any, Any]]) -> list[str]:
     return choices
 
 
-def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:
-    if not ref.startswith("#/"):
-        raise ValueError(f"cannot resolve schema reference {ref!r}: only local '#/...' references are supported")
+def _resolve(ref: Any, root: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        raise InvalidSchema(f"cannot resolve schema reference {ref!r}: only local '#/...' references are supported")
     node: Any = root
     for part in ref[2:].split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
+        try:
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        except (KeyError, IndexError, TypeError):
+            raise InvalidSchema(f"schema reference {ref!r} does not resolve (no {part!r})") from None
     return node
 
 

@@ -182,19 +182,23 @@ def test_an_ungeneratable_string_fails_naming_the_field(schema: dict, message: s
     assert "expectation" in str(info.value)
 
 
-def test_an_ungeneratable_schema_reaches_the_sdk_as_a_clear_error_not_a_bad_answer() -> None:
-    import openai
-
+def test_an_ungeneratable_schema_fails_its_request_with_a_clear_error_not_a_bad_answer() -> None:
+    """The request fails alone (the batch, and every other client of the emulator, go on): its
+    error row says which field could not be synthesized and how to answer it instead."""
     from .conftest import openai_chat_lines
 
     schema = {"type": "object", "title": "Part", "additionalProperties": False, "required": ["code"],
               "properties": {"code": {"type": "string", "pattern": r"^(?!x)\w+$"}}}
-    client = Emulator().openai_client(max_retries=3)
-    upload = client.files.create(file=("p.jsonl", openai_chat_lines(["p"], schema=schema)), purpose="batch")
+    client = Emulator().openai_client(max_retries=0)
+    upload = client.files.create(file=("p.jsonl", openai_chat_lines(["p", "q"], schema=schema)), purpose="batch")
     batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
-    with pytest.raises(openai.InternalServerError, match=r"cannot synthesize Part\.code: its pattern") as info:
-        client.batches.retrieve(batch.id)
-    assert info.value.response.headers["x-should-retry"] == "false"
+    batch = client.batches.retrieve(batch.id)
+    assert batch.status == "completed" and batch.request_counts.failed == 2
+    rows = [json.loads(line) for line in client.files.content(batch.error_file_id).text.splitlines()]
+    assert [row["response"]["status_code"] for row in rows] == [500, 500]
+    message = rows[0]["response"]["body"]["error"]["message"]
+    assert "cannot synthesize Part.code: its pattern" in message
+    assert "emulator.expect(..., custom_id='request-1')" in message
     with pytest.raises(SynthesisError, match="no integer satisfies its bounds {minimum: 5, maximum: 1}"):
         synthesize({"type": "integer", "minimum": 5, "maximum": 1}, ItemRandom(0))
 

@@ -432,9 +432,9 @@ def _item(index: int, custom_id: str, params: dict[str, Any]) -> BatchItem:
         texts.extend(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
     schema = name = None
     fmt = (params.get("output_config") or {}).get("format") or params.get("output_format") or {}
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
-        schema = fmt["schema"]
-        name = schema.get("title")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and fmt.get("schema") is not None:
+        schema = fmt["schema"]  # no object: the responder fails this request alone (invalid_request_error)
+        name = schema.get("title") if isinstance(schema, dict) else None
     else:
         tool = _forced_tool(params)
         if tool is not None:

@@ -141,7 +141,7 @@ def jsonl_objects(content: bytes) -> Iterator[tuple[int, dict[str, Any] | None]]
             continue
         try:
             line = loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a line nested thousands deep
             line = None
         yield number, line if isinstance(line, dict) else None
 

@@ -99,11 +99,10 @@ def _item(index: int, key: str | None, model: str, request: dict[str, Any]) -> B
         texts.extend(_texts(content))
     config = _get(request, "generationConfig") or {}
     schema = _get(config, "responseJsonSchema")
-    if not isinstance(schema, dict):
+    if schema is None:
         schema = _get(config, "responseSchema")
-    if not isinstance(schema, dict):
-        schema = None
-    name = schema.get("title") if schema else None
+    # a schema that is no object stays: the responder fails this request alone (INVALID_ARGUMENT)
+    name = schema.get("title") if isinstance(schema, dict) else None
     custom_id = key if key else f"request-{index + 1}"
     return BatchItem("google", custom_id, index, model, "\n".join(t for t in texts if t), schema, name, request)
 

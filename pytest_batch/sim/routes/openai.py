@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from ..backends.openai import OpenAIBackend
-from ..http import HTTPError, SimRequest, SimResponse, find_route, json_response
+from ..http import HTTPError, SimRequest, SimResponse, content_disposition, find_route, json_response
 
 _ROUTES = [
     ("POST", re.compile(r"^/v1/files$"), "create_file"),
@@ -59,8 +59,7 @@ class OpenAIRoutes:
         if not isinstance(purpose, str):
             raise HTTPError(400, "Missing required parameter: 'purpose'.", code="missing_required_parameter",
                             param="purpose")
-        seconds = fields.get("expires_after[seconds]")
-        record = self.backend.create_file(upload[0], purpose, upload[1], int(seconds) if seconds else None)
+        record = self.backend.create_file(upload[0], purpose, upload[1], _expiry_seconds(fields))
         # The upload's own answer still says expires_at null; a retrieve shows the date
         # (curator recording openai_batch_cancel, 2025-04).
         return json_response(200, {**record.to_json(), "expires_at": None})
@@ -95,7 +94,7 @@ class OpenAIRoutes:
         chunks = (content[i:i + (1 << 20)] for i in range(0, len(content), 1 << 20))
         # The recorded download names the file (realdata/curator/openai_basic_batch_completion.yaml).
         return SimResponse(200, {"content-type": "application/octet-stream", "content-length": str(len(content)),
-                                 "content-disposition": f'attachment; filename="{record.filename}"'}, chunks)
+                                 "content-disposition": content_disposition(record.filename)}, chunks)
 
     def create_batch(self, request: SimRequest) -> SimResponse:
         body = _json_body(request)
@@ -159,5 +158,27 @@ def parse_multipart(request: SimRequest) -> dict[str, str | tuple[str, bytes]]:
         if not name:
             continue
         filename = re.search(r'filename="([^"]*)"', disposition)
-        fields[name.group(1)] = (filename.group(1), data) if filename else data.decode()
+        if filename:
+            fields[name.group(1)] = (filename.group(1), data)
+            continue
+        try:
+            fields[name.group(1)] = data.decode()
+        except UnicodeDecodeError:
+            raise HTTPError(400, f"Invalid value for '{name.group(1)}': expected UTF-8 text.",
+                            code="invalid_value", param=name.group(1)) from None
     return fields
+
+
+def _expiry_seconds(fields: dict[str, str | tuple[str, bytes]]) -> int | None:
+    """``expires_after[seconds]``: an integer in [3600, 2592000] (wire-formats.md A.1, files.create)."""
+    seconds = fields.get("expires_after[seconds]")
+    if seconds is None:
+        return None
+    if not isinstance(seconds, str) or not seconds.strip().isdigit():
+        raise HTTPError(400, f"Invalid type for 'expires_after.seconds': expected an integer, but got "
+                             f"{str(seconds)[:40]!r} instead.", code="invalid_type", param="expires_after.seconds")
+    value = int(seconds)
+    if not 3600 <= value <= 2592000:
+        raise HTTPError(400, f"Invalid 'expires_after.seconds': expected a value between 3600 and 2592000, but got "
+                             f"{value} instead.", code="invalid_value", param="expires_after.seconds")
+    return value

@@ -1,0 +1,237 @@
+"""Hostile input against the emulator server: a bad request fails alone, with a provider-shaped
+400, and the same server then still runs the ten users on every provider. Raw HTTP where the
+SDKs would never send such bytes; the real SDKs for the batch that must still work."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from pytest_batch.processor import BatchProcessor
+from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS, User, seed_expectations
+from pytest_batch.sim import Clock, Emulator
+from pytest_batch.sim.server import ServerHandle, start_server
+
+HEADERS = {"authorization": "Bearer local", "x-api-key": "local", "anthropic-version": "2023-06-01",
+           "x-goog-api-key": "local"}
+MODELS = {"openai": "openai/gpt-4o-mini", "anthropic": "anthropic/claude-haiku-4-5",
+          "google": "google/gemini-2.5-flash-lite"}
+BAD_SCHEMAS = {"unresolvable $ref": {"type": "object", "properties": {"x": {"$ref": "#/nope"}}},
+               "not an object": 5}
+
+
+@pytest.fixture
+def server() -> Iterator[ServerHandle]:
+    handle = start_server(Emulator(lifecycle="immediate", clock=Clock(), expectations=seed_expectations()))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def http(server: ServerHandle) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, headers=HEADERS, timeout=10) as client:
+        yield client
+
+
+def lists_answer_on_every_provider(http: httpx.Client) -> None:
+    for path in ("/openai/v1/batches", "/anthropic/v1/messages/batches", "/google/v1beta/batches"):
+        listed = http.get(path)
+        assert listed.status_code == 200, listed.text
+
+
+def still_runs_the_ten_users(server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.setenv(variable, "local")
+    for model in MODELS.values():
+        with BatchProcessor(model, User, sleep=lambda seconds: None) as processor:
+            job = processor.wait(processor.submit(list(SEED_PROMPTS)))
+            values = [item.value for item in processor.results(job).in_input_order()]
+        assert values == list(EXPECTED_USERS), model
+
+
+def openai_line(schema: object, custom_id: str = "bad") -> str:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "X", "schema": schema, "strict": True}}}
+    return json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body})
+
+
+def openai_batch(http: httpx.Client, content: bytes) -> str:
+    upload = http.post("/openai/v1/files", files={"file": ("in.jsonl", content)}, data={"purpose": "batch"})
+    assert upload.status_code == 200, upload.text
+    batch = http.post("/openai/v1/batches", json={"input_file_id": upload.json()["id"],
+                                                   "endpoint": "/v1/chat/completions", "completion_window": "24h"})
+    assert batch.status_code == 200, batch.text
+    return batch.json()["id"]
+
+
+# ---------------------------------------------------------------------------- one bad request
+
+@pytest.mark.parametrize("schema", BAD_SCHEMAS.values(), ids=BAD_SCHEMAS.keys())
+def test_a_broken_schema_fails_its_own_openai_row_only(http, schema):
+    content = f"{openai_line(schema)}\n{openai_line({'type': 'object', 'properties': {}}, 'good')}\n".encode()
+    batch_id = openai_batch(http, content)
+    for _ in range(2):  # validating -> completed
+        batch = http.get(f"/openai/v1/batches/{batch_id}")
+    assert batch.status_code == 200 and batch.json()["status"] == "completed", batch.text
+    assert batch.json()["request_counts"] == {"total": 2, "completed": 1, "failed": 1}
+    errors = http.get(f"/openai/v1/files/{batch.json()['error_file_id']}/content").text.splitlines()
+    row = json.loads(errors[0])
+    assert row["custom_id"] == "bad" and row["response"]["status_code"] == 400
+    assert "Invalid schema for response format 'X'" in row["response"]["body"]["error"]["message"]
+    assert http.get("/openai/v1/batches").status_code == 200
+    lists_answer_on_every_provider(http)
+
+
+@pytest.mark.parametrize("schema", BAD_SCHEMAS.values(), ids=BAD_SCHEMAS.keys())
+def test_a_broken_schema_fails_its_own_gemini_request_only(http, schema):
+    request = {"request": {"contents": [{"parts": [{"text": "hi"}], "role": "user"}],
+                           "generation_config": {"response_mime_type": "application/json",
+                                                 "response_json_schema": schema}}, "metadata": {"key": "bad"}}
+    created = http.post("/google/v1beta/models/gemini-2.5-flash:batchGenerateContent",
+                        json={"batch": {"display_name": "x", "input_config": {"requests": {"requests": [request]}}}})
+    assert created.status_code == 200, created.text
+    for _ in range(2):
+        batch = http.get(f"/google/v1beta/{created.json()['name']}")
+    assert batch.status_code == 200, batch.text
+    response = batch.json()["response"]["inlinedResponses"]["inlinedResponses"][0]
+    assert response["error"]["code"] == 3 or response["error"].get("status") == "INVALID_ARGUMENT", response
+    assert http.get("/google/v1beta/batches").status_code == 200
+    lists_answer_on_every_provider(http)
+
+
+def test_a_json_line_nested_100000_deep_is_an_invalid_line_not_a_server_error(http):
+    batch_id = openai_batch(http, b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    for _ in range(2):
+        batch = http.get(f"/openai/v1/batches/{batch_id}")
+    assert batch.status_code == 200 and batch.json()["status"] == "failed", batch.text
+    assert batch.json()["errors"]["data"][0]["code"] == "invalid_json_line"
+    lists_answer_on_every_provider(http)
+
+
+# ---------------------------------------------------------------------------- headers and fields
+
+def test_a_file_name_with_a_line_break_never_becomes_a_header(http):
+    name = b"a\r\nSet-Cookie: pwned=1\r\nX-Pad: b.jsonl"  # raw bytes: httpx itself would escape them
+    body = (b'--B\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+            b'--B\r\nContent-Disposition: form-data; name="file"; filename="' + name + b'"\r\n'
+            b"Content-Type: application/jsonl\r\n\r\n" + openai_line({}).encode() + b"\n\r\n--B--\r\n")
+    upload = http.post("/openai/v1/files", content=body, headers={"content-type": "multipart/form-data; boundary=B"})
+    assert upload.status_code == 200, upload.text
+    content = http.get(f"/openai/v1/files/{upload.json()['id']}/content")
+    assert "set-cookie" not in content.headers and "x-pad" not in content.headers
+    assert content.headers["content-disposition"] == (
+        'attachment; filename="a__Set-Cookie: pwned=1__X-Pad: b.jsonl"; '
+        "filename*=UTF-8''a%0D%0ASet-Cookie%3A%20pwned%3D1%0D%0AX-Pad%3A%20b.jsonl")
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"purpose": b"\xff\xfebatch"}, "Invalid value for 'purpose': expected UTF-8 text."),
+    ({"purpose": b"batch", "expires_after[anchor]": b"created_at", "expires_after[seconds]": b"abc"},
+     "Invalid type for 'expires_after.seconds': expected an integer, but got 'abc' instead."),
+    ({"purpose": b"batch", "expires_after[anchor]": b"created_at", "expires_after[seconds]": b"-5"},
+     "Invalid type for 'expires_after.seconds': expected an integer, but got '-5' instead."),
+    ({"purpose": b"batch", "expires_after[anchor]": b"created_at", "expires_after[seconds]": b"60"},
+     "Invalid 'expires_after.seconds': expected a value between 3600 and 2592000, but got 60 instead."),
+], ids=["purpose not utf-8", "seconds not a number", "seconds negative", "seconds under an hour"])
+def test_bad_upload_fields_are_400s_not_500s(http, fields, message):
+    files = {"file": ("in.jsonl", openai_line({}).encode()), **{name: (None, value) for name, value in fields.items()}}
+    upload = http.post("/openai/v1/files", files=files)
+    assert upload.status_code == 400, upload.text
+    assert upload.json()["error"]["message"] == message
+    assert upload.json()["error"]["type"] == "invalid_request_error"
+
+
+# ---------------------------------------------------------------------------- the control API
+
+@pytest.mark.parametrize(("body", "error"), [
+    (b"[1]", "faults: expected a JSON object body, got list"),
+    (b'"x"', "faults: expected a JSON object body, got str"),
+    (b'{"requests": ["a"]}', "faults: 'requests' must be an object mapping custom_ids"),
+    (b'{"nope": 1}', "faults: unknown key 'nope'; use requests, fractions, batches or http"),
+    (b"{not json", "faults: "),
+])
+def test_the_control_api_answers_400_to_bodies_it_cannot_use(http, body, error):
+    response = http.post("/_control/faults", content=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"].startswith(error)
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", 1e18, -5, "abc"])
+def test_the_clock_cannot_be_poisoned(http, seconds):
+    response = http.post("/_control/advance", json={"seconds": seconds})
+    assert response.status_code == 400, response.text
+    assert "seconds must be a number" in response.json()["error"]
+    lists_answer_on_every_provider(http)
+
+
+@pytest.mark.parametrize("spec", ["seconds:nan", "seconds:inf", "polls:nan", "seconds:-5", 5])
+def test_a_lifecycle_must_be_a_finite_positive_number(http, spec):
+    lifecycle = http.post("/_control/lifecycle", json={"spec": spec})
+    assert lifecycle.status_code == 400, lifecycle.text
+    lists_answer_on_every_provider(http)
+
+
+def test_reset_resets_the_clock_too(server, http):
+    before = server.emulator.clock.now()
+    assert http.post("/_control/advance", json={"seconds": 86400}).status_code == 200
+    assert server.emulator.clock.now() >= before + 86400
+    assert http.post("/_control/reset").status_code == 200
+    assert server.emulator.clock.now() < before + 3600
+
+
+# ---------------------------------------------------------------------------- HTTP framing
+
+def raw_exchange(server: ServerHandle, request: bytes) -> bytes:
+    host, port = server.server.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("framing", [
+    b"Content-Length: abc\r\n\r\n",
+    b"Content-Length: -1\r\n\r\n",
+    b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+    b"Content-Length: 100\r\n\r\nshort",
+], ids=["length not a number", "negative length", "bad chunk size", "body shorter than declared"])
+def test_broken_framing_is_answered_400_at_once(server, http, framing):
+    answer = raw_exchange(server, b"POST /openai/v1/batches HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer local\r\n"
+                          + framing)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert json.loads(body)["error"]["code"] == "bad_framing"
+    lists_answer_on_every_provider(http)
+
+
+def test_verbose_logging_never_prints_a_key(capfd):
+    with start_server(Emulator(), verbose=True) as handle:
+        key = "AIza" + "SyA-0123456789abcdefghijklmnopqrstu"
+        httpx.get(f"{handle.url}/google/v1beta/batches?key={key}", timeout=10)
+    err = capfd.readouterr().err
+    assert "GET /google/v1beta/batches?key=" in err and key not in err
+
+
+def test_after_every_kind_of_hostile_request_the_server_still_runs_the_ten_users(server, http, monkeypatch):
+    openai_batch(http, f"{openai_line(BAD_SCHEMAS['unresolvable $ref'])}\n".encode())
+    openai_batch(http, b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    http.post("/openai/v1/files", files={"file": ("in.jsonl", b"{}"), "purpose": (None, b"\xff")})
+    for body in (b"[1]", b'"x"', b'{"requests": ["a"]}'):
+        http.post("/_control/faults", content=body)
+    for seconds in ("nan", "inf", 1e18):
+        http.post("/_control/advance", json={"seconds": seconds})
+    http.post("/_control/lifecycle", json={"spec": "seconds:nan"})
+    raw_exchange(server, b"POST /openai/v1/batches HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n")
+    raw_exchange(server, b"POST /openai/v1/batches HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+    for _ in range(2):
+        lists_answer_on_every_provider(http)
+    still_runs_the_ten_users(server, monkeypatch)

@@ -104,8 +104,8 @@ class ProcessorBase(Generic[T]):
                 raise ConfigurationError(f"got {len(ids)} custom_ids for {len(prompts)} prompts")
             self._check_ids(ids)
         messages = [normalize_prompt(prompt, i) for i, prompt in enumerate(prompts)]
-        lines = [self.provider.request_line(cid, msgs, self.model, self.response_model, self.options)
-                 for cid, msgs in zip(ids, messages, strict=True)]
+        line = self.provider.line_builder(self.model, self.response_model, self.options)  # the schema, once
+        lines = [line(cid, msgs) for cid, msgs in zip(ids, messages, strict=True)]
         requests = BatchRequests(self.provider.name, self.model, lines, ids, dict(zip(ids, messages, strict=True)))
         if output is not None:
             requests.write(output)
@@ -193,7 +193,7 @@ class ProcessorBase(Generic[T]):
 
     @staticmethod
     def _chunk(requests: BatchRequests, start: int, end: int) -> tuple[list[dict[str, Any]], bytes, list[str]]:
-        data = b"".join(line + b"\n" for line in requests.encoded_lines()[start:end])
+        data = b"\n".join(requests.encoded_lines()[start:end]) + b"\n"
         return requests.lines[start:end], data, requests.custom_ids[start:end]
 
     def _submit_options(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from ..errors import BatchNotFoundError, ProviderError
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
-from . import Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_text, split_system
+from . import LineBuilder, Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_text, split_system
 
 PRICES: dict[str, tuple[float, float]] = {
     "gemini-2.5-pro": (1.25, 10.00),
@@ -71,13 +71,8 @@ class GoogleProvider(Provider):
     def async_view(self, client: Any) -> Any:
         return _aio(client)
 
-    def request_line(self, custom_id: str, messages: list[Message], model: str,
-                     response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
-        system, chat = split_system(messages)
-        request: dict[str, Any] = {"contents": [{"role": "model" if m["role"] == "assistant" else "user",
-                                                 "parts": [{"text": m["content"]}]} for m in chat]}
-        if system:
-            request["systemInstruction"] = {"parts": [{"text": system}]}
+    def line_builder(self, model: str, response_model: type[BaseModel] | None,
+                     options: dict[str, Any]) -> LineBuilder:
         config: dict[str, Any] = {}
         if response_model is not None:
             config["responseMimeType"] = "application/json"
@@ -85,9 +80,18 @@ class GoogleProvider(Provider):
         if options.get("max_tokens"):
             config["maxOutputTokens"] = options["max_tokens"]
         config.update(options.get("params") or {})
-        if config:
-            request["generationConfig"] = config
-        return {"key": custom_id, "request": request}
+
+        def line(custom_id: str, messages: list[Message]) -> dict[str, Any]:
+            system, chat = split_system(messages)
+            request: dict[str, Any] = {"contents": [{"role": "model" if m["role"] == "assistant" else "user",
+                                                     "parts": [{"text": m["content"]}]} for m in chat]}
+            if system:
+                request["systemInstruction"] = {"parts": [{"text": system}]}
+            if config:
+                request["generationConfig"] = config  # the same for every line: shared, like the schema
+            return {"key": custom_id, "request": request}
+
+        return line
 
     def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
         from google import genai

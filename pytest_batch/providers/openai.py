@@ -23,7 +23,7 @@ from ..errors import (
     UnsupportedOperationError,
 )
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
-from . import Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_text
+from . import LineBuilder, Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_text
 
 CHAT = "/v1/chat/completions"
 RESPONSES = "/v1/responses"
@@ -58,26 +58,31 @@ class OpenAIProvider(Provider):
         if endpoint not in (None, CHAT, RESPONSES):
             raise ConfigurationError(f"endpoint must be {CHAT!r} (the default) or {RESPONSES!r}, got {endpoint!r}")
 
-    def request_line(self, custom_id: str, messages: list[Message], model: str,
-                     response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
+    def line_builder(self, model: str, response_model: type[BaseModel] | None,
+                     options: dict[str, Any]) -> LineBuilder:
         endpoint = options.get("endpoint") or CHAT
-        params = dict(options.get("params") or {})
-        if endpoint == RESPONSES:
-            body: dict[str, Any] = {"model": model, "input": messages}
-            if response_model is not None:
+        prompt_key = "input" if endpoint == RESPONSES else "messages"
+        # what every line's body repeats after its prompt, in the order the keys are written
+        tail: dict[str, Any] = {}
+        if response_model is not None:
+            if endpoint == RESPONSES:
                 from openai.lib._parsing._responses import type_to_text_format_param
 
-                body["text"] = {"format": type_to_text_format_param(response_model)}
-        else:
-            body = {"model": model, "messages": messages}
-            if response_model is not None:
+                tail["text"] = {"format": type_to_text_format_param(response_model)}
+            else:
                 from openai.lib._parsing._completions import type_to_response_format_param
 
-                body["response_format"] = type_to_response_format_param(response_model)
+                tail["response_format"] = type_to_response_format_param(response_model)
         if options.get("max_tokens"):
-            body["max_output_tokens" if endpoint == RESPONSES else "max_completion_tokens"] = options["max_tokens"]
-        body.update(params)
-        return {"custom_id": custom_id, "method": "POST", "url": endpoint, "body": body}
+            tail["max_output_tokens" if endpoint == RESPONSES else "max_completion_tokens"] = options["max_tokens"]
+        tail.update(options.get("params") or {})
+
+        def line(custom_id: str, messages: list[Message]) -> dict[str, Any]:
+            body = {"model": model, prompt_key: messages}
+            body.update(tail)
+            return {"custom_id": custom_id, "method": "POST", "url": endpoint, "body": body}
+
+        return line
 
     def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
         import openai

@@ -86,6 +86,19 @@ def normalize_prompt(prompt: Prompt, index: int) -> list[Message]:
     return messages
 
 
+def plain_messages(messages: Any) -> list[Message] | None:
+    """``messages`` as ``{"role", "content"}`` dicts when each is plain text in a known role, else None."""
+    if not isinstance(messages, list) or not messages:
+        return None
+    plain = []
+    for message in messages:
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ROLES or not isinstance(message.get("content"), str):
+            return None
+        plain.append({"role": role, "content": message["content"]})
+    return plain
+
+
 def first_jobs(pages: Iterable[Any], limit: int, to_job: Callable[[Any], BatchJob]) -> list[BatchJob]:
     """The first ``limit`` batches of an SDK list pager, as BatchJobs (the pager fetches more pages)."""
     return [to_job(batch) for batch in islice(pages, limit)]
@@ -210,6 +223,12 @@ class Provider:
         """One request line (for many, make a ``line_builder`` once)."""
         return self.line_builder(model, response_model, options)(custom_id, messages)
 
+    def line_messages(self, line: dict[str, Any]) -> list[Message] | None:
+        """The chat messages a request line of this provider carries (the inverse of the line
+        builder), or None when they are not plain text in the system/user/assistant roles
+        (content blocks, tool messages): ``retry_failed`` resends a line from them."""
+        raise NotImplementedError
+
     def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
         """The SDK client for ``key`` at ``base_url`` (None: what the SDK itself would use)."""
         raise NotImplementedError
@@ -278,6 +297,15 @@ class Provider:
         return None
 
     async def asubmitted_ids(self, client: Any, job: BatchJob) -> list[str] | None:
+        return None
+
+    def submitted_prompts(self, client: Any, job: BatchJob) -> dict[str, list[Message]] | None:
+        """custom_id -> the messages a batch known only by its id was submitted with, where the
+        provider keeps the batch's input; None where it does not (the default: Anthropic and
+        Gemini return no requests)."""
+        return None
+
+    async def asubmitted_prompts(self, client: Any, job: BatchJob) -> dict[str, list[Message]] | None:
         return None
 
     # -- async SDK calls

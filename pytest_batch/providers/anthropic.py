@@ -28,6 +28,7 @@ from . import (
     first_jobs,
     parse_object,
     parse_text,
+    plain_messages,
     split_system,
 )
 
@@ -93,6 +94,16 @@ class AnthropicProvider(Provider):
             return {"custom_id": custom_id, "params": params}
 
         return line
+
+    def line_messages(self, line: dict[str, Any]) -> list[Message] | None:
+        params = line.get("params")
+        if not isinstance(params, dict):
+            return None
+        messages = plain_messages(params.get("messages"))
+        system = params.get("system")
+        if messages is None or (system is not None and not isinstance(system, str)):
+            return None
+        return [{"role": "system", "content": system}, *messages] if system else messages
 
     def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
         import anthropic

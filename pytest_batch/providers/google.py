@@ -23,7 +23,17 @@ from pydantic import BaseModel
 
 from ..errors import BatchNotFoundError, ProviderError
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
-from . import LineBuilder, Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_text, split_system
+from . import (
+    LineBuilder,
+    Limits,
+    Message,
+    Provider,
+    afirst_jobs,
+    api_key,
+    first_jobs,
+    parse_text,
+    split_system,
+)
 
 PRICES: dict[str, tuple[float, float]] = {
     "gemini-2.5-pro": (1.25, 10.00),
@@ -92,6 +102,27 @@ class GoogleProvider(Provider):
             return {"key": custom_id, "request": request}
 
         return line
+
+    def line_messages(self, line: dict[str, Any]) -> list[Message] | None:
+        request = line.get("request")
+        if not isinstance(request, dict):
+            return None
+        messages = []
+        system = request.get("systemInstruction") or request.get("system_instruction")
+        if system is not None:
+            text = _text(system)
+            if text is None:
+                return None
+            messages.append({"role": "system", "content": text})
+        contents = request.get("contents")
+        if not isinstance(contents, list) or not contents:
+            return None
+        for content in contents:
+            text = _text(content)
+            if text is None:
+                return None
+            messages.append({"role": "assistant" if content.get("role") == "model" else "user", "content": text})
+        return messages
 
     def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
         from google import genai
@@ -310,6 +341,15 @@ def to_job(job: Any, total: int | None = None, *, stats: dict[str, str] | None =
     model = (job.model or "").removeprefix("models/") or None
     return BatchJob("google", job.name, status, model, BatchCounts(total, succeeded, failed, pending),
                     job.create_time, job.end_time, errors, job)
+
+
+def _text(content: Any) -> str | None:
+    """The text of a Content made only of text parts, or None."""
+    parts = content.get("parts") if isinstance(content, dict) else None
+    if not isinstance(parts, list) or not parts or not all(
+            isinstance(part, dict) and set(part) == {"text"} and isinstance(part["text"], str) for part in parts):
+        return None
+    return "".join(part["text"] for part in parts)
 
 
 def _name(batch_id: str) -> str:

@@ -102,3 +102,19 @@ def test_a_bad_request_fault_spec_says_what_is_wrong(spec: dict, message: str) -
         Emulator().faults.load(spec)
     assert message in str(info.value)
 
+
+def test_the_marker_heals_a_fault_for_retry_failed_on_every_provider(pytester: pytest.Pytester) -> None:
+    """What a user writes: a fault that fails a request once, and a retry that must fix it."""
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.batch(faults={"requests": {"request-3": {"outcome": "refusal", "times": 1}}})
+        def test_retry_heals(batch_processor, batch_messages, expected_users):
+            job = batch_processor.wait(batch_processor.submit(batch_messages))
+            results = batch_processor.results(job)
+            assert [e.custom_id for e in results.errors()] == ["request-3"]
+            assert (job.counts.succeeded, job.counts.refused) == (9, 1)
+            retried = batch_processor.wait(batch_processor.retry_failed(results, submit=True))
+            assert batch_processor.results(retried).values() == [expected_users[2]]
+    """)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)

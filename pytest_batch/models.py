@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -76,18 +76,88 @@ class Usage:
         return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
 
 
+#: the BatchCounts field each error kind is counted in
+_COUNTED_AS = {ErrorKind.HTTP_ERROR: "errored", ErrorKind.REFUSAL: "refused", ErrorKind.INVALID_JSON: "invalid",
+               ErrorKind.VALIDATION_ERROR: "invalid", ErrorKind.TRUNCATED: "truncated",
+               ErrorKind.EXPIRED: "expired", ErrorKind.CANCELED: "canceled", ErrorKind.MISSING: "missing"}
+_FAILURES = ("errored", "refused", "invalid", "truncated", "expired", "canceled", "missing")
+
+
 @dataclass(slots=True)
 class BatchCounts:
-    """Request counts: ``total = succeeded + errored + pending`` once the provider reports them."""
+    """Request counts: ``total = succeeded + failed + pending``, ``failed`` being the sum of
+    ``errored`` (the provider answered the request with an error), ``refused``, ``invalid`` (an
+    answer that is not JSON or does not fit the response model), ``truncated``, ``expired``,
+    ``canceled`` and ``missing`` (no result came back).
+
+    Counts the provider reports (``from_results`` False: after submit, status, wait, list)
+    are coarser: only total, succeeded, errored and pending. Every provider counts a refusal,
+    a truncated or an invalid answer as succeeded (the request ran, and is billed), and
+    ``errored`` holds every other failure it counts (expired and canceled requests included).
+    Once a job's results have been read to the end, ``job.counts`` is counted from them, by
+    kind (``from_results`` True); ``job.provider_counts`` keeps what the provider reported.
+    """
 
     total: int = 0
     succeeded: int = 0
     errored: int = 0
     pending: int = 0
+    refused: int = 0
+    invalid: int = 0
+    truncated: int = 0
+    expired: int = 0
+    canceled: int = 0
+    missing: int = 0
+    #: True when counted from the results, False when reported by the provider
+    from_results: bool = False
+
+    @property
+    def failed(self) -> int:
+        """Every request that ended without a usable value, whatever the reason."""
+        return (self.errored + self.refused + self.invalid + self.truncated + self.expired + self.canceled
+                + self.missing)
 
     def __add__(self, other: BatchCounts) -> BatchCounts:
-        return BatchCounts(self.total + other.total, self.succeeded + other.succeeded,
-                           self.errored + other.errored, self.pending + other.pending)
+        return BatchCounts(*(getattr(self, name) + getattr(other, name) for name in _NUMBERS),
+                           from_results=self.from_results and other.from_results)
+
+    def summary(self) -> str:
+        """``"3 of 5 succeeded, 1 refused, 1 invalid"``: the non-zero failures and pending, by kind."""
+        parts = [f"{self.succeeded} of {self.total} succeeded"]
+        parts += [f"{getattr(self, name)} {name}" for name in (*_FAILURES, "pending") if getattr(self, name)]
+        return ", ".join(parts)
+
+
+_NUMBERS = ("total", "succeeded", "errored", "pending", *_FAILURES[1:])
+
+
+class _Counter:
+    """Counts result items by kind as they stream past."""
+
+    __slots__ = ("succeeded", "by_kind")
+
+    def __init__(self) -> None:
+        self.succeeded = 0
+        self.by_kind: dict[ErrorKind, int] = {}
+
+    def add(self, item: BatchItem) -> None:
+        if item.ok:
+            self.succeeded += 1
+        else:
+            kind = item.kind  # type: ignore[union-attr]
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+
+    def counts(self, reported_total: int = 0) -> BatchCounts:
+        """The counts; requests the provider counted (``reported_total``) beyond the items seen
+        are missing (a job known by id alone, whose custom_ids could not be checked)."""
+        counts = BatchCounts(succeeded=self.succeeded, from_results=True)
+        for kind, number in self.by_kind.items():
+            name = _COUNTED_AS[kind]
+            setattr(counts, name, getattr(counts, name) + number)
+        seen = self.succeeded + sum(self.by_kind.values())
+        counts.missing += max(0, reported_total - seen)
+        counts.total = max(seen, reported_total)
+        return counts
 
 
 @dataclass(slots=True)
@@ -98,6 +168,8 @@ class BatchSuccess(Generic[T]):
     value: T
     usage: Usage
     raw: Any = field(default=None, repr=False)
+    #: the id of the job whose results held this item (set while the results are read)
+    job_id: str | None = field(default=None, repr=False, compare=False)
     ok = True
 
 
@@ -106,7 +178,8 @@ class BatchError:
     """One request that produced no value; ``status`` is the HTTP status when there was one.
 
     ``usage`` is set when the model did answer (a refusal, a truncated or unparseable
-    answer): those tokens are billed like any other.
+    answer): those tokens are billed like any other. ``job_id`` is the id of the job whose
+    results held it: ``retry_failed`` finds the original prompts by it.
     """
 
     custom_id: str
@@ -115,6 +188,7 @@ class BatchError:
     status: int | None = None
     raw: Any = field(default=None, repr=False)
     usage: Usage | None = None
+    job_id: str | None = field(default=None, repr=False, compare=False)
     ok = False
 
 
@@ -129,6 +203,10 @@ class BatchJob:
     ``custom_ids`` and ``prompts`` are known when this processor submitted the job (they
     make "missing" detection, input order and ``retry_failed`` possible); a job rebuilt
     from an id alone has neither.
+
+    ``counts`` starts as what the provider reports, and is counted from the results once
+    they have been read to the end (see BatchCounts); ``provider_counts`` is always what the
+    provider reported.
     """
 
     provider: str
@@ -144,6 +222,12 @@ class BatchJob:
     custom_ids: list[str] | None = field(default=None, repr=False)
     prompts: dict[str, Any] | None = field(default=None, repr=False)
     parts: list[BatchJob] = field(default_factory=list, repr=False)
+    #: the counts as the provider reported them (``counts`` until the results are read)
+    provider_counts: BatchCounts = field(default=None, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.provider_counts is None:
+            self.provider_counts = replace(self.counts)
 
     def __str__(self) -> str:
         return self.id
@@ -169,16 +253,16 @@ class BatchJob:
         statuses = {part.status for part in parts}
         running = [s for s in _RUNNING_ORDER if s in statuses]
         status = running[0] if running else next(s for s in _ENDED_ORDER if s in statuses)
-        counts = BatchCounts()
+        counts = provider_counts = BatchCounts()
         for part in parts:
-            counts = counts + part.counts
+            counts, provider_counts = counts + part.counts, provider_counts + part.provider_counts
         created = [p.created_at for p in parts if p.created_at]
         ended = [p.ended_at for p in parts if p.ended_at]
         return cls(parts[0].provider, ",".join(p.id for p in parts), status, parts[0].model, counts,
                    min(created) if created else None,
                    max(ended) if ended and len(ended) == len(parts) else None,
                    [f"{p.id}: {e}" for p in parts for e in p.errors], [p.raw for p in parts],
-                   custom_ids, prompts, list(parts))
+                   custom_ids, prompts, list(parts), provider_counts)
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -285,6 +369,11 @@ class _ResultsBase:
     def _cost(self, usage: Usage) -> float | None:
         return self._price(usage) if self._price is not None else None
 
+    def _read_to_the_end(self, counter: _Counter) -> None:
+        """Every result has been seen: the job's counts become the truthful ones, by kind."""
+        if self.job is not None:
+            self.job.counts = counter.counts(self.job.provider_counts.total)
+
 
 class BatchResults(_ResultsBase, Generic[T]):
     """Every result of a job, streamed from the provider on each iteration.
@@ -304,17 +393,29 @@ class BatchResults(_ResultsBase, Generic[T]):
 
     def __iter__(self) -> Iterator[BatchItem]:
         returned = _Returned(self.custom_ids) if self.custom_ids is not None else None
-        input_tokens = output_tokens = 0
+        counter, job_id = _Counter(), self.job.id if self.job is not None else None
+        failed = counter.by_kind  # counted inline: this loop runs once per result
+        input_tokens = output_tokens = succeeded = 0
         for item in self._source():
             if returned is not None:
                 returned.saw(item.custom_id)
             if item.usage is not None:
                 input_tokens += item.usage.input_tokens
                 output_tokens += item.usage.output_tokens
+            item.job_id = job_id
+            if item.ok:
+                succeeded += 1
+            else:
+                failed[item.kind] = failed.get(item.kind, 0) + 1  # type: ignore[union-attr]
             yield item
+        counter.succeeded = succeeded
         if returned is not None:
-            yield from _missing(returned.missing(), self.job)
+            for error in _missing(returned.missing(), self.job):
+                error.job_id = job_id
+                counter.add(error)
+                yield error
         self._usage = Usage(input_tokens, output_tokens)
+        self._read_to_the_end(counter)
 
     def in_input_order(self) -> Iterator[BatchItem]:
         """Items in the order the prompts were given; holds only the early arrivals in memory."""
@@ -381,17 +482,23 @@ class AsyncBatchResults(_ResultsBase, Generic[T]):
 
     async def __aiter__(self) -> AsyncIterator[BatchItem]:
         returned = _Returned(self.custom_ids) if self.custom_ids is not None else None
+        counter, job_id = _Counter(), self.job.id if self.job is not None else None
         usage = Usage()
         async for item in self._source():
             if returned is not None:
                 returned.saw(item.custom_id)
             if item.usage is not None:
                 usage = usage + item.usage
+            item.job_id = job_id
+            counter.add(item)
             yield item
         if returned is not None:
             for error in _missing(returned.missing(), self.job):
+                error.job_id = job_id
+                counter.add(error)
                 yield error
         self._usage = usage
+        self._read_to_the_end(counter)
 
     async def in_input_order(self) -> AsyncIterator[BatchItem]:
         order = self._require_order()

@@ -303,7 +303,7 @@ def _report_results(run: _Run, job: Any, tally: dict[str, int], path: Any, model
     args = run.args
     succeeded, failed = tally["succeeded"], tally["failed"]
     written = succeeded + failed
-    requests = max(job.counts.total if job is not None else 0, written)  # the provider's count, when it gives one
+    requests = max(job.provider_counts.total if job is not None else 0, written)  # the provider's count, if any
     absent, not_run = requests - written, tally["no_result"]
     state = status_text(job.status) if job is not None else "completed"
     code = exit_code(job) if job is not None else 0

@@ -72,10 +72,11 @@ def exit_code(job: Any) -> int:
 
 
 def nothing_succeeded(job: Any) -> bool:
-    """True for a completed batch of which every request failed."""
-    counts = job.counts
+    """True for a completed batch of which every request failed, as the provider counts them (so
+    ``status`` and ``results`` exit alike: a refused answer is a success to the provider)."""
+    counts = job.provider_counts
     return status_text(job.status) == "completed" and counts.total > 0 and counts.succeeded == 0 and \
-        counts.errored > 0
+        counts.failed > 0
 
 
 #: the error kinds of requests that never ran (reported as such by ``results``).
@@ -90,7 +91,7 @@ def when(value: datetime | None) -> str:
 
 def progress_text(counts: Any) -> str:
     """``succeeded / failed / total``."""
-    return f"{counts.succeeded} / {counts.errored} / {counts.total}"
+    return f"{counts.succeeded} / {counts.failed} / {counts.total}"
 
 
 def job_dict(job: Any) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def job_dict(job: Any) -> dict[str, Any]:
         "id": job.id, "provider": job.provider, "model": job.model, "status": status_text(job.status),
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "ended_at": job.ended_at.isoformat() if job.ended_at else None,
-        "counts": {"total": counts.total, "succeeded": counts.succeeded, "failed": counts.errored,
+        "counts": {"total": counts.total, "succeeded": counts.succeeded, "failed": counts.failed,
                    "pending": counts.pending},
         "errors": list(job.errors),
     }

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -46,7 +46,9 @@ class AsyncBatchProcessor(ProcessorBase[T]):
                 part = await self.provider.asubmit(self.client, lines, data, self.model, self._submit_options())
             part.custom_ids = ids
             parts.append(part)
-        return BatchJob.group(parts, custom_ids=requests.custom_ids, prompts=requests.prompts)
+        job = BatchJob.group(parts, custom_ids=requests.custom_ids, prompts=requests.prompts)
+        self._remember(job)
+        return job
 
     async def status(self, job: BatchJob | str) -> BatchJob:
         """See ``BatchProcessor.status``."""
@@ -98,14 +100,41 @@ class AsyncBatchProcessor(ProcessorBase[T]):
 
         return AsyncBatchResults(source, custom_ids=job.custom_ids, job=job, price=self._price)
 
-    async def retry_failed(self, failed: AsyncBatchResults[Any] | Iterable[BatchError], *, feedback: bool = True,
-                           prompts: dict[str, Any] | None = None,
-                           kinds: Iterable[ErrorKind | str] | None = None) -> BatchRequests:
-        """See ``BatchProcessor.retry_failed``; takes the async results (or BatchErrors)."""
-        if isinstance(failed, AsyncBatchResults):
-            prompts = prompts if prompts is not None or failed.job is None else failed.job.prompts
-            failed = [error async for error in failed.errors()]
-        return self._retry(failed, prompts, feedback, kinds)
+    @overload
+    async def retry_failed(self, failed: AsyncBatchResults[Any] | Iterable[BatchError | str], *,
+                           feedback: bool = ..., prompts: Mapping[str, Any] | None = ...,
+                           kinds: Iterable[ErrorKind | str] | None = ..., job: BatchJob | str | None = ...,
+                           submit: Literal[False] = ...) -> BatchRequests: ...
+
+    @overload
+    async def retry_failed(self, failed: AsyncBatchResults[Any] | Iterable[BatchError | str], *,
+                           feedback: bool = ..., prompts: Mapping[str, Any] | None = ...,
+                           kinds: Iterable[ErrorKind | str] | None = ..., job: BatchJob | str | None = ...,
+                           submit: Literal[True]) -> BatchJob: ...
+
+    async def retry_failed(self, failed: AsyncBatchResults[Any] | Iterable[BatchError | str], *,
+                           feedback: bool = True, prompts: Mapping[str, Any] | None = None,
+                           kinds: Iterable[ErrorKind | str] | None = None, job: BatchJob | str | None = None,
+                           submit: bool = False) -> BatchRequests | BatchJob:
+        """See ``BatchProcessor.retry_failed``; takes the async results (or BatchErrors, or custom_ids)."""
+        errors = [error async for error in failed.errors()] if isinstance(failed, AsyncBatchResults) else None
+        plan = self._retry_plan(failed, prompts=prompts, job=job, kinds=kinds, errors=errors)
+        for job_id in plan.unresolved:
+            known = plan.jobs.get(job_id) or await self.status(job_id)
+            self._read_back(plan, job_id, await self._submitted_prompts(known))
+        requests = self._retry_requests(plan, feedback)
+        return await self.submit(requests) if submit else requests
+
+    async def _submitted_prompts(self, job: BatchJob) -> dict[str, Any] | None:
+        if job.raw is None:
+            job = await self.status(job)
+        prompts: dict[str, Any] = {}
+        for part in job.parts or [job]:
+            found = await self.provider.asubmitted_prompts(self.client, part)
+            if found is None:
+                return None
+            prompts.update(found)
+        return prompts
 
     async def list(self, limit: int = 20) -> list[BatchJob]:
         """See ``BatchProcessor.list``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -17,8 +17,10 @@ from ..errors import (
 )
 from ..models import BatchError, BatchJob, BatchStatus, ErrorKind, Usage
 from ..providers import Limits, Prompt, get_provider, normalize_prompt
+from . import retry
 from .pricing import BATCH_DISCOUNT, price_of
 from .requests import BatchRequests, Source
+from .retry import RetryPlan
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -26,9 +28,6 @@ T = TypeVar("T", bound=BaseModel)
 #: cancel; a failed batch has none): for a job known only by id, the submitted custom_ids are
 #: fetched so those requests are reported rather than silently absent.
 _ROWS_GO_ABSENT = frozenset({BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED})
-#: errors in the model's own answer, which retry_failed(feedback=True) tells the model about;
-#: the others (HTTP errors, expiry, cancellation) are retried with the prompt unchanged.
-_FEEDBACK_KINDS = frozenset({ErrorKind.VALIDATION_ERROR, ErrorKind.INVALID_JSON, ErrorKind.TRUNCATED})
 
 
 class ProcessorBase(Generic[T]):
@@ -67,6 +66,9 @@ class ProcessorBase(Generic[T]):
         self._owns_client = False
         self._sleep = sleep
         self._clock = clock
+        #: job id -> a job this processor submitted or read the prompts of: its prompts and
+        #: custom_ids, for retry_failed and for the job named by its id alone
+        self._submitted: dict[str, BatchJob] = {}
 
     def __repr__(self) -> str:
         name = self.response_model.__name__ if self.response_model else "str"
@@ -104,8 +106,8 @@ class ProcessorBase(Generic[T]):
                 raise ConfigurationError(f"got {len(ids)} custom_ids for {len(prompts)} prompts")
             self._check_ids(ids)
         messages = [normalize_prompt(prompt, i) for i, prompt in enumerate(prompts)]
-        lines = [self.provider.request_line(cid, msgs, self.model, self.response_model, self.options)
-                 for cid, msgs in zip(ids, messages, strict=True)]
+        line = self.provider.line_builder(self.model, self.response_model, self.options)  # the schema, once
+        lines = [line(cid, msgs) for cid, msgs in zip(ids, messages, strict=True)]
         requests = BatchRequests(self.provider.name, self.model, lines, ids, dict(zip(ids, messages, strict=True)))
         if output is not None:
             requests.write(output)
@@ -171,7 +173,11 @@ class ProcessorBase(Generic[T]):
             raise InputFileError(f"{name}: no request lines")
         ids = [line[field_name] for line in lines]
         self._check_ids(ids, lambda i: f"{name} line {numbers[i]}")
-        return BatchRequests(self.provider.name, self.model, lines, ids, None)
+        # the prompts, for retry_failed; a line whose messages are not plain text has none
+        messages = self.provider.line_messages
+        prompts = {custom_id: found for custom_id, line in zip(ids, lines, strict=True)
+                   if (found := messages(line)) is not None}
+        return BatchRequests(self.provider.name, self.model, lines, ids, prompts)
 
     def _chunks(self, requests: BatchRequests) -> list[tuple[list[dict[str, Any]], bytes, list[str]]]:
         """Split the lines so no batch exceeds the provider's request or byte limit: each chunk
@@ -193,7 +199,7 @@ class ProcessorBase(Generic[T]):
 
     @staticmethod
     def _chunk(requests: BatchRequests, start: int, end: int) -> tuple[list[dict[str, Any]], bytes, list[str]]:
-        data = b"".join(line + b"\n" for line in requests.encoded_lines()[start:end])
+        data = b"\n".join(requests.encoded_lines()[start:end]) + b"\n"
         return requests.lines[start:end], data, requests.custom_ids[start:end]
 
     def _submit_options(self) -> dict[str, Any]:
@@ -203,18 +209,30 @@ class ProcessorBase(Generic[T]):
         if isinstance(job, BatchJob):
             if job.provider != self.provider.name:
                 raise ConfigurationError(f"job {job.id} belongs to {job.provider}, not {self.provider.name}")
-            return job
-        if isinstance(job, str) and job.strip():
+        elif isinstance(job, str) and job.strip():
             text = job.strip()
-            return BatchJob.from_json(text) if text.startswith("{") else BatchJob.from_id(self.provider.name, text,
-                                                                                           self.model)
-        raise ConfigurationError(f"expected a BatchJob or a batch id, got {job!r}")
+            job = BatchJob.from_json(text) if text.startswith("{") else BatchJob.from_id(self.provider.name, text,
+                                                                                          self.model)
+        else:
+            raise ConfigurationError(f"expected a BatchJob or a batch id, got {job!r}")
+        known = self._submitted.get(job.id)
+        if known is not None and job.prompts is None:  # a job this processor submitted, named by its id
+            job.custom_ids, job.prompts = known.custom_ids or job.custom_ids, known.prompts
+            part_ids = {part.id: part.custom_ids for part in known.parts}
+            for part in job.parts:
+                part.custom_ids = part_ids.get(part.id, part.custom_ids)
+        elif known is None and job.prompts is not None:  # e.g. restored with BatchJob.from_json
+            self._remember(job)
+        return job
 
     @staticmethod
     def _regroup(job: BatchJob, parts: list[BatchJob]) -> BatchJob:
         for old, new in zip(job.parts or [job], parts, strict=True):
             new.custom_ids = old.custom_ids
-        return BatchJob.group(parts, custom_ids=job.custom_ids, prompts=job.prompts)
+        regrouped = BatchJob.group(parts, custom_ids=job.custom_ids, prompts=job.prompts)
+        if job.counts.from_results and job.is_terminal and regrouped.status is job.status:
+            regrouped.counts = job.counts  # an ended batch's results do not change: keep their counts
+        return regrouped
 
     def _price(self, usage: Usage) -> float | None:
         price = price_of(self.provider, self.model)
@@ -239,31 +257,33 @@ class ProcessorBase(Generic[T]):
                                        "is completed, failed, cancelled or expired (use bp.wait(job))")
         return job.parts or [job]
 
-    def _retry(self, errors: Iterable[BatchError], prompts: dict[str, Any] | None, feedback: bool,
-               kinds: Iterable[ErrorKind | str] | None) -> BatchRequests:
-        wanted = {ErrorKind(k) for k in kinds} if kinds is not None else None
-        errors = [e for e in errors if not e.ok and (wanted is None or e.kind in wanted)]
-        if not errors:
-            raise ConfigurationError("nothing to retry: no failed items")
-        if prompts is None:
-            raise ConfigurationError("retry_failed needs the original prompts: use the job this processor "
-                                     "submitted, or pass prompts={custom_id: prompt}")
-        unknown = [e.custom_id for e in errors if e.custom_id not in prompts]
-        if unknown:
-            raise ConfigurationError(f"no original prompt for custom_id(s) {', '.join(unknown[:5])}; pass "
-                                     "prompts={custom_id: prompt}")
-        position = {custom_id: index for index, custom_id in enumerate(prompts)}
-        errors.sort(key=lambda error: position[error.custom_id])  # input order, not the provider's
-        new_prompts = []
-        for error in errors:
-            messages = normalize_prompt(prompts[error.custom_id], 0)
-            if feedback and error.kind in _FEEDBACK_KINDS:
-                messages = messages + [{"role": "user", "content": self._feedback(error)}]
-            new_prompts.append(messages)
-        return self.build(new_prompts, custom_ids=[e.custom_id for e in errors])
+    # ------------------------------------------------------------------ retry_failed
+    def _retry_plan(self, failed: Any, *, prompts: Mapping[str, Any] | None, job: BatchJob | str | None,
+                    kinds: Iterable[ErrorKind | str] | None, errors: Iterable[BatchError] | None = None) -> RetryPlan:
+        """Which requests to retry and where their prompts come from; ``errors`` are the errors
+        of ``failed`` when it is a job's results (already read)."""
+        given = self._job(job) if job is not None else None
+        of_results = retry.results_job(failed)
+        failures = retry.failures_of(errors if errors is not None else failed, kinds, given or of_results)
+        return retry.plan(failures, prompts=prompts, job=given, results_job=of_results, submitted=self._submitted)
 
-    def _feedback(self, error: BatchError) -> str:
-        answer = ("with only a JSON object that matches the requested schema" if self.response_model is not None
-                  else "in full")
-        return (f"Your previous answer to this request could not be used ({error.kind.value}: {error.message}). "
-                f"Answer again, {answer}.")
+    def _read_back(self, plan: RetryPlan, job_id: str, found: dict[str, Any] | None) -> None:
+        """Keep the prompts read back from the provider's copy of the batch's input (None: there is none)."""
+        if found is None:
+            raise retry.cannot_read_back(self.provider.name, job_id)
+        plan.prompts[job_id] = found
+        self._remember(BatchJob.from_id(self.provider.name, job_id, self.model), prompts=found)
+
+    def _retry_requests(self, plan: RetryPlan, feedback: bool) -> BatchRequests:
+        ids, prompts, originals = retry.retry_prompts(plan, feedback, self.response_model)
+        requests = self.build(prompts, custom_ids=ids)
+        requests.prompts = originals  # a retry of the retry starts again from the original prompts
+        return requests
+
+    def _remember(self, job: BatchJob, *, prompts: dict[str, Any] | None = None) -> None:
+        """Keep a job's prompts (and custom_ids) for retry_failed and for the job later named by
+        its id (the whole job's id: results name it in each item's ``job_id``)."""
+        if prompts is not None:
+            job.prompts = prompts
+        if job.prompts is not None:
+            self._submitted[job.id] = job

@@ -11,12 +11,17 @@ from typing import Any
 
 from ..providers import Prompt
 
+#: one shared encoder: ``json.dumps`` with options builds a new encoder for every line.
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 
 @dataclass
 class BatchRequests:
     """Request lines built for one provider, in memory until written or submitted.
 
-    ``prompts`` maps each custom_id to its messages (kept for ``retry_failed``).
+    ``prompts`` maps each custom_id to its messages (kept for ``retry_failed``). The lines
+    share the values every line repeats (the response format and its schema): copy a line
+    before changing those in place.
     """
 
     provider: str
@@ -33,12 +38,13 @@ class BatchRequests:
     def encoded_lines(self) -> list[bytes]:
         """Each line as compact UTF-8 JSON, without the newline."""
         if len(self._encoded) != len(self.lines):
-            self._encoded = [json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode()
-                             for line in self.lines]
+            encode = _compact_json
+            self._encoded = [encode(line).encode() for line in self.lines]
         return self._encoded
 
     def to_bytes(self) -> bytes:
-        return b"".join(line + b"\n" for line in self.encoded_lines())
+        lines = self.encoded_lines()
+        return b"\n".join(lines) + b"\n" if lines else b""
 
     def to_bytesio(self) -> io.BytesIO:
         return io.BytesIO(self.to_bytes())

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -50,7 +50,9 @@ class BatchProcessor(ProcessorBase[T]):
                 part = self.provider.submit(self.client, lines, data, self.model, self._submit_options())
             part.custom_ids = ids
             parts.append(part)
-        return BatchJob.group(parts, custom_ids=requests.custom_ids, prompts=requests.prompts)
+        job = BatchJob.group(parts, custom_ids=requests.custom_ids, prompts=requests.prompts)
+        self._remember(job)
+        return job
 
     def status(self, job: BatchJob | str) -> BatchJob:
         """The job's current state, from the provider; ``job`` may be a BatchJob, an id, or ids
@@ -104,21 +106,48 @@ class BatchProcessor(ProcessorBase[T]):
 
         return BatchResults(source, custom_ids=job.custom_ids, job=job, price=self._price)
 
-    def retry_failed(self, failed: BatchResults[Any] | Iterable[BatchError], *, feedback: bool = True,
-                     prompts: dict[str, Any] | None = None,
-                     kinds: Iterable[ErrorKind | str] | None = None) -> BatchRequests:
-        """New requests for the failed items of a job (same custom_ids), ready to submit.
+    @overload
+    def retry_failed(self, failed: BatchResults[Any] | Iterable[BatchError | str], *, feedback: bool = ...,
+                     prompts: Mapping[str, Any] | None = ..., kinds: Iterable[ErrorKind | str] | None = ...,
+                     job: BatchJob | str | None = ..., submit: Literal[False] = ...) -> BatchRequests: ...
 
-        ``failed`` is a job's results (its errors are taken) or BatchErrors. The original
-        prompts come from the job this processor submitted, or ``prompts`` (custom_id ->
-        prompt). With ``feedback``, the error of a validation_error, invalid_json or truncated
-        answer is added to the prompt so the model can correct itself; other kinds are resent
+    @overload
+    def retry_failed(self, failed: BatchResults[Any] | Iterable[BatchError | str], *, feedback: bool = ...,
+                     prompts: Mapping[str, Any] | None = ..., kinds: Iterable[ErrorKind | str] | None = ...,
+                     job: BatchJob | str | None = ..., submit: Literal[True]) -> BatchJob: ...
+
+    def retry_failed(self, failed: BatchResults[Any] | Iterable[BatchError | str], *, feedback: bool = True,
+                     prompts: Mapping[str, Any] | None = None, kinds: Iterable[ErrorKind | str] | None = None,
+                     job: BatchJob | str | None = None, submit: bool = False) -> BatchRequests | BatchJob:
+        """New requests for the failed items of a job (same custom_ids); with ``submit=True``,
+        submitted, and the new job returned.
+
+        ``failed`` is a job's results (its errors are taken), a list of BatchErrors, or a list
+        of custom_ids. The original prompts come from ``prompts`` (custom_id -> prompt), else
+        from the job: the one the results or errors came from (``job=`` names it for custom_ids),
+        whose prompts this processor remembers when it submitted it, or, for a job known only by
+        its id, read back from the provider where it keeps the batch's input (OpenAI). With
+        ``feedback``, the error of a validation_error, invalid_json or truncated answer is added
+        to the prompt so the model can correct itself; other kinds, and custom_ids, are resent
         unchanged. ``kinds`` limits which errors are retried.
         """
-        if isinstance(failed, BatchResults):
-            prompts = prompts if prompts is not None or failed.job is None else failed.job.prompts
-            failed = failed.errors()
-        return self._retry(failed, prompts, feedback, kinds)
+        errors = list(failed.errors()) if isinstance(failed, BatchResults) else None
+        plan = self._retry_plan(failed, prompts=prompts, job=job, kinds=kinds, errors=errors)
+        for job_id in plan.unresolved:
+            self._read_back(plan, job_id, self._submitted_prompts(plan.jobs.get(job_id) or self.status(job_id)))
+        requests = self._retry_requests(plan, feedback)
+        return self.submit(requests) if submit else requests
+
+    def _submitted_prompts(self, job: BatchJob) -> dict[str, Any] | None:
+        if job.raw is None:
+            job = self.status(job)
+        prompts: dict[str, Any] = {}
+        for part in job.parts or [job]:
+            found = self.provider.submitted_prompts(self.client, part)
+            if found is None:
+                return None
+            prompts.update(found)
+        return prompts
 
     def list(self, limit: int = 20) -> list[BatchJob]:
         """The provider's most recent batches, newest first."""

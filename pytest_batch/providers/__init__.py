@@ -30,6 +30,8 @@ PROVIDERS: dict[str, str] = {
 
 Message = dict[str, Any]
 Prompt = str | Sequence[Message]
+#: makes one request line from (custom_id, messages); see ``Provider.line_builder``
+LineBuilder = Callable[[str, list[Message]], dict[str, Any]]
 ROLES = ("system", "user", "assistant")
 
 
@@ -84,6 +86,19 @@ def normalize_prompt(prompt: Prompt, index: int) -> list[Message]:
     return messages
 
 
+def plain_messages(messages: Any) -> list[Message] | None:
+    """``messages`` as ``{"role", "content"}`` dicts when each is plain text in a known role, else None."""
+    if not isinstance(messages, list) or not messages:
+        return None
+    plain = []
+    for message in messages:
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ROLES or not isinstance(message.get("content"), str):
+            return None
+        plain.append({"role": role, "content": message["content"]})
+    return plain
+
+
 def first_jobs(pages: Iterable[Any], limit: int, to_job: Callable[[Any], BatchJob]) -> list[BatchJob]:
     """The first ``limit`` batches of an SDK list pager, as BatchJobs (the pager fetches more pages)."""
     return [to_job(batch) for batch in islice(pages, limit)]
@@ -102,6 +117,13 @@ async def afirst_jobs(pages: AsyncIterator[Any], limit: int, to_job: Callable[[A
 
 
 def split_system(messages: list[Message]) -> tuple[str | None, list[Message]]:
+    """(the system messages joined, or None; the other messages). Without a system message the
+    list itself is returned, not a copy (a build makes this split for every line)."""
+    for message in messages:
+        if message["role"] == "system":
+            break
+    else:
+        return None, messages
     system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
     return system or None, [m for m in messages if m["role"] != "system"]
 
@@ -187,8 +209,24 @@ class Provider:
         if endpoint is not None:
             raise ConfigurationError(f"endpoint= is for openai; {self.name} has one batch endpoint")
 
+    def line_builder(self, model: str, response_model: type[BaseModel] | None,
+                     options: dict[str, Any]) -> LineBuilder:
+        """A function making this provider's request line from (custom_id, messages).
+
+        Everything the lines of one build share (the response model's schema above all) is
+        computed here, once: a build of 50,000 lines converts the schema once, not 50,000 times.
+        The lines share those values (the schema dicts), so copy a line before changing them."""
+        raise NotImplementedError
+
     def request_line(self, custom_id: str, messages: list[Message], model: str,
                      response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
+        """One request line (for many, make a ``line_builder`` once)."""
+        return self.line_builder(model, response_model, options)(custom_id, messages)
+
+    def line_messages(self, line: dict[str, Any]) -> list[Message] | None:
+        """The chat messages a request line of this provider carries (the inverse of the line
+        builder), or None when they are not plain text in the system/user/assistant roles
+        (content blocks, tool messages): ``retry_failed`` resends a line from them."""
         raise NotImplementedError
 
     def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
@@ -259,6 +297,15 @@ class Provider:
         return None
 
     async def asubmitted_ids(self, client: Any, job: BatchJob) -> list[str] | None:
+        return None
+
+    def submitted_prompts(self, client: Any, job: BatchJob) -> dict[str, list[Message]] | None:
+        """custom_id -> the messages a batch known only by its id was submitted with, where the
+        provider keeps the batch's input; None where it does not (the default: Anthropic and
+        Gemini return no requests)."""
+        return None
+
+    async def asubmitted_prompts(self, client: Any, job: BatchJob) -> dict[str, list[Message]] | None:
         return None
 
     # -- async SDK calls

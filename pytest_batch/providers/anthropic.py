@@ -18,7 +18,19 @@ from pydantic import BaseModel
 
 from ..errors import BatchNotFoundError, ProviderError
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
-from . import Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_object, parse_text, split_system
+from . import (
+    LineBuilder,
+    Limits,
+    Message,
+    Provider,
+    afirst_jobs,
+    api_key,
+    first_jobs,
+    parse_object,
+    parse_text,
+    plain_messages,
+    split_system,
+)
 
 DEFAULT_MAX_TOKENS = 1024
 
@@ -53,28 +65,45 @@ class AnthropicProvider(Provider):
     def check_mode_and_endpoint(self, mode: str, endpoint: str | None) -> None:
         super().check_mode_and_endpoint("structured" if mode == "tools" else mode, endpoint)
 
-    def request_line(self, custom_id: str, messages: list[Message], model: str,
-                     response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
-        system, chat = split_system(messages)
-        params: dict[str, Any] = {"model": model, "max_tokens": options.get("max_tokens") or DEFAULT_MAX_TOKENS,
-                                  "messages": chat}
-        if system:
-            params["system"] = system
+    def line_builder(self, model: str, response_model: type[BaseModel] | None,
+                     options: dict[str, Any]) -> LineBuilder:
+        max_tokens = options.get("max_tokens") or DEFAULT_MAX_TOKENS
+        # what every line's params repeat after the prompt, in the order the keys are written
+        tail: dict[str, Any] = {}
         if response_model is not None:
             if options.get("mode") == "tools":
                 from anthropic import transform_schema
 
-                params["tools"] = [{"name": response_model.__name__,
-                                    "description": (response_model.__doc__ or "").strip()
-                                    or f"Record the extracted {response_model.__name__}.",
-                                    "input_schema": transform_schema(response_model)}]
-                params["tool_choice"] = {"type": "tool", "name": response_model.__name__}
+                tail["tools"] = [{"name": response_model.__name__,
+                                  "description": (response_model.__doc__ or "").strip()
+                                  or f"Record the extracted {response_model.__name__}.",
+                                  "input_schema": transform_schema(response_model)}]
+                tail["tool_choice"] = {"type": "tool", "name": response_model.__name__}
             else:
                 from anthropic.lib._parse._transform import to_json_output_format
 
-                params["output_config"] = {"format": to_json_output_format(response_model)}
-        params.update(options.get("params") or {})
-        return {"custom_id": custom_id, "params": params}
+                tail["output_config"] = {"format": to_json_output_format(response_model)}
+        tail.update(options.get("params") or {})
+
+        def line(custom_id: str, messages: list[Message]) -> dict[str, Any]:
+            system, chat = split_system(messages)
+            params: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": chat}
+            if system:
+                params["system"] = system
+            params.update(tail)
+            return {"custom_id": custom_id, "params": params}
+
+        return line
+
+    def line_messages(self, line: dict[str, Any]) -> list[Message] | None:
+        params = line.get("params")
+        if not isinstance(params, dict):
+            return None
+        messages = plain_messages(params.get("messages"))
+        system = params.get("system")
+        if messages is None or (system is not None and not isinstance(system, str)):
+            return None
+        return [{"role": "system", "content": system}, *messages] if system else messages
 
     def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
         import anthropic

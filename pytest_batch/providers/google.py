@@ -23,7 +23,17 @@ from pydantic import BaseModel
 
 from ..errors import BatchNotFoundError, ProviderError
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
-from . import Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_text, split_system
+from . import (
+    LineBuilder,
+    Limits,
+    Message,
+    Provider,
+    afirst_jobs,
+    api_key,
+    first_jobs,
+    parse_text,
+    split_system,
+)
 
 PRICES: dict[str, tuple[float, float]] = {
     "gemini-2.5-pro": (1.25, 10.00),
@@ -71,13 +81,8 @@ class GoogleProvider(Provider):
     def async_view(self, client: Any) -> Any:
         return _aio(client)
 
-    def request_line(self, custom_id: str, messages: list[Message], model: str,
-                     response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
-        system, chat = split_system(messages)
-        request: dict[str, Any] = {"contents": [{"role": "model" if m["role"] == "assistant" else "user",
-                                                 "parts": [{"text": m["content"]}]} for m in chat]}
-        if system:
-            request["systemInstruction"] = {"parts": [{"text": system}]}
+    def line_builder(self, model: str, response_model: type[BaseModel] | None,
+                     options: dict[str, Any]) -> LineBuilder:
         config: dict[str, Any] = {}
         if response_model is not None:
             config["responseMimeType"] = "application/json"
@@ -85,9 +90,39 @@ class GoogleProvider(Provider):
         if options.get("max_tokens"):
             config["maxOutputTokens"] = options["max_tokens"]
         config.update(options.get("params") or {})
-        if config:
-            request["generationConfig"] = config
-        return {"key": custom_id, "request": request}
+
+        def line(custom_id: str, messages: list[Message]) -> dict[str, Any]:
+            system, chat = split_system(messages)
+            request: dict[str, Any] = {"contents": [{"role": "model" if m["role"] == "assistant" else "user",
+                                                     "parts": [{"text": m["content"]}]} for m in chat]}
+            if system:
+                request["systemInstruction"] = {"parts": [{"text": system}]}
+            if config:
+                request["generationConfig"] = config  # the same for every line: shared, like the schema
+            return {"key": custom_id, "request": request}
+
+        return line
+
+    def line_messages(self, line: dict[str, Any]) -> list[Message] | None:
+        request = line.get("request")
+        if not isinstance(request, dict):
+            return None
+        messages = []
+        system = request.get("systemInstruction") or request.get("system_instruction")
+        if system is not None:
+            text = _text(system)
+            if text is None:
+                return None
+            messages.append({"role": "system", "content": text})
+        contents = request.get("contents")
+        if not isinstance(contents, list) or not contents:
+            return None
+        for content in contents:
+            text = _text(content)
+            if text is None:
+                return None
+            messages.append({"role": "assistant" if content.get("role") == "model" else "user", "content": text})
+        return messages
 
     def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
         from google import genai
@@ -306,6 +341,15 @@ def to_job(job: Any, total: int | None = None, *, stats: dict[str, str] | None =
     model = (job.model or "").removeprefix("models/") or None
     return BatchJob("google", job.name, status, model, BatchCounts(total, succeeded, failed, pending),
                     job.create_time, job.end_time, errors, job)
+
+
+def _text(content: Any) -> str | None:
+    """The text of a Content made only of text parts, or None."""
+    parts = content.get("parts") if isinstance(content, dict) else None
+    if not isinstance(parts, list) or not parts or not all(
+            isinstance(part, dict) and set(part) == {"text"} and isinstance(part["text"], str) for part in parts):
+        return None
+    return "".join(part["text"] for part in parts)
 
 
 def _name(batch_id: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,17 @@ from ..errors import (
     UnsupportedOperationError,
 )
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
-from . import Limits, Message, Provider, afirst_jobs, api_key, first_jobs, parse_text
+from . import (
+    LineBuilder,
+    Limits,
+    Message,
+    Provider,
+    afirst_jobs,
+    api_key,
+    first_jobs,
+    parse_text,
+    plain_messages,
+)
 
 CHAT = "/v1/chat/completions"
 RESPONSES = "/v1/responses"
@@ -58,26 +68,34 @@ class OpenAIProvider(Provider):
         if endpoint not in (None, CHAT, RESPONSES):
             raise ConfigurationError(f"endpoint must be {CHAT!r} (the default) or {RESPONSES!r}, got {endpoint!r}")
 
-    def request_line(self, custom_id: str, messages: list[Message], model: str,
-                     response_model: type[BaseModel] | None, options: dict[str, Any]) -> dict[str, Any]:
+    def line_builder(self, model: str, response_model: type[BaseModel] | None,
+                     options: dict[str, Any]) -> LineBuilder:
         endpoint = options.get("endpoint") or CHAT
-        params = dict(options.get("params") or {})
-        if endpoint == RESPONSES:
-            body: dict[str, Any] = {"model": model, "input": messages}
-            if response_model is not None:
+        prompt_key = "input" if endpoint == RESPONSES else "messages"
+        # what every line's body repeats after its prompt, in the order the keys are written
+        tail: dict[str, Any] = {}
+        if response_model is not None:
+            if endpoint == RESPONSES:
                 from openai.lib._parsing._responses import type_to_text_format_param
 
-                body["text"] = {"format": type_to_text_format_param(response_model)}
-        else:
-            body = {"model": model, "messages": messages}
-            if response_model is not None:
+                tail["text"] = {"format": type_to_text_format_param(response_model)}
+            else:
                 from openai.lib._parsing._completions import type_to_response_format_param
 
-                body["response_format"] = type_to_response_format_param(response_model)
+                tail["response_format"] = type_to_response_format_param(response_model)
         if options.get("max_tokens"):
-            body["max_output_tokens" if endpoint == RESPONSES else "max_completion_tokens"] = options["max_tokens"]
-        body.update(params)
-        return {"custom_id": custom_id, "method": "POST", "url": endpoint, "body": body}
+            tail["max_output_tokens" if endpoint == RESPONSES else "max_completion_tokens"] = options["max_tokens"]
+        tail.update(options.get("params") or {})
+
+        def line(custom_id: str, messages: list[Message]) -> dict[str, Any]:
+            body = {"model": model, prompt_key: messages}
+            body.update(tail)
+            return {"custom_id": custom_id, "method": "POST", "url": endpoint, "body": body}
+
+        return line
+
+    def line_messages(self, line: dict[str, Any]) -> list[Message] | None:
+        return line_messages(line)
 
     def new_client(self, key: str | None, base_url: str | None, *, async_client: bool = False) -> Any:
         import openai
@@ -117,12 +135,22 @@ class OpenAIProvider(Provider):
     def submitted_ids(self, client: Any, job: BatchJob) -> list[str] | None:
         # the input file still holds every custom_id; a line that does not parse is skipped
         # (a batch that failed validation may have some)
+        found = self._read_input(client, job, _custom_id)
+        return None if found is None else list(found)
+
+    def submitted_prompts(self, client: Any, job: BatchJob) -> dict[str, list[Message]] | None:
+        found = self._read_input(client, job, _prompt)
+        return None if found is None else dict(found)
+
+    def _read_input(self, client: Any, job: BatchJob, pick: Callable[[str], Any]) -> list[Any] | None:
+        """``pick`` of each line of the batch's input file (lines it returns None for are left out);
+        None when the file is gone. Streamed: only what ``pick`` keeps is held."""
         file_id = getattr(job.raw, "input_file_id", None)
         if not file_id:
             return None
         with contextlib.suppress(BatchProcessorError), _errors("download the input file", file_id, what="file"), \
                 client.files.with_streaming_response.content(file_id) as response:
-            return [custom_id for line in response.iter_lines() if (custom_id := _custom_id(line))]
+            return [picked for line in response.iter_lines() if (picked := pick(line)) is not None]
         return None
 
     def iter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
@@ -167,12 +195,20 @@ class OpenAIProvider(Provider):
         raise _no_delete(batch_id)
 
     async def asubmitted_ids(self, client: Any, job: BatchJob) -> list[str] | None:
+        found = await self._aread_input(client, job, _custom_id)
+        return None if found is None else list(found)
+
+    async def asubmitted_prompts(self, client: Any, job: BatchJob) -> dict[str, list[Message]] | None:
+        found = await self._aread_input(client, job, _prompt)
+        return None if found is None else dict(found)
+
+    async def _aread_input(self, client: Any, job: BatchJob, pick: Callable[[str], Any]) -> list[Any] | None:
         file_id = getattr(job.raw, "input_file_id", None)
         if not file_id:
             return None
         with contextlib.suppress(BatchProcessorError), _errors("download the input file", file_id, what="file"):
             async with client.files.with_streaming_response.content(file_id) as response:
-                return [custom_id async for line in response.iter_lines() if (custom_id := _custom_id(line))]
+                return [picked async for line in response.iter_lines() if (picked := pick(line)) is not None]
         return None
 
     async def aiter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
@@ -189,13 +225,33 @@ class OpenAIProvider(Provider):
                             yield parse_row(json.loads(line), response_model, endpoint)
 
 
-def _custom_id(line: str) -> str | None:
+def _input_row(line: str) -> dict[str, Any] | None:
     try:
-        row = json.loads(line)
+        row = json.loads(line) if line else None
     except ValueError:
         return None
-    custom_id = row.get("custom_id") if isinstance(row, dict) else None
+    return row if isinstance(row, dict) else None
+
+
+def _custom_id(line: str) -> str | None:
+    custom_id = (_input_row(line) or {}).get("custom_id")
     return custom_id if isinstance(custom_id, str) and custom_id else None
+
+
+def line_messages(line: dict[str, Any]) -> list[Message] | None:
+    """A line's chat ``messages``, or its Responses ``input`` (a string or messages)."""
+    body = line.get("body")
+    messages = body.get("messages", body.get("input")) if isinstance(body, dict) else None
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    return plain_messages(messages)
+
+
+def _prompt(line: str) -> tuple[str, list[Message]] | None:
+    """(custom_id, messages) of an input-file line, or None (see Provider.line_messages)."""
+    row = _input_row(line) or {}
+    custom_id, messages = row.get("custom_id"), line_messages(row)
+    return (custom_id, messages) if isinstance(custom_id, str) and messages is not None else None
 
 
 # ---------------------------------------------------------------------- result rows

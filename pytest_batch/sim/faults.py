@@ -1,7 +1,8 @@
 """Faults a test asks for: per request, per batch, per HTTP call.
 
-Per-request faults override the responder's answer; batch faults change how a whole batch
-ends; HTTP faults answer a call with an error (in the provider's envelope) or drop the
+Per-request faults override the responder's answer (every time, or the first ``times``
+times a request gets an answer, so a retried request heals); batch faults change how a whole
+batch ends; HTTP faults answer a call with an error (in the provider's envelope) or drop the
 connection before any answer, ``times`` times, then pass.
 """
 
@@ -27,11 +28,30 @@ class RequestFault:
     outcome: str
     status: int = 500
     message: str | None = None
+    #: how many answers the fault spoils per request (None: every one); a request is answered
+    #: once per batch it is in, so ``times=1`` fails the first batch and lets a retry through
+    times: int | None = None
+    #: custom_id -> answers this fault has spoiled (counted only when ``times`` is set)
+    used: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES or self.outcome == "ok":
             choices = ", ".join(o for o in OUTCOMES if o != "ok")
             raise FaultError(f"unknown request fault {self.outcome!r}; choose one of {choices}")
+        if self.times is not None and (isinstance(self.times, bool) or not isinstance(self.times, int)
+                                       or self.times < 1):
+            raise FaultError(f"a request fault's times is a whole number of answers, 1 or more (or None for "
+                             f"every answer), got {self.times!r}")
+
+    def use(self, custom_id: str) -> bool:
+        """True if the fault spoils this answer of ``custom_id`` (counted), False once it has healed."""
+        if self.times is None:
+            return True
+        used = self.used.get(custom_id, 0)
+        if used >= self.times:
+            return False
+        self.used[custom_id] = used + 1
+        return True
 
     def answer(self, normal: Answer) -> Answer:
         return Answer(normal.value, self.outcome, self.status, self.message)
@@ -78,23 +98,29 @@ class Faults:
     http: list[HTTPFault] = field(default_factory=list)
 
     # -- per request
-    def request(self, custom_id: str, outcome: str, *, status: int = 500, message: str | None = None) -> None:
-        """Make the request ``custom_id`` end with ``outcome`` (e.g. "http_error", "refusal")."""
-        self.by_custom_id[custom_id] = RequestFault(outcome, status, message)
+    def request(self, custom_id: str, outcome: str, *, status: int = 500, message: str | None = None,
+                times: int | None = None) -> None:
+        """Make the request ``custom_id`` end with ``outcome`` (e.g. "http_error", "refusal"):
+        every time, or the first ``times`` times it is answered (a retry of it then succeeds)."""
+        self.by_custom_id[custom_id] = RequestFault(outcome, status, message, times)
 
-    def fraction(self, share: float, outcome: str, *, status: int = 500, message: str | None = None) -> None:
-        """Make a seeded, deterministic ``share`` of all requests end with ``outcome``."""
+    def fraction(self, share: float, outcome: str, *, status: int = 500, message: str | None = None,
+                 times: int | None = None) -> None:
+        """Make a seeded, deterministic ``share`` of all requests end with ``outcome``; with
+        ``times``, each of them only the first ``times`` times it is answered."""
         if not 0 <= share <= 1:
             raise FaultError(f"a fault fraction lies between 0 and 1, got {share}")
-        self.fractions.append((share, RequestFault(outcome, status, message)))
+        self.fractions.append((share, RequestFault(outcome, status, message, times)))
 
     def for_item(self, item: BatchItem) -> RequestFault | None:
+        """The fault that spoils this answer of ``item``, if any (called once per answer: a fault
+        with ``times`` counts it)."""
         fault = self.by_custom_id.get(item.custom_id)
-        if fault is not None:
+        if fault is not None and fault.use(item.custom_id):
             return fault
         for share, fault in self.fractions:
             digest = hashlib.sha256(f"{self.seed}:{item.custom_id}:{share}:{fault.outcome}".encode()).digest()
-            if int.from_bytes(digest[:8], "big") / 2**64 < share:
+            if int.from_bytes(digest[:8], "big") / 2**64 < share and fault.use(item.custom_id):
                 return fault
         return None
 
@@ -152,10 +178,12 @@ class Faults:
         """Apply faults described as data (the server's control API and the pytest marker)."""
         for custom_id, value in (spec.get("requests") or {}).items():
             value = {"outcome": value} if isinstance(value, str) else value
+            _check_keys(f"requests[{custom_id!r}]", value, ("outcome", "status", "message", "times"))
             self.request(custom_id, **value)
         for value in spec.get("fractions") or []:
+            _check_keys("fractions[]", value, ("share", "outcome", "status", "message", "times"))
             self.fraction(value["share"], value["outcome"], status=value.get("status", 500),
-                          message=value.get("message"))
+                          message=value.get("message"), times=value.get("times"))
         for value in spec.get("batches") or []:
             value = {"kind": value} if isinstance(value, str) else value
             self.batch(**value)
@@ -166,3 +194,11 @@ class Faults:
                 self.drop_connection(**value)
             else:
                 self.http_error(**value)
+
+
+def _check_keys(where: str, value: object, allowed: tuple[str, ...]) -> None:
+    if not isinstance(value, dict):
+        raise FaultError(f"{where}: expected an outcome name or a dict of {', '.join(allowed)}, got {value!r}")
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise FaultError(f"{where}: unknown key(s) {', '.join(unknown)}; use {', '.join(allowed)}")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import re
-from typing import Optional
+from typing import Literal, Optional
 
 import pytest
 from pydantic import BaseModel
@@ -272,3 +273,55 @@ def test_a_gemini_async_client_needs_the_async_processor(emulator):
     AsyncBatchProcessor("google/gemini-2.5-flash", User, client=client)  # a Client serves both, through .aio
     with pytest.raises(ConfigurationError, match="use AsyncBatchProcessor"):
         BatchProcessor("google/gemini-2.5-flash", User, client=client.aio)
+
+
+def invoice_model() -> type[BaseModel]:
+    """A nested invoice model, a new class each time (the anthropic SDK caches schemas by type)."""
+
+    class LineItem(BaseModel):
+        description: str
+        quantity: int
+        unit_price: float
+
+    class Invoice(BaseModel):
+        """An invoice."""
+
+        number: str
+        issued_on: datetime.date
+        currency: Literal["EUR", "USD"]
+        items: list[LineItem]
+        billing_address: Address | None = None
+
+    return Invoice
+
+
+@pytest.mark.parametrize(("model", "options"), [
+    ("openai/gpt-4o-mini", {}),
+    ("openai/gpt-4o-mini", {"endpoint": "/v1/responses", "max_tokens": 50}),
+    ("anthropic/claude-haiku-4-5", {"params": {"temperature": 0}}),
+    ("anthropic/claude-haiku-4-5", {"mode": "tools"}),
+    ("google/gemini-2.5-flash", {"max_tokens": 50}),
+])
+def test_the_schema_is_converted_once_per_build(monkeypatch, model, options):
+    """Every SDK conversion (openai's strict schema, anthropic's output format and tool schema,
+    pydantic's model_json_schema) goes through pydantic's GenerateJsonSchema.generate: counting
+    its calls counts schema conversions. A build converts once, whatever its size, and each
+    line is the line that prompt gets when built alone."""
+    from pydantic.json_schema import GenerateJsonSchema
+
+    calls = []
+    generate = GenerateJsonSchema.generate
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return generate(self, *args, **kwargs)
+
+    invoice = invoice_model()
+    monkeypatch.setattr(GenerateJsonSchema, "generate", counting)
+    prompts = [f"Invoice {i}: 3 x bolts at 0.20 EUR" for i in range(40)]
+    prompts[7] = [{"role": "system", "content": "Extract the invoice."}, {"role": "user", "content": "Invoice 7"}]
+    built = BatchProcessor(model, invoice, **options).build(prompts)
+    assert len(calls) == 1
+    alone = [BatchProcessor(model, invoice, **options).build([prompt], custom_ids=[custom_id]).to_bytes()
+             for prompt, custom_id in zip(prompts, built.custom_ids, strict=True)]
+    assert built.to_bytes() == b"".join(alone)

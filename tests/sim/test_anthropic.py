@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import time
+import types
 
 import anthropic
 import httpx2
@@ -474,15 +475,25 @@ def test_429_carries_retry_after_in_the_envelope(emulator: Emulator) -> None:
     assert caught.value.type == "rate_limit_error" and caught.value.request_id.startswith("req_")
 
 
-def test_injected_529_is_retried_by_the_sdk_and_succeeds_fast(emulator: Emulator) -> None:
+def test_injected_529_is_retried_by_the_sdk_after_the_retry_after_ms_it_names(emulator: Emulator, monkeypatch) -> None:
+    import anthropic._base_client
+
+    slept: list[float] = []
+
+    class Time(types.ModuleType):  # the SDK's ``time`` module, with a sleep that only records
+        def __getattr__(self, name: str) -> object:
+            return getattr(time, name)
+
+    fake_time = Time("time")
+    fake_time.sleep = slept.append  # type: ignore[attr-defined]
+    monkeypatch.setattr(anthropic._base_client, "time", fake_time)
     emulator.faults.http_error(529, times=1, retry_after=0.001, provider="anthropic")
     seen: list[httpx2.Response] = []
     client = anthropic.Anthropic(api_key="sim", http_client=httpx2.Client(
         transport=emulator.transport(), event_hooks={"response": [seen.append]}))
-    started = time.perf_counter()
     batch = client.messages.batches.create(requests=seed_requests())
-    # Without retry-after-ms the SDK would back off for at least 0.375 s.
-    assert time.perf_counter() - started < 0.3
+    # The SDK waits what retry-after-ms says (without it, at least 0.375 s of backoff).
+    assert slept == [0.001]
     assert batch.processing_status == "in_progress"
     assert [r.status_code for r in seen] == [529, 200]
     assert seen[0].headers["retry-after-ms"] == "1" and seen[0].headers["request-id"].startswith("req_")

@@ -30,11 +30,11 @@ import importlib.util
 import os
 import socket
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-from ..endpoints import API_KEY_ENV, BASE_URL_ENV
+from ..endpoints import API_KEY_ENV, BASE_URL_ENV, PROVIDERS
 from .core import PROVIDER_HOSTS
 
 if TYPE_CHECKING:
@@ -131,16 +131,16 @@ def _transport_patches(module_name: str, emulator: Emulator) -> list[Any]:
             mock.patch.object(httpx_module.AsyncHTTPTransport, "handle_async_request", handle_async_request)]
 
 
-def _google_genai_patches() -> list[Any]:
+def _google_genai_patches(importing: bool) -> list[Any]:
     """Keep google-genai's async calls on httpx2/httpx, where the transport patches see them.
 
     google-genai sends ``client.aio`` calls through aiohttp whenever aiohttp is installed and no
     async httpx client or transport was injected (``BaseApiClient._use_aiohttp``, wire-formats.md
-    0.1). Without aiohttp installed (and google-genai not imported yet) there is nothing to do,
-    and google-genai is not imported for nothing.
+    0.1). Patched when google-genai is imported already, or when ``importing`` and aiohttp is
+    installed (without aiohttp, google-genai never uses it).
     """
     loaded = "google.genai._api_client" in sys.modules
-    if not loaded and (importlib.util.find_spec("aiohttp") is None or not _installed("google.genai")):
+    if not loaded and not (importing and _installed("aiohttp") and _installed("google.genai")):
         return []
     from google.genai import _api_client
 
@@ -150,26 +150,27 @@ def _google_genai_patches() -> list[Any]:
 
 
 #: the aiohttp transports of the SDKs' ``DefaultAioHttpClient`` (openai >= 3, anthropic >= 2 vendor
-#: httpx-aiohttp for httpx2): module, and the httpx library its requests and responses belong to.
-AIOHTTP_TRANSPORTS = (("openai._vendor.httpx_aiohttp.transport", "httpx2"),
-                      ("anthropic._vendor.httpx_aiohttp.transport", "httpx2"))
+#: httpx-aiohttp for httpx2): the transport module, and the httpx library its requests belong to.
+AIOHTTP_TRANSPORTS = {"openai": ("openai._vendor.httpx_aiohttp.transport", "httpx2"),
+                      "anthropic": ("anthropic._vendor.httpx_aiohttp.transport", "httpx2")}
 _DELEGATE = "_pytest_batch_httpx_transport"
 
 
-def _aiohttp_transport_patches() -> list[Any]:
+def _aiohttp_transport_patches(importing: tuple[str, ...]) -> list[Any]:
     """Send the requests of the SDKs' aiohttp transports through an httpx2 default transport.
 
     ``DefaultAioHttpClient`` (``pip install openai[aiohttp]``) is an httpx2 AsyncClient whose
     transport is aiohttp's: its requests never reach ``httpx2.AsyncHTTPTransport``, so neither
     the emulator nor vcrpy would see them. Handing each request to an ``AsyncHTTPTransport``
     (one per aiohttp transport, closed with it) puts them back on the seam every mode uses.
-    Needs aiohttp installed; nothing to do otherwise.
+    Needs aiohttp installed; an SDK is patched when it is imported already or named in
+    ``importing``.
     """
-    if importlib.util.find_spec("aiohttp") is None:
+    if not _installed("aiohttp"):
         return []
     patches: list[Any] = []
-    for module_name, httpx_name in AIOHTTP_TRANSPORTS:
-        if not _installed(module_name.partition(".")[0]):
+    for sdk, (module_name, httpx_name) in AIOHTTP_TRANSPORTS.items():
+        if sdk not in sys.modules and not (sdk in importing and _installed(sdk)):
             continue
         try:
             transport_cls = importlib.import_module(module_name).AiohttpTransport
@@ -203,11 +204,15 @@ def _installed(module_name: str) -> bool:
 
 
 @contextlib.contextmanager
-def httpx_only() -> Iterator[None]:
+def httpx_only(providers: Iterable[str] = PROVIDERS) -> Iterator[None]:
     """While inside, SDK clients that would send through aiohttp send through httpx2's default
     transport instead (google-genai's ``client.aio``, openai's and anthropic's
-    ``DefaultAioHttpClient``), where the emulator's patch and vcrpy's cassettes see them."""
-    with _patched([*_google_genai_patches(), *_aiohttp_transport_patches()]):
+    ``DefaultAioHttpClient``), where the emulator's patch and vcrpy's cassettes see them.
+
+    Every SDK imported already is covered; of the others, those of ``providers`` are imported
+    to be patched when aiohttp is installed (an SDK costs up to a second or two to import)."""
+    importing = tuple(providers)
+    with _patched([*_google_genai_patches("google" in importing), *_aiohttp_transport_patches(importing)]):
         yield
 
 
@@ -251,7 +256,7 @@ def block_network(allow_hosts: tuple[str, ...] = LOOPBACK, *, why: str = "networ
 @contextlib.contextmanager
 def intercept(emulator: Emulator, allow_hosts: tuple[str, ...] = LOOPBACK, *,
               why: str = "only the pytest-batch emulator is reachable here", hint: str = OFFLINE_HINT,
-              fake_keys: bool = True) -> Iterator[Emulator]:
+              fake_keys: bool = True, providers: Iterable[str] = PROVIDERS) -> Iterator[Emulator]:
     """Route every httpx2/httpx request for api.openai.com, api.anthropic.com and
     generativelanguage.googleapis.com to ``emulator`` (clients on aiohttp transports included,
     see ``httpx_only``); block every other host, saying ``why`` and ``hint``.
@@ -259,14 +264,14 @@ def intercept(emulator: Emulator, allow_hosts: tuple[str, ...] = LOOPBACK, *,
     With ``fake_keys`` (the default) every provider's API key is a placeholder and no
     base URL is overridden while inside: ``openai.OpenAI()``, ``anthropic.Anthropic()`` and
     ``genai.Client()`` work without a key and reach the emulator; the variables are restored
-    after.
+    after. ``providers``: the SDKs to import for ``httpx_only`` when aiohttp is installed.
     """
     patches = [*_transport_patches("httpx2", emulator), *_transport_patches("httpx", emulator),
                *_socket_patches(allow_hosts, why, hint)]
     with contextlib.ExitStack() as stack:
         if fake_keys:
             stack.enter_context(placeholder_environment())
-        stack.enter_context(httpx_only())
+        stack.enter_context(httpx_only(providers))
         stack.enter_context(_patched(patches))
         yield emulator
 

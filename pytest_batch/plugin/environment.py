@@ -12,6 +12,9 @@ included) goes where the mode says:
 - record: the live API or the server a *_BASE_URL names, through the cassette, which saves it.
 - live: the live API; nothing is changed.
 
+In record and live mode a provider whose *_BASE_URL is an emulator server on loopback and
+that has no key gets a placeholder key (the server takes any; the SDKs refuse to start without).
+
 Clients on aiohttp transports are moved onto httpx2's default transport in every mode but live
 (``sim.patch.httpx_only``), so one seam serves all modes. Every ``BatchProcessor`` built during
 the test is adopted like the fixture's own: it waits on the emulator's clock (simulate) or not
@@ -154,12 +157,12 @@ def run(request: pytest.FixtureRequest, options: cfg.TestOptions, *, explicit: b
             stack.enter_context(block_network(why=why, hint=hint))
             sleeps = (modes.no_sleep, modes.no_async_sleep)
         else:
+            from ..sim.patch import environment, httpx_only
+
             if explicit:
                 modes.check_api_key(options)
+            stack.enter_context(environment(modes.emulator_server_keys()))
             if options.mode == "record":
-                from ..sim.patch import environment, httpx_only
-
-                stack.enter_context(environment(modes.emulator_server_keys()))
                 stack.enter_context(httpx_only([options.provider]))
             sleeps = (None, None)
         session_holder: list[Any] = []

@@ -307,3 +307,13 @@ def test_a_module_or_class_marker_makes_batch_tests_of_plain_functions(pytester:
     result.stdout.fnmatch_lines(["*test_module_level[[]google[]] PASSED*",
                                  "*TestClass::test_method[[]openai[]] PASSED*",
                                  "*TestClass::test_method[[]google[]] PASSED*"])
+
+
+def test_live_sends_the_pipelines_own_clients_to_the_server_its_base_urls_name(
+        project: pytest.Pytester, server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, url in server.env.items():  # an emulator server takes the plugin's placeholder keys
+        monkeypatch.setenv(name, url)
+    result = project.runpytest("--batch-provider=openai", "--batch-mode=live", "-k", "not async")
+    result.assert_outcomes(passed=2)
+    assert server.emulator.journal.calls("openai", "POST", "/batches")
+    assert not (project.path / "cassettes").exists(), "live mode writes no cassettes"

@@ -154,34 +154,45 @@ def test_without_a_cassette_replay_fails_the_pipeline_test_at_setup(project: pyt
 
 def test_a_blocked_host_names_itself_the_mode_and_what_to_do(pytester: pytest.Pytester) -> None:
     """A client with its own base URL cannot reach it offline: the user's exception (through
-    BatchProcessor too) names the host and the mode, and says what to do."""
+    BatchProcessor too, on every provider) names the host and the mode, and says what to do."""
     pytester.makepyfile("""
+        import anthropic
         import openai
         import pytest
+        from google import genai
 
         from pytest_batch import BatchProcessor
         from pytest_batch.errors import ProviderError
 
-        def gateway():
-            return openai.OpenAI(base_url="https://llm-gateway.example.net/v1", max_retries=0)
+        GATEWAY = "https://llm-gateway.example.net"
+
+        def gateway(provider):
+            if provider == "openai":
+                return openai.OpenAI(base_url=GATEWAY + "/v1", max_retries=0)
+            if provider == "anthropic":
+                return anthropic.Anthropic(base_url=GATEWAY, max_retries=0)
+            return genai.Client(http_options={"base_url": GATEWAY + "/"})
 
         def test_sdk(batch_env):
             with pytest.raises(openai.APIConnectionError) as info:
-                gateway().batches.list()
+                gateway("openai").batches.list()
             print("SDK CAUSE:", info.value.__cause__)
 
-        def test_processor(batch_env):
+        def test_processor(batch_env, batch_provider):
             with pytest.raises(ProviderError) as info:
-                BatchProcessor("openai/gpt-4o-mini", client=gateway()).list()
+                BatchProcessor(batch_env.model, client=gateway(batch_provider)).list()
             print("PROCESSOR:", info.value)
     """)
-    result = pytester.runpytest("--batch-provider=openai", "--batch-mode=simulate", "-s")
-    result.assert_outcomes(passed=2)
+    result = pytester.runpytest("--batch-mode=simulate", "-s")
+    result.assert_outcomes(passed=6)
     blocked = ("pytest-batch blocked a real connection to 'llm-gateway.example.net' (this test runs "
                "--batch-mode=simulate, which never touches the network). The emulator answers the providers' own "
                "hosts*build SDK clients without base_url=*")
     result.stdout.fnmatch_lines([f"*SDK CAUSE: {blocked}",
-                                 f"*PROCESSOR: OpenAI could not list batches: Connection error. ({blocked})"])
+                                 f"*PROCESSOR: OpenAI could not list batches: Connection error. ({blocked})",
+                                 f"*PROCESSOR: Anthropic could not list batches: Connection error. ({blocked})",
+                                 f"*PROCESSOR: Google could not list batches: ConnectError: {blocked}"],
+                                consecutive=False)
 
 
 def test_a_marked_test_without_batch_fixtures_is_routed_too(pytester: pytest.Pytester) -> None:

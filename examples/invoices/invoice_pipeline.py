@@ -81,7 +81,7 @@ def messages_for(document: str) -> list[dict[str, str]]:
 # ---------------------------------------------------------------------- the pipeline
 
 
-def make_client(provider: str):  # noqa: ANN201 - one of three SDKs' clients
+def make_client(provider: str):  # -> openai.OpenAI | anthropic.Anthropic | genai.Client
     """The SDK client, built from the environment the way the rest of the app builds it."""
     if provider == "openai":
         import openai

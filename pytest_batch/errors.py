@@ -55,3 +55,24 @@ class ResultsNotReadyError(BatchProcessorError):
 
 class BatchTimeoutError(BatchProcessorError, TimeoutError):
     """``wait`` gave up before the batch reached a terminal status."""
+
+
+def with_cause(error: BaseException) -> str:
+    """``error``'s message followed by the innermost exception it was raised from, when that one
+    says something the message does not.
+
+    The SDKs wrap a failed connection in a bare "Connection error." whose cause chain holds what
+    happened (the refused host, pytest-batch's own "blocked a real connection to 'x'" with the
+    mode and what to do): a message built from the SDK error alone would drop exactly that.
+    """
+    text = str(error)
+    root, seen = None, {id(error)}
+    cause = error.__cause__ or error.__context__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        root = cause
+        cause = cause.__cause__ or cause.__context__
+    if root is None:
+        return text
+    detail = str(root) or type(root).__name__
+    return text if detail in text else f"{text} ({detail})"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from collections.abc import Callable
@@ -10,10 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..response_models import DEFAULT_RESPONSE_MODEL  # --response-model when none is given
 from .target import CLIError
-
-#: ``--response-model`` when none is given: the seed's ``User(name: str, age: int)``.
-DEFAULT_RESPONSE_MODEL = "pytest_batch.seed:User"
 
 #: the seed README writes ``--response-model "examples.User"``; when no importable
 #: ``examples`` module defines ``User``, that spelling means the seed's ``User``.
@@ -155,47 +152,16 @@ def check_request_file_model(path: str | Path, model: str) -> None:
 def import_response_model(spec: str | None) -> type:
     """Import a pydantic model from ``module:Class`` or ``module.Class``, with the current
     directory on ``sys.path``; every failure is one CLIError naming the spec and the step."""
+    from ..response_models import ResponseModelImportError
+    from ..response_models import import_response_model as import_model
+
     spec = spec or DEFAULT_RESPONSE_MODEL
-    if ":" in spec:
-        module_name, _, attribute = spec.partition(":")
-    else:
-        module_name, _, attribute = spec.rpartition(".")
-    if not module_name or not attribute:
-        raise CLIError(f"--response-model {spec!r}: expected 'module:Class' (e.g. {DEFAULT_RESPONSE_MODEL})")
     cwd = str(Path.cwd())
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
-    where = f"--response-model {spec!r}"
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        if spec in _SEED_ALIASES:
+        return import_model(spec, where=f"--response-model {spec!r}")
+    except ResponseModelImportError as error:
+        if error.module_missing and spec in _SEED_ALIASES:
             return import_response_model(_SEED_ALIASES[spec])
-        raise CLIError(f"{where}: cannot import module {module_name!r} ({exc})") from None
-    except BaseException as exc:  # noqa: BLE001 - the module's own code failed (even sys.exit at import)
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise CLIError(f"{where}: importing module {module_name!r} failed: {type(exc).__name__}: {exc}") from None
-    model: Any = module
-    for part in attribute.split("."):
-        try:
-            model = getattr(model, part)
-        except AttributeError:
-            if spec in _SEED_ALIASES:
-                return import_response_model(_SEED_ALIASES[spec])
-            raise CLIError(f"{where}: cannot import it (module {module_name!r} has no attribute "
-                           f"{attribute!r})") from None
-        except Exception as exc:  # noqa: BLE001 - a module __getattr__ that fails
-            raise CLIError(f"{where}: reading {attribute!r} from module {module_name!r} failed: "
-                           f"{type(exc).__name__}: {exc}") from None
-    from pydantic import BaseModel
-
-    if model is BaseModel:
-        raise CLIError(f"{where} is pydantic's BaseModel itself; give your subclass of it that describes the answer "
-                       f"(e.g. {DEFAULT_RESPONSE_MODEL})")
-    if not isinstance(model, type):
-        raise CLIError(f"{where} is a {type(model).__name__}, not a class; give a pydantic BaseModel subclass")
-    if not issubclass(model, BaseModel):
-        raise CLIError(f"{where} is not a pydantic BaseModel subclass (class {model.__qualname__}); give one that "
-                       f"describes the answer")
-    return model
+        raise CLIError(str(error)) from None

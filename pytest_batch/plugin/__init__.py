@@ -1,7 +1,8 @@
 """pytest-batch's pytest plugin: options, ini settings, the ``batch`` marker, fixtures, hooks.
 
 This file only wires: what a test runs against is decided in ``options.py``, what its mode
-means (client, waits, cassette, spend guard) in ``modes.py``, counted and printed by
+means (client, keys, waits, spend guard) in ``modes.py``, where the test's own SDK clients and
+processors go (emulator, cassette, live API) in ``environment.py``, counted and printed by
 ``summary.py``, asserted by ``pytest_batch.assertions``; cassettes live in
 ``pytest_batch.cassettes`` and the emulator in ``pytest_batch.sim``. Nothing heavy is imported at module level,
 so loading the plugin costs almost nothing and needs no API key.
@@ -10,26 +11,30 @@ so loading the plugin costs almost nothing and needs no API key.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import modes, summary
+from . import environment, modes, summary
 from . import options as cfg
 
 if TYPE_CHECKING:
     from ..sim.core import Emulator
+    from .environment import BatchEnvironment
 
 _SESSION = pytest.StashKey["cfg.SessionOptions"]()
 _STATS = pytest.StashKey["summary.RunStats"]()
-_CALL_FAILED = pytest.StashKey[bool]()
 _CLIENTS = pytest.StashKey[dict]()  # SDK clients reused across tests of the same provider, key and URL
 _CASSETTE_REPORT = pytest.StashKey["summary.CassetteCheck"]()
 _SPENT = pytest.StashKey["modes.RequestLedger"]()  # requests submitted in record/live mode by this run
 _CLASHES = pytest.StashKey[dict]()  # under xdist: test id -> why its cassette clashes (fails at setup)
 _DESELECTED = pytest.StashKey[list]()  # items -k/-m/--deselect left out: their cassettes still count as used
+_ENVIRONMENT = pytest.StashKey["BatchEnvironment"]()  # the running batch test's environment
+#: the fixtures that talk to the provider: a test using one needs its key (record/live) and cassette (replay)
+_TALKING_FIXTURES = ("batch_env",)
 
 
 # ---------------------------------------------------------------------- options and ini
@@ -67,6 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     ):
         parser.addini(name, help_text, default="")
     parser.addini("batch_model", "default for --batch-model: provider/model entries", type="args", default=[])
+    parser.addini("batch_response_model", "the pydantic model batch_processor extracts, as module:Class "
+                  "(default: pytest_batch.seed:User); @pytest.mark.batch(response_model=) wins", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -90,6 +97,18 @@ def _marker(node: Any) -> cfg.MarkerOptions:
         return cfg.MarkerOptions.from_markers(node.iter_markers("batch"))
     except cfg.BatchConfigError as error:
         raise pytest.UsageError(f"{node.nodeid}: {error}") from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(collector: Any, name: str, obj: object) -> Any:
+    """A test with a ``batch`` marker is a batch test even without a batch fixture: it runs once per
+    provider with its SDK clients routed by mode (``usefixtures("batch_provider")`` makes it so
+    before pytest works out its fixtures)."""
+    if inspect.isfunction(obj) and collector.istestfunction(obj, name):
+        own = [mark for mark in getattr(obj, "pytestmark", []) if getattr(mark, "name", None) == "batch"]
+        if own or any(True for _ in collector.iter_markers("batch")):
+            pytest.mark.usefixtures("batch_provider")(obj)
+    return (yield)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -149,24 +168,24 @@ def _name_without_provider(name: str, provider: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _batch_network(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Batch tests in simulate, replay and auto mode fail any real connection, naming the host."""
+def _batch_environment(request: pytest.FixtureRequest) -> Iterator[None]:
+    """While a batch test runs, every SDK client and processor built in it goes where its mode says
+    (``environment.py``): the emulator, the cassette, or the live API."""
     if "batch_provider" not in request.fixturenames:
         yield
         return
     options: cfg.TestOptions = request.getfixturevalue("_batch_options")
-    if not options.blocks_network:
-        yield
-        return
-    if options.uses_cassette:  # auto mode replaying: vcrpy must see the real transports first
-        from ..cassettes import preload
+    config = request.config
 
-        preload()
-    from ..sim.patch import block_network
+    def ledger() -> modes.RequestLedger:
+        if _SPENT not in config.stash:
+            config.stash[_SPENT] = modes.request_ledger(config)
+        return config.stash[_SPENT]
 
-    with block_network(why=f"this test runs --batch-mode={options.mode_label}, which never touches the network",
-                       hint="Only --batch-mode=record and --batch-mode=live reach the network, and only when asked "
-                            "for on the command line or in a marker."):
+    explicit = any(name in request.fixturenames for name in _TALKING_FIXTURES)
+    for env in environment.run(request, options, explicit=explicit, clients=config.stash.setdefault(_CLIENTS, {}),
+                               stats=config.stash[_STATS].for_provider(options.provider), ledger=ledger):
+        request.node.stash[_ENVIRONMENT] = env
         yield
 
 
@@ -178,10 +197,11 @@ def _batch_emulator() -> Emulator:
 
 
 @pytest.fixture
-def batch_sim(_batch_emulator: Emulator, _batch_options: cfg.TestOptions) -> Emulator:
-    """This test's emulator (one per worker, reset before each test), lifecycle and faults from
-    the ``batch`` marker. The ten seed prompts answer with their users, as a fallback: the test's
-    own ``expect(...)`` calls win. Program it with ``expect``, ``respond_with``, ``faults``,
+def batch_sim(request: pytest.FixtureRequest, _batch_emulator: Emulator, _batch_options: cfg.TestOptions) -> Emulator:
+    """This test's emulator (one per worker, reset before each test), lifecycle, faults and answers
+    from the ``batch`` marker. What a request gets back: the test's own ``expect(...)`` calls
+    first, then the marker's ``responses=`` file, then the ten seed prompts' users, then a
+    schema-valid synthetic answer. Program it with ``expect``, ``respond_with``, ``faults``,
     ``set_lifecycle`` and ``advance``; read ``journal``."""
     from ..sim.clock import FrozenClock
 
@@ -189,15 +209,19 @@ def batch_sim(_batch_emulator: Emulator, _batch_options: cfg.TestOptions) -> Emu
     emulator.clock = FrozenClock()
     emulator.reset()
     emulator.set_lifecycle(_batch_options.lifecycle or "immediate")
+    problem: str | None = None
+    if _batch_options.responses:
+        try:
+            emulator.respond_with(modes.file_answers(request.node.path.parent / _batch_options.responses))
+        except ValueError as error:
+            problem = f"@pytest.mark.batch(responses={_batch_options.responses!r}): {error}"
     emulator.respond_with(modes.seed_answers())
     try:
         cfg.apply_faults(emulator, _batch_options.faults)
     except cfg.BatchConfigError as error:
-        bad_faults: str | None = str(error)
-    else:
-        bad_faults = None
-    if bad_faults is not None:  # failed outside the except block: no "During handling..." chain
-        modes.fail_test(bad_faults)
+        problem = problem or str(error)
+    if problem is not None:  # failed outside the except block: no "During handling..." chain
+        modes.fail_test(problem)
     return emulator
 
 
@@ -224,36 +248,28 @@ def expected_users() -> list[Any]:
 
 
 @pytest.fixture
-def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOptions,
-                    _batch_network: None) -> Iterator[Any]:
-    """A ``BatchProcessor`` for this test's provider and mode, extracting ``User`` objects:
-    on the emulator (simulate), a cassette (replay/record) or the live API (live)."""
-    from ..processor import BatchProcessor
-    from ..seed import User
+def batch_env(request: pytest.FixtureRequest, batch_provider: str, _batch_environment: None) -> BatchEnvironment:
+    """This test's batch environment: ``provider``, ``model``, ``mode``, ``response_model``,
+    ``emulator`` (simulate) and ``cassette`` (replay/record). Every SDK client the test's code
+    builds goes where the mode says (simulate: the emulator; replay: the cassette; record: the
+    live API into the cassette; live: the live API); offline no API key is needed."""
+    return request.node.stash[_ENVIRONMENT]
 
-    options = _batch_options
-    run_stats = request.config.stash[_STATS]
-    limit = None
-    if options.mode in cfg.NETWORK_MODES:
-        if _SPENT not in request.config.stash:
-            request.config.stash[_SPENT] = modes.request_ledger(request.config)
-        limit = modes.SpendGuard(request.config.stash[_SPENT], options)
-    if options.mode == "simulate":
-        emulator: Emulator = request.getfixturevalue("batch_sim")
-        processor = BatchProcessor(options.model, response_model=User, client=modes.emulator_client(emulator, options),
-                                   sleep=modes.emulated_sleep(emulator))
-        yield summary.instrument(processor, run_stats.for_provider(options.provider), options.mode)
-        return
-    client = modes.real_client(options, request.config.stash.setdefault(_CLIENTS, {}))
-    # a replayed poll answers at once: waiting between polls would only slow the test down
-    sleep = modes.no_sleep if options.mode == "replay" else None
-    processor = summary.instrument(BatchProcessor(options.model, response_model=User, client=client, sleep=sleep),
-                                   run_stats.for_provider(options.provider), options.mode, limit=limit)
-    if not options.uses_cassette:
-        yield processor
-        return
-    yield from modes.run_in_cassette(request, options, processor, limit,
-                                     lambda: request.node.stash.get(_CALL_FAILED, False))
+
+@pytest.fixture
+def batch_processor_factory(batch_env: BatchEnvironment) -> Callable[..., Any]:
+    """``factory(response_model=Invoice, model=None, **processor_kwargs)``: a new ``BatchProcessor``
+    for this test's provider and mode, as many as the test needs. ``response_model`` defaults to
+    the configured one, ``model`` to the test's (a bare name gets the test's provider)."""
+    return batch_env.processor
+
+
+@pytest.fixture
+def batch_processor(batch_env: BatchEnvironment) -> Any:
+    """A ``BatchProcessor`` for this test's provider and mode, extracting the configured model
+    (``@pytest.mark.batch(response_model=)``, the ``batch_response_model`` ini setting, else
+    ``User``): on the emulator (simulate), a cassette (replay/record) or the live API (live)."""
+    return batch_env.processor()
 
 
 # ---------------------------------------------------------------------- hooks
@@ -282,7 +298,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     if report.when == "call":
-        item.stash[_CALL_FAILED] = report.failed
+        item.stash[modes.CALL_FAILED] = report.failed
         note = modes.not_recorded_note(item) if report.failed else None
         if note:
             report.sections.append(("pytest-batch", note))

@@ -1,9 +1,9 @@
-"""What each --batch-mode means for one test: its SDK client, how it waits, the cassette it
-runs in, and the live-spend guard. The fixtures in ``plugin/__init__.py`` call these."""
+"""What each --batch-mode means for one test: its SDK client, its keys, how it waits, and the
+live-spend guard. ``environment.py`` (where a test's clients go) and the fixtures in
+``plugin/__init__.py`` call these."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,45 +17,8 @@ if TYPE_CHECKING:
 
 #: the cassette session of the running test (record/replay), for the call hook's messages
 CASSETTE_SESSION = pytest.StashKey[Any]()
-
-
-def run_in_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, processor: Any,
-                    guard: SpendGuard | None, test_failed: Callable[[], bool]) -> Iterator[Any]:
-    """Run the test inside its cassette; a failed test records nothing, a pending recording skips."""
-    from ..cassettes import CassetteError, RecordingPending, use_cassette
-
-    cassette = use_cassette(options.cassette, mode=options.mode, provider=options.provider, model=options.model,
-                            recorded_against=cfg.recorded_against(options.provider),
-                            record_timeout=options.record_timeout, nodeid=request.node.nodeid, config=request.config)
-    try:
-        session = cassette.__enter__()
-    except CassetteError as error:
-        unusable = str(error)
-    else:
-        unusable = None
-    if unusable is not None:
-        pytest.fail(unusable, pytrace=False)
-    request.node.stash[CASSETTE_SESSION] = session
-    if guard is not None and session.resuming:
-        guard.enabled = False
-    pending: list[BaseException] = []
-    if options.mode == "record":
-        wait_within_record_timeout(processor, session, pending)
-    yield processor
-    failed = test_failed()
-    error: BaseException | None = pending[0] if pending else (TestFailed() if failed else None)
-    outcome: tuple[Any, str] | None = None
-    try:
-        cassette.__exit__(type(error) if error else None, error, None)
-    except RecordingPending as stopped:
-        if not pending:  # not reported by the test call yet
-            outcome = (skip_test, str(stopped))
-    except CassetteError as mismatch:
-        if not failed:  # a failed test already shows the mismatch
-            outcome = (fail_test, str(mismatch))
-    if outcome is not None:
-        report, message = outcome
-        report(message)
+#: whether the test's call phase failed (a failed test records no cassette)
+CALL_FAILED = pytest.StashKey[bool]()
 
 
 def pending_batch_gone(item: pytest.Item, error: BaseException) -> str | None:
@@ -106,15 +69,29 @@ def wait_within_record_timeout(processor: Any, session: Any, pending: list[BaseE
     processor.wait = wait_or_leave_pending
 
 
-def seed_answers() -> Any:
-    from ..seed import seed_expectations
-    from ..sim.responders import Expectation
-
-    expectations = [Expectation.from_mapping(row) for row in seed_expectations()]
+def answers_from(expectations: Any) -> Any:
+    """A responder answering with the first matching expectation, else passing (None): added with
+    ``respond_with``, it ranks below the test's own ``expect(...)`` calls."""
+    expectations = list(expectations)
 
     def answer(item: Any) -> Any:
         return next((e.answer() for e in expectations if e.matches(item)), None)
     return answer
+
+
+def seed_answers() -> Any:
+    from ..seed import seed_expectations
+    from ..sim.responders import Expectation
+
+    return answers_from(Expectation.from_mapping(row) for row in seed_expectations())
+
+
+def file_answers(path: Path) -> Any:
+    """The answers of an expectations file (JSONL, JSON or YAML; raises ValueError naming the file,
+    and the line or item, when it cannot be read)."""
+    from ..sim.responders import load_expectations
+
+    return answers_from(load_expectations(path))
 
 
 def emulator_client(emulator: Emulator, options: cfg.TestOptions) -> Any:
@@ -129,10 +106,22 @@ def no_sleep(seconds: float) -> None:
     return None
 
 
+async def no_async_sleep(seconds: float) -> None:
+    return None
+
+
 def emulated_sleep(emulator: Emulator) -> Any:
     def sleep(seconds: float) -> None:  # waits move the emulator's clock, never the wall clock
         if seconds and seconds > 0:
             emulator.advance(seconds)
+    return sleep
+
+
+def emulated_async_sleep(emulator: Emulator) -> Any:
+    move = emulated_sleep(emulator)
+
+    async def sleep(seconds: float) -> None:
+        move(seconds)
     return sleep
 
 
@@ -147,6 +136,23 @@ def real_client(options: cfg.TestOptions, cache: dict[Any, Any]) -> Any:
         pytest.fail(missing, pytrace=False)
     # an emulator server behind *_BASE_URL takes any key
     return cfg.sdk_client(options.provider, api_key=FAKE_KEYS[options.provider] if missing else None, cache=cache)
+
+
+def check_api_key(options: cfg.TestOptions) -> None:
+    """Record and live mode need the provider's key, unless its *_BASE_URL is an emulator server."""
+    missing = cfg.missing_api_key(options.provider, mode=options.mode)
+    if missing and cfg.recorded_against(options.provider) != "emulator":
+        fail_test(missing)
+
+
+def emulator_server_keys() -> dict[str, str | None]:
+    """Placeholder keys for the providers whose *_BASE_URL is an emulator server on loopback and
+    that have no key set: it takes any key, and the SDKs refuse to start without one."""
+    from ..sim.patch import placeholder_keys
+
+    keyless = [provider for provider in cfg.PROVIDERS
+               if cfg.missing_api_key(provider) and cfg.recorded_against(provider) == "emulator"]
+    return placeholder_keys(keyless) if keyless else {}
 
 
 class RequestLedger:

@@ -31,10 +31,13 @@ MODES: tuple[str, ...] = ("auto", "simulate", "replay", "record", "live")
 #: modes that may open real connections (and spend money).
 NETWORK_MODES = frozenset({"record", "live"})
 
-MARKER_DOC = ("batch(providers=None, mode=None, cassette=None, lifecycle=None, faults=None): configure a "
-              "pytest-batch test: narrow the providers it runs against, pin its mode, name its cassette, set the "
-              "emulator's lifecycle ('immediate', 'polls:N', 'seconds:S', 'manual') or inject emulator faults.")
-_MARKER_KEYS = frozenset({"providers", "mode", "cassette", "lifecycle", "faults"})
+MARKER_DOC = ("batch(providers=None, mode=None, cassette=None, lifecycle=None, faults=None, response_model=None, "
+              "responses=None): make a test a pytest-batch test (run once per provider, its SDK clients routed by "
+              "mode) and configure it: narrow the providers it runs against, pin its mode, name its cassette, set "
+              "the emulator's lifecycle ('immediate', 'polls:N', 'seconds:S', 'manual'), inject emulator faults, "
+              "name the pydantic model batch_processor extracts (a class or 'module:Class'), or give the "
+              "emulator an expectations file (JSONL or YAML, relative to the test file) to answer prompts with.")
+_MARKER_KEYS = frozenset({"providers", "mode", "cassette", "lifecycle", "faults", "response_model", "responses"})
 
 
 class BatchConfigError(ValueError):
@@ -102,6 +105,8 @@ class SessionOptions:
     models: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
     record_timeout: float | None = None
     max_requests: int | None = None
+    #: the ``batch_response_model`` ini setting ("module:Class"), imported when a test first needs it
+    response_model: str | None = None
 
     @classmethod
     def from_pytest(cls, config: Any) -> SessionOptions:
@@ -125,6 +130,9 @@ class SessionOptions:
         mode, mode_source = pick("batch_mode")
         record_timeout, record_timeout_source = pick("batch_record_timeout")
         max_requests, max_requests_source = pick("batch_max_requests")
+        response_model = (config.getini("batch_response_model") or "").strip() or None
+        if response_model is not None:
+            _check_model_spec(response_model, "ini setting batch_response_model")
         return cls(
             providers=parse_providers(providers, source=providers_source),
             mode=parse_mode(mode, source=mode_source),
@@ -132,7 +140,15 @@ class SessionOptions:
             models=models,
             record_timeout=_positive(record_timeout, record_timeout_source, float),
             max_requests=_positive(max_requests, max_requests_source, int),
+            response_model=response_model,
         )
+
+
+def _check_model_spec(spec: str, source: str) -> None:
+    from ..response_models import split_spec
+
+    if not split_spec(spec)[0]:
+        raise BatchConfigError(f"{source}: expected 'module:Class' (e.g. myapp.models:Invoice), got {spec!r}")
 
 
 # ---------------------------------------------------------------------- per-test options
@@ -145,6 +161,10 @@ class MarkerOptions:
     cassette: str | None = None
     lifecycle: str | None = None
     faults: Any = None
+    #: a pydantic model class, or "module:Class" (imported when a test first needs it)
+    response_model: Any = None
+    #: an expectations file for the emulator, relative to the test file
+    responses: str | None = None
 
     @classmethod
     def from_markers(cls, markers: Iterable[Any]) -> MarkerOptions:
@@ -153,7 +173,7 @@ class MarkerOptions:
         for marker in markers:
             if marker.args:
                 raise BatchConfigError("@pytest.mark.batch takes keyword arguments only: "
-                                       "providers=, mode=, cassette=, lifecycle=, faults=")
+                                       + ", ".join(f"{key}=" for key in sorted(_MARKER_KEYS)))
             unknown = set(marker.kwargs) - _MARKER_KEYS
             if unknown:
                 raise BatchConfigError(f"@pytest.mark.batch: unknown argument {', '.join(sorted(unknown))}; "
@@ -161,12 +181,28 @@ class MarkerOptions:
             for key, value in marker.kwargs.items():
                 merged.setdefault(key, value)
         providers = merged.get("providers")
+        response_model = merged.get("response_model")
+        if isinstance(response_model, str):
+            _check_model_spec(response_model, "@pytest.mark.batch(response_model=)")
+        elif response_model is not None:
+            from ..response_models import ResponseModelImportError, check_response_model
+
+            try:
+                check_response_model(response_model, where=f"@pytest.mark.batch(response_model={response_model!r})")
+            except ResponseModelImportError as error:
+                raise BatchConfigError(str(error)) from None
+        responses = merged.get("responses")
+        if responses is not None and not isinstance(responses, str | os.PathLike):
+            raise BatchConfigError(f"@pytest.mark.batch(responses=): expected the path of an expectations file "
+                                   f"(JSONL, JSON or YAML), got {type(responses).__name__}")
         return cls(
             providers=parse_providers(providers, source="@pytest.mark.batch(providers=)") if providers else None,
             mode=parse_mode(merged["mode"], source="@pytest.mark.batch(mode=)") if merged.get("mode") else None,
             cassette=merged.get("cassette"),
             lifecycle=merged.get("lifecycle"),
             faults=merged.get("faults"),
+            response_model=response_model,
+            responses=os.fspath(responses) if responses is not None else None,
         )
 
 
@@ -193,6 +229,13 @@ class TestOptions:
     skip_reason: str | None = None
     #: the mode the user asked for (option, ini or marker), before auto resolved it.
     requested_mode: str | None = None
+    #: the marker's response_model=, else the ini's batch_response_model (a class or "module:Class"),
+    #: else None: the seed's User
+    response_model: Any = None
+    #: where ``response_model`` was named, for messages
+    response_model_source: str = "ini setting batch_response_model"
+    #: the marker's responses=: an expectations file, as written (relative to the test file)
+    responses: str | None = None
 
     @property
     def mode_label(self) -> str:
@@ -247,7 +290,10 @@ def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, mo
     return TestOptions(provider=provider, model=session.models[provider], mode=mode,
                        cassette=cassette, lifecycle=marker.lifecycle, faults=marker.faults,
                        record_timeout=session.record_timeout, max_requests=session.max_requests, skip_reason=skip,
-                       requested_mode=requested)
+                       requested_mode=requested, response_model=marker.response_model or session.response_model,
+                       response_model_source=("@pytest.mark.batch(response_model=)" if marker.response_model
+                                              else "ini setting batch_response_model"),
+                       responses=marker.responses)
 
 
 def cassette_paths(session: SessionOptions, marker: MarkerOptions, *, module_name: str,

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import BatchNotFoundError, ProviderError
+from ..errors import BatchNotFoundError, ProviderError, with_cause
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
 from . import (
     LineBuilder,
@@ -259,7 +259,8 @@ def _errors(action: str, batch_id: str | None = None) -> Iterator[None]:
                             f"{_message(error)}{hint}", status=error.status_code) from None
     except anthropic.AnthropicError as error:
         target = f" {batch_id}" if batch_id else ""
-        raise ProviderError(f"Anthropic could not {action}{target}: {error}") from None
+        # "Connection error." alone hides which host failed and why: the message carries the cause
+        raise ProviderError(f"Anthropic could not {action}{target}: {with_cause(error)}") from None
 
 
 def _message(error: Any) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import BatchNotFoundError, ProviderError
+from ..errors import BatchNotFoundError, ProviderError, with_cause
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
 from . import (
     LineBuilder,
@@ -427,7 +427,8 @@ def _errors(action: str, batch_id: str | None = None) -> Iterator[None]:
                                      "'batches/<id>'") from None
         raise
     except _transport_errors() as error:  # google-genai lets the HTTP library's errors through
-        raise ProviderError(f"Google could not {action}{target}: {type(error).__name__}: {error}") from None
+        raise ProviderError(f"Google could not {action}{target}: {type(error).__name__}: {with_cause(error)}") \
+            from None
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:

@@ -21,6 +21,7 @@ from ..errors import (
     ConfigurationError,
     ProviderError,
     UnsupportedOperationError,
+    with_cause,
 )
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
 from . import (
@@ -360,7 +361,8 @@ def _errors(action: str, batch_id: str | None = None, *, what: str = "batch") ->
         raise ProviderError(f"OpenAI could not {action}{target}: HTTP {error.status_code}: {_message(error)}",
                             status=error.status_code) from None
     except openai.OpenAIError as error:  # connection errors and timeouts, after the SDK's own retries
-        raise ProviderError(f"OpenAI could not {action}{target}: {error}") from None
+        # "Connection error." alone hides which host failed and why: the message carries the cause
+        raise ProviderError(f"OpenAI could not {action}{target}: {with_cause(error)}") from None
 
 
 def _message(error: Any) -> str:

@@ -4,6 +4,22 @@ The SDKs' default transports (httpx2.HTTPTransport, and httpx.HTTPTransport for 
 SDKs) are patched, the same seam vcrpy uses, so clients constructed by third-party code
 from environment variables are caught too. Requests for a provider host go to the
 emulator; every other outbound connection fails with a message naming the host.
+
+Three more pieces serve the pytest plugin in every mode, so that the same transport seam
+answers whatever the mode says (the emulator here, vcrpy's cassette in replay and record):
+
+- ``httpx_only()``: clients on aiohttp transports are brought back onto httpx2's default
+  transport (google-genai's ``client.aio``, the openai and anthropic SDKs'
+  ``DefaultAioHttpClient``); only then can either patch see them.
+- ``placeholder_environment()``: placeholder API keys and no base-URL override, so a client
+  built from the environment needs no real key and talks to the default host.
+- ``block_network()``: every other connection fails at the socket, naming the host.
+
+Why transport patching rather than respx (which the architecture names): vcrpy already
+patches exactly these class methods for cassettes, so patching them for the emulator too
+means one seam for all modes, in the order vcrpy expects (it captures the real methods at
+import); respx would add a second layer under httpcore2 that must be ordered against vcrpy's,
+and reaches aiohttp no better.
 """
 
 from __future__ import annotations
@@ -11,17 +27,27 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 import socket
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+from ..endpoints import API_KEY_ENV, BASE_URL_ENV, PROVIDERS
 from .core import PROVIDER_HOSTS
 
 if TYPE_CHECKING:
     from .core import Emulator
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+
+#: environment variables that send an SDK client somewhere else than the provider's default
+#: host, or make it use another credential: cleared while placeholder keys are in force.
+#: (GOOGLE_GENAI_USE_VERTEXAI switches google-genai to Vertex AI, which the emulator does not serve;
+#: ANTHROPIC_AUTH_TOKEN is sent beside the key by the anthropic SDK.)
+REDIRECTING_ENV = (*BASE_URL_ENV.values(), "GOOGLE_VERTEX_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI",
+                   "ANTHROPIC_AUTH_TOKEN")
 
 
 class NetworkBlocked(ConnectionError):
@@ -36,6 +62,49 @@ def blocked_message(host: str, why: str, hint: str = OFFLINE_HINT) -> str:
     return f"pytest-batch blocked a real connection to {host!r} ({why}). {hint}"
 
 
+# ---------------------------------------------------------------------- the environment
+@contextlib.contextmanager
+def environment(changes: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (a string) or remove (None) environment variables while inside; restore them after."""
+    saved = {name: os.environ.get(name) for name in changes}
+    try:
+        for name, value in changes.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def placeholder_keys(providers: Any = None) -> dict[str, str | None]:
+    """The environment changes giving ``providers`` (default: all) a placeholder API key: the
+    first variable its SDK reads gets the key, the others are removed (google-genai warns when
+    GOOGLE_API_KEY and GEMINI_API_KEY are both set)."""
+    from .clients import FAKE_KEYS
+
+    changes: dict[str, str | None] = {}
+    for provider in providers or API_KEY_ENV:
+        first, *others = API_KEY_ENV[provider]
+        changes[first] = FAKE_KEYS[provider]
+        changes.update(dict.fromkeys(others))
+    return changes
+
+
+def placeholder_environment(*, keep_base_urls: bool = False) -> contextlib.AbstractContextManager[None]:
+    """Every provider's API key replaced by a placeholder and (unless ``keep_base_urls``) no base URL
+    override: a client an SDK builds from the environment needs no key and talks to the provider's
+    default host, where the emulator answers. Restored on the way out. (Replay keeps the base URLs:
+    a cassette matches a loopback server's URLs under the default hosts, and a gateway's as recorded.)"""
+    return environment({**placeholder_keys(), **({} if keep_base_urls else dict.fromkeys(REDIRECTING_ENV))})
+
+
+# ---------------------------------------------------------------------- transports
 def _transport_patches(module_name: str, emulator: Emulator) -> list[Any]:
     """Route the default transports' requests for a provider host to ``emulator``."""
     try:
@@ -62,14 +131,16 @@ def _transport_patches(module_name: str, emulator: Emulator) -> list[Any]:
             mock.patch.object(httpx_module.AsyncHTTPTransport, "handle_async_request", handle_async_request)]
 
 
-def _aiohttp_patches() -> list[Any]:
+def _google_genai_patches(importing: bool) -> list[Any]:
     """Keep google-genai's async calls on httpx2/httpx, where the transport patches see them.
 
     google-genai sends ``client.aio`` calls through aiohttp whenever aiohttp is installed and no
     async httpx client or transport was injected (``BaseApiClient._use_aiohttp``, wire-formats.md
-    0.1), which would bypass the emulator and hit the socket block instead.
+    0.1). Patched when google-genai is imported already, or when ``importing`` and aiohttp is
+    installed (without aiohttp, google-genai never uses it).
     """
-    if importlib.util.find_spec("google") is None or importlib.util.find_spec("google.genai") is None:
+    loaded = "google.genai._api_client" in sys.modules
+    if not loaded and not (importing and _installed("aiohttp") and _installed("google.genai")):
         return []
     from google.genai import _api_client
 
@@ -78,6 +149,74 @@ def _aiohttp_patches() -> list[Any]:
     return [mock.patch.object(_api_client.BaseApiClient, "_use_aiohttp", lambda self: False)]
 
 
+#: the aiohttp transports of the SDKs' ``DefaultAioHttpClient`` (openai >= 3, anthropic >= 2 vendor
+#: httpx-aiohttp for httpx2): the transport module, and the httpx library its requests belong to.
+AIOHTTP_TRANSPORTS = {"openai": ("openai._vendor.httpx_aiohttp.transport", "httpx2"),
+                      "anthropic": ("anthropic._vendor.httpx_aiohttp.transport", "httpx2")}
+_DELEGATE = "_pytest_batch_httpx_transport"
+
+
+def _aiohttp_transport_patches(importing: tuple[str, ...]) -> list[Any]:
+    """Send the requests of the SDKs' aiohttp transports through an httpx2 default transport.
+
+    ``DefaultAioHttpClient`` (``pip install openai[aiohttp]``) is an httpx2 AsyncClient whose
+    transport is aiohttp's: its requests never reach ``httpx2.AsyncHTTPTransport``, so neither
+    the emulator nor vcrpy would see them. Handing each request to an ``AsyncHTTPTransport``
+    (one per aiohttp transport, closed with it) puts them back on the seam every mode uses.
+    Needs aiohttp installed; an SDK is patched when it is imported already or named in
+    ``importing``.
+    """
+    if not _installed("aiohttp"):
+        return []
+    patches: list[Any] = []
+    for sdk, (module_name, httpx_name) in AIOHTTP_TRANSPORTS.items():
+        if sdk not in sys.modules and not (sdk in importing and _installed(sdk)):
+            continue
+        try:
+            transport_cls = importlib.import_module(module_name).AiohttpTransport
+        except (ImportError, AttributeError):
+            continue
+        httpx_module = importlib.import_module(httpx_name)
+        real_aclose = transport_cls.aclose
+
+        async def handle_async_request(self: Any, request: Any, _httpx: Any = httpx_module) -> Any:
+            delegate = self.__dict__.get(_DELEGATE)
+            if delegate is None:
+                delegate = self.__dict__[_DELEGATE] = _httpx.AsyncHTTPTransport()
+            return await delegate.handle_async_request(request)
+
+        async def aclose(self: Any, _real: Any = real_aclose) -> None:
+            delegate = self.__dict__.pop(_DELEGATE, None)
+            if delegate is not None:
+                await delegate.aclose()
+            await _real(self)
+
+        patches += [mock.patch.object(transport_cls, "handle_async_request", handle_async_request),
+                    mock.patch.object(transport_cls, "aclose", aclose)]
+    return patches
+
+
+def _installed(module_name: str) -> bool:
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def httpx_only(providers: Iterable[str] = PROVIDERS) -> Iterator[None]:
+    """While inside, SDK clients that would send through aiohttp send through httpx2's default
+    transport instead (google-genai's ``client.aio``, openai's and anthropic's
+    ``DefaultAioHttpClient``), where the emulator's patch and vcrpy's cassettes see them.
+
+    Every SDK imported already is covered; of the others, those of ``providers`` are imported
+    to be patched when aiohttp is installed (an SDK costs up to a second or two to import)."""
+    importing = tuple(providers)
+    with _patched([*_google_genai_patches("google" in importing), *_aiohttp_transport_patches(importing)]):
+        yield
+
+
+# ---------------------------------------------------------------------- the network
 def _socket_patches(allow_hosts: tuple[str, ...], why: str, hint: str = OFFLINE_HINT) -> list[Any]:
     """Refuse name lookups and connections for every host but ``allow_hosts``.
 
@@ -115,13 +254,25 @@ def block_network(allow_hosts: tuple[str, ...] = LOOPBACK, *, why: str = "networ
 
 
 @contextlib.contextmanager
-def intercept(emulator: Emulator, allow_hosts: tuple[str, ...] = LOOPBACK) -> Iterator[Emulator]:
+def intercept(emulator: Emulator, allow_hosts: tuple[str, ...] = LOOPBACK, *,
+              why: str = "only the pytest-batch emulator is reachable here", hint: str = OFFLINE_HINT,
+              fake_keys: bool = True, providers: Iterable[str] = PROVIDERS) -> Iterator[Emulator]:
     """Route every httpx2/httpx request for api.openai.com, api.anthropic.com and
-    generativelanguage.googleapis.com to ``emulator`` (google-genai's async calls included, kept
-    off aiohttp); block every other host."""
-    patches = [*_transport_patches("httpx2", emulator), *_transport_patches("httpx", emulator), *_aiohttp_patches(),
-               *_socket_patches(allow_hosts, "only the pytest-batch emulator is reachable here")]
-    with _patched(patches):
+    generativelanguage.googleapis.com to ``emulator`` (clients on aiohttp transports included,
+    see ``httpx_only``); block every other host, saying ``why`` and ``hint``.
+
+    With ``fake_keys`` (the default) every provider's API key is a placeholder and no
+    base URL is overridden while inside: ``openai.OpenAI()``, ``anthropic.Anthropic()`` and
+    ``genai.Client()`` work without a key and reach the emulator; the variables are restored
+    after. ``providers``: the SDKs to import for ``httpx_only`` when aiohttp is installed.
+    """
+    patches = [*_transport_patches("httpx2", emulator), *_transport_patches("httpx", emulator),
+               *_socket_patches(allow_hosts, why, hint)]
+    with contextlib.ExitStack() as stack:
+        if fake_keys:
+            stack.enter_context(placeholder_environment())
+        stack.enter_context(httpx_only(providers))
+        stack.enter_context(_patched(patches))
         yield emulator
 
 

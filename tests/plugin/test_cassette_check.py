@@ -15,9 +15,11 @@ pytestmark = pytest.mark.usefixtures("clean_env")
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """The example test with the project's own recorded cassettes beside it."""
+    """The example test with the project's own recorded cassettes of it beside it."""
     pytester.makepyfile(test_users=USERS_TEST)
-    shutil.copytree(ROOT / "cassettes", pytester.path / "cassettes")
+    for provider in ("openai", "anthropic", "google"):
+        folder = Path("cassettes") / provider / "test_users"
+        shutil.copytree(ROOT / folder, pytester.path / folder)
     return pytester
 
 

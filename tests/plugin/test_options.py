@@ -149,7 +149,7 @@ def test_numeric_options_are_checked(pytester: pytest.Pytester, option: str) -> 
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.batch(providers=None, mode=None, cassette=None, lifecycle=None, "
-                                 "faults=None)*"])
+                                 "faults=None, response_model=None, responses=None)*"])
     pytester.makepyfile("""
         import pytest
 
@@ -281,7 +281,7 @@ def test_bad_marker_argument_is_reported(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*@pytest.mark.batch: unknown argument provider; use cassette, faults, "
-                                 "lifecycle, mode, providers*"])
+                                 "lifecycle, mode, providers, response_model, responses*"])
 
 
 def test_auto_simulates_tests_that_program_the_emulator_even_with_a_cassette(pytester: pytest.Pytester) -> None:

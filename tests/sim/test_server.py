@@ -145,15 +145,36 @@ def test_intercept_routes_clients_made_by_third_party_code(emulator: Emulator, m
     assert "llm-proxy.example.net" in str(info.value.__cause__)
 
 
+def test_intercept_needs_no_key_and_puts_the_environment_back(emulator: Emulator, monkeypatch) -> None:
+    """Inside intercept() the SDKs find placeholder keys and no base URL override (a client made
+    from the environment reaches the emulator); outside, the environment is as it was."""
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/openai/v1")  # nothing listens there
+    monkeypatch.setenv("GEMINI_API_KEY", "the-users-own")
+    with intercept(emulator):
+        assert _openai_users(openai.OpenAI(max_retries=0)) == list(EXPECTED_USERS)
+        assert list(anthropic.Anthropic().messages.batches.list()) == []
+    assert "OPENAI_API_KEY" not in os.environ and "GOOGLE_API_KEY" not in os.environ
+    assert os.environ["OPENAI_BASE_URL"] == "http://127.0.0.1:9/openai/v1"
+    assert os.environ["GEMINI_API_KEY"] == "the-users-own"
+
+
 def test_intercept_keeps_google_genai_async_calls_off_aiohttp(monkeypatch) -> None:
     """google-genai sends client.aio through aiohttp whenever aiohttp is installed (wire-formats.md
-    0.1); aiohttp is not installed here, so a stub makes the SDK believe it is."""
+    0.1); where aiohttp is not installed, a stub makes the SDK believe it is."""
+    import importlib.util
+
     from google import genai
     from google.genai import _api_client
 
     monkeypatch.delenv("GOOGLE_GEMINI_BASE_URL", raising=False)
     monkeypatch.setattr(_api_client.BaseApiClient, "_use_aiohttp", lambda self: True)
     emulator = Emulator(expectations=seed_expectations())
+    # without aiohttp the stubbed SDK reaches for the module it lacks; with it, aiohttp's own
+    # connection (which the socket block refuses)
+    without_interception = (NameError, "aiohttp") if importlib.util.find_spec("aiohttp") is None else \
+        (Exception, "generativelanguage.googleapis.com")
 
     async def first_answer() -> str:
         client = genai.Client(api_key="local")  # as third-party code would make it
@@ -161,8 +182,8 @@ def test_intercept_keeps_google_genai_async_calls_off_aiohttp(monkeypatch) -> No
         job = await client.aio.batches.get(name=job.name)
         return job.dest.inlined_responses[0].response.text
 
-    with block_network(), pytest.raises(NameError, match="aiohttp"):  # the stub works: the SDK reaches for aiohttp
-        asyncio.run(first_answer())
+    with block_network(), pytest.raises(without_interception[0], match=without_interception[1]):
+        asyncio.run(first_answer())  # the SDK does reach for aiohttp
     with intercept(emulator):
         answer = asyncio.run(first_answer())
     assert User.model_validate_json(answer) == EXPECTED_USERS[0]

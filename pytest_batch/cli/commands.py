@@ -202,6 +202,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from ..errors import BatchTimeoutError
+    from ..processor.polling import seconds_text
     from .output import (
         EXIT_FAILED,
         EXIT_TIMEOUT,
@@ -226,7 +227,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 job = processor.wait(job, callback=seen.append, **options)
             except BatchTimeoutError:
                 still = status_text(seen[-1].status) if seen else "running"
-                limit = f"--timeout {args.timeout:g}s" if args.timeout is not None else "the default 24h timeout"
+                limit = f"--timeout {seconds_text(args.timeout)}" if args.timeout is not None else \
+                    "the default 24h timeout"
                 raise CLIError(f"batch {args.batch_id} is still {still} after {limit}; "
                                "run `status --wait` again, or raise --timeout", code=EXIT_TIMEOUT) from None
 

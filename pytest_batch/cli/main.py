@@ -51,9 +51,9 @@ Where requests go:
 
 EPILOG = """\
 exit codes: 0 ok (status: completed or still running), 1 error, 2 bad usage (a missing or
-  malformed --model too), 3 batch failed (or completed with no request succeeded, as
-  Anthropic and Gemini batches whose every request errored do), 4 batch expired,
-  5 batch cancelled, 6 `status --wait` timed out,
+  malformed --model, a --response-model that cannot be imported too), 3 batch failed (or
+  completed with no request succeeded, as Anthropic and Gemini batches whose every request
+  errored do), 4 batch expired, 5 batch cancelled, 6 `status --wait` timed out,
   130 interrupted. `results` writes what came back and exits with the batch's code (3, 4, 5)
   when it did not complete, saying how many requests never ran or were not returned. `demo` exits 1
   when any provider's results differ from the expected users.

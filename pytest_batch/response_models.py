@@ -49,13 +49,13 @@ def import_response_model(spec: str, *, where: str, search: Iterable[str | Path]
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ResponseModelImportError(f"{where}: cannot import module {module_name!r} ({exc})",
+        raise ResponseModelImportError(f"{where}: cannot import module {module_name!r} ({_one_line(exc)})",
                                        module_missing=True) from None
     except BaseException as exc:  # noqa: BLE001 - the module's own code failed (even sys.exit at import)
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise ResponseModelImportError(f"{where}: importing module {module_name!r} failed: "
-                                       f"{type(exc).__name__}: {exc}") from None
+                                       f"{type(exc).__name__}: {_one_line(exc)}") from None
     model: Any = module
     for part in attribute.split("."):
         try:
@@ -65,7 +65,7 @@ def import_response_model(spec: str, *, where: str, search: Iterable[str | Path]
                                            f"{attribute!r})", module_missing=True) from None
         except Exception as exc:  # noqa: BLE001 - a module __getattr__ that fails
             raise ResponseModelImportError(f"{where}: reading {attribute!r} from module {module_name!r} failed: "
-                                           f"{type(exc).__name__}: {exc}") from None
+                                           f"{type(exc).__name__}: {_one_line(exc)}") from None
     check_response_model(model, where=where)
     return model
 
@@ -83,3 +83,8 @@ def check_response_model(model: Any, *, where: str) -> None:
     if not issubclass(model, BaseModel):
         raise ResponseModelImportError(f"{where} is not a pydantic BaseModel subclass (class {model.__qualname__}); "
                                        "give one that describes the answer")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line: every message built here is one line (the CLI's contract)."""
+    return " ".join(str(exc).split())

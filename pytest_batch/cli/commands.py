@@ -4,7 +4,6 @@ list-models | demo``: each takes the parsed arguments and returns its exit code.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -98,15 +97,17 @@ class _Run:
             flags += f" --base-url {self.args.base_url}"
         return flags
 
-    def done(self, data: Any, render: Callable[[Any], None]) -> None:
+    def done(self, data: Any, render: Callable[[Any], None], *, stderr: bool = False) -> None:
+        """Report ``data`` as JSON (--json) or ``render`` it; on stderr when stdout carries the
+        command's data (``--output-file -``)."""
         if self.args.json:
             from .output import emit_json
 
-            emit_json(data)
+            emit_json(data, sys.stderr if stderr else None)
         else:
             from .output import console
 
-            render(console())
+            render(console(stderr=stderr))
 
 
 def _next_steps(job_id: str, run: _Run) -> str:
@@ -118,21 +119,26 @@ def _next_steps(job_id: str, run: _Run) -> str:
 def cmd_create(args: argparse.Namespace) -> int:
     from ..providers import PROVIDERS, get_provider
     from .inputs import import_response_model, read_messages
-    from .output import esc
+    from .output import esc, output_file
 
     name, _, bare = (args.model or "").partition("/")
     check = get_provider(args.model)[0].check_custom_id if name in PROVIDERS and bare else None  # else: _Run says
     messages = read_messages(args.messages_file, check)
     model = import_response_model(args.response_model)
+    destination = output_file(args.output_file) if args.output_file else None
     with _Run(args, need_key=not args.output_file, state="none" if args.output_file else "create") as run:
         processor = run.processor(model)
-        if args.output_file:
-            processor.build(messages.requests, custom_ids=messages.custom_ids, output=args.output_file)
+        if destination is not None:
+            requests = processor.build(messages.requests, custom_ids=messages.custom_ids)
+            with destination.open() as out:
+                out.write(requests.to_bytes().decode("utf-8"))
             count = len(messages.requests)
+            file_path = "FILE" if destination.is_stdout else args.output_file
             run.done({"output_file": args.output_file, "requests": count, "model": args.model},
-                     lambda out: out.print(f"✅ Wrote {count} {run.provider} requests to {args.output_file}\n"
+                     lambda out: out.print(f"✅ Wrote {count} {run.provider} requests to {destination}\n"
                                            f"submit with: pytest-batch create-from-file --file-path "
-                                           f"{args.output_file} --model {args.model}", markup=False))
+                                           f"{file_path} --model {args.model}", markup=False),
+                     stderr=destination.is_stdout)
             return 0
         build = processor.build(messages.requests, custom_ids=messages.custom_ids)
         job = processor.submit(build)
@@ -202,6 +208,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from ..errors import BatchTimeoutError
+    from ..processor.polling import seconds_text
     from .output import (
         EXIT_FAILED,
         EXIT_TIMEOUT,
@@ -226,7 +233,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 job = processor.wait(job, callback=seen.append, **options)
             except BatchTimeoutError:
                 still = status_text(seen[-1].status) if seen else "running"
-                limit = f"--timeout {args.timeout:g}s" if args.timeout is not None else "the default 24h timeout"
+                limit = f"--timeout {seconds_text(args.timeout)}" if args.timeout is not None else \
+                    "the default 24h timeout"
                 raise CLIError(f"batch {args.batch_id} is still {still} after {limit}; "
                                "run `status --wait` again, or raise --timeout", code=EXIT_TIMEOUT) from None
 
@@ -243,16 +251,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ..errors import ResultsNotReadyError
     from .inputs import import_response_model
+    from .output import output_file
     from .target import CLIError
 
     model = import_response_model(args.response_model) if args.response_model else None
-    path = Path(args.output_file)
-    if path.is_dir():
-        raise CLIError(f"--output-file {path} is a directory; give a file name such as {path / 'results.jsonl'}")
+    path = output_file(args.output_file)
     with _Run(args) as run:
         try:
             results = run.processor(model).results(args.batch_id)
@@ -264,34 +269,26 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def _write_results(results: Any, path: Any, model: type | None) -> dict[str, int]:
-    """Stream ``results`` to ``path`` (parsed items with a model, else the provider's lines),
-    through a side file renamed at the end so an interrupted download never leaves a partial
-    file; returns how many succeeded, failed, and of those never ran (expired, canceled, missing)."""
+    """Stream ``results`` to ``path`` (an OutputFile: a regular file is replaced only once every
+    result is downloaded, so an interrupted download never leaves a partial file) as parsed
+    items with a model, else the provider's lines; returns how many succeeded, failed, and of
+    those never ran (expired, canceled, missing)."""
     import json
 
     from ..models import item_to_json
     from .output import NO_RESULT_KINDS
-    from .target import CLIError
 
     tally = {"succeeded": 0, "failed": 0, "no_result": 0}
-    tmp = path.with_name(path.name + ".part")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("w", encoding="utf-8") as out:
-            for item in results:
-                if item.ok:
-                    tally["succeeded"] += 1
-                else:
-                    tally["failed"] += 1
-                    tally["no_result"] += str(getattr(item.kind, "value", item.kind)) in NO_RESULT_KINDS
-                line = item_to_json(item) if model is not None else json.dumps(_raw(item), ensure_ascii=False,
-                                                                                 default=str)
-                out.write(line + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise CLIError(f"cannot write --output-file {path}: {exc.strerror or exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    with path.open() as out:
+        for item in results:
+            if item.ok:
+                tally["succeeded"] += 1
+            else:
+                tally["failed"] += 1
+                tally["no_result"] += str(getattr(item.kind, "value", item.kind)) in NO_RESULT_KINDS
+            line = item_to_json(item) if model is not None else json.dumps(_raw(item), ensure_ascii=False,
+                                                                             default=str)
+            out.write(line + "\n")
     return tally
 
 
@@ -324,11 +321,12 @@ def _report_results(run: _Run, job: Any, tally: dict[str, int], path: Any, model
         warning = f"the batch did not complete ({state})"
     form = "parsed into " + model.__name__ if model is not None else "raw provider lines"
     mark = "⚠️ " if warning else "✅"
-    run.done({"batch_id": args.batch_id, "output_file": str(path), "succeeded": succeeded, "failed": failed,
+    run.done({"batch_id": args.batch_id, "output_file": path.name, "succeeded": succeeded, "failed": failed,
               "format": "parsed" if model is not None else "raw", "status": state, "requests": requests,
               "never_ran": not_run, "not_returned": absent},
              lambda out: out.print(f"{mark} Wrote {written} results of {args.batch_id} to {path} ({form}): "
-                                   f"{succeeded} succeeded, {failed} failed", markup=False))
+                                   f"{succeeded} succeeded, {failed} failed", markup=False),
+             stderr=path.is_stdout)
     if warning:
         print(f"⚠️  {warning}", file=sys.stderr)
     return code

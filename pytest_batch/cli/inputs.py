@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..response_models import DEFAULT_RESPONSE_MODEL  # --response-model when none is given
+from .output import EXIT_USAGE
 from .target import CLIError
 
 #: the seed README writes ``--response-model "examples.User"``; when no importable
@@ -32,24 +33,32 @@ def read_messages(path: str | Path, check_custom_id: Callable[[str], None] | Non
     rule, so a bad one is reported with its line). Blank lines are skipped."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise CLIError(f"messages file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CLIError(f"cannot read messages file {path}: {exc}") from None
+    except OSError as exc:
+        raise CLIError(f"cannot read messages file {path}: {exc.strerror or exc}") from None
+    try:
+        # utf-8-sig: editors on Windows (Notepad, Excel's "CSV UTF-8") start the file with a byte-order mark
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"messages file {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                       f"{exc.start}); save it as UTF-8") from None
     requests: list[str | list[dict[str, Any]]] = []
     ids: list[str | None] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+    # JSON Lines ends lines with "\n" (and tolerates "\r\n"), nothing else: str.splitlines() would also
+    # split at U+2028, U+0085 and the like, which JSON strings may hold as they are.
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r").removeprefix("\ufeff")  # files joined with `cat` keep their marks
+        if not line.strip(_JSON_WHITESPACE):
             continue
         where = f"{path} line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CLIError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        row = _json_line(line, where)
         custom_id = None
         if isinstance(row, str):
+            if not row:
+                raise CLIError(f"{where}: the prompt is empty")
             request: str | list[dict[str, Any]] = row
         elif isinstance(row, dict):
             custom_id = row.get("custom_id")
@@ -85,6 +94,29 @@ def read_messages(path: str | Path, check_custom_id: Callable[[str], None] | Non
     return Messages(requests, filled)
 
 
+#: what JSON calls whitespace (RFC 8259): a line of nothing else is blank.
+_JSON_WHITESPACE = " \t\r\n"
+
+
+def _json_line(line: str, where: str) -> Any:
+    """One line's JSON value, or a CLIError saying what is wrong with the line."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise CLIError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except ValueError:  # json raises it for an integer longer than Python converts
+        raise CLIError(f"{where}: a number has more than {sys.get_int_max_str_digits()} digits") from None
+    except RecursionError:
+        raise CLIError(f"{where}: the JSON is nested too deeply") from None
+    if "\\u" in line:  # an escape may spell half of a UTF-16 pair, which no provider can be sent
+        try:
+            json.dumps(row, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CLIError(f"{where}: holds {exc.object[exc.start]!r}, half of a UTF-16 surrogate pair and no "
+                           "character; write the character itself, or both halves of its \\u escape") from None
+    return row
+
+
 def _check_messages(messages: Any, where: str) -> list[dict[str, Any]]:
     """The chat messages of one line, checked as the processor will check them, so a bad one
     is reported with its file and line (the processor only knows the request's number)."""
@@ -106,7 +138,10 @@ def _check_messages(messages: Any, where: str) -> list[dict[str, Any]]:
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    """``value`` as JSON for an error line: cut to ``limit`` characters, and every character that
+    is not printable (U+2028, a C1 control a terminal may obey) escaped, so the line stays one."""
     text = json.dumps(value, ensure_ascii=False, default=str)
+    text = "".join(char if char.isprintable() else json.dumps(char)[1:-1] for char in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -115,7 +150,7 @@ def request_file_model(path: str | Path) -> tuple[str | None, str | None]:
     ``body.model``, Anthropic lines ``params.model``; Gemini lines (``key``/``request``) name no
     model (None). ``(None, None)`` when the line is none of these (the processor reports it)."""
     try:
-        with Path(path).open(encoding="utf-8") as handle:
+        with Path(path).open(encoding="utf-8-sig") as handle:  # a byte-order mark is no JSON
             first = next((line for line in handle if line.strip()), "")
         row = json.loads(first)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -164,4 +199,4 @@ def import_response_model(spec: str | None) -> type:
     except ResponseModelImportError as error:
         if error.module_missing and spec in _SEED_ALIASES:
             return import_response_model(_SEED_ALIASES[spec])
-        raise CLIError(str(error)) from None
+        raise CLIError(str(error), code=EXIT_USAGE) from None  # the option names no model: bad usage

@@ -51,9 +51,9 @@ Where requests go:
 
 EPILOG = """\
 exit codes: 0 ok (status: completed or still running), 1 error, 2 bad usage (a missing or
-  malformed --model too), 3 batch failed (or completed with no request succeeded, as
-  Anthropic and Gemini batches whose every request errored do), 4 batch expired,
-  5 batch cancelled, 6 `status --wait` timed out,
+  malformed --model, a --response-model that cannot be imported too), 3 batch failed (or
+  completed with no request succeeded, as Anthropic and Gemini batches whose every request
+  errored do), 4 batch expired, 5 batch cancelled, 6 `status --wait` timed out,
   130 interrupted. `results` writes what came back and exits with the batch's code (3, 4, 5)
   when it did not complete, saying how many requests never ran or were not returned. `demo` exits 1
   when any provider's results differ from the expected users.
@@ -152,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pydantic model to extract (default pytest_batch.seed:User; module.Class works too; "
                              "the current directory is importable)")
     create.add_argument("--output-file", metavar="FILE",
-                        help="only write the provider's request file here (submit it with create-from-file); "
-                             "without it the batch is submitted straight from memory")
+                        help="only write the provider's request file here (- for stdout; submit it with "
+                             "create-from-file); without it the batch is submitted straight from memory")
 
     submit = add("create-from-file", aliases=("submit",), parents=both, handler=cmd_submit)
     submit.description = COMMANDS_HELP["create-from-file"] + """.
@@ -179,7 +179,8 @@ submitted under a model you did not ask for. Gemini lines name none: --model cho
     results = add("results", parents=both, handler=cmd_results)
     results.add_argument("--batch-id", required=True, metavar="ID", help=BATCH_ID_HELP)
     results.add_argument("--output-file", required=True, metavar="FILE",
-                         help="JSONL file to write (replaced only once every result is downloaded)")
+                         help="JSONL file to write, - for stdout (a file is replaced only once every result is "
+                              "downloaded; through a symlink its target is; a device or pipe is written as it is)")
     results.add_argument("--response-model", metavar="MODULE:CLASS",
                          help="parse each answer into this model and write successes and typed errors; "
                               "without it the provider's raw result lines are written")

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import stat
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from ..secrets import redact
 from .target import CLIError
@@ -47,8 +53,8 @@ def esc(value: Any) -> str:
     return escape(str(value))
 
 
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+def emit_json(data: Any, stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def status_text(status: Any) -> str:
@@ -118,6 +124,148 @@ def jobs_table(jobs: list[Any], title: str | None = None, model: str | None = No
         table.add_row(esc(job.id), styled_status(job.status), when(job.created_at), progress_text(job.counts),
                       esc(job.model) if job.model else f"[dim]{esc(model)}[/dim]" if model else "-")
     return table
+
+
+# --------------------------------------------------------------------------- files the user names
+#: names whose links lead to a file descriptor of this process (/dev/stdout -> /proc/self/fd/1):
+#: the descriptor is written, never the file it happens to be open on.
+_DESCRIPTOR_NAMES = ("/dev/std", "/dev/fd/", "/proc/")
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """Where ``--output-file NAME`` writes, decided as ``> NAME`` would, never by replacing what
+    the user named: ``-`` (or the file stdout already goes to) is stdout; a device, a pipe or a
+    descriptor (/dev/stdout, /dev/fd/N) is written in place; a regular file, or a new one, is
+    replaced atomically once everything is written (through a symlink: its target is replaced,
+    the link stays, and an existing file keeps its permissions)."""
+
+    name: str
+    how: str  # "stdout", "in place" or "replace"
+    path: Path | None = None  # what is opened ("in place") or replaced ("replace")
+    mode: int | None = None  # the permissions of the file being replaced
+
+    @property
+    def is_stdout(self) -> bool:
+        """The command's own report goes to stderr then, not into the data."""
+        return self.how == "stdout"
+
+    def __str__(self) -> str:
+        return "stdout" if self.is_stdout else self.name
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[OutputWriter]:
+        """A UTF-8 text writer on the destination. Failing to open, write or finish it is one
+        CLIError naming it; anything else raised in the block (a download that failed) passes
+        through as it is, and a file that was to be replaced is left as it was."""
+        with contextlib.ExitStack() as stack:
+            with self._naming_failures():
+                if self.how == "stdout":
+                    out = stack.enter_context(_stdout_text())
+                elif self.how == "in place":
+                    assert self.path is not None
+                    out = stack.enter_context(self.path.open("w", encoding="utf-8", newline="\n"))
+                else:
+                    out = stack.enter_context(self._replacing())
+            yield OutputWriter(out, self)
+            with self._naming_failures():
+                stack.close()  # flushed, closed and (a regular file) renamed over the old one
+
+    @contextlib.contextmanager
+    def _naming_failures(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            raise  # the reader of stdout left (`| head`): main() ends quietly
+        except OSError as exc:
+            raise CLIError(f"cannot write --output-file {self.name}: {exc.strerror or exc}") from None
+
+    @contextlib.contextmanager
+    def _replacing(self) -> Iterator[TextIO]:
+        import secrets
+
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # a side file in the same directory (a rename never crosses file systems), unique per run
+        side = self.path.with_name(f".{self.path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+        handle = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            if self.mode is not None:
+                os.fchmod(handle, stat.S_IMODE(self.mode))
+            with open(handle, "w", encoding="utf-8", newline="\n") as out:
+                yield out
+            os.replace(side, self.path)
+        finally:
+            side.unlink(missing_ok=True)
+
+
+class OutputWriter:
+    """What ``OutputFile.open`` yields: ``write`` text; a failed write is one CLIError."""
+
+    def __init__(self, out: TextIO, destination: OutputFile) -> None:
+        self._out, self._destination = out, destination
+
+    def write(self, text: str) -> None:
+        with self._destination._naming_failures():
+            self._out.write(text)
+
+
+def output_file(name: str) -> OutputFile:
+    """Decide, before anything is downloaded, where ``--output-file name`` goes (see OutputFile);
+    a directory, or a name that cannot be looked at, is one CLIError."""
+    if name == "-":
+        return OutputFile(name, "stdout")
+    path = Path(name)
+    try:
+        info: os.stat_result | None = path.stat()  # through every link
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise CLIError(f"cannot write --output-file {name}: {exc.strerror or exc}") from None
+    if info is not None:
+        if stat.S_ISDIR(info.st_mode):
+            raise CLIError(f"--output-file {name} is a directory; give a file name such as {path / 'results.jsonl'}")
+        if _is_stdout(info):
+            return OutputFile(name, "stdout")
+        if not stat.S_ISREG(info.st_mode) or _names_a_descriptor(path):
+            return OutputFile(name, "in place", path)
+    return OutputFile(name, "replace", Path(os.path.realpath(path)), info.st_mode if info is not None else None)
+
+
+def _is_stdout(info: os.stat_result) -> bool:
+    try:
+        out = os.fstat(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return False
+    return (out.st_dev, out.st_ino) == (info.st_dev, info.st_ino)
+
+
+def _names_a_descriptor(path: Path) -> bool:
+    """Whether ``path`` or a link it leads through is /dev/stdout, /dev/fd/N or /proc/..."""
+    current = Path(os.path.abspath(path))
+    for _ in range(40):  # the kernel's own limit on links in a row
+        if str(current).startswith(_DESCRIPTOR_NAMES):
+            return True
+        if not current.is_symlink():
+            return False
+        current = Path(os.path.normpath(current.parent / os.readlink(current)))
+    return False
+
+
+@contextlib.contextmanager
+def _stdout_text() -> Iterator[TextIO]:
+    """stdout as UTF-8 text, whatever the locale says (JSON lines are UTF-8)."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # already a text stream of its own (tests capture stdout so)
+        yield sys.stdout
+        return
+    out = io.TextIOWrapper(buffer, encoding="utf-8", newline="\n", write_through=True)
+    try:
+        yield out
+        out.flush()
+    finally:
+        out.detach()  # stdout stays open
 
 
 # --------------------------------------------------------------------------- errors

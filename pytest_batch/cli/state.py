@@ -1,11 +1,13 @@
 """The simulated state of ``--simulate``: one emulator pickled in a state directory between commands,
-signed with a per-user key (never unpickled unless it verifies) and locked while read or written."""
+signed with a per-user key (never unpickled unless it verifies), read and written request by
+request under a lock held only that long."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +62,16 @@ def no_state_message(path: Path) -> str:
 @contextlib.contextmanager
 def simulated_state(target: Target, *, lifecycle: str | None = None, responses: str | None = None,
                     write: bool = True, create: bool = True) -> Iterator[Target]:
-    """Load the emulator from ``target.state_file`` (or start one), yield, and save it back.
+    """Point ``target`` at the emulator saved in ``target.state_file`` (or a new one), for the
+    length of one command.
 
-    With ``create=False`` (commands that only read or change existing batches) a missing state
-    raises NoSimulatedState and nothing is created. An exclusive lock on the state directory
-    keeps concurrent invocations from losing each other's batches."""
+    The state is read, checked and, with ``lifecycle`` or ``responses``, changed and saved
+    here; from then on every request the command sends loads the newest saved state, is
+    answered, and saves it, under the state directory's lock (see SimulatedState). So the lock
+    is held for milliseconds, never while a command imports an SDK or ``status --wait``
+    sleeps, and a batch another command created meanwhile is never lost. With
+    ``create=False`` (commands that only read or change existing batches) a missing state
+    raises NoSimulatedState and nothing is created."""
     if not target.simulated:
         yield target
         return
@@ -76,28 +83,150 @@ def simulated_state(target: Target, *, lifecycle: str | None = None, responses: 
         raise NoSimulatedState(no_state_message(path))
     with _writable_state(path.parent, "create"):
         path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path.parent / "lock"):
-        try:
-            if path.exists():
-                emulator = load_state(path)
+    state = SimulatedState(path, write=write)
+
+    def start() -> Any:
+        return new_emulator(lifecycle=lifecycle, responses=responses)
+
+    try:
+        with state.transaction(start=start if create else None,
+                               save=bool(lifecycle or responses is not None)) as emulator:
+            if not state.started:
                 if responses is not None:
                     load_responses(emulator, responses)
                 if lifecycle:
                     emulator.set_lifecycle(lifecycle)
-            elif not create:
-                raise NoSimulatedState(no_state_message(path))
-            else:
-                emulator = new_emulator(lifecycle=lifecycle, responses=responses)
-        except LifecycleError as exc:
-            raise CLIError(str(exc)) from None
-        target.emulator = emulator
+    except LifecycleError as exc:
+        raise CLIError(str(exc)) from None
+    target.emulator = state
+    try:
+        yield target
+    except StateUnavailable as lost:
+        raise lost.error from None
+
+
+class StateUnavailable(BaseException):  # noqa: N818 - a signal, like KeyboardInterrupt, not an error class
+    """The state could not be read or written while a request was answered. The SDKs turn any
+    Exception raised under them into a connection error (after retrying), so this one passes
+    through them, as KeyboardInterrupt would, and ``simulated_state`` raises ``error``."""
+
+    def __init__(self, error: CLIError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class SimulatedState:
+    """The emulator saved in a state file, as the request handler of the SDK clients a command
+    uses (``sim.clients`` take anything with ``lock`` and ``handle``).
+
+    Each request is one transaction under the state directory's lock: load the saved state if
+    another command saved since this one last did, answer, save. Commands running at the same
+    time therefore interleave request by request, each seeing the others' batches."""
+
+    def __init__(self, path: Path, *, write: bool = True) -> None:
+        self.path = path
+        self.write = write
+        #: the in-process lock the transports take around ``handle`` (RequestHandler)
+        self.lock = threading.RLock()
+        #: whether the first transaction started a new state (nothing was saved there before)
+        self.started = False
+        self._emulator: Any = None
+        self._saved: tuple[int, ...] | None = None  # the file as this command last read or wrote it
+
+    # the SDK clients (Target.client asks for them by provider)
+    def openai_client(self, **kwargs: Any) -> Any:
+        from ..sim.clients import openai_client
+
+        return openai_client(self, **kwargs)
+
+    def anthropic_client(self, **kwargs: Any) -> Any:
+        from ..sim.clients import anthropic_client
+
+        return anthropic_client(self, **kwargs)
+
+    def google_client(self, **kwargs: Any) -> Any:
+        from ..sim.clients import google_client
+
+        return google_client(self, **kwargs)
+
+    def handle(self, request: Any) -> Any:
+        """Answer one request from the newest saved state, and save what it changed."""
+        from ..sim.http import DroppedConnection
+
         try:
-            yield target
-        finally:
-            if write:
-                target._clients.clear()
-                with _writable_state(path.parent, "write"):
-                    save_state(emulator, path)
+            with self.transaction() as emulator:
+                try:
+                    return emulator.handle(request)
+                except DroppedConnection:  # an injected fault: it was answered (and counted) all the same
+                    self._save(emulator)
+                    raise
+        except CLIError as error:
+            raise StateUnavailable(error) from None
+
+    @contextlib.contextmanager
+    def transaction(self, *, start: Callable[[], Any] | None = None, save: bool = True) -> Iterator[Any]:
+        """The newest saved emulator, under the directory lock, saved again when the block ends
+        without an error. ``start`` makes a new emulator when no state is saved yet (the first
+        transaction of ``create`` and ``submit``)."""
+        _import_emulator()  # unpickling imports the emulator's modules: not while others wait
+        directory = self.path.parent
+        if self._emulator is not None and not directory.is_dir():
+            raise CLIError(self._removed())
+        with self.lock, _locked(directory / "lock"):
+            emulator = self._newest(start)
+            yield emulator
+            if save or self.started:
+                self._save(emulator)
+
+    def _newest(self, start: Callable[[], Any] | None) -> Any:
+        found = _file_identity(self.path)
+        if found is None:
+            if self._emulator is not None:
+                raise CLIError(self._removed())
+            if start is None:
+                raise NoSimulatedState(no_state_message(self.path))
+            self._emulator, self.started = start(), True
+        elif found != self._saved:
+            emulator = load_state(self.path)
+            if self._emulator is not None and emulator.seed != self._emulator.seed:
+                raise CLIError(f"the simulated state {self.path} was replaced by a new one while this command ran "
+                               "(it was removed and created again); the batches this command was working on are "
+                               "gone: create them again")
+            self._emulator, self._saved = emulator, found
+        return self._emulator
+
+    def _save(self, emulator: Any) -> None:
+        if not self.write:
+            return
+        with _writable_state(self.path.parent, "write"):
+            save_state(emulator, self.path)
+        self._saved = _file_identity(self.path)
+
+    def _removed(self) -> str:
+        return (f"the simulated state {self.path} was removed while this command ran; nothing was saved over it "
+                "(run the command again to start a new state)")
+
+
+def _file_identity(path: Path) -> tuple[int, ...] | None:
+    """What changes whenever a state file is saved (save_state replaces the file); None: no file."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
+def _import_emulator() -> None:
+    """Import every module an emulator's pickle names (making one does), once per process."""
+    from ..sim import Emulator
+
+    global _EMULATOR_IMPORTED
+    if not _EMULATOR_IMPORTED:
+        Emulator()
+        _EMULATOR_IMPORTED = True
+
+
+_EMULATOR_IMPORTED = False
 
 
 # --------------------------------------------------------------------------- signed state files

@@ -59,26 +59,57 @@ class CLIError(Exception):
 
 
 # --------------------------------------------------------------------------- models
+#: the characters the providers' model names are made of: OpenAI's "gpt-4o-2024-08-06" and
+#: fine-tunes "ft:gpt-4o-mini:org:name:id", Anthropic's "claude-3-5-sonnet-20241022" (and
+#: "claude-sonnet-4-5@20250929" on Vertex), Google's "gemini-2.0-flash-001" and
+#: "tunedModels/name". Anything else (a space, a quote, a bracket, a non-ASCII look-alike) is a typo.
+MODEL_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:@/")
+
+
 def parse_model(model: str | None, source: str | None = None) -> tuple[str, str]:
     """``"openai/gpt-4o-mini"`` -> ``("openai", "gpt-4o-mini")``, with the seed's error messages.
 
     A bad ``--model`` is bad usage (exit 2); with ``source`` (where a configured model came
-    from) the message names it and the exit code is 1."""
+    from) the message names it and the exit code is 1. Every message is one line: user text
+    that could break it (a newline, a control character) is quoted with ``repr``."""
     code = 1 if source else 2
-    where = f"{source}: {model!r}: " if source else ""
     if not model:
         raise CLIError("--model is required, in format 'provider/model-name' (see `pytest-batch list-models`)",
                        code=code)
+    where = f"{source}: {model!r}: " if source else ""
     provider, slash, name = model.partition("/")
     if not slash or not provider or not name:
         raise CLIError(f"{where}Model must be in format 'provider/model-name'", code=code)
     if provider not in PROVIDERS:
+        shown = provider if provider.isascii() and provider.isprintable() and " " not in provider else repr(provider)
         if source:
-            raise CLIError(f"{where}Unsupported provider: {provider} (use {', '.join(PROVIDERS)})", code=code)
+            raise CLIError(f"{where}Unsupported provider: {shown} (use {', '.join(PROVIDERS)})", code=code)
         # the seed README's line, then what to use instead
-        raise CLIError(f"Unsupported provider: {provider}. Supported providers: {', '.join(PROVIDERS)}", prefix="❌ ",
+        raise CLIError(f"Unsupported provider: {shown}. Supported providers: {', '.join(PROVIDERS)}", prefix="❌ ",
                        code=code)
+    problem = _model_name_problem(name)
+    if problem is not None:
+        what = where or f"--model {model!r}: "
+        raise CLIError(f"{what}the model name {name!r} {problem}; model names use only letters, digits and "
+                       f"- . _ : @ / (see `pytest-batch list-models`)", code=code)
     return provider, name
+
+
+def _model_name_problem(name: str) -> str | None:
+    """What makes ``name`` no provider's model name (None: nothing)."""
+    for char in name:
+        if char in MODEL_NAME_CHARACTERS:
+            continue
+        if char.isspace():
+            return "contains whitespace"
+        if not char.isascii():
+            return f"contains the non-ASCII character {char!r} (U+{ord(char):04X})"
+        return f"contains {char!r}"
+    if name.startswith("/") or name.endswith("/"):
+        return "starts or ends with '/'"
+    if "//" in name:
+        return "has an empty part between slashes"
+    return None
 
 
 def configured_models(cwd: Path | None = None) -> list[str]:

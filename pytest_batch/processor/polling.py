@@ -87,6 +87,15 @@ class _Hiccups:
         self.in_a_row = 0
 
 
+def seconds_text(seconds: float) -> str:
+    """A duration as people write it: "0.3s", "2.5s", "86400s" (never "0s" for 0.3 s, as a
+    rounded format shows it, nor "8.64e+04s", as a general one does)."""
+    if seconds >= 100:
+        return f"{seconds:.0f}s"
+    text = f"{seconds:.2f}" if seconds >= 1 else f"{seconds:.6f}"
+    return (text.rstrip("0").rstrip(".") or "0") + "s"
+
+
 class _Backoff:
     """The pauses between polls: ``interval`` growing by ``factor`` up to ``max_interval``,
     for ``timeout`` seconds (on ``clock``, or the pauses themselves when sleep is a no-op). The
@@ -112,8 +121,8 @@ class _Backoff:
         if self.timeout is not None:
             remaining = self.timeout - elapsed
             if remaining < 1e-3:
-                raise BatchTimeoutError(f"batch {job.id} still {job.status.value} after {elapsed:.3g}s "
-                                        f"(timeout {self.timeout:g}s); wait again or raise timeout=")
+                raise BatchTimeoutError(f"batch {job.id} still {job.status.value} after {seconds_text(elapsed)} "
+                                        f"(timeout {seconds_text(self.timeout)}); wait again or raise timeout=")
             interval = min(interval, remaining)
         self.slept += interval
         self.interval = min(self.max_interval, self.interval * self.factor)

@@ -61,6 +61,31 @@ def test_bad_model_strings_get_the_seed_messages(cli):
                                  "(see `pytest-batch list --help`)")
 
 
+@pytest.mark.parametrize("model, problem", [
+    ("openai/gpt 4o", "the model name 'gpt 4o' contains whitespace"),
+    ("openai/gpt-4o\n", "the model name 'gpt-4o\\n' contains whitespace"),
+    ("anthropic/claude-3-5-sonnet-2024102'", "the model name \"claude-3-5-sonnet-2024102'\" contains \"'\""),
+    ("openai/gpt-4\u043e", "the model name 'gpt-4\u043e' contains the non-ASCII character '\u043e' (U+043E)"),
+    ("google/gemini-2.0-flash/", "the model name 'gemini-2.0-flash/' starts or ends with '/'"),
+])
+def test_a_model_name_no_provider_uses_is_bad_usage(cli, model, problem):
+    """`--model "openai/gpt 4o"` was accepted and sent; a stray quote, a look-alike letter too."""
+    result = cli("create", "--messages-file", str(EXAMPLES / "messages.jsonl"), "--model", model, "--simulate")
+    assert (result.code, result.out) == (2, ""), result
+    assert result.err == (f"❌ Error: --model {model!r}: {problem}; model names use only letters, digits and "
+                          "- . _ : @ / (see `pytest-batch list-models`)\n"), result
+    assert not (cli.cwd / ".pytest-batch").exists()
+
+
+def test_model_names_the_providers_use_are_accepted():
+    from pytest_batch.cli.target import parse_model
+
+    for model in ("openai/ft:gpt-4o-mini-2024-07-18:my-org:custom:9abc", "anthropic/claude-sonnet-4-5@20250929",
+                  "google/tunedModels/my-model-123", "openai/gpt-4.1_mini"):
+        provider, name = parse_model(model)
+        assert f"{provider}/{name}" == model
+
+
 def test_non_positive_durations_and_limits_are_usage_errors(cli):
     """--timeout 0 used to give up at once and --interval 0 to poll in a busy loop: now exit 2, one line."""
     status = ("status", "--model", "openai/gpt-4o-mini", "--batch-id", "b", "--simulate", "--wait")
@@ -231,18 +256,36 @@ def test_list_models_shows_builtin_and_configured(cli):
 
 
 def test_square_brackets_in_config_and_paths_are_printed_as_typed(cli):
-    """rich read "[tool.pytest-batch]" (and any bracketed path, model or id) as markup and dropped it."""
-    (cli.cwd / "pyproject.toml").write_text('[tool.pytest-batch]\nmodels = ["openai/gpt-[x]"]\n')
+    """rich read "[tool.pytest-batch]" (and any bracketed path or message) as markup and dropped it.
+    (A model name with brackets is no provider's: it is refused, and the message shows it as typed.)"""
+    (cli.cwd / "pyproject.toml").write_text('[tool.pytest-batch]\nmodels = ["openai/gpt-x:[y]"]\n')
+    refused = cli("list-models")
+    assert refused.code == 1 and "'openai/gpt-x:[y]': the model name 'gpt-x:[y]' contains '['" in refused.err, refused
+    (cli.cwd / "pyproject.toml").write_text('[tool.pytest-batch]\nmodels = ["openai/gpt-x"]\n')
     listed = cli("list-models")
     assert listed.code == 0, listed
     assert "or [tool.pytest-batch] models = [...] in pyproject.toml." in listed.out, listed
-    assert "openai/gpt-[x]" in listed.out, listed
     (cli.cwd / "prompt.jsonl").write_text('"Zed is 7."\n')
-    created = cli("create", "--messages-file", "prompt.jsonl", "--model", "openai/gpt-[x]", "--simulate",
+    created = cli("create", "--messages-file", "prompt.jsonl", "--model", "openai/gpt-x", "--simulate",
                   "--state-dir", "st[red]:smile:", "--lifecycle", "immediate")
     assert created.code == 0, created
     assert "(simulated (st[red]:smile:/emulator.pickle))" in created.out, created
-    assert "gpt-[x]" in created.out, created
+
+
+def test_a_messages_file_with_a_byte_order_mark_is_read(cli):
+    """Notepad and Excel ("CSV UTF-8") start a UTF-8 file with a byte-order mark: it was refused
+    ("line 1: not valid JSON (Unexpected UTF-8 BOM)")."""
+    (cli.cwd / "bom.jsonl").write_bytes(b'\xef\xbb\xbf{"prompt": "Zed is 7.", "custom_id": "z"}\r\n"Amy is 30."\r\n')
+    result = cli("create", "--messages-file", "bom.jsonl", "--model", "openai/gpt-4o-mini", "--output-file", "-")
+    assert result.code == 0, result
+    lines = [json.loads(line) for line in result.out.splitlines()]
+    assert [line["custom_id"] for line in lines] == ["z", "request-2"]
+    assert lines[0]["body"]["messages"][-1]["content"] == "Zed is 7."
+    (cli.cwd / "latin1.jsonl").write_bytes('"Zoë is 7."\n'.encode("latin-1"))
+    latin1 = cli("create", "--messages-file", "latin1.jsonl", "--model", "openai/gpt-4o-mini", "--output-file", "-")
+    assert (latin1.code, latin1.out) == (1, ""), latin1
+    assert latin1.err == ("❌ Error: messages file latin1.jsonl is not UTF-8 text (byte 0xeb at offset 3); "
+                          "save it as UTF-8\n"), latin1
 
 
 def test_messages_file_forms(tmp_path):
@@ -285,16 +328,24 @@ def test_response_model_specs(tmp_path, monkeypatch):
 
 
 def test_response_model_failures_say_which_step_failed(cli):
-    """Used to be "RuntimeError: boom at import" and, for BaseModel itself, an AttributeError later on."""
-    (cli.cwd / "broken.py").write_text('raise RuntimeError("boom at import")\n')
+    """Used to be "RuntimeError: boom at import" and, for BaseModel itself, an AttributeError later on.
+    Each is bad usage (exit 2, as a bad --model is): they exited 1, the code of a failed command."""
+    (cli.cwd / "broken.py").write_text('raise RuntimeError("boom\\nat import")\n')
     build = ("create", "--messages-file", str(EXAMPLES / "messages.jsonl"), "--model", "openai/gpt-4o-mini",
              "--output-file", "req.jsonl", "--response-model")
     broken = cli(*build, "broken:X")
-    assert (broken.code, broken.out) == (1, ""), broken
+    assert (broken.code, broken.out) == (2, ""), broken
     assert broken.err == ("❌ Error: --response-model 'broken:X': importing module 'broken' failed: "
                           "RuntimeError: boom at import\n"), broken
+    for spec in ("no_such_module:User", "broken", "json:dumps"):
+        result = cli(*build, spec)
+        assert (result.code, result.out) == (2, ""), result
+        assert result.err.startswith(f"❌ Error: --response-model '{spec}'") and result.err.count("\n") == 1, result
+    results = cli("results", "--model", "openai/gpt-4o-mini", "--simulate", "--batch-id", "b", "--output-file", "o",
+                  "--response-model", "no_such_module:User")
+    assert results.code == 2 and "cannot import module 'no_such_module'" in results.err, results
     base = cli(*build, "pydantic:BaseModel")
-    assert (base.code, base.out) == (1, ""), base
+    assert (base.code, base.out) == (2, ""), base
     assert base.err.startswith("❌ Error: --response-model 'pydantic:BaseModel' is pydantic's BaseModel itself; "
                                "give your subclass of it"), base
     assert not (cli.cwd / "req.jsonl").exists()

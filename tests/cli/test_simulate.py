@@ -66,6 +66,8 @@ def test_a_batch_that_does_not_end_times_out(cli, fake_clock):
     waited = cli("status", "--batch-id", batch_id, *sim, "--wait", "--timeout", "0.3")
     assert waited.code == 6 and "still validating after --timeout 0.3s" in waited.err, waited
     assert sum(fake_clock.sleeps) == pytest.approx(0.3)  # polled every 50 ms up to the deadline, not past it
+    a_day = cli("status", "--batch-id", batch_id, *sim, "--wait", "--timeout", "1e6", "--interval", "2e5")  # "1e+06s"
+    assert a_day.code == 6 and "still validating after --timeout 1000000s;" in a_day.err, a_day
 
 
 def test_demo_all_providers(cli):

@@ -190,6 +190,23 @@ def test_wait_backs_off_and_times_out(emulator, make_bp):
     assert len(polls) == 6
 
 
+@pytest.mark.parametrize("timeout, interval, said", [(0.3, 0.05, "0.3s"), (86400, 3600, "86400s"),
+                                                     (2.5, 1, "2.5s")])
+def test_the_timeout_message_says_how_long_it_waited(emulator, make_bp, timeout, interval, said):
+    """It read "after 0s (timeout 0.3s)", then "after 8.64e+04s (timeout 86400s)" for a day."""
+    emulator.set_lifecycle("manual")
+    now = [0.0]  # a clock that moves only when the wait sleeps
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    bp = make_bp("openai", User, sleep=sleep, clock=lambda: now[0])
+    job = bp.submit(["x"])
+    with pytest.raises(BatchTimeoutError) as timed_out:
+        bp.wait(job, timeout=timeout, interval=interval, factor=1)
+    assert str(timed_out.value).startswith(f"batch {job.id} still validating after {said} (timeout {said}); ")
+
+
 @pytest.mark.parametrize("arguments", [{"timeout": 0}, {"timeout": -1}, {"interval": 0}, {"max_interval": -5}])
 def test_wait_refuses_a_busy_poll_or_a_past_deadline(emulator, make_bp, arguments):
     bp = make_bp("openai", User)

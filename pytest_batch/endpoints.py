@@ -34,3 +34,6 @@ PROVIDER_HOSTS: dict[str, str] = {url.removeprefix("https://"): name for name, u
 
 #: the hosts a base URL counts as "this machine" on (an emulator server, never the live API).
 LOOPBACK_NAMES: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+
+#: the addresses a blocked test may always connect to: this machine (an emulator server on it)
+LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1", "0.0.0.0")

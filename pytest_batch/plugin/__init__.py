@@ -63,8 +63,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="after collection, list stale cassettes (no collected test uses them), cassettes that "
                          "hold a secret and pending recordings; the run fails if any are found. Fastest with "
                          "--collect-only -q; not under xdist.")
+    group.addoption("--batch-allow-hosts", dest="batch_allow_hosts", default=None, metavar="HOSTS",
+                    help="hosts (names or IPs, comma separated) a test may still connect to where pytest-batch "
+                         "blocks the network; loopback (an emulator server) always is.")
+    group.addoption("--batch-block-network", dest="batch_block_network", action="store_true", default=False,
+                    help="block real connections in every test of the run, not only batch tests (loopback and "
+                         "--batch-allow-hosts stay reachable).")
     for name, help_text in (
         ("batch_provider", "default for --batch-provider"),
+        ("batch_allow_hosts", "default for --batch-allow-hosts"),
+        ("batch_block_network", "true: --batch-block-network for every run"),
         ("batch_mode", "default for --batch-mode"),
         ("batch_cassette_dir", "default for --batch-cassette-dir"),
         ("batch_record_timeout", "default for --batch-record-timeout"),
@@ -292,6 +300,20 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
     # reported outside the except block: no "During handling of the above exception" chain
     outcome, message = report
     outcome(message)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """--batch-block-network: every other test (setup, call, teardown) runs with real connections
+    blocked too; batch tests keep what their mode decides."""
+    options = item.config.stash[_SESSION]
+    if not options.block_every_test or "batch_provider" in getattr(item, "fixturenames", ()):
+        return (yield)
+    from ..sim.patch import block_network
+
+    with block_network(options.reachable, why="--batch-block-network blocks real connections in every test",
+                       hint="Allow a host with --batch-allow-hosts=HOST (or the batch_allow_hosts ini setting)."):
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)

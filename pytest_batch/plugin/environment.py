@@ -141,8 +141,8 @@ def run(request: pytest.FixtureRequest, options: cfg.TestOptions, *, explicit: b
             env.emulator = request.getfixturevalue("batch_sim")
             from ..sim.patch import intercept
 
-            stack.enter_context(intercept(env.emulator, why=_never_touches_network(options), hint=SIMULATE_HINT,
-                                          providers=[options.provider]))
+            stack.enter_context(intercept(env.emulator, options.allow_hosts, why=_never_touches_network(options),
+                                          hint=SIMULATE_HINT, providers=[options.provider]))
             sleeps: tuple[Any, Any] = (modes.emulated_sleep(env.emulator), modes.emulated_async_sleep(env.emulator))
         elif options.mode == "replay":
             from ..cassettes import preload
@@ -154,7 +154,7 @@ def run(request: pytest.FixtureRequest, options: cfg.TestOptions, *, explicit: b
             why, hint = _never_touches_network(options), OFFLINE_HINT
             if not explicit and not options.cassette.is_file():
                 why, hint = _no_cassette(request, options)
-            stack.enter_context(block_network(why=why, hint=hint))
+            stack.enter_context(block_network(options.allow_hosts, why=why, hint=hint))
             sleeps = (modes.no_sleep, modes.no_async_sleep)
         else:
             from ..sim.patch import environment, httpx_only

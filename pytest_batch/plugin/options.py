@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cassettes.paths import cassette_dir_of, recorded_against
-from ..endpoints import API_KEY_ENV, BASE_URL_ENV, PROVIDERS
+from ..endpoints import API_KEY_ENV, BASE_URL_ENV, LOOPBACK_HOSTS, PROVIDERS
 
 if TYPE_CHECKING:
     from ..sim.core import Emulator
@@ -58,6 +58,15 @@ def parse_providers(value: str | Iterable[str] | None, *, source: str = "--batch
         raise BatchConfigError(f"{source}: unknown provider {', '.join(map(repr, unknown))}; "
                                f"choose from {', '.join(PROVIDERS)} or 'all'")
     return tuple(p for p in PROVIDERS if p in names)
+
+
+def parse_hosts(value: str | list[str] | None) -> tuple[str, ...]:
+    """``--batch-allow-hosts`` / ``batch_allow_hosts``: host names or IP addresses, comma or space
+    separated (as pytest-socket's allow-hosts)."""
+    if not value:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    return tuple(host for item in items for host in item.replace(",", " ").split())
 
 
 def parse_mode(value: str | None, *, source: str = "--batch-mode") -> str:
@@ -107,6 +116,15 @@ class SessionOptions:
     max_requests: int | None = None
     #: the ``batch_response_model`` ini setting ("module:Class"), imported when a test first needs it
     response_model: str | None = None
+    #: hosts reachable besides loopback (the emulator server) where the network is blocked
+    allow_hosts: tuple[str, ...] = ()
+    #: --batch-block-network: block the network in every test of the run, not only batch tests
+    block_every_test: bool = False
+
+    @property
+    def reachable(self) -> tuple[str, ...]:
+        """What a blocked test may still connect to: loopback (an emulator server) and --batch-allow-hosts."""
+        return (*LOOPBACK_HOSTS, *self.allow_hosts)
 
     @classmethod
     def from_pytest(cls, config: Any) -> SessionOptions:
@@ -130,6 +148,9 @@ class SessionOptions:
         mode, mode_source = pick("batch_mode")
         record_timeout, record_timeout_source = pick("batch_record_timeout")
         max_requests, max_requests_source = pick("batch_max_requests")
+        allow_hosts, _ = pick("batch_allow_hosts")
+        block_every_test = bool(config.getoption("batch_block_network", default=False)) or \
+            (config.getini("batch_block_network") or "").strip().lower() in ("1", "true", "yes", "on")
         response_model = (config.getini("batch_response_model") or "").strip() or None
         if response_model is not None:
             _check_model_spec(response_model, "ini setting batch_response_model")
@@ -141,6 +162,8 @@ class SessionOptions:
             record_timeout=_positive(record_timeout, record_timeout_source, float),
             max_requests=_positive(max_requests, max_requests_source, int),
             response_model=response_model,
+            allow_hosts=parse_hosts(allow_hosts),
+            block_every_test=block_every_test,
         )
 
 
@@ -236,6 +259,8 @@ class TestOptions:
     response_model_source: str = "ini setting batch_response_model"
     #: the marker's responses=: an expectations file, as written (relative to the test file)
     responses: str | None = None
+    #: what the test may still connect to where the network is blocked (loopback, --batch-allow-hosts)
+    allow_hosts: tuple[str, ...] = LOOPBACK_HOSTS
 
     @property
     def mode_label(self) -> str:
@@ -293,7 +318,7 @@ def resolve(session: SessionOptions, marker: MarkerOptions, provider: str, *, mo
                        requested_mode=requested, response_model=marker.response_model or session.response_model,
                        response_model_source=("@pytest.mark.batch(response_model=)" if marker.response_model
                                               else "ini setting batch_response_model"),
-                       responses=marker.responses)
+                       responses=marker.responses, allow_hosts=session.reachable)
 
 
 def cassette_paths(session: SessionOptions, marker: MarkerOptions, *, module_name: str,

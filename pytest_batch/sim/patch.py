@@ -34,13 +34,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-from ..endpoints import API_KEY_ENV, BASE_URL_ENV, PROVIDERS
+from ..endpoints import API_KEY_ENV, BASE_URL_ENV, LOOPBACK_HOSTS, PROVIDERS
 from .core import PROVIDER_HOSTS
 
 if TYPE_CHECKING:
     from .core import Emulator
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+LOOPBACK = LOOPBACK_HOSTS
 
 #: environment variables that send an SDK client somewhere else than the provider's default
 #: host, or make it use another credential: cleared while placeholder keys are in force.
@@ -218,31 +218,65 @@ def httpx_only(providers: Iterable[str] = PROVIDERS) -> Iterator[None]:
 
 # ---------------------------------------------------------------------- the network
 def _socket_patches(allow_hosts: tuple[str, ...], why: str, hint: str = OFFLINE_HINT) -> list[Any]:
-    """Refuse name lookups and connections for every host but ``allow_hosts``.
+    """Refuse name lookups and every way out of a socket for every host but ``allow_hosts``:
+    ``connect``, ``connect_ex``, ``sendto`` and ``sendmsg`` (UDP needs no connect), on
+    ``socket.socket`` and on sockets made from the C-level ``_socket.socket`` type, as
+    pytest-socket does.
 
-    At the socket, not the transport: every HTTP library is covered, httpcore turns the
-    error into a ConnectError that keeps the message, and vcrpy (which patches the
-    transports) keeps seeing the real ones.
+    At the socket, not the transport: every HTTP library is covered (httpx2, httpx, aiohttp,
+    raw sockets), httpcore turns the error into a ConnectError that keeps the message, and
+    vcrpy (which patches the transports) keeps seeing the real ones.
     """
-    real_getaddrinfo = socket.getaddrinfo
-    real_connect = socket.socket.connect
+    import _socket
+
+    allowed = frozenset(allow_hosts)
 
     def check(host: Any) -> None:
         host = host.decode() if isinstance(host, bytes) else str(host)
-        if host not in allow_hosts:
+        if host not in allowed:
             raise NetworkBlocked(blocked_message(host, why, hint))
 
+    def check_address(sock: Any, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple) and address:
+            check(address[0])
+
+    real_getaddrinfo = socket.getaddrinfo
+
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        check(host)
+        if host is not None:
+            check(host)
         return real_getaddrinfo(host, *args, **kwargs)
 
-    def connect(self: socket.socket, address: Any) -> Any:
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            check(address[0])
-        return real_connect(self, address)
+    def guarded(cls: type) -> dict[str, Any]:
+        """Replacements for ``cls``'s methods that name a peer: each checks it, then calls the real one."""
+        real_connect, real_connect_ex = cls.connect, cls.connect_ex
+        real_sendto, real_sendmsg = cls.sendto, cls.sendmsg
 
-    return [mock.patch.object(socket, "getaddrinfo", getaddrinfo),
-            mock.patch.object(socket.socket, "connect", connect)]
+        def connect(self: Any, address: Any) -> Any:
+            check_address(self, address)
+            return real_connect(self, address)
+
+        def connect_ex(self: Any, address: Any) -> Any:
+            check_address(self, address)
+            return real_connect_ex(self, address)
+
+        def sendto(self: Any, data: Any, *flags_and_address: Any) -> Any:
+            check_address(self, flags_and_address[-1] if flags_and_address else None)
+            return real_sendto(self, data, *flags_and_address)
+
+        def sendmsg(self: Any, buffers: Any, *rest: Any) -> Any:
+            check_address(self, rest[2] if len(rest) > 2 else None)  # (ancdata, flags, address)
+            return real_sendmsg(self, buffers, *rest)
+
+        return {"connect": connect, "connect_ex": connect_ex, "sendto": sendto, "sendmsg": sendmsg}
+
+    # _socket.socket is a C type whose methods cannot be replaced: a subclass stands in for it, so a
+    # socket made from ``_socket.socket(...)`` while the block is on is guarded too
+    raw_socket = type("GuardedRawSocket", (_socket.socket,), guarded(_socket.socket))
+    patches = [mock.patch.object(socket, "getaddrinfo", getaddrinfo),
+               mock.patch.object(_socket, "socket", raw_socket)]
+    patches += [mock.patch.object(socket.socket, name, method) for name, method in guarded(socket.socket).items()]
+    return patches
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ NETWORK_TEST = """
 import httpx2
 
 def test_calls_out(batch_provider):
-    httpx2.get("https://example.com/")
+    httpx2.get("http://127.0.0.2:{port}/")
 """
 
 
@@ -52,30 +52,31 @@ def test_replay_without_a_cassette_fails_with_the_record_command(pytester: pytes
 
 
 @pytest.mark.parametrize("mode", ["replay", "auto", "simulate"])
-def test_offline_modes_block_the_network_naming_the_host(pytester: pytest.Pytester, mode: str) -> None:
-    pytester.makepyfile(NETWORK_TEST)
+def test_offline_modes_block_the_network_naming_the_host(pytester: pytest.Pytester, mode: str,
+                                                         stand_in_host) -> None:
+    pytester.makepyfile(NETWORK_TEST.format(port=stand_in_host.tcp_port))
     result = pytester.runpytest(f"--batch-mode={mode}", "--batch-provider=openai")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*pytest-batch blocked a real connection to 'example.com'*"])
+    result.stdout.fnmatch_lines(["*pytest-batch blocked a real connection to '127.0.0.2'*"])
 
 
 OWN_CONNECTION_TEST = USERS_TEST + """
     import socket
-    socket.create_connection(("example.com", 443), timeout=5)
+    socket.create_connection(("127.0.0.2", {port}), timeout=5)
 """
 
 
 @pytest.mark.parametrize(("cassette", "label"), [(False, "auto (simulating)"), (True, "auto (replaying)")])
 def test_auto_blocks_the_tests_own_connection_naming_the_host_and_the_chosen_mode(
-        pytester: pytest.Pytester, cassette: bool, label: str) -> None:
-    pytester.makepyfile(test_users=OWN_CONNECTION_TEST)
+        pytester: pytest.Pytester, cassette: bool, label: str, stand_in_host) -> None:
+    pytester.makepyfile(test_users=OWN_CONNECTION_TEST.format(port=stand_in_host.tcp_port))
     if cassette:
         target = pytester.path / "cassettes" / "openai" / "test_users" / "test_users.yaml"
         target.parent.mkdir(parents=True)
         shutil.copy(ROOT / "cassettes" / "openai" / "test_users" / "test_users.yaml", target)
     result = pytester.runpytest("--batch-provider=openai")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([f"*pytest-batch blocked a real connection to 'example.com' (this test runs "
+    result.stdout.fnmatch_lines([f"*pytest-batch blocked a real connection to '127.0.0.2' (this test runs "
                                  f"--batch-mode={label}, which never touches the network)*",
                                  f"*openai*{'replay' if cassette else 'simulate'}*1*1*10*10*0"])
     result.stdout.no_fnmatch_line("*--batch-mode=simulate is offline*")
@@ -86,14 +87,14 @@ def test_auto_blocks_the_tests_own_connection_naming_the_host_and_the_chosen_mod
 def test_auto_replaying_fails_an_http_request_the_cassette_lacks_naming_the_host(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_users=USERS_TEST + """
     import httpx2
-    httpx2.get("https://example.com/")
+    httpx2.get("http://127.0.0.2:9/")  # never sent: replay answers from the cassette or says it has nothing
 """)
     target = pytester.path / "cassettes" / "openai" / "test_users" / "test_users.yaml"
     target.parent.mkdir(parents=True)
     shutil.copy(ROOT / "cassettes" / "openai" / "test_users" / "test_users.yaml", target)
     result = pytester.runpytest("--batch-provider=openai")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*has no recorded response for this request:", "  GET https://example.com/"])
+    result.stdout.fnmatch_lines(["*has no recorded response for this request:", "  GET http://127.0.0.2:9/"])
 
 
 def test_auto_simulates_a_pending_cassette_with_a_warning_and_replay_refuses_it(pytester: pytest.Pytester) -> None:

@@ -1,19 +1,7 @@
 """Anthropic Message Batches: the HTTP rendering (AnthropicRoutes).
 
-Parses requests and renders the provider's exact JSON; the state is backends/anthropic.py.
-
-Shapes follow ../shared/docs/wire-formats.md part B and the curator recordings
-(realdata/decoded/anthropic_*.json: timestamps with microseconds and ``+00:00``, the
-``content-disposition`` of results); error messages, errored rows and cancel counts follow
-the OpenRouter live-capture notes (realdata/openrouter_notes). The GA namespace
-(``client.messages.batches``) and the beta one (``client.beta.messages.batches``,
-``anthropic-beta`` header, ``?beta=true`` on 1.x) share the same paths and state.
-
-Answers in forced-tool mode (``tool_choice: {"type": "tool"}``), where the wire cannot carry
-broken JSON because ``tool_use.input`` is always an object: ``truncated`` gives a tool_use
-block with ``input: {}`` and stop_reason ``max_tokens``; ``malformed_json`` gives a text
-block with the broken JSON and no tool_use block; an answer that is not an object gives a
-text block with stop_reason ``end_turn``.
+Parses requests and renders the provider's exact JSON. The state, and the rules each answer
+follows (with their sources), are in backends/anthropic.py.
 """
 
 from __future__ import annotations

@@ -1,26 +1,7 @@
 """Google Gemini batch mode (Developer API): the HTTP rendering (GoogleRoutes).
 
-Parses requests and renders the provider's exact JSON; the state is backends/google.py.
-
-Shapes follow ../shared/docs/wire-formats.md part C and D.3, the langchain4j recording
-(realdata/langchain4j/gemini_batch_operations_inline.json) and the live-capture notes
-(realdata/openrouter_notes, Google section). Every route is served under /v1 (google-genai
-3.x) and /v1beta (<= 2.x). Output is proto3 JSON: lowerCamel keys, int64 as strings, zero,
-false and empty fields omitted.
-
-How each responder outcome is rendered (inline item / responses-file line):
-
-- ok: ``response.candidates[0].content.parts[0].text`` (JSON text for structured answers),
-  ``finishReason: STOP``, ``usageMetadata``, ``modelVersion``, ``responseId``;
-- truncated: the text cut in half, ``finishReason: MAX_TOKENS``;
-- malformed_json / schema_violation: ``STOP`` with text that does not parse / fit the schema;
-- refusal: a blocked candidate, ``finishReason: SAFETY`` with ``safetyRatings`` and no
-  ``content`` at all, so ``response.text`` is None;
-- http_error: ``{"error": {"code": <HTTP status>, "message", "status": <rpc name>}}``;
-- expired: ``{"error": {"code": 4, "message": "Deadline expired before operation could
-  complete."}}`` as in the langchain4j recording; canceled: ``{"error": {"code": 1, ...}}``.
-
-Per-request errors leave the batch SUCCEEDED and count in ``failedRequestCount``.
+Parses requests and renders the provider's exact JSON. The state, and the rules each answer
+follows (with their sources), are in backends/google.py.
 """
 
 from __future__ import annotations

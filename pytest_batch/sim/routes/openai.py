@@ -1,10 +1,7 @@
 """OpenAI Files + Batch API: the HTTP rendering (OpenAIRoutes).
 
-Parses requests and renders the provider's exact JSON; the state is backends/openai.py.
-
-Shapes follow ../shared/docs/wire-formats.md part A and the curator recordings
-(realdata/decoded/openai_*.json); whole-batch failure codes and cancel counts follow the
-OpenRouter live-capture notes (realdata/openrouter_notes).
+Parses requests and renders the provider's exact JSON. The state, and the rules each answer
+follows (with their sources), are in backends/openai.py.
 """
 
 from __future__ import annotations

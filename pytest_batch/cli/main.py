@@ -197,6 +197,10 @@ submitted under a model you did not ask for. Gemini lines name none: --model cho
     demo = add("demo", parents=(output,), handler=cmd_demo)
     demo.add_argument("--provider", choices=("openai", "anthropic", "google", "all"), default="all",
                       help="which provider to run (default all)")
+
+    from .verify import add_parser as add_verify
+
+    add_verify(sub, [output], formatter)
     return parser
 
 

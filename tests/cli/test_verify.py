@@ -1,0 +1,250 @@
+"""``pytest-batch verify``: the shipped cassettes are the no-drift baseline, doctored cassettes
+and a stand-in "live" server that rewrites the emulator's answers are caught and named."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pytest_batch.sim.core import Emulator
+from pytest_batch.sim.http import SimRequest, SimResponse
+from pytest_batch.sim.server import start_server
+
+from .conftest import ROOT, FakeClock, Runner
+
+SHIPPED = ROOT / "cassettes"
+
+
+def test_shipped_cassettes_are_the_no_drift_baseline(cli: Runner) -> None:
+    result = cli("verify", "--cassettes", str(SHIPPED))
+    assert result.code == 0, result
+    assert "no drift: 9 recording(s)" in result.out
+    assert "recorded against the emulator" in result.out or "made against the emulator" in result.out
+
+    data = cli("verify", "--cassettes", str(SHIPPED), "--json").json()
+    assert data["drift"] is False and data["differences"] == [] and data["errors"] == []
+    assert {r["provider"] for r in data["recordings"]} == {"openai", "anthropic", "google"}
+    # every retrieve reached the emulator's own batch (ids mapped) and its recorded state
+    assert sum(r["exchanges"] for r in data["recordings"]) == 38
+
+
+def _doctor(tmp_path: Path, cassette: str, edit: Callable[[list[dict[str, Any]]], None]) -> Path:
+    target = tmp_path / "doctored" / cassette
+    target.parent.mkdir(parents=True)
+    document = yaml.safe_load((SHIPPED / cassette).read_text())
+    edit(document["interactions"])
+    target.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    return target
+
+
+def _openai_completed(interactions: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(i["response"]["body"]["json"] for i in interactions if i["request"]["method"] == "GET"
+                and i["response"]["body"].get("json", {}).get("status") == "completed")
+
+
+def _anthropic_ended(interactions: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(i["response"]["body"]["json"] for i in interactions
+                if i["response"]["body"].get("json", {}).get("processing_status") == "ended")
+
+
+def _gemini_done(interactions: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(i["response"]["body"]["json"] for i in interactions if i["response"]["body"]["json"].get("done"))
+
+
+def _field_added(interactions: list[dict[str, Any]]) -> None:
+    _openai_completed(interactions)["priority"] = "standard"
+
+
+def _field_removed(interactions: list[dict[str, Any]]) -> None:
+    del _anthropic_ended(interactions)["request_counts"]
+
+
+def _field_renamed(interactions: list[dict[str, Any]]) -> None:
+    metadata = _gemini_done(interactions)["metadata"]
+    metadata["batchState"] = metadata.pop("state")
+
+
+def _status_changed(interactions: list[dict[str, Any]]) -> None:
+    _anthropic_ended(interactions)["processing_status"] = "completed"
+
+
+def _type_changed(interactions: list[dict[str, Any]]) -> None:
+    counts = _openai_completed(interactions)["request_counts"]
+    counts["total"] = str(counts["total"])
+
+
+def _header_dropped(interactions: list[dict[str, Any]]) -> None:
+    for interaction in interactions:
+        interaction["response"]["headers"].pop("retry-after", None)
+
+
+def _results_row_field(interactions: list[dict[str, Any]]) -> None:
+    rows = interactions[-1]["response"]["body"]["jsonl"]
+    for row in rows:
+        row["result"]["message"]["context_management"] = {"applied_edits": []}
+
+
+DOCTORED = {
+    "field added": ("openai/test_users/test_users.yaml", _field_added,
+                    ("GET /v1/batches/{id}", "missing", "priority")),
+    "field removed": ("anthropic/test_users/test_users.yaml", _field_removed,
+                      ("GET /v1/messages/batches/{id}", "extra", "request_counts")),
+    "field renamed": ("google/test_users/test_users.yaml", _field_renamed,
+                      ("GET /v1/batches/{id}", "renamed", "metadata.batchState")),
+    "status string changed": ("anthropic/test_users/test_users.yaml", _status_changed,
+                              ("GET /v1/messages/batches/{id}", "value", "processing_status")),
+    "JSON type changed": ("openai/test_users/test_users.yaml", _type_changed,
+                          ("GET /v1/batches/{id}", "type", "request_counts.total")),
+    "SDK header dropped": ("anthropic/test_users/test_users.yaml", _header_dropped,
+                           ("GET /v1/messages/batches/{id}", "header", "retry-after")),
+    "field added to every results line": ("anthropic/test_users/test_users.yaml", _results_row_field,
+                                          ("GET /v1/messages/batches/{id}/results", "missing",
+                                           "[].result.message.context_management")),
+}
+
+
+@pytest.mark.parametrize("case", list(DOCTORED))
+def test_a_doctored_cassette_is_drift_named_by_endpoint_and_path(cli: Runner, tmp_path: Path, case: str) -> None:
+    cassette, edit, (endpoint, kind, path) = DOCTORED[case]
+    doctored = _doctor(tmp_path, cassette, edit)
+
+    data = cli("verify", "--cassettes", str(doctored.parent), "--json")
+    assert data.code == 1, data
+    rows = data.json()["differences"]
+    assert [(r["endpoint"], r["kind"], r["path"]) for r in rows] == [(endpoint, kind, path)], rows
+
+    table = cli("verify", "--cassettes", str(doctored))
+    assert table.code == 1
+    assert "drift: 1 difference(s)" in table.out
+    line = next(line for line in table.out.splitlines() if path in line)
+    assert endpoint in line and kind in line
+
+
+def test_status_drift_shows_both_values(cli: Runner, tmp_path: Path) -> None:
+    doctored = _doctor(tmp_path, "anthropic/test_users/test_users.yaml", _status_changed)
+    [row] = cli("verify", "--cassettes", str(doctored), "--json").json()["differences"]
+    assert (row["recorded"], row["emulated"]) == ('"completed"', '"ended"')
+    assert row["seen_in"] == [f"{doctored}#3"]
+
+
+def test_a_directory_without_cassettes_is_bad_usage(cli: Runner, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = cli("verify", "--cassettes", str(tmp_path / "empty"))
+    assert result.code == 2 and "no .yaml cassette found" in result.err
+    result = cli("verify", "--cassettes", str(tmp_path / "nowhere"))
+    assert result.code == 2 and "no such file or directory" in result.err
+    assert cli("verify").code == 2  # --cassettes or --live
+
+
+def test_a_file_that_is_not_a_cassette_is_named_and_fails(cli: Runner, tmp_path: Path) -> None:
+    shutil.copytree(SHIPPED / "openai", tmp_path / "mixed")
+    (tmp_path / "mixed" / "notes.yaml").write_text("- just\n- a list\n")
+    result = cli("verify", "--cassettes", str(tmp_path / "mixed"))
+    assert result.code == 1
+    assert "notes.yaml is not a cassette" in result.out
+
+
+# ----------------------------------------------------------------------------- --live
+
+
+class RewritingShim:
+    """A stand-in "live" API: the emulator, with ``rewrite`` applied to every JSON body it answers."""
+
+    def __init__(self, emulator: Emulator, rewrite: Callable[[str, Any], None]) -> None:
+        self.emulator = emulator
+        self.rewrite = rewrite
+        self.lock = emulator.lock
+        self.seen: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:  # the control API and the server read the emulator
+        return getattr(self.emulator, name)
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        self.seen.append(f"{request.method} {request.path}")
+        response = self.emulator.handle(request)
+        if response.headers.get("content-type", "").startswith("application/json"):
+            payload = json.loads(response.read())
+            self.rewrite(request.path, payload)
+            response = SimResponse(response.status, dict(response.headers), json.dumps(payload).encode())
+        return response
+
+
+@pytest.fixture
+def stand_in() -> Iterator[Callable[..., Any]]:
+    servers = []
+
+    def start(rewrite: Callable[[str, Any], None] = lambda path, payload: None, lifecycle: str = "polls:2") -> Any:
+        shim = RewritingShim(Emulator(lifecycle=lifecycle), rewrite)
+        handle = start_server(shim)  # type: ignore[arg-type] - anything shaped like an Emulator
+        servers.append(handle)
+        return handle, shim
+
+    yield start
+    for handle in servers:
+        handle.stop()
+
+
+KEYS = {"OPENAI_API_KEY": "sk-verify-test", "ANTHROPIC_API_KEY": "sk-ant-verify-test",
+        "GOOGLE_API_KEY": "verify-test-key"}
+
+
+def test_live_probe_of_a_faithful_server_shows_no_drift(cli: Runner, stand_in: Any, fake_clock: FakeClock) -> None:
+    server, shim = stand_in()
+    result = cli("verify", "--live", "--base-url", server.url, "--interval", "1", env=KEYS)
+    assert result.code == 0, result
+    assert "no drift: 3 recording(s)" in result.out
+    assert "POST /openai/v1/files" in shim.seen and any(s.endswith(":batchGenerateContent") for s in shim.seen)
+    assert all(key not in result.out + result.err for key in KEYS.values())
+
+
+def _openai_drifts(path: str, payload: Any) -> None:
+    if path.startswith("/v1/batches/") and payload.get("object") == "batch":
+        payload["priority"] = "standard"                # a field the live API added
+        payload.pop("request_counts")                   # one it dropped
+        if payload["status"] == "completed":
+            payload["status"] = "succeeded"             # a status renamed
+
+
+def test_live_probe_names_what_the_live_server_answers_differently(cli: Runner, stand_in: Any,
+                                                                    fake_clock: FakeClock) -> None:
+    server, _ = stand_in(_openai_drifts)
+    result = cli("verify", "--live", "--provider", "openai", "--base-url", server.url, "--interval", "1",
+                 "--json", env=KEYS)
+    assert result.code == 1, result
+    found = {(r["endpoint"], r["kind"], r["path"]) for r in result.json()["differences"]}
+    assert ("GET /v1/batches/{id}", "missing", "priority") in found
+    assert ("GET /v1/batches/{id}", "extra", "request_counts") in found
+    assert ("GET /v1/batches/{id}", "value", "status") in found
+
+
+def test_live_probe_cancels_a_batch_still_running_at_the_timeout(stand_in: Any) -> None:
+    from pytest_batch.verify.live import ProbeOptions, probe
+
+    server, shim = stand_in(lifecycle="manual")
+    clock = FakeClock()
+    replayed = probe("anthropic", server.base_urls["anthropic"], "sk-ant-verify-test",
+                     ProbeOptions(timeout=30, interval=10), clock=clock, sleep=clock.sleep)
+    assert clock.now <= 30
+    assert "POST /v1/messages/batches/{id}/cancel" in [c.endpoint for c in replayed.checked]
+    assert any(s.endswith("/cancel") for s in shim.seen)
+    cancel = next(c for c in replayed.checked if c.endpoint.endswith("/cancel"))
+    assert cancel.differences == []  # the emulator answered the cancel as the "live" server did
+
+
+def test_live_probe_refuses_past_the_cost_cap_and_without_keys(cli: Runner, stand_in: Any) -> None:
+    server, shim = stand_in()
+    result = cli("verify", "--live", "--provider", "anthropic", "--base-url", server.url, "--requests", "2",
+                 "--max-cost", "0.00001", env=KEYS)
+    assert result.code == 1
+    assert "could cost up to $0.0000" in result.out and "above the cap $0.0000" in result.out
+    assert shim.seen == []  # nothing was sent
+
+    result = cli("verify", "--live", "--provider", "openai", "--base-url", server.url)
+    assert result.code == 2 and "needs a key: set OPENAI_API_KEY" in result.err
+    assert cli("verify", "--live", "--requests", "3", env=KEYS).code == 2

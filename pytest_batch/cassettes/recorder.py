@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 import types
@@ -16,10 +17,35 @@ from .matching import MATCH_ON, MATCHERS
 from .paths import Mode, current_nodeid, previous_path
 from .persist import AtomicPersister, write_atomically
 from .player import batch_cassette_class
+from ..secrets import redact
 from .scrub import (
     DEFAULT_HOSTS,
 )
 from .session import CassetteSession, utc_now
+
+#: vcrpy's loggers: at INFO they print every request and the raw response it got (before
+#: scrubbing), which pytest's log capture puts in reports and --junitxml
+_VCR_LOGGERS = ("vcr", "vcr.cassette", "vcr.stubs", "vcr.stubs.httpx_stubs", "vcr.stubs.aiohttp_stubs",
+                "vcr.matchers", "vcr.request", "vcr.patch")
+
+
+class _RedactedLogs(logging.Filter):
+    """Rewrites a log record's message through ``secrets.redact`` (a logger's filters see only its own records)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+_REDACTED_LOGS = _RedactedLogs()
+
+
+def _redact_vcr_logs() -> None:
+    names = {*_VCR_LOGGERS, *(name for name in logging.Logger.manager.loggerDict if name.startswith("vcr."))}
+    for name in names:
+        logger = logging.getLogger(name)
+        if _REDACTED_LOGS not in logger.filters:
+            logger.addFilter(_REDACTED_LOGS)
 
 
 def preload() -> None:
@@ -57,6 +83,7 @@ def _make_vcr() -> Any:
     for name, matcher in MATCHERS.items():
         recorder.register_matcher(name, matcher)
     recorder.register_persister(AtomicPersister)
+    _redact_vcr_logs()
     return recorder
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+from ..secrets import redact
 from .errors import RecordingPending
 from .matching import describe_request
 from .paths import Mode, previous_path, record_command
@@ -204,7 +205,7 @@ class CassetteSession:
             lines.append(f"The cassette was recorded with model {self.recorded_model}; this run uses {self.model}: "
                          f"replay with --batch-model={self.recorded_model}, or re-record.")
         lines.append(f"To re-record this cassette: {self.record_command()}")
-        return "\n".join(lines)
+        return redact("\n".join(lines))
 
     def _replayable_count(self, cassette: Any) -> int:
         if self.replay_limit is not None:

@@ -41,6 +41,25 @@ def _sdk_versions() -> dict[str, str | None]:
     return versions
 
 
+def submitted_batch_id(request: Any, response: dict[str, Any]) -> str | None:
+    """The batch id a batch-creating request got back (OpenAI and Anthropic ``id``, Gemini's
+    Operation ``name``), or None for any other interaction."""
+    path = request.path.lower()
+    if request.method != "POST" or "batch" not in path or "cancel" in path:
+        return None
+    if not 200 <= int((response.get("status") or {}).get("code") or 0) < 300:
+        return None
+    import json
+
+    try:
+        body = json.loads((response.get("body") or {}).get("string") or b"{}")
+    except (TypeError, ValueError):
+        return None
+    if isinstance(body, dict) and (body.get("id") or body.get("name")):
+        return str(body.get("id") or body.get("name"))
+    return None
+
+
 def utc_now() -> str:
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -70,7 +89,11 @@ class CassetteSession:
     previously_recorded_against: str | None = None
     #: record mode over a complete cassette: a pending save keeps that one at ``previous_path``
     replaces_complete: bool = False
+    #: a cassette file was there when the block began (record mode puts it back if the test fails)
+    had_file: bool = False
     misses: list[str] = field(default_factory=list)
+    #: record mode: called with the batch id the moment a batch-creating response is recorded
+    on_submitted: Callable[[str], None] | None = None
     #: the running pytest config, for the re-record command (see ``record_command``)
     pytest_config: Any = None
     _saw_emulator: bool = False
@@ -142,17 +165,10 @@ class CassetteSession:
         """The id in the last batch-creating response recorded so far."""
         if self.cassette is None:
             return None
-        import json
-
         for request, response in reversed(self.cassette.data):
-            if request.method != "POST" or "batch" not in request.path.lower() or "cancel" in request.path.lower():
-                continue
-            try:
-                body = json.loads(response["body"]["string"] or b"{}")
-            except ValueError:
-                continue
-            if isinstance(body, dict) and (body.get("id") or body.get("name")):
-                return str(body.get("id") or body.get("name"))
+            batch_id = submitted_batch_id(request, response)
+            if batch_id:
+                return batch_id
         return None
 
     # -- hooks vcrpy calls

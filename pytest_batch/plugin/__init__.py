@@ -253,7 +253,7 @@ def batch_processor(request: pytest.FixtureRequest, _batch_options: cfg.TestOpti
         yield processor
         return
     yield from modes.run_in_cassette(request, options, processor, limit,
-                                     lambda: request.node.stash.get(_CALL_FAILED, False))
+                                     lambda: request.node.stash.get(_CALL_FAILED, None))
 
 
 # ---------------------------------------------------------------------- hooks

@@ -20,7 +20,7 @@ CASSETTE_SESSION = pytest.StashKey[Any]()
 
 
 def run_in_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, processor: Any,
-                    guard: SpendGuard | None, test_failed: Callable[[], bool]) -> Iterator[Any]:
+                    guard: SpendGuard | None, test_failed: Callable[[], bool | None]) -> Iterator[Any]:
     """Run the test inside its cassette; a failed test records nothing, a pending recording skips."""
     from ..cassettes import CassetteError, RecordingPending, use_cassette
 
@@ -42,8 +42,10 @@ def run_in_cassette(request: pytest.FixtureRequest, options: cfg.TestOptions, pr
     if options.mode == "record":
         wait_within_record_timeout(processor, session, pending)
     yield processor
-    failed = test_failed()
-    error: BaseException | None = pending[0] if pending else (TestFailed() if failed else None)
+    failed = test_failed()  # None: the test never reported (Ctrl+C, or a later fixture failed)
+    error: BaseException | None = pending[0] if pending else TestFailed() if failed or failed is None else None
+    if failed is None and request.session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        error = KeyboardInterrupt()  # a batch already submitted stays pending, to resume
     outcome: tuple[Any, str] | None = None
     try:
         cassette.__exit__(type(error) if error else None, error, None)
@@ -77,7 +79,7 @@ def not_recorded_note(item: pytest.Item) -> str | None:
     session = item.stash.get(CASSETTE_SESSION, None)
     if session is None or session.mode != "record":
         return None
-    unchanged = " (the file already there is unchanged)" if session.path.exists() else ""
+    unchanged = " (the file already there is unchanged)" if session.had_file else ""
     return (f"pytest-batch: cassette {session.path} not written: the test failed (record mode keeps only passing "
             f"recordings){unchanged}. Fix the test, then record again: {session.record_command()}")
 

@@ -19,6 +19,16 @@ class CassetteError(Exception):
         super().__init__(redact(str(message)), *args)
 
 
+class CassetteUnreadable(CassetteError):
+    """A cassette file that is not a cassette: not UTF-8, not YAML, cut short, or shaped wrong."""
+
+    def __init__(self, path: Path, problem: str, how_to_fix: str = "") -> None:
+        fix = f" {how_to_fix}" if how_to_fix else ""
+        super().__init__(f"pytest-batch cannot read cassette {path}: {problem}.{fix}")
+        self.path = path
+        self.problem = problem
+
+
 class CassetteMismatch(CassetteError):
     """Replay met a request the cassette has no answer for."""
 

@@ -11,8 +11,8 @@ import types
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import CassetteError, CassetteMismatch, RecordingPending, ReplayMiss
-from .format import COMPILED, CassetteSerializer, read_metadata
+from .errors import CassetteError, CassetteMismatch, CassetteUnreadable, RecordingPending, ReplayMiss
+from .format import COMPILED, CassetteFormatError, CassetteSerializer, read_metadata
 from .matching import MATCH_ON, MATCHERS
 from .paths import Mode, current_nodeid, previous_path
 from .persist import AtomicPersister, write_atomically
@@ -106,11 +106,10 @@ class _UseCassette:
         if session.had_file:
             try:
                 self._previous = read_metadata(path.read_text(encoding="utf-8"))
-            except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same one-line answer
+            except (OSError, UnicodeDecodeError, CassetteFormatError) as exc:
                 if session.mode == "replay":
-                    raise CassetteError(f"pytest-batch cannot read cassette {path}: {exc}. Re-record it: "
-                                        f"{session.record_command()}") from None
-                self._previous = {}
+                    raise self._unreadable(str(exc)) from None
+                self._previous = {}  # record mode replaces what is not a cassette
         pending = self._previous.get("pending")
         session.recorded_model = self._previous.get("model")
         session.previously_recorded_against = self._previous.get("recorded_against")
@@ -142,8 +141,23 @@ class _UseCassette:
             session.on_submitted = self._checkpoint
         cassette_class = batch_cassette_class(session)
         self._vcr_context = cassette_class.use_arg_getter(lambda: dict(config))
-        session.cassette = self._vcr_context.__enter__()
+        try:
+            session.cassette = self._vcr_context.__enter__()
+        except CassetteUnreadable as unreadable:  # the persister parses the whole file (replay, resume)
+            raise self._unreadable(unreadable.problem) from None
         return session
+
+    def _unreadable(self, problem: str) -> CassetteUnreadable:
+        """The one message for a cassette file that cannot be used: which, what is wrong, how to get a good one."""
+        session = self.session
+        pending = self._previous.get("pending") if session.mode == "record" else None
+        if pending:
+            batch_id = pending.get("batch_id") if isinstance(pending, dict) else None
+            fix = (f"It is a pending recording (batch {batch_id}) that cannot be resumed: delete it (and cancel batch "
+                   f"{batch_id} if it still runs), then record again: {session.record_command()}")
+        else:
+            fix = f"Record it again (record mode replaces the file): {session.record_command()}"
+        return CassetteUnreadable(session.path, problem, fix)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: types.TracebackType | None) -> bool:

@@ -157,9 +157,9 @@ class CassetteSession:
         """Record mode resumed a pending cassette whose batch the service no longer has."""
         kept = previous_path(self.path)
         restore = f" (or move {kept} back over it to keep the previous recording)" if kept.exists() else ""
-        return (f"pytest-batch: the pending batch {self.pending_batch_id} in {self.path} no longer exists at "
-                f"{base_url} (deleted, expired, or the emulator server was restarted): delete the cassette{restore} "
-                f"and run --batch-mode=record again: {self.record_command()}")
+        return redact(f"pytest-batch: the pending batch {self.pending_batch_id} in {self.path} no longer exists at "
+                      f"{base_url} (deleted, expired, or the emulator server was restarted): delete the cassette"
+                      f"{restore} and run --batch-mode=record again: {self.record_command()}")
 
     def detect_batch_id(self) -> str | None:
         """The id in the last batch-creating response recorded so far."""

@@ -27,7 +27,10 @@ API for the plugin (and anyone driving cassettes by hand)::
   pending and raises ``RecordingPending`` (skip the test with its message). Recording
   again resumes: the pending cassette's submission (every interaction up to its last
   non-GET request) is replayed, only the polls after it go live, and any new or repeated
-  submission is refused, so a batch is never submitted twice.
+  submission is refused, so a batch is never submitted twice. The cassette is also saved as
+  pending the moment a batch-creating response is recorded (before any poll), so a process
+  killed mid-recording leaves the batch id to resume; a clean exit replaces that file (complete
+  or pending), a failing block puts back what was there, and Ctrl+C keeps it pending.
 - Polling: consecutive identical GET responses to one URL are stored once; replay plays a
   URL's recorded responses in order and then repeats the last, so a test may poll more
   often than when it was recorded. A test that polled fewer times and moved on (fetched

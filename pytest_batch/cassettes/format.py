@@ -16,6 +16,11 @@ exactly one of these keys:
 
 The same views drive request matching (``body_view``): two bodies match when their views
 are equal, so JSON key order, whitespace and multipart boundaries never matter.
+
+A cassette starts with ``HEADER`` and ends with ``FOOTER`` (two YAML comments), so a file cut
+short anywhere (a copy, a merge, a full disk) is told from a complete one even when what is left
+still parses. Files without the header (written before it existed) are read as they are. Any
+file that is not a cassette raises ``CassetteFormatError`` saying what is wrong with it.
 """
 
 from __future__ import annotations
@@ -39,6 +44,16 @@ try:  # libyaml when present: the same output, faster
 except ImportError:  # pragma: no cover
     from yaml import SafeDumper as _SafeDumper  # type: ignore[assignment]
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+#: the first and last lines of every cassette written (see the module docstring)
+HEADER = '# pytest-batch cassette: a complete file ends with the line "# end of cassette"\n'
+FOOTER = "# end of cassette\n"
+_FOOTER_LINE = re.compile(r"^# end of cassette[ \t]*$", re.MULTILINE)  # lines added after it are a reader's edit
+
+
+class CassetteFormatError(ValueError):
+    """The text is no cassette: not YAML, cut short, or not shaped like one (the message says which)."""
+
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _DISPOSITION_PARAM = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -347,8 +362,8 @@ class CassetteSerializer:
         document["interactions"] = interactions
         # no line folding: a folded scalar could split a key where the final secret scan
         # would not see it, and unfolded lines diff better
-        return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=2**31 - 1,
-                         default_flow_style=False)
+        return HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                                  width=2**31 - 1, default_flow_style=False) + FOOTER
 
     @staticmethod
     def deserialize(text: str) -> dict[str, Any]:
@@ -361,15 +376,18 @@ class CassetteSerializer:
 
     @staticmethod
     def _deserialize(text: str) -> dict[str, Any]:
-        document = _load_yaml(text) or {}
+        document = _checked_document(text)
         interactions = []
-        for interaction in document.get("interactions") or []:
-            request, response = interaction["request"], interaction["response"]
-            request_headers = _list_headers(request.get("headers"))
-            request_body = decode_body(request.get("body"), _content_type(request_headers))
-            response_headers = {name: values for name, values in _list_headers(response.get("headers")).items()
-                                if name.lower() != "content-length"}
-            response_body = decode_body(response.get("body"), _content_type(response_headers)) or b""
+        for number, interaction in enumerate(document.get("interactions") or [], 1):
+            request, response = _checked_interaction(interaction, number)
+            try:
+                request_headers = _list_headers(request.get("headers"))
+                request_body = decode_body(request.get("body"), _content_type(request_headers))
+                response_headers = {name: values for name, values in _list_headers(response.get("headers")).items()
+                                    if name.lower() != "content-length"}
+                response_body = decode_body(response.get("body"), _content_type(response_headers)) or b""
+            except (AttributeError, TypeError, ValueError) as exc:  # a body that is no stored body
+                raise CassetteFormatError(f"interaction {number}'s body cannot be read ({exc})") from None
             response_headers["content-length"] = [str(len(response_body))]
             interactions.append({
                 "request": {"method": request["method"], "uri": request["uri"], "headers": request_headers,
@@ -381,6 +399,57 @@ class CassetteSerializer:
         if document.get("metadata"):
             out["metadata"] = document["metadata"]
         return out
+
+
+def _checked_document(text: str) -> dict[str, Any]:
+    """The parsed top level of a cassette, or CassetteFormatError saying what is wrong with the text."""
+    if text.startswith(HEADER) and not _FOOTER_LINE.search(text):
+        raise CassetteFormatError(f"the file is cut short: it has no final {FOOTER.strip()!r} line, as every "
+                                  "complete cassette does")
+    try:
+        document = _load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise CassetteFormatError(describe_yaml_error(exc, text)) from None
+    if document is None:
+        raise CassetteFormatError("it holds no YAML document (nothing but comments or blank lines)")
+    if not isinstance(document, dict):
+        raise CassetteFormatError(f"its top level is a {_kind(document)}, not a mapping of metadata, version "
+                                  "and interactions")
+    if not isinstance(document.get("interactions", []), list):
+        raise CassetteFormatError(f"'interactions' is a {_kind(document['interactions'])}, not a list")
+    if not isinstance(document.get("metadata") or {}, dict):
+        raise CassetteFormatError(f"'metadata' is a {_kind(document['metadata'])}, not a mapping")
+    return document
+
+
+def _checked_interaction(interaction: Any, number: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not isinstance(interaction, dict):
+        raise CassetteFormatError(f"interaction {number} is a {_kind(interaction)}, not a mapping of request "
+                                  "and response")
+    request, response = interaction.get("request"), interaction.get("response")
+    for part, value, keys in (("request", request, ("method", "uri")), ("response", response, ("status",))):
+        if not isinstance(value, dict):
+            missing = "has no" if value is None else f"has a {_kind(value)} as its"
+            raise CassetteFormatError(f"interaction {number} {missing} {part} (a file cut short, or a bad edit)")
+        absent = [key for key in keys if key not in value]
+        if absent:
+            raise CassetteFormatError(f"interaction {number}'s {part} has no {' or '.join(absent)}")
+    return request, response  # type: ignore[return-value]
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", dict: "mapping", str: "string"}.get(type(value), type(value).__name__)
+
+
+def describe_yaml_error(exc: yaml.YAMLError, text: str) -> str:
+    """A YAML error as one line: where (line and column of the file) and what, and whether the file
+    looks cut short; never the ``<unicode string>`` snippet PyYAML prints."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context = getattr(exc, "context", None)
+    cut = "; the file looks cut short" if not text.endswith("\n") else ""
+    return f"it is not valid YAML{where}: {problem}{f' ({context})' if context else ''}{cut}"
 
 
 class CompiledCassettes:
@@ -443,5 +512,9 @@ def read_metadata(text: str) -> dict[str, Any]:
     vcrpy parses the whole file once more when it loads the cassette.
     """
     head, found, _ = text.partition("\ninteractions:")
-    document = _load_yaml(head if found else text) or {}
-    return document.get("metadata") or {} if isinstance(document, dict) else {}
+    try:
+        document = _load_yaml(head if found else text) or {}
+    except yaml.YAMLError as exc:
+        raise CassetteFormatError(describe_yaml_error(exc, text)) from None
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    return metadata if isinstance(metadata, dict) else {}

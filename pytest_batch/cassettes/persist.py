@@ -10,7 +10,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from .errors import CassetteError
+from .errors import CassetteError, CassetteUnreadable
+from .format import CassetteFormatError
 from .scrub import (
     find_secrets,
 )
@@ -82,7 +83,7 @@ class AtomicPersister:
 
         Sharing a parse is safe: vcrpy copies each request and response (``before_record_*``)
         before it keeps them, and the metadata is copied here."""
-        from vcr.persisters.filesystem import CassetteDecodeError, CassetteNotFoundError
+        from vcr.persisters.filesystem import CassetteNotFoundError
         from vcr.serialize import deserialize
 
         path = Path(cassette_path)
@@ -90,8 +91,8 @@ class AtomicPersister:
             raise CassetteNotFoundError()
         try:
             text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise CassetteDecodeError("Can't read Cassette, Encoding is broken") from err
+        except UnicodeDecodeError as err:  # vcrpy would replay it as an empty cassette
+            raise CassetteUnreadable(path, f"it is not UTF-8 text ({err.reason} at byte {err.start})") from None
         if not text.strip():  # as vcrpy: an empty file is a missing cassette
             raise CassetteNotFoundError()
         key = str(path)
@@ -100,7 +101,10 @@ class AtomicPersister:
             _LOADED.move_to_end(key)
             loaded = cached[1]
         else:
-            loaded = deserialize(text, serializer)
+            try:
+                loaded = deserialize(text, serializer)
+            except CassetteFormatError as err:
+                raise CassetteUnreadable(path, str(err)) from None
             _LOADED[key] = (text, loaded)
             while len(_LOADED) > _LOADED_MAX:
                 _LOADED.popitem(last=False)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import ReplayMiss
 from .matching import KEY_MATCHERS, match_key, match_method, match_url
-
-if TYPE_CHECKING:
-    from .session import CassetteSession
-
-
+from .session import CassetteSession, submitted_batch_id
 
 _MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 _POLLING = ("GET", "HEAD")
@@ -29,13 +25,30 @@ def batch_cassette_class(session: CassetteSession) -> type:
         #: (request, index): vcrpy asks can_play_response_for, then play_response, with one request
         _plan: tuple[Any, int | None] | None = None
 
+        #: vcrpy's _load appends the recorded interactions: those are no new submissions
+        _loading = False
+
         def _load(self) -> None:
             if session.mode == "record" and not session.resuming:
                 return  # record from scratch; the old file is replaced on success
-            super()._load()
+            self._loading = True
+            try:
+                super()._load()
+            finally:
+                self._loading = False
             if session.resuming:
                 mutating = [i for i, (request, _) in enumerate(self.data) if request.method in _MUTATING]
                 session.replay_limit = mutating[-1] + 1 if mutating else 0
+
+        def append(self, request: Any, response: Any) -> None:
+            """vcrpy keeps a live interaction; a batch it created is saved at once (``on_submitted``)."""
+            count = len(self.data)
+            super().append(request, response)
+            if self._loading or session.on_submitted is None or len(self.data) == count:
+                return
+            batch_id = submitted_batch_id(*self.data[-1])
+            if batch_id:
+                session.on_submitted(batch_id)
 
         def _candidates(self, request: Any) -> list[int]:
             filtered = self._before_record_request(request)

@@ -5,7 +5,9 @@ and to every request replay matches:
 
 - scrubbing: the auth headers, identifying headers, ``?key=``/``upload_id`` query values
   and every value of a provider key environment variable become ``REDACTED``
-  (wire-formats.md E lists what each SDK sends);
+  (wire-formats.md E lists what each SDK sends), and so does anything shaped like a key
+  (``secrets.KEY_PATTERNS``: a key passed in code, in a prompt, in an upload of any encoding)
+  wherever it travels: URL, headers, bodies, decoded first (gzip) and read as bytes;
 - URL normalisation: a recording made against the emulator's loopback server
   (``http://127.0.0.1:P/openai/v1/...``) is stored under the provider's default host
   (``https://api.openai.com/v1/...``), in request URIs and inside response headers and
@@ -13,11 +15,13 @@ and to every request replay matches:
   so replay with the SDK defaults follows them.
 
 ``find_secrets`` is the last line of defence: it scans the final text for anything that
-still looks like a key.
+still looks like a key, inside the ``base64:`` blocks of non-UTF-8 bodies too.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..endpoints import DEFAULT_HOSTS
-from ..secrets import KEY_PATTERNS, env_secrets
+from ..secrets import KEY_PATTERNS, env_secrets, find_key_shapes, redact_bytes, redact_key_shapes
 
 REDACTED = "REDACTED"
 
@@ -55,19 +59,20 @@ _LOOPBACK_PREFIXED = re.compile(
 _LOOPBACK_BARE = re.compile(r"https?://(?:127\.0\.0\.1|localhost|\[::1\]|0\.0\.0\.0)(?::\d+)?(?=[/?#\"'\s]|$)")
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 
-def _scrub_env_text(text: str, secrets: dict[str, str]) -> str:
+def _scrub_text(text: str, secrets: dict[str, str]) -> str:
+    """Env key values become ``REDACTED-<VARIABLE>`` (so a reader knows which), then any other key ``REDACTED``."""
     for name, value in secrets.items():
         if value in text:
             text = text.replace(value, f"{REDACTED}-{name}")
-    return text
+    return redact_key_shapes(text, REDACTED)
 
 
-def _scrub_env_bytes(raw: bytes, secrets: dict[str, str]) -> bytes:
+def _scrub_bytes(raw: bytes, secrets: dict[str, str]) -> bytes:
     for name, value in secrets.items():
         encoded = value.encode("utf-8")
         if encoded in raw:
             raw = raw.replace(encoded, f"{REDACTED}-{name}".encode())
-    return raw
+    return redact_bytes(raw, REDACTED)
 
 
 def scrub_query(url: str) -> str:
@@ -96,7 +101,7 @@ def is_loopback(url: str) -> bool:
 
 
 def normalize_url(url: str, provider: str | None, secrets: dict[str, str]) -> str:
-    return scrub_query(_scrub_env_text(to_default_hosts(url, provider), secrets))
+    return scrub_query(_scrub_text(to_default_hosts(url, provider), secrets))
 
 
 def _scrub_urls_in(text: str) -> str:
@@ -116,7 +121,7 @@ def scrub_request(request: Any, provider: str | None) -> Any:
             continue
         if lower in NOISY_REQUEST_HEADERS or lower.startswith("x-stainless-"):
             continue
-        headers[lower] = REDACTED if lower in SECRET_REQUEST_HEADERS else _scrub_env_text(str(value), secrets)
+        headers[lower] = REDACTED if lower in SECRET_REQUEST_HEADERS else _scrub_text(str(value), secrets)
     body = request.body
     if isinstance(body, bytes | bytearray):
         body = bytes(body)
@@ -126,7 +131,7 @@ def scrub_request(request: Any, provider: str | None) -> Any:
             body = (decompress_gzip if encoding == "gzip" else decompress_deflate)(body)
         elif encoding:
             headers["content-encoding"] = encoding
-        body = _scrub_env_bytes(to_default_hosts_bytes(body, provider), secrets)
+        body = _scrub_bytes(to_default_hosts_bytes(body, provider), secrets)
         request.body = body
     request.headers = headers
     return request
@@ -155,7 +160,7 @@ def scrub_response(response: dict[str, Any], provider: str | None) -> dict[str, 
             continue
         cleaned = []
         for value in values:
-            value = _scrub_env_text(to_default_hosts(str(value), provider), secrets)
+            value = _scrub_text(to_default_hosts(str(value), provider), secrets)
             if lower in URL_HEADERS:
                 value = _scrub_urls_in(value)
             cleaned.append(value)
@@ -172,7 +177,7 @@ def scrub_response(response: dict[str, Any], provider: str | None) -> dict[str, 
                 raw = _scrub_urls_in(raw.decode("utf-8")).encode("utf-8")
             except UnicodeDecodeError:
                 pass
-        body["string"] = _scrub_env_bytes(raw, secrets)
+        body["string"] = _scrub_bytes(raw, secrets)
         response["body"] = body
     return response
 
@@ -193,8 +198,14 @@ def _preview(value: str) -> str:
     return value[:6] + "…" if len(value) > 6 else "…"
 
 
+#: a stored non-UTF-8 body (format.py): ``base64: <data>``, plain or quoted, on one line
+_BASE64_BLOCK = re.compile(r"""\bbase64:[ \t]+['"]?([A-Za-z0-9+/]+={0,2})['"]?[ \t]*$""", re.MULTILINE)
+
+
 def find_secrets(text: str, extra_values: Iterable[tuple[str, str]] | None = None) -> list[SecretFinding]:
-    """Every key-like string and every provider key env value in ``text`` (never the full value)."""
+    """Every key-like string and every provider key env value in ``text`` (never the full value),
+    in the bytes of its ``base64:`` blocks too: a body that is not UTF-8 is stored that way, and a key
+    inside it would be one ``base64 -d`` away."""
     findings: list[SecretFinding] = []
     values = list(extra_values if extra_values is not None else env_secrets().items())
 
@@ -208,5 +219,14 @@ def find_secrets(text: str, extra_values: Iterable[tuple[str, str]] | None = Non
     for kind, pattern in KEY_PATTERNS.items():
         for match in pattern.finditer(text):
             findings.append(SecretFinding(kind, line_of(match.start()), _preview(match.group(0))))
+    for block in _BASE64_BLOCK.finditer(text):
+        try:
+            raw = base64.b64decode(block.group(1), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        line = line_of(block.start())
+        hidden = [(f"value of ${name}", value) for name, value in values if value.encode("utf-8") in raw]
+        for kind, value in hidden + find_key_shapes(raw):
+            findings.append(SecretFinding(f"{kind} in a base64 body", line, _preview(value)))
     findings.sort(key=lambda f: f.line)
     return findings

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+from ..secrets import redact
 from .errors import RecordingPending
 from .matching import describe_request
 from .paths import Mode, previous_path, record_command
@@ -38,6 +39,25 @@ def _sdk_versions() -> dict[str, str | None]:
 
         versions["pytest-batch"] = own_version
     return versions
+
+
+def submitted_batch_id(request: Any, response: dict[str, Any]) -> str | None:
+    """The batch id a batch-creating request got back (OpenAI and Anthropic ``id``, Gemini's
+    Operation ``name``), or None for any other interaction."""
+    path = request.path.lower()
+    if request.method != "POST" or "batch" not in path or "cancel" in path:
+        return None
+    if not 200 <= int((response.get("status") or {}).get("code") or 0) < 300:
+        return None
+    import json
+
+    try:
+        body = json.loads((response.get("body") or {}).get("string") or b"{}")
+    except (TypeError, ValueError):
+        return None
+    if isinstance(body, dict) and (body.get("id") or body.get("name")):
+        return str(body.get("id") or body.get("name"))
+    return None
 
 
 def utc_now() -> str:
@@ -69,7 +89,11 @@ class CassetteSession:
     previously_recorded_against: str | None = None
     #: record mode over a complete cassette: a pending save keeps that one at ``previous_path``
     replaces_complete: bool = False
+    #: a cassette file was there when the block began (record mode puts it back if the test fails)
+    had_file: bool = False
     misses: list[str] = field(default_factory=list)
+    #: record mode: called with the batch id the moment a batch-creating response is recorded
+    on_submitted: Callable[[str], None] | None = None
     #: the running pytest config, for the re-record command (see ``record_command``)
     pytest_config: Any = None
     _saw_emulator: bool = False
@@ -133,25 +157,18 @@ class CassetteSession:
         """Record mode resumed a pending cassette whose batch the service no longer has."""
         kept = previous_path(self.path)
         restore = f" (or move {kept} back over it to keep the previous recording)" if kept.exists() else ""
-        return (f"pytest-batch: the pending batch {self.pending_batch_id} in {self.path} no longer exists at "
-                f"{base_url} (deleted, expired, or the emulator server was restarted): delete the cassette{restore} "
-                f"and run --batch-mode=record again: {self.record_command()}")
+        return redact(f"pytest-batch: the pending batch {self.pending_batch_id} in {self.path} no longer exists at "
+                      f"{base_url} (deleted, expired, or the emulator server was restarted): delete the cassette"
+                      f"{restore} and run --batch-mode=record again: {self.record_command()}")
 
     def detect_batch_id(self) -> str | None:
         """The id in the last batch-creating response recorded so far."""
         if self.cassette is None:
             return None
-        import json
-
         for request, response in reversed(self.cassette.data):
-            if request.method != "POST" or "batch" not in request.path.lower() or "cancel" in request.path.lower():
-                continue
-            try:
-                body = json.loads(response["body"]["string"] or b"{}")
-            except ValueError:
-                continue
-            if isinstance(body, dict) and (body.get("id") or body.get("name")):
-                return str(body.get("id") or body.get("name"))
+            batch_id = submitted_batch_id(request, response)
+            if batch_id:
+                return batch_id
         return None
 
     # -- hooks vcrpy calls
@@ -204,7 +221,7 @@ class CassetteSession:
             lines.append(f"The cassette was recorded with model {self.recorded_model}; this run uses {self.model}: "
                          f"replay with --batch-model={self.recorded_model}, or re-record.")
         lines.append(f"To re-record this cassette: {self.record_command()}")
-        return "\n".join(lines)
+        return redact("\n".join(lines))
 
     def _replayable_count(self, cassette: Any) -> int:
         if self.replay_limit is not None:

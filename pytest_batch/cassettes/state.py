@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .format import read_metadata
+from .format import CassetteFormatError, CassetteSerializer, read_metadata
 from .paths import current_nodeid, record_command
 from .scrub import (
     SecretFinding,
@@ -34,7 +34,7 @@ def cassette_state(path: str | os.PathLike[str]) -> CassetteState:
         return "missing"  # as vcrpy: an empty file is no cassette
     try:
         metadata = read_metadata(text)
-    except Exception:  # noqa: BLE001 - any YAML error: let replay report it
+    except CassetteFormatError:  # let replay say what is wrong
         return "unreadable"
     return "pending" if metadata.get("pending") else "recorded"
 
@@ -98,11 +98,23 @@ class CassetteReport:
         for path, batch_id in self.pending.items():
             out.append(f"pending: {path} (batch {batch_id} still running; run record mode again to finish it)")
         for path, why in self.unreadable.items():
-            out.append(f"unreadable: {path}: {why}")
+            out.append(f"unreadable: {path}: {why}; delete it and record its test again (--batch-mode=record)")
         return out
 
+    def count_line(self, not_checked: int = 0, narrowed_by: Iterable[str] = ()) -> str:
+        """``5 cassettes checked in DIR: 1 stale, 0 with secrets, 0 pending[, 1 unreadable][; 3 not checked
+        (narrowed run: test paths)]``: ``not_checked`` of ``checked`` were only scanned (see the plugin)."""
+        checked = len(self.checked) - not_checked
+        unreadable = f", {len(self.unreadable)} unreadable" if self.unreadable else ""
+        narrowed = f"; {not_checked} not checked (narrowed run: {', '.join(narrowed_by)})" if not_checked else ""
+        return (f"{checked} cassette{'s' if checked != 1 else ''} checked in {self.cassette_dir}: {len(self.stale)} "
+                f"stale, {len(self.secrets)} with secrets, {len(self.pending)} pending{unreadable}{narrowed}")
+
     def format(self) -> str:
-        return "\n".join(self.lines()) or f"{len(self.checked)} cassettes in {self.cassette_dir}: all clean"
+        """Each problem on its line, then the count; or ``N cassettes in DIR: all clean``."""
+        if self.ok:
+            return f"{len(self.checked)} cassettes in {self.cassette_dir}: all clean"
+        return "\n".join([*self.lines(), self.count_line()])
 
 
 def check_cassettes(cassette_dir: str | os.PathLike[str], used_paths: Iterable[str | os.PathLike[str]] | None = None
@@ -126,11 +138,39 @@ def check_cassettes(cassette_dir: str | os.PathLike[str], used_paths: Iterable[s
         findings = find_secrets(text)
         if findings:
             report.secrets[path] = findings
+        if not text.strip():
+            continue  # as vcrpy: an empty file is a missing cassette (replay records nothing from it)
         try:
+            CassetteSerializer.deserialize(text)  # the whole file, as replay reads it
             pending = read_metadata(text).get("pending")
-        except Exception as exc:  # noqa: BLE001 - report any YAML error as one line
-            report.unreadable[path] = f"not valid YAML ({type(exc).__name__})"
+        except CassetteFormatError as exc:
+            report.unreadable[path] = str(exc)
             continue
         if pending:
-            report.pending[path] = pending.get("batch_id")
+            report.pending[path] = pending.get("batch_id") if isinstance(pending, dict) else None
     return report
+
+
+def test_modules_outside(root: str | os.PathLike[str], collected: Iterable[str | os.PathLike[str]], *,
+                         file_patterns: Iterable[str] = ("test_*.py", "*_test.py"),
+                         skip_dirs: Iterable[str] = ()) -> set[str]:
+    """The names (stems) of the test modules under ``root`` that lie outside the ``collected`` folders:
+    what a run confined to its testpaths (or to the folder it started in) leaves out, and whose
+    cassettes it therefore cannot call stale. ``file_patterns`` are pytest's ``python_files``,
+    ``skip_dirs`` its ``norecursedirs``; hidden folders, ``__pycache__`` and virtualenvs are skipped."""
+    import fnmatch
+
+    root = Path(root).resolve()
+    inside = {Path(path).resolve() for path in collected}
+    patterns, skipped = list(file_patterns), [*skip_dirs, ".*", "__pycache__", "site-packages", "node_modules"]
+    found: set[str] = set()
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [name for name in dirs
+                   if not any(fnmatch.fnmatch(name, pattern) for pattern in skipped)
+                   and here / name not in inside and not (here / name / "pyvenv.cfg").exists()]
+        found.update(name[:-3] for name in files
+                     if name.endswith(".py") and here / name not in inside
+                     and any(fnmatch.fnmatch(name, pattern) for pattern in patterns))
+    return found
+

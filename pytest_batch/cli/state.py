@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -288,6 +289,17 @@ def _check_private(path: Path, refuse: str) -> None:
                        "or `chmod go-w` it if you trust it")
 
 
+def _check_unreadable(path: Path, refuse: str) -> None:
+    """Refuse a key other users may read, as ssh refuses an unprotected private key: whoever reads it
+    can sign a state that runs their code as you (POSIX; nothing to check elsewhere)."""
+    if not hasattr(os, "getuid"):  # pragma: no cover - Windows
+        return
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise CLIError(f"{refuse}: other users may read it (mode {mode:o}), and whoever reads it can sign a "
+                       f"simulated state that runs their code as you; run `chmod 600 {shlex.quote(str(path))}`")
+
+
 def _state_key_path() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
     return Path(base) / STATE_KEY_FILE
@@ -305,7 +317,9 @@ def _state_key() -> bytes:
                 handle.write(secrets.token_hex(32).encode())
         except FileExistsError:
             pass
-        _check_private(path, f"refusing to use the state signing key {path}")
+        refuse = f"refusing to use the state signing key {path}"
+        _check_private(path, refuse)
+        _check_unreadable(path, refuse)
         key = path.read_bytes().strip()
     except OSError as exc:
         raise CLIError(f"cannot use the simulated state's signing key {path} ({exc.strerror or exc}); "

@@ -392,6 +392,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         used = {path.resolve() for path in owners.used}
         not_checked = sorted(path for pattern in ("*.yaml", "*.yml") for path in cassette_dir.rglob(pattern)
                              if path.resolve() not in used and cfg.cassette_module(cassette_dir, path) not in collected)
+        if not_checked and set(narrowed_by) <= set(cfg.DEFAULT_NARROWING):  # a module found nowhere else is gone
+            from ..cassettes.state import test_modules_outside
+
+            elsewhere = test_modules_outside(config.rootpath, [*cfg.collected_roots(config), cassette_dir],
+                                             file_patterns=config.getini("python_files"),
+                                             skip_dirs=config.getini("norecursedirs"))
+            folders = {cfg.module_folder(stem) for stem in elsewhere}
+            not_checked = [path for path in not_checked if cfg.cassette_module(cassette_dir, path) in folders]
     report = check_cassettes(cassette_dir, owners.used | set(not_checked))
     config.stash[_CASSETTE_REPORT] = summary.CassetteCheck(report, not_checked, narrowed_by)
 

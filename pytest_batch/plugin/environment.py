@@ -249,8 +249,12 @@ def _exit_cassette(request: pytest.FixtureRequest, cassette: Any, session: Any, 
     missed a request fails; a test that only happens to be a batch test writes no empty cassette."""
     from ..cassettes import CassetteError, RecordingPending
 
-    failed = request.node.stash.get(modes.CALL_FAILED, False)
-    error: BaseException | None = pending[0] if pending else (modes.TestFailed() if failed else None)
+    failed = request.node.stash.get(modes.CALL_FAILED, None)  # None: the call never reported (Ctrl+C, a later
+    # fixture failed): nothing complete was recorded
+    error: BaseException | None = (pending[0] if pending else
+                                   modes.TestFailed() if failed or failed is None else None)
+    if failed is None and request.session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        error = KeyboardInterrupt()  # a batch already submitted stays pending, to resume
     if error is None and session.mode == "record" and not keep_empty and not session.cassette.dirty:
         error = NothingRecorded()
     outcome: tuple[Any, str] | None = None

@@ -40,7 +40,7 @@ def not_recorded_note(item: pytest.Item) -> str | None:
     session = item.stash.get(CASSETTE_SESSION, None)
     if session is None or session.mode != "record":
         return None
-    unchanged = " (the file already there is unchanged)" if session.path.exists() else ""
+    unchanged = " (the file already there is unchanged)" if session.had_file else ""
     return (f"pytest-batch: cassette {session.path} not written: the test failed (record mode keeps only passing "
             f"recordings){unchanged}. Fix the test, then record again: {session.record_command()}")
 

@@ -416,6 +416,8 @@ def narrowing(config: Any) -> list[str]:
     reasons = []
     if _narrowed_by_args(config):
         reasons.append("test paths")
+    elif default := _narrowed_by_default_paths(config):
+        reasons.append(default)
     for flag, on in (("--ignore", getattr(option, "ignore", None) or getattr(option, "ignore_glob", None)),
                      ("--lf", getattr(option, "lf", False))):
         if on:
@@ -435,6 +437,29 @@ def _narrowed_by_args(config: Any) -> bool:
         return any(path == target or path in target.parents for path in given)
     testpaths = [(Path(config.rootpath) / entry).resolve() for entry in config.getini("testpaths")]
     return not (covered(Path(config.rootpath).resolve()) or (testpaths and all(map(covered, testpaths))))
+
+
+#: narrowing by what pytest collects by default: only a test module that exists outside those
+#: paths leaves its cassettes unjudged (``cassettes.test_modules_outside``); the others are stale
+DEFAULT_NARROWING = ("testpaths", "the current directory")
+
+
+def _narrowed_by_default_paths(config: Any) -> str | None:
+    """A run of pytest's default paths (its testpaths, or the folder it started in, or test paths that
+    cover those) that leaves part of the rootdir out: ``testpaths = ["tests"]`` does not collect
+    ``examples/``."""
+    if getattr(config.option, "pyargs", False):
+        return None
+    root = Path(config.rootpath).resolve()
+    if any(path == root or path in root.parents for path in collected_roots(config)):
+        return None
+    return "the current directory" if config.args_source == config.ArgsSource.INVOCATION_DIR else "testpaths"
+
+
+def collected_roots(config: Any) -> list[Path]:
+    """The folders and files this run collected from (its test paths, testpaths, or where it started)."""
+    here = Path(config.invocation_params.dir)
+    return [(here / arg.split("::")[0]).resolve() for arg in config.args]
 
 
 def _cassette_for(cassette_dir: Path, provider: str, module_name: str, test_name: str, override: str | None) -> Path:
@@ -520,8 +545,8 @@ def sdk_client(provider: str, *, api_key: str | None = None, default_base_url: b
     return provider_named(provider).new_client(key, base_url)
 
 
-__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "BatchConfigError", "CassetteOwners", "DEFAULT_MODELS", "MODES",
-           "MarkerOptions", "PROVIDERS", "SessionOptions", "TestOptions", "apply_faults", "base_url",
-           "cassette_dir_of", "cassette_module", "cassette_paths", "missing_api_key", "module_folder", "narrowing",
-           "parse_mode", "parse_models", "parse_providers", "recorded_against", "resolve", "sdk_client",
-           "selected_providers"]
+__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_MODELS", "DEFAULT_NARROWING", "MODES", "PROVIDERS",
+           "BatchConfigError", "CassetteOwners", "MarkerOptions", "SessionOptions", "TestOptions", "apply_faults",
+           "base_url", "cassette_dir_of", "cassette_module", "cassette_paths", "collected_roots", "missing_api_key",
+           "module_folder", "narrowing", "parse_mode", "parse_models", "parse_providers", "recorded_against",
+           "resolve", "sdk_client", "selected_providers"]

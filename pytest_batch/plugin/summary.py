@@ -224,16 +224,15 @@ class CassetteCheck:
         by_module: dict[Any, int] = {}
         for path in self.not_checked:
             by_module[path.parent] = by_module.get(path.parent, 0) + 1
+        from .options import DEFAULT_NARROWING
+
+        how = ("pass the rootdir to judge them: pytest --batch-check-cassettes --collect-only -q ."
+               if set(self.narrowed_by) <= set(DEFAULT_NARROWING) else "run the check without them to find stale "
+               "cassettes")
         for folder, count in by_module.items():
             lines.append(f"not checked: {count} cassette{'s' if count > 1 else ''} in {folder} (this run, narrowed "
-                         f"by {', '.join(self.narrowed_by)}, did not collect that module; run the check without "
-                         "them to find stale cassettes)")
-        checked = len(report.checked) - len(self.not_checked)
-        unreadable = f", {len(report.unreadable)} unreadable" if report.unreadable else ""
-        lines.append(f"{checked} cassette{'s' if checked != 1 else ''} checked in {report.cassette_dir}: "
-                     f"{len(report.stale)} stale, {len(report.secrets)} with secrets, {len(report.pending)} pending"
-                     f"{unreadable}; {len(self.not_checked)} not checked (narrowed run: "
-                     f"{', '.join(self.narrowed_by)})")
+                         f"by {', '.join(self.narrowed_by)}, did not collect that module; {how})")
+        lines.append(report.count_line(len(self.not_checked), self.narrowed_by))
         return lines
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from pytest_batch.cassettes.format import CassetteSerializer, body_view
+from pytest_batch.cassettes.format import FOOTER, HEADER, CassetteSerializer, body_view
 
 COMPACT_JSONL = b'{"a":1,"b":[1,2]}\n{"a":2,"b":[]}\n'
 
@@ -61,7 +61,8 @@ def test_metadata_comes_first_and_json_keys_keep_their_order():
                     "body": json.dumps({"z": 1, "a": 2}).encode(), "headers": {"content-type": ["application/json"]}},
         "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b"{}"}}}]}
     text = CassetteSerializer.serialize(data)
-    assert text.splitlines()[:3] == ["metadata:", "  provider: openai", "version: 1"]
+    assert text.splitlines()[:4] == [HEADER.strip(), "metadata:", "  provider: openai", "version: 1"]
+    assert text.endswith("\n" + FOOTER)
     assert list(yaml.safe_load(text)["interactions"][0]["request"]["body"]["json"]) == ["z", "a"]
 
 

@@ -95,9 +95,9 @@ def test_a_timeout_escaping_the_block_becomes_pending_with_the_detected_batch_id
     emulator.set_lifecycle("manual")
 
     def attempt() -> list:
+        client = client_for("anthropic", server.base_urls["anthropic"])  # importing the SDK is no part of the 5 s
         with use_cassette(cassette, mode="record", provider="anthropic", model=MODELS["anthropic"],
                           record_timeout=5) as session:
-            client = client_for("anthropic", server.base_urls["anthropic"])
             batch = client.messages.batches.create(requests=[{"custom_id": "a", "params": {
                 "model": MODELS["anthropic"], "max_tokens": 64,
                 "messages": [{"role": "user", "content": PROMPTS[0]}]}}])

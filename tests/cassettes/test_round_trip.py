@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from pytest_batch.cassettes import cassette_path, use_cassette
+from pytest_batch.cassettes.format import FOOTER, HEADER
 from pytest_batch.seed import EXPECTED_USERS
 from pytest_batch.sim import Emulator
 from pytest_batch.sim.server import ServerHandle, start_server
@@ -59,7 +60,7 @@ def test_lifecycle_recorded_on_the_emulator_replays_offline_on_the_default_host(
 def test_metadata_sits_at_the_top_and_names_what_was_recorded(server, cassette):
     _record("openai", server, cassette)
     text = cassette.read_text()
-    assert text.startswith("metadata:\n")
+    assert text.startswith(HEADER + "metadata:\n") and text.endswith(FOOTER)
     metadata = yaml.safe_load(text)["metadata"]
     assert metadata["provider"] == "openai"
     assert metadata["model"] == "gpt-4o-mini"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import string
 
 import httpx2
+import openai
 import pytest
 
 from pytest_batch.cassettes import CassetteError, check_cassettes, use_cassette
+from pytest_batch.cassettes.format import CassetteSerializer
+from pytest_batch.cassettes.persist import refuse_if_secret
 
 from .conftest import MODELS, PROMPTS, RUNS, client_for
 
@@ -79,18 +83,81 @@ def _echoing_server(answer: dict):
     return start_server(emulator)
 
 
-def test_a_key_echoed_in_a_response_is_refused_and_nothing_is_written(monkeypatch, cassette):
+def test_a_key_not_in_the_environment_echoed_in_a_response_is_scrubbed_by_its_shape(monkeypatch, cassette):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    leaked = "sk-" + "proj-" + _token(40, 9)  # not an env value, so only the final scan can catch it
+    leaked = "sk-" + "proj-" + _token(40, 9)  # not an env value: only its shape gives it away
     with _echoing_server({"name": leaked, "age": 1}) as server:
-        with pytest.raises(CassetteError) as info:
-            with use_cassette(cassette, mode="record", provider="openai", model=None):
-                RUNS["openai"](client_for("openai", server.base_urls["openai"]), PROMPTS[:1])
+        with use_cassette(cassette, mode="record", provider="openai", model=None):
+            RUNS["openai"](client_for("openai", server.base_urls["openai"]), PROMPTS[:1])
+    text = cassette.read_text()
+    assert leaked not in text and leaked[:12] not in text
+    assert "REDACTED" in text
+    assert check_cassettes(cassette.parent).secrets == {}
+
+
+# one key of every shape, none in the environment: passed in code, pasted in a prompt
+SHAPED_KEYS = {
+    "openai": "sk-" + "proj-" + _token(40, 21),
+    "anthropic": "sk-" + "ant-api03-" + _token(40, 22),
+    "google": "AI" + "za" + _token(35, 23),
+    "bearer": "Bearer " + _token(32, 24),
+}
+
+
+def _base64_blocks(text: str) -> list[bytes]:
+    return [base64.b64decode(line.split("base64:", 1)[1].strip()) for line in text.splitlines() if "base64:" in line]
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPED_KEYS))
+def test_a_key_passed_in_code_inside_a_non_utf8_upload_never_reaches_the_cassette(monkeypatch, server, cassette,
+                                                                                  shape):
+    """A body that is not UTF-8 is stored as base64: the scrubber reads the bytes, not the YAML."""
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    key = SHAPED_KEYS[shape]
+    upload = b"\xff\xfe " + key.encode() + b"\n"
+
+    def send(client) -> int:
+        try:
+            return client.files.create(file=("in.jsonl", upload), purpose="batch").bytes
+        except openai.BadRequestError as error:  # the emulator may refuse the file: it is recorded all the same
+            return error.status_code
+
+    with use_cassette(cassette, mode="record", provider="openai", model=None):
+        recorded = send(client_for("openai", server.base_urls["openai"], api_key=SHAPED_KEYS["openai"]))
+    text = cassette.read_text()
+    blocks = _base64_blocks(text)
+    assert blocks, "the upload is stored as a base64 block"
+    secret = key.removeprefix("Bearer ")
+    assert all(secret.encode() not in block and secret[:12].encode() not in block for block in blocks)
+    assert secret not in text and secret[:12] not in text
+    assert b"REDACTED" in blocks[0] and blocks[0].startswith(b"\xff\xfe ")
+    assert check_cassettes(cassette.parent).secrets == {}
+    server.stop()
+    with use_cassette(cassette, mode="replay", provider="openai", model=None):  # the same upload still replays
+        assert send(client_for("openai")) == recorded
+
+
+def test_the_refuse_check_decodes_base64_blocks(tmp_path):
+    """A key that slipped past scrubbing into a non-UTF-8 body is still refused, and named by line only."""
+    key = SHAPED_KEYS["anthropic"]
+    text = CassetteSerializer.serialize({"interactions": [{
+        "request": {"method": "POST", "uri": "https://api.openai.com/v1/files", "headers": {},
+                    "body": b"\xff\xfe " + key.encode()},
+        "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b"{}"}},
+    }]})
+    assert "base64:" in text and key not in text
+    path = tmp_path / "cassettes" / "openai" / "test_mod" / "test_x.yaml"
+    with pytest.raises(CassetteError) as info:
+        refuse_if_secret(path, text)
     message = str(info.value)
-    assert "refused to write" in message and "OpenAI API key" in message
-    assert leaked not in message  # the message names the line, never the key
-    assert not cassette.exists()
-    assert not cassette.parent.exists() or list(cassette.parent.iterdir()) == []
+    assert "refused to write" in message and "Anthropic API key (sk-ant-…) in a base64 body" in message
+    assert key not in message and key[:12] not in message
+    assert not path.exists()
+    path.parent.mkdir(parents=True)
+    path.write_text(text)  # and a cassette written by hand with one fails the folder check
+    findings = check_cassettes(tmp_path / "cassettes").secrets[path]
+    assert [f.kind for f in findings] == ["Anthropic API key (sk-ant-…) in a base64 body"]
 
 
 def test_an_env_key_echoed_in_a_response_body_is_scrubbed(monkeypatch, cassette):

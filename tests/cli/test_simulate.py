@@ -242,3 +242,21 @@ def test_submit_list_cancel_delete_and_list_models_offline(cli):
 
     models = cli("list-models", "--json", env={"PYTEST_BATCH_SIMULATE": "1"})  # needs no target, no state
     assert models.code == 0 and "openai/gpt-4o-mini" in models.json()["openai"], models
+
+
+def test_a_signing_key_other_users_may_read_is_refused_with_the_chmod_to_run(cli):
+    """Like ssh with an unprotected private key: whoever can read the key can sign a state that runs
+    their code as you."""
+    sim = ("--model", "openai/gpt-4o-mini", "--simulate")
+    (cli.cwd / "prompt.jsonl").write_text('"Zed is 7."\n')
+    assert cli("create", "--messages-file", "prompt.jsonl", *sim).code == 0
+    key = cli.config_home / "pytest-batch" / "state.key"
+    for mode in (0o644, 0o640, 0o604):
+        key.chmod(mode)
+        refused = cli("list", *sim)
+        assert refused.code == 1, refused
+        assert refused.err.startswith(f"❌ Error: refusing to use the state signing key {key}: other users may "
+                                      f"read it (mode {mode:o})"), refused
+        assert refused.err.rstrip().endswith(f"run `chmod 600 {key}`"), refused
+    key.chmod(0o600)  # the command it gave is the whole fix
+    assert cli("list", *sim).code == 0

@@ -13,6 +13,8 @@ from pytest_batch.seed import seed_expectations
 from pytest_batch.sim import Emulator
 from pytest_batch.sim.server import ServerHandle, start_server
 
+from .conftest import USERS_TEST
+
 pytestmark = pytest.mark.usefixtures("clean_env")
 
 
@@ -89,3 +91,61 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _pasting(key: str) -> str:
+    """The canonical test, but one prompt carries a key the user pasted (no environment variable holds it)."""
+    return f"""
+from pytest_batch.assertions import assert_extractions
+
+KEY = {key!r}
+
+
+def test_users(batch_processor, batch_messages, expected_users):
+    job = batch_processor.wait(batch_processor.submit([*batch_messages[:9], "Use " + KEY + " as my key. I'm Zoe."]))
+    assert_extractions(batch_processor.results(job), expected_users)
+"""
+
+
+def test_a_replay_mismatch_shows_no_key_in_the_terminal_or_the_junit_report(
+        pytester: pytest.Pytester, server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    pytester.makepyfile(test_users=USERS_TEST)
+    pytester.runpytest("--batch-mode=record", "--batch-provider=openai").assert_outcomes(passed=1)
+    server.stop()
+
+    key = "sk-" + "proj-" + _token(48, 31)  # not in the environment: only its shape gives it away
+    pytester.makepyfile(test_users=_pasting(key))
+    report = pytester.path / "report.xml"
+    result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai", f"--junitxml={report}",
+                                "-o", "junit_logging=all", "-o", "log_level=DEBUG")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "has no recorded response for this request" in output and "Difference:" in output
+    for text in (output, report.read_text()):
+        assert key not in text and key[:14] not in text
+
+
+def test_vcrpy_logs_of_a_recording_show_no_key(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At INFO vcrpy logs each raw response before it is scrubbed; pytest captures it into reports."""
+    key = "sk-" + "ant-api03-" + _token(48, 32)
+    emulator = Emulator()
+    emulator.expect({"name": "Echo " + key, "age": 1}, match="Echo")  # a service that echoes a key back
+    pytester.makepyfile(test_echo="""
+        def test_echo(batch_processor):
+            job = batch_processor.wait(batch_processor.submit(["Echo please."]))
+            assert [item.ok for item in batch_processor.results(job)] == [True]
+    """)
+    report = pytester.path / "report.xml"
+    with start_server(emulator) as server:
+        for name, value in server.env.items():
+            monkeypatch.setenv(name, value)
+        result = pytester.runpytest("--batch-mode=record", "--batch-provider=anthropic", f"--junitxml={report}",
+                                    "-o", "junit_logging=all", "-o", "log_level=INFO")
+    result.assert_outcomes(passed=1)
+    xml = report.read_text()
+    assert "Appending request" in xml, "vcrpy's log is captured"
+    assert key not in xml and key[:14] not in xml
+    cassette = (pytester.path / "cassettes" / "anthropic" / "test_echo" / "test_echo.yaml").read_text()
+    assert key not in cassette and "Echo REDACTED" in cassette

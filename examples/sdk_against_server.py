@@ -1,14 +1,18 @@
 """The ten-user extraction with the official SDKs only, against any server that speaks the
-three batch APIs: the real services, or `pytest-batch serve`.
+batch APIs: the real services, or `pytest-batch serve`.
 
-    pytest-batch serve --port 0 &        # prints the three export lines below
+    pytest-batch serve --port 0 &        # prints the export lines below
     export OPENAI_BASE_URL=http://127.0.0.1:PORT/openai/v1
     export ANTHROPIC_BASE_URL=http://127.0.0.1:PORT/anthropic
     export GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:PORT/google
+    export AZURE_OPENAI_ENDPOINT=http://127.0.0.1:PORT/azure
+    export OPENAI_API_VERSION=2024-10-21
     python examples/sdk_against_server.py
 
-No pytest-batch code runs here: the SDKs read the *_BASE_URL variables themselves (the
-google-genai client is given GOOGLE_GEMINI_BASE_URL explicitly, as its docs show).
+No pytest-batch code runs here: the SDKs read the variables themselves (the google-genai
+client is given GOOGLE_GEMINI_BASE_URL explicitly, as its docs show). Azure OpenAI runs when
+AZURE_OPENAI_ENDPOINT is set, on the deployment AZURE_OPENAI_DEPLOYMENT (default gpt-4o-mini),
+which must be a Global-Batch deployment on a real resource.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -46,14 +51,28 @@ POLL_SECONDS = float(os.environ.get("POLL_SECONDS", "0.2"))
 def run_openai() -> list[User]:
     import openai
 
-    client = openai.OpenAI(api_key=os.environ.get("OPENAI_API_KEY", "local"))
-    lines = [{"custom_id": f"request-{i}", "method": "POST", "url": "/v1/chat/completions",
-              "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": p}],
+    return _files_and_batches(openai.OpenAI(api_key=os.environ.get("OPENAI_API_KEY", "local")),
+                              "/v1/chat/completions", "gpt-4o-mini")
+
+
+def run_azure() -> list[User]:
+    """AzureOpenAI reads AZURE_OPENAI_ENDPOINT and OPENAI_API_VERSION; the model of every line is
+    the deployment's name, and Azure's lines and endpoint say /chat/completions (no /v1)."""
+    import openai
+
+    client = openai.AzureOpenAI(api_key=os.environ.get("AZURE_OPENAI_API_KEY", "local"))
+    return _files_and_batches(client, "/chat/completions", os.environ.get("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini"))
+
+
+def _files_and_batches(client: Any, endpoint: str, model: str) -> list[User]:
+    """The Files + Batch API round trip, the same on OpenAI and Azure OpenAI."""
+    lines = [{"custom_id": f"request-{i}", "method": "POST", "url": endpoint,
+              "body": {"model": model, "messages": [{"role": "user", "content": p}],
                        "response_format": {"type": "json_schema",
                                            "json_schema": {"name": "User", "strict": True, "schema": SCHEMA}}}}
              for i, p in enumerate(PROMPTS, 1)]
     upload = client.files.create(file=("users.jsonl", "\n".join(map(json.dumps, lines)).encode()), purpose="batch")
-    batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
+    batch = client.batches.create(input_file_id=upload.id, endpoint=endpoint, completion_window="24h")
     while batch.status not in ("completed", "failed", "expired", "cancelled"):
         time.sleep(POLL_SECONDS)
         batch = client.batches.retrieve(batch.id)
@@ -97,7 +116,10 @@ def run_google() -> list[User]:
 
 def main() -> int:
     failures = 0
-    for name, run in (("openai", run_openai), ("anthropic", run_anthropic), ("google", run_google)):
+    runs = [("openai", run_openai), ("anthropic", run_anthropic), ("google", run_google)]
+    if os.environ.get("AZURE_OPENAI_ENDPOINT"):
+        runs.append(("azure", run_azure))
+    for name, run in runs:
         users = run()
         print(f"{name}: " + ", ".join(f"{u.name}/{u.age}" for u in users), flush=True)
         failures += len(users) != len(PROMPTS)

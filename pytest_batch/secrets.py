@@ -12,7 +12,8 @@ import os
 import re
 
 #: the variables the SDKs read their keys from (E: "Auth headers and secrets to scrub").
-KEY_ENV_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "GOOGLE_API_KEY", "GEMINI_API_KEY")
+KEY_ENV_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "GOOGLE_API_KEY", "GEMINI_API_KEY",
+                "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")
 
 #: what a real key looks like, wherever it appears (an env value, a key passed in code, a key in
 #: a prompt or an upload); REDACTED placeholders never match. Each pattern starts with its literal
@@ -24,6 +25,10 @@ KEY_PATTERNS: dict[str, re.Pattern[str]] = {
     "Google API key (AIza…)": re.compile(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{30,}"),
     "Bearer token": re.compile(r"Bearer\s+(?!REDACTED)[A-Za-z0-9._~+/=-]{16,}"),
     "key= query parameter": re.compile(r"key=(?:(?<=[?&]key=)|(?<=[?&]api_key=))(?!REDACTED)[^&\s\"'#<>]{8,}"),
+    # Azure OpenAI keys are long alphanumeric strings with no recognisable prefix: found by the
+    # header that carries them (wire-formats.md E, "openai Azure")
+    "Azure api-key header": re.compile(
+        r"[Aa]pi-[Kk]ey(?<![A-Za-z0-9_-][Aa]pi-[Kk]ey)[\"']?\s*[:=]\s*[\"']?(?!REDACTED)[A-Za-z0-9]{32,}"),
 }
 #: the same patterns over bytes (keys are ASCII, so they read the same in any ASCII-compatible encoding)
 KEY_BYTE_PATTERNS: dict[str, re.Pattern[bytes]] = {
@@ -31,6 +36,7 @@ KEY_BYTE_PATTERNS: dict[str, re.Pattern[bytes]] = {
 _MIN_ENV_SECRET = 8
 #: what ``redact`` keeps of a match, so the message still says where the key was
 _KEPT_PREFIXES = ("Bearer ", "key=")
+_API_KEY_HEADER = re.compile(r"[Aa]pi-[Kk]ey[\"']?\s*[:=]\s*[\"']?")
 
 
 def env_secrets() -> dict[str, str]:
@@ -96,8 +102,9 @@ def _redact_utf16(raw: bytes, replacement: str) -> bytes:
 
 
 def _keep_prefix(found: str, replacement: str) -> str:
-    # keep what says where the key was ("Bearer ", "key=") so the message still reads
+    # keep what says where the key was ("Bearer ", "key=", "api-key: ") so the message still reads
     for prefix in _KEPT_PREFIXES:
         if found.startswith(prefix):
             return prefix + replacement
-    return replacement
+    header = _API_KEY_HEADER.match(found)
+    return header.group(0) + replacement if header else replacement

@@ -12,7 +12,9 @@ and to every request replay matches:
   (``http://127.0.0.1:P/openai/v1/...``) is stored under the provider's default host
   (``https://api.openai.com/v1/...``), in request URIs and inside response headers and
   bodies (Anthropic ``results_url``, Gemini ``x-goog-upload-url`` and ``downloadUri``),
-  so replay with the SDK defaults follows them.
+  so replay with the SDK defaults follows them. An Azure OpenAI recording is stored under the
+  stand-in resource ``https://pytest-batch.openai.azure.com`` whatever resource it was made
+  on: replay needs no endpoint, and the cassette does not name the user's resource.
 
 ``find_secrets`` is the last line of defence: it scans the final text for anything that
 still looks like a key, inside the ``base64:`` blocks of non-UTF-8 bodies too.
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..endpoints import DEFAULT_HOSTS
+from ..endpoints import AZURE_HOST_SUFFIXES, DEFAULT_HOSTS
 from ..secrets import KEY_PATTERNS, env_secrets, find_key_shapes, redact_bytes, redact_key_shapes
 
 REDACTED = "REDACTED"
@@ -55,7 +57,10 @@ SECRET_QUERY_PARAMS = frozenset({"key", "api_key", "upload_id"})
 URL_HEADERS = frozenset({"x-goog-upload-url", "location", "content-location", "link"})
 
 _LOOPBACK_PREFIXED = re.compile(
-    r"https?://(?:127\.0\.0\.1|localhost|\[::1\]|0\.0\.0\.0)(?::\d+)?/(openai|anthropic|google)(?=[/?#\"'\s]|$)")
+    r"https?://(?:127\.0\.0\.1|localhost|\[::1\]|0\.0\.0\.0)(?::\d+)?/(openai|anthropic|google|azure)(?=[/?#\"'\s]|$)")
+#: any Azure OpenAI resource's endpoint (docs/azure-batch.md)
+_AZURE_RESOURCE = re.compile(r"https://[A-Za-z0-9-]+(?:" + "|".join(re.escape(s) for s in AZURE_HOST_SUFFIXES)
+                             + r")(?::443)?(?=[/?#\"'\s]|$)", re.IGNORECASE)
 _LOOPBACK_BARE = re.compile(r"https?://(?:127\.0\.0\.1|localhost|\[::1\]|0\.0\.0\.0)(?::\d+)?(?=[/?#\"'\s]|$)")
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 
@@ -92,6 +97,8 @@ def to_default_hosts(text: str, provider: str | None) -> str:
     text = _LOOPBACK_PREFIXED.sub(lambda m: DEFAULT_HOSTS[m.group(1)], text)
     if provider in DEFAULT_HOSTS:
         text = _LOOPBACK_BARE.sub(DEFAULT_HOSTS[provider], text)
+    if provider == "azure":
+        text = _AZURE_RESOURCE.sub(DEFAULT_HOSTS["azure"], text)
     return text
 
 

@@ -26,6 +26,7 @@ PROVIDERS: dict[str, str] = {
     "openai": "pytest_batch.providers.openai:OpenAIProvider",
     "anthropic": "pytest_batch.providers.anthropic:AnthropicProvider",
     "google": "pytest_batch.providers.google:GoogleProvider",
+    "azure": "pytest_batch.providers.azure:AzureProvider",
 }
 
 Message = dict[str, Any]
@@ -207,7 +208,7 @@ class Provider:
         if mode == "tools":
             raise ConfigurationError(f"mode='tools' is for anthropic; {self.name} uses structured outputs")
         if endpoint is not None:
-            raise ConfigurationError(f"endpoint= is for openai; {self.name} has one batch endpoint")
+            raise ConfigurationError(f"endpoint= is for openai and azure; {self.name} has one batch endpoint")
 
     def line_builder(self, model: str, response_model: type[BaseModel] | None,
                      options: dict[str, Any]) -> LineBuilder:

@@ -57,26 +57,37 @@ _NOT_RUN = {"batch_expired": ErrorKind.EXPIRED, "batch_cancelled": ErrorKind.CAN
 
 class OpenAIProvider(Provider):
     name = "openai"
+    #: how messages name the service (AzureProvider: "Azure OpenAI")
+    label = "OpenAI"
     env_keys = ("OPENAI_API_KEY",)
     limits = Limits(max_requests=50_000, max_bytes=200 * 1024 * 1024)
     line_keys = ("custom_id", "method", "url", "body")
     prices = PRICES
     client_names = ("openai.OpenAI", "openai.AsyncOpenAI")
+    #: the batch endpoints (and request-line urls) endpoint= takes; the first is the default
+    endpoints: tuple[str, ...] = (CHAT, RESPONSES)
+
+    @property
+    def default_endpoint(self) -> str:
+        return self.endpoints[0]
 
     # ------------------------------------------------------------------ pure
     def check_mode_and_endpoint(self, mode: str, endpoint: str | None) -> None:
         super().check_mode_and_endpoint(mode, None)
-        if endpoint not in (None, CHAT, RESPONSES):
-            raise ConfigurationError(f"endpoint must be {CHAT!r} (the default) or {RESPONSES!r}, got {endpoint!r}")
+        if endpoint is not None and endpoint not in self.endpoints:
+            others = " or ".join(repr(e) for e in self.endpoints[1:])
+            raise ConfigurationError(f"endpoint must be {self.default_endpoint!r} (the default) or {others}, "
+                                     f"got {endpoint!r}")
 
     def line_builder(self, model: str, response_model: type[BaseModel] | None,
                      options: dict[str, Any]) -> LineBuilder:
-        endpoint = options.get("endpoint") or CHAT
-        prompt_key = "input" if endpoint == RESPONSES else "messages"
+        endpoint = options.get("endpoint") or self.default_endpoint
+        responses = _is_responses(endpoint)
+        prompt_key = "input" if responses else "messages"
         # what every line's body repeats after its prompt, in the order the keys are written
         tail: dict[str, Any] = {}
         if response_model is not None:
-            if endpoint == RESPONSES:
+            if responses:
                 from openai.lib._parsing._responses import type_to_text_format_param
 
                 tail["text"] = {"format": type_to_text_format_param(response_model)}
@@ -85,7 +96,7 @@ class OpenAIProvider(Provider):
 
                 tail["response_format"] = type_to_response_format_param(response_model)
         if options.get("max_tokens"):
-            tail["max_output_tokens" if endpoint == RESPONSES else "max_completion_tokens"] = options["max_tokens"]
+            tail["max_output_tokens" if responses else "max_completion_tokens"] = options["max_tokens"]
         tail.update(options.get("params") or {})
 
         def line(custom_id: str, messages: list[Message]) -> dict[str, Any]:
@@ -110,28 +121,28 @@ class OpenAIProvider(Provider):
     # ------------------------------------------------------------------ sync
     def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
                options: dict[str, Any]) -> BatchJob:
-        endpoint = lines[0].get("url") or CHAT
-        with _errors("upload the batch input"):
+        endpoint = lines[0].get("url") or self.default_endpoint
+        with self._errors("upload the batch input"):
             uploaded = client.files.create(file=("batch_input.jsonl", data, "application/jsonl"), purpose="batch")
-        with _errors("create the batch"):
+        with self._errors("create the batch"):
             batch = client.batches.create(input_file_id=uploaded.id, endpoint=endpoint, completion_window="24h",
                                           **_metadata(options))
-        return to_job(batch)
+        return self.to_job(batch)
 
     def retrieve(self, client: Any, batch_id: str) -> BatchJob:
-        with _errors("retrieve", batch_id):
-            return to_job(client.batches.retrieve(batch_id))
+        with self._errors("retrieve", batch_id):
+            return self.to_job(client.batches.retrieve(batch_id))
 
     def list(self, client: Any, limit: int) -> list[BatchJob]:
-        with _errors("list batches"):
-            return first_jobs(client.batches.list(limit=min(limit, 100)), limit, to_job)
+        with self._errors("list batches"):
+            return first_jobs(client.batches.list(limit=min(limit, 100)), limit, self.to_job)
 
     def cancel(self, client: Any, batch_id: str) -> BatchJob:
-        with _errors("cancel", batch_id):
-            return to_job(client.batches.cancel(batch_id))
+        with self._errors("cancel", batch_id):
+            return self.to_job(client.batches.cancel(batch_id))
 
     def delete(self, client: Any, batch_id: str) -> None:
-        raise _no_delete(batch_id)
+        raise self._no_delete(batch_id)
 
     def submitted_ids(self, client: Any, job: BatchJob) -> list[str] | None:
         # the input file still holds every custom_id; a line that does not parse is skipped
@@ -149,7 +160,7 @@ class OpenAIProvider(Provider):
         file_id = getattr(job.raw, "input_file_id", None)
         if not file_id:
             return None
-        with contextlib.suppress(BatchProcessorError), _errors("download the input file", file_id, what="file"), \
+        with contextlib.suppress(BatchProcessorError), self._errors("download the input file", file_id, what="file"), \
                 client.files.with_streaming_response.content(file_id) as response:
             return [picked for line in response.iter_lines() if (picked := pick(line)) is not None]
         return None
@@ -157,43 +168,43 @@ class OpenAIProvider(Provider):
     def iter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
                      options: dict[str, Any]) -> Iterator[BatchItem]:
         batch = job.raw
-        endpoint = getattr(batch, "endpoint", None) or CHAT
+        endpoint = getattr(batch, "endpoint", None) or self.default_endpoint
         loads = json.loads
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
                 continue
-            with _errors("download the results file", file_id, what="file"), \
+            with self._errors("download the results file", file_id, what="file"), \
                     client.files.with_streaming_response.content(file_id) as response:
                 for line in response.iter_lines():
                     if line:
-                        yield parse_row(loads(line), response_model, endpoint)
+                        yield self.parse_row(loads(line), response_model, endpoint)
 
     # ------------------------------------------------------------------ async
     async def asubmit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
                       options: dict[str, Any]) -> BatchJob:
-        endpoint = lines[0].get("url") or CHAT
-        with _errors("upload the batch input"):
+        endpoint = lines[0].get("url") or self.default_endpoint
+        with self._errors("upload the batch input"):
             uploaded = await client.files.create(file=("batch_input.jsonl", data, "application/jsonl"),
                                                  purpose="batch")
-        with _errors("create the batch"):
+        with self._errors("create the batch"):
             batch = await client.batches.create(input_file_id=uploaded.id, endpoint=endpoint,
                                                 completion_window="24h", **_metadata(options))
-        return to_job(batch)
+        return self.to_job(batch)
 
     async def aretrieve(self, client: Any, batch_id: str) -> BatchJob:
-        with _errors("retrieve", batch_id):
-            return to_job(await client.batches.retrieve(batch_id))
+        with self._errors("retrieve", batch_id):
+            return self.to_job(await client.batches.retrieve(batch_id))
 
     async def alist(self, client: Any, limit: int) -> list[BatchJob]:
-        with _errors("list batches"):
-            return await afirst_jobs(client.batches.list(limit=min(limit, 100)), limit, to_job)
+        with self._errors("list batches"):
+            return await afirst_jobs(client.batches.list(limit=min(limit, 100)), limit, self.to_job)
 
     async def acancel(self, client: Any, batch_id: str) -> BatchJob:
-        with _errors("cancel", batch_id):
-            return to_job(await client.batches.cancel(batch_id))
+        with self._errors("cancel", batch_id):
+            return self.to_job(await client.batches.cancel(batch_id))
 
     async def adelete(self, client: Any, batch_id: str) -> None:
-        raise _no_delete(batch_id)
+        raise self._no_delete(batch_id)
 
     async def asubmitted_ids(self, client: Any, job: BatchJob) -> list[str] | None:
         found = await self._aread_input(client, job, _custom_id)
@@ -207,7 +218,7 @@ class OpenAIProvider(Provider):
         file_id = getattr(job.raw, "input_file_id", None)
         if not file_id:
             return None
-        with contextlib.suppress(BatchProcessorError), _errors("download the input file", file_id, what="file"):
+        with contextlib.suppress(BatchProcessorError), self._errors("download the input file", file_id, what="file"):
             async with client.files.with_streaming_response.content(file_id) as response:
                 return [picked async for line in response.iter_lines() if (picked := pick(line)) is not None]
         return None
@@ -215,15 +226,31 @@ class OpenAIProvider(Provider):
     async def aiter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
                             options: dict[str, Any]) -> AsyncIterator[BatchItem]:
         batch = job.raw
-        endpoint = getattr(batch, "endpoint", None) or CHAT
+        endpoint = getattr(batch, "endpoint", None) or self.default_endpoint
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
                 continue
-            with _errors("download the results file", file_id, what="file"):
+            with self._errors("download the results file", file_id, what="file"):
                 async with client.files.with_streaming_response.content(file_id) as response:
                     async for line in response.iter_lines():
                         if line:
-                            yield parse_row(json.loads(line), response_model, endpoint)
+                            yield self.parse_row(json.loads(line), response_model, endpoint)
+
+    # ------------------------------------------------------------------ what Azure varies
+    def parse_row(self, row: dict[str, Any], response_model: type[BaseModel] | None, endpoint: str) -> BatchItem:
+        return parse_row(row, response_model, endpoint)
+
+    def to_job(self, batch: Any) -> BatchJob:
+        return to_job(batch, self.name, self.label)
+
+    def _errors(self, action: str, batch_id: str | None = None, *, what: str = "batch"
+                ) -> contextlib.AbstractContextManager[None]:
+        return _errors(action, batch_id, what=what, label=self.label)
+
+    def _no_delete(self, batch_id: str) -> UnsupportedOperationError:
+        return UnsupportedOperationError(
+            f"{self.label} batches cannot be deleted ({batch_id}); cancel it with bp.cancel(), or delete its files "
+            "with client.files.delete(<input_file_id / output_file_id / error_file_id>)")
 
 
 def _input_row(line: str) -> dict[str, Any] | None:
@@ -270,7 +297,7 @@ def parse_row(row: dict[str, Any], response_model: type[BaseModel] | None, endpo
     if status != 200:  # the request reached the endpoint and got an HTTP error; row.error is null
         error = body.get("error") or {}
         return BatchError(custom_id, ErrorKind.HTTP_ERROR, error.get("message") or f"HTTP {status}", status, row)
-    if endpoint == RESPONSES or body.get("object") == "response":
+    if _is_responses(endpoint) or body.get("object") == "response":
         return _parse_response(custom_id, body, response_model, row)
     usage = body.get("usage")
     usage = Usage(usage["prompt_tokens"], usage["completion_tokens"]) if usage else Usage()
@@ -310,14 +337,18 @@ def _parse_response(custom_id: str, body: dict[str, Any], response_model: type[B
 _ENDED_AT = ("completed_at", "failed_at", "expired_at", "cancelled_at")
 
 
-def to_job(batch: Any) -> BatchJob:
-    """An openai ``Batch`` as a BatchJob (OpenAI's statuses are the normalized words)."""
+def to_job(batch: Any, provider: str = "openai", label: str = "OpenAI") -> BatchJob:
+    """An openai ``Batch`` as a BatchJob (OpenAI's statuses are the normalized words).
+
+    Azure's first batch API versions (2024-07-01-preview) answered ``"status": "Validating"``,
+    ISO-8601 timestamps and ``null`` counts (Azure OpenAI batch REST guide; docs/azure-batch.md):
+    statuses are compared lower-cased, counts default to 0 and timestamps may be either."""
     counts = batch.request_counts
-    total, done, failed = (counts.total, counts.completed, counts.failed) if counts else (0, 0, 0)
+    total, done, failed = (counts.total or 0, counts.completed or 0, counts.failed or 0) if counts else (0, 0, 0)
     try:
-        status = BatchStatus(batch.status)
+        status = BatchStatus(str(batch.status).lower())
     except ValueError:
-        raise ProviderError(f"OpenAI reports batch {batch.id} as {batch.status!r}, a status this version of "
+        raise ProviderError(f"{label} reports batch {batch.id} as {batch.status!r}, a status this version of "
                             "pytest-batch does not know; upgrade pytest-batch (or report it)") from None
     errors = []
     if batch.errors is not None and batch.errors.data:  # errors is {"object": "list", "data": [...]} (A.3)
@@ -327,12 +358,23 @@ def to_job(batch: Any) -> BatchJob:
     ended = next((getattr(batch, name) for name in _ENDED_AT if getattr(batch, name, None)), None)
     # once ended, whatever did not succeed failed: a cancelled batch reports {total, 0, 0} (A.3)
     failed, pending = (total - done, 0) if status.is_terminal else (failed, max(0, total - done - failed))
-    return BatchJob("openai", batch.id, status, batch.model, BatchCounts(total, done, failed, pending),
-                    _time(batch.created_at), _time(ended) if status.is_terminal else None, errors, batch)
+    return BatchJob(provider, batch.id, status, getattr(batch, "model", None),
+                    BatchCounts(total, done, failed, pending), _time(batch.created_at),
+                    _time(ended) if status.is_terminal else None, errors, batch)
 
 
-def _time(value: int | None) -> datetime | None:
+def _time(value: int | float | str | None) -> datetime | None:
+    if isinstance(value, str):  # Azure 2024-07-01-preview: "2024-07-19T17:13:57.2491382+00:00"
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
     return datetime.fromtimestamp(value, UTC) if value else None
+
+
+def _is_responses(endpoint: str) -> bool:
+    """Responses API lines: ``/v1/responses`` on OpenAI, ``/responses`` on Azure's classic API."""
+    return endpoint.endswith("/responses")
 
 
 def _metadata(options: dict[str, Any]) -> dict[str, Any]:
@@ -340,14 +382,8 @@ def _metadata(options: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": metadata} if metadata else {}
 
 
-def _no_delete(batch_id: str) -> UnsupportedOperationError:
-    return UnsupportedOperationError(
-        f"OpenAI batches cannot be deleted ({batch_id}); cancel it with bp.cancel(), or delete its files "
-        "with client.files.delete(<input_file_id / output_file_id / error_file_id>)")
-
-
 @contextlib.contextmanager
-def _errors(action: str, batch_id: str | None = None, *, what: str = "batch") -> Iterator[None]:
+def _errors(action: str, batch_id: str | None = None, *, what: str = "batch", label: str = "OpenAI") -> Iterator[None]:
     import openai
 
     target = f" {batch_id}" if batch_id else ""
@@ -355,14 +391,14 @@ def _errors(action: str, batch_id: str | None = None, *, what: str = "batch") ->
         yield
     except openai.NotFoundError as error:
         if batch_id is None:
-            raise ProviderError(f"OpenAI could not {action}: {_message(error)}", status=404) from None
-        raise BatchNotFoundError(f"OpenAI has no {what} {batch_id!r} ({_message(error)})") from None
+            raise ProviderError(f"{label} could not {action}: {_message(error)}", status=404) from None
+        raise BatchNotFoundError(f"{label} has no {what} {batch_id!r} ({_message(error)})") from None
     except openai.APIStatusError as error:
-        raise ProviderError(f"OpenAI could not {action}{target}: HTTP {error.status_code}: {_message(error)}",
+        raise ProviderError(f"{label} could not {action}{target}: HTTP {error.status_code}: {_message(error)}",
                             status=error.status_code) from None
     except openai.OpenAIError as error:  # connection errors and timeouts, after the SDK's own retries
         # "Connection error." alone hides which host failed and why: the message carries the cause
-        raise ProviderError(f"OpenAI could not {action}{target}: {with_cause(error)}") from None
+        raise ProviderError(f"{label} could not {action}{target}: {with_cause(error)}") from None
 
 
 def _message(error: Any) -> str:

@@ -8,14 +8,17 @@ openai 3.x, anthropic >= 1.0 and google-genai 3.x, httpx for older releases (wir
 from __future__ import annotations
 
 import importlib
+import os
 import types
 from typing import Any
 
+from ..endpoints import AZURE_API_VERSION, DEFAULT_HOSTS
 from .http import RequestHandler
 from .transport import AsyncEmulatorTransport, EmulatorTransport
 
 #: keys the emulator accepts; they look nothing like real keys, so no scanner flags them.
-FAKE_KEYS = {"openai": "sim-openai-key", "anthropic": "sim-anthropic-key", "google": "sim-google-key"}
+FAKE_KEYS = {"openai": "sim-openai-key", "anthropic": "sim-anthropic-key", "google": "sim-google-key",
+             "azure": "sim-azure-key"}
 HTTP_MODULES = ("httpx2", "httpx")
 
 
@@ -64,6 +67,28 @@ def anthropic_client(emulator: RequestHandler, *, async_client: bool = False, **
     kwargs.setdefault("base_url", "https://api.anthropic.com")
     http_client = _clients(emulator, http_module_of("anthropic._base_client"), async_client=async_client)
     return (anthropic.AsyncAnthropic if async_client else anthropic.Anthropic)(http_client=http_client, **kwargs)
+
+
+def azure_client(emulator: RequestHandler, *, async_client: bool = False, v1: bool = False, **kwargs: Any) -> Any:
+    """``openai.AzureOpenAI`` for the emulated resource ``https://pytest-batch.openai.azure.com``
+    (``azure_endpoint=`` picks another, any ``*.openai.azure.com`` is served), api-version from
+    OPENAI_API_VERSION as the SDK reads it, else 2024-10-21; ``v1=True``: the plain ``openai.OpenAI``
+    client of the v1 API at ``<endpoint>/openai/v1/``. Other keyword arguments go to the client."""
+    import openai
+
+    http_client = _clients(emulator, http_module_of("openai._base_client"), async_client=async_client)
+    endpoint = kwargs.pop("azure_endpoint", DEFAULT_HOSTS["azure"]).rstrip("/")
+    if v1:
+        kwargs.setdefault("api_key", FAKE_KEYS["azure"])
+        kwargs.setdefault("base_url", f"{endpoint}/openai/v1/")
+        return (openai.AsyncOpenAI if async_client else openai.OpenAI)(http_client=http_client, **kwargs)
+    if not {"api_key", "azure_ad_token", "azure_ad_token_provider"} & set(kwargs):
+        kwargs["api_key"] = FAKE_KEYS["azure"]
+    kwargs.setdefault("api_version", os.environ.get("OPENAI_API_VERSION") or AZURE_API_VERSION)
+    if "base_url" not in kwargs:
+        kwargs["azure_endpoint"] = endpoint
+    cls = openai.AsyncAzureOpenAI if async_client else openai.AzureOpenAI
+    return cls(http_client=http_client, **kwargs)
 
 
 def google_client(emulator: RequestHandler, *, http_options: Any = None, **kwargs: Any) -> Any:

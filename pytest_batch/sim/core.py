@@ -1,9 +1,10 @@
 """The emulator core: one object holding all three providers' state, answering SimRequests.
 
 Routing: a request for a provider's real host (api.openai.com, api.anthropic.com,
-generativelanguage.googleapis.com) goes to that provider; on any other host (the loopback
-server) the first path segment names it: ``/openai/v1/...``, ``/anthropic/v1/...``,
-``/google/v1beta/...``. Adapters (transport.py, server.py) only translate HTTP.
+generativelanguage.googleapis.com, any ``<resource>.openai.azure.com``) goes to that provider; on
+any other host (the loopback server) the first path segment names it: ``/openai/v1/...``,
+``/anthropic/v1/...``, ``/google/v1beta/...``, ``/azure/openai/...``. Adapters (transport.py,
+server.py) only translate HTTP.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..endpoints import PROVIDER_HOSTS, PROVIDERS
+from ..endpoints import PROVIDERS, provider_of_host
 from .clock import Clock, FrozenClock
 from .faults import Faults
 from .http import DroppedConnection, HTTPError, SimRequest, SimResponse
@@ -54,9 +55,11 @@ class Emulator:
 
     def _make_backends(self) -> None:
         from .backends.anthropic import AnthropicBackend
+        from .backends.azure import AzureBackend
         from .backends.google import GoogleBackend
         from .backends.openai import OpenAIBackend
         from .routes.anthropic import AnthropicRoutes
+        from .routes.azure import AzureRoutes
         from .routes.google import GoogleRoutes
         from .routes.openai import OpenAIRoutes
 
@@ -64,10 +67,12 @@ class Emulator:
         self.openai = OpenAIBackend(self)
         self.anthropic = AnthropicBackend(self)
         self.google = GoogleBackend(self)
+        self.azure = AzureBackend(self)
         self._routes = {
             "openai": OpenAIRoutes(self.openai),
             "anthropic": AnthropicRoutes(self.anthropic),
             "google": GoogleRoutes(self.google),
+            "azure": AzureRoutes(self.azure),
         }
 
     # ------------------------------------------------------------------ control
@@ -106,7 +111,7 @@ class Emulator:
         if seconds:
             self.clock.advance(seconds)
             return
-        for backend in (self.openai, self.anthropic, self.google):
+        for backend in (self.openai, self.anthropic, self.google, self.azure):
             backend.finish(None if batch_id is None else bare_id(batch_id))
 
     def reset(self) -> None:
@@ -118,7 +123,7 @@ class Emulator:
         self._batch_lifecycles.clear()
         self._next_lifecycles.clear()
         self.clock.reset()
-        held = sum(len(record) for backend in (self.openai, self.anthropic, self.google)
+        held = sum(len(record) for backend in (self.openai, self.anthropic, self.google, self.azure)
                    for record in backend.batches.values())
         self._make_backends()
         if held >= 10_000:  # worth a full collection (tests reset small emulators after every test)
@@ -162,7 +167,7 @@ class Emulator:
 
     # ------------------------------------------------------------------ HTTP
     def provider_for(self, request: SimRequest) -> str | None:
-        provider = PROVIDER_HOSTS.get(request.host)
+        provider = provider_of_host(request.host)
         if provider is not None:
             return provider
         head, _, rest = request.path.lstrip("/").partition("/")
@@ -231,6 +236,13 @@ class Emulator:
 
         return google_client(self, **kwargs)
 
+    def azure_client(self, *, async_client: bool = False, v1: bool = False, **kwargs: Any) -> Any:
+        """An ``openai.AzureOpenAI`` client of the emulated resource (``v1=True``: the plain
+        ``openai.OpenAI`` client of its v1 API, ``<endpoint>/openai/v1/``)."""
+        from .clients import azure_client
+
+        return azure_client(self, async_client=async_client, v1=v1, **kwargs)
+
 
 @contextlib.contextmanager
 def _paused_gc() -> Iterator[None]:
@@ -275,6 +287,7 @@ def _not_routed(request: SimRequest) -> SimResponse:
 
     return json_response(404, {"error": {
         "message": (f"pytest-batch emulator: no provider serves {request.method} {request.path}. "
-                    "Use base URLs <server>/openai/v1, <server>/anthropic or <server>/google."),
+                    "Use base URLs <server>/openai/v1, <server>/anthropic or <server>/google, or the Azure "
+                    "endpoint <server>/azure."),
         "type": "invalid_request_error", "param": None, "code": "unknown_url"}})
 

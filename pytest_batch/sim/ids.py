@@ -60,7 +60,23 @@ class IdFactory:
     def openai_message(self) -> str:
         return "msg_" + self.hex(48)
 
-    # Anthropic
+    # Azure OpenAI (the batch guide's examples: docs/azure-batch.md)
+    def uuid(self) -> str:
+        h = self.hex(32)
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:]}"
+
+    def azure_batch(self) -> str:
+        return "batch_" + self.uuid()
+
+    def azure_file(self) -> str:
+        """An uploaded file: ``file-`` and 32 hex digits."""
+        return "file-" + self.hex(32)
+
+    def azure_output_file(self) -> str:
+        """A file a batch wrote: ``file-`` and a UUID."""
+        return "file-" + self.uuid()
+
+        # Anthropic
     def anthropic_batch(self) -> str:
         return "msgbatch_01" + self._pick(_BASE58, 22)
 

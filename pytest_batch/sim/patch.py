@@ -34,8 +34,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-from ..endpoints import API_KEY_ENV, BASE_URL_ENV, LOOPBACK_HOSTS, PROVIDERS
-from .core import PROVIDER_HOSTS
+from ..endpoints import (
+    API_KEY_ENV,
+    AZURE_API_VERSION,
+    AZURE_VERSION_ENV,
+    BASE_URL_ENV,
+    DEFAULT_HOSTS,
+    LOOPBACK_HOSTS,
+    NEEDS_BASE_URL,
+    PROVIDERS,
+    provider_of_host,
+)
 
 if TYPE_CHECKING:
     from .core import Emulator
@@ -101,7 +110,16 @@ def placeholder_environment(*, keep_base_urls: bool = False) -> contextlib.Abstr
     override: a client an SDK builds from the environment needs no key and talks to the provider's
     default host, where the emulator answers. Restored on the way out. (Replay keeps the base URLs:
     a cassette matches a loopback server's URLs under the default hosts, and a gateway's as recorded.)"""
-    return environment({**placeholder_keys(), **({} if keep_base_urls else dict.fromkeys(REDIRECTING_ENV))})
+    changes = {**placeholder_keys(), **({} if keep_base_urls else dict.fromkeys(REDIRECTING_ENV))}
+    for provider in NEEDS_BASE_URL:
+        # no public host to fall back on: openai.AzureOpenAI() needs an endpoint and an api-version.
+        # The stand-in resource, where the emulator answers (in replay a resource already set is
+        # kept: cassettes match any Azure resource as the stand-in)
+        if not (keep_base_urls and os.environ.get(BASE_URL_ENV[provider])):
+            changes[BASE_URL_ENV[provider]] = DEFAULT_HOSTS[provider]
+    if not os.environ.get(AZURE_VERSION_ENV):
+        changes[AZURE_VERSION_ENV] = AZURE_API_VERSION
+    return environment(changes)
 
 
 # ---------------------------------------------------------------------- transports
@@ -118,12 +136,12 @@ def _transport_patches(module_name: str, emulator: Emulator) -> list[Any]:
     real_async = httpx_module.AsyncHTTPTransport.handle_async_request
 
     def handle_request(self: Any, request: Any) -> Any:
-        if request.url.host in PROVIDER_HOSTS:
+        if provider_of_host(request.url.host) is not None:
             return sync_cls(emulator).handle_request(request)
         return real_sync(self, request)
 
     async def handle_async_request(self: Any, request: Any) -> Any:
-        if request.url.host in PROVIDER_HOSTS:
+        if provider_of_host(request.url.host) is not None:
             return await async_cls(emulator).handle_async_request(request)
         return await real_async(self, request)
 
@@ -212,6 +230,8 @@ def httpx_only(providers: Iterable[str] = PROVIDERS) -> Iterator[None]:
     Every SDK imported already is covered; of the others, those of ``providers`` are imported
     to be patched when aiohttp is installed (an SDK costs up to a second or two to import)."""
     importing = tuple(providers)
+    if "azure" in importing:  # Azure OpenAI's clients are the openai SDK's
+        importing += ("openai",)
     with _patched([*_google_genai_patches("google" in importing), *_aiohttp_transport_patches(importing)]):
         yield
 
@@ -291,9 +311,10 @@ def block_network(allow_hosts: tuple[str, ...] = LOOPBACK, *, why: str = "networ
 def intercept(emulator: Emulator, allow_hosts: tuple[str, ...] = LOOPBACK, *,
               why: str = "only the pytest-batch emulator is reachable here", hint: str = OFFLINE_HINT,
               fake_keys: bool = True, providers: Iterable[str] = PROVIDERS) -> Iterator[Emulator]:
-    """Route every httpx2/httpx request for api.openai.com, api.anthropic.com and
-    generativelanguage.googleapis.com to ``emulator`` (clients on aiohttp transports included,
-    see ``httpx_only``); block every other host, saying ``why`` and ``hint``.
+    """Route every httpx2/httpx request for api.openai.com, api.anthropic.com,
+    generativelanguage.googleapis.com and any Azure OpenAI resource to ``emulator`` (clients on
+    aiohttp transports included, see ``httpx_only``); block every other host, saying ``why`` and
+    ``hint``.
 
     With ``fake_keys`` (the default) every provider's API key is a placeholder and no
     base URL is overridden while inside: ``openai.OpenAI()``, ``anthropic.Anthropic()`` and

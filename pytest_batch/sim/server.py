@@ -1,7 +1,8 @@
 """The emulator as a real HTTP server on loopback: access path 3 (``pytest-batch serve``).
 
-One port serves all three providers under path prefixes (``/openai/v1``, ``/anthropic``,
-``/google``) because OpenAI and Gemini both own ``/v1/batches/{id}`` and ``/v1/files/{id}``.
+One port serves every provider under path prefixes (``/openai/v1``, ``/anthropic``,
+``/google``, and ``/azure`` as an Azure OpenAI resource endpoint) because OpenAI and Gemini both
+own ``/v1/batches/{id}`` and ``/v1/files/{id}``.
 A control API under ``/_control`` lets another process reset the emulator, load
 expectations, inject faults, change lifecycles, advance and read the journal.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ..endpoints import AZURE_API_VERSION
 from ..secrets import redact
 from .clock import Clock, checked_advance
 from .core import DroppedConnection, Emulator
@@ -42,13 +44,15 @@ class ServerHandle:
     @property
     def base_urls(self) -> dict[str, str]:
         return {"openai": f"{self.url}/openai/v1", "anthropic": f"{self.url}/anthropic",
-                "google": f"{self.url}/google"}
+                "google": f"{self.url}/google", "azure": f"{self.url}/azure"}
 
     @property
     def env(self) -> dict[str, str]:
         urls = self.base_urls
         return {"OPENAI_BASE_URL": urls["openai"], "ANTHROPIC_BASE_URL": urls["anthropic"],
-                "GOOGLE_GEMINI_BASE_URL": urls["google"]}
+                "GOOGLE_GEMINI_BASE_URL": urls["google"],
+                # openai.AzureOpenAI needs an endpoint and an api-version (its v1 API: <endpoint>/openai/v1)
+                "AZURE_OPENAI_ENDPOINT": urls["azure"], "OPENAI_API_VERSION": AZURE_API_VERSION}
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -264,9 +268,9 @@ def _fault_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or argparse.ArgumentParser(prog="pytest-batch serve")
-    parser.description = ("Serve the OpenAI, Anthropic and Gemini batch APIs on this machine. Answers are "
-                          "simulated: expectations from --responses, the seed's ten prompts, then schema-valid "
-                          "synthetic objects.")
+    parser.description = ("Serve the OpenAI, Anthropic, Gemini and Azure OpenAI batch APIs on this machine. "
+                          "Answers are simulated: expectations from --responses, the seed's ten prompts, then "
+                          "schema-valid synthetic objects.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
     parser.add_argument("--responses", metavar="FILE", help="expectations file (JSONL, JSON or YAML)")
@@ -301,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  OpenAI     {urls['openai']}")
     print(f"  Anthropic  {urls['anthropic']}")
     print(f"  Gemini     {urls['google']}")
+    print(f"  Azure      {urls['azure']}  (resource endpoint; v1 API: {urls['azure']}/openai/v1)")
     for name, value in handle.env.items():
         print(f"export {name}={value}")
     print(f"control API: {handle.url}{CONTROL_PREFIX}/{{reset,expectations,faults,lifecycle,advance,journal}}")

@@ -13,6 +13,7 @@ MODELS = {
     "openai": "openai/gpt-4o-mini",
     "anthropic": "anthropic/claude-haiku-4-5",
     "google": "google/gemini-2.5-flash",
+    "azure": "azure/gpt-4o-mini",  # a Global-Batch deployment named after its model
 }
 
 

@@ -231,7 +231,7 @@ def test_max_tokens_reaches_every_provider():
     ("google/gemini-2.5-flash", {"mode": "tools"}, "mode='tools' is for anthropic; google uses structured outputs"),
     ("anthropic/claude-haiku-4-5", {"mode": "tool"}, "mode must be 'structured' or 'tools', got 'tool'"),
     ("anthropic/claude-haiku-4-5", {"endpoint": "/v1/responses"},
-     "endpoint= is for openai; anthropic has one batch endpoint"),
+     "endpoint= is for openai and azure; anthropic has one batch endpoint"),
     ("openai/gpt-4o-mini", {"endpoint": "/v1/embeddings"},
      "endpoint must be '/v1/chat/completions' (the default) or '/v1/responses', got '/v1/embeddings'"),
 ])

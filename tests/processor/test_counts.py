@@ -18,7 +18,7 @@ from pytest_batch.models import (
 )
 from pytest_batch.seed import SEED_PROMPTS, User
 
-PROVIDERS = ["openai", "anthropic", "google"]
+PROVIDERS = ["openai", "anthropic", "google", "azure"]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -12,7 +12,7 @@ from pytest_batch.errors import BatchNotFoundError, ProviderError, ResultsNotRea
 from pytest_batch.models import BatchJob, BatchStatus, BatchSuccess
 from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS, User
 
-PROVIDERS = ["openai", "anthropic", "google"]
+PROVIDERS = ["openai", "anthropic", "google", "azure"]
 
 
 def _users(results):
@@ -107,9 +107,9 @@ def test_status_and_results_from_the_id_alone(emulator, make_bp, provider):
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("kind", ["well-formed", "malformed"])
 def test_unknown_batch_id_is_a_clear_error(make_bp, provider, kind):
-    bogus = {"openai": "batch_doesnotexist", "anthropic": "msgbatch_doesnotexist",
-             "google": "batches/doesnotexist"}[provider] if kind == "well-formed" else "not/an id"
-    name = {"openai": "OpenAI", "anthropic": "Anthropic", "google": "Google"}[provider]
+    bogus = {"openai": "batch_doesnotexist", "anthropic": "msgbatch_doesnotexist", "google": "batches/doesnotexist",
+             "azure": "batch_00000000-0000-4000-8000-000000000000"}[provider] if kind == "well-formed" else "not/an id"
+    name = {"openai": "OpenAI", "anthropic": "Anthropic", "google": "Google", "azure": "Azure OpenAI"}[provider]
     with pytest.raises(BatchNotFoundError, match=rf"^{name} has no (message )?batch '{bogus}'"):
         make_bp(provider, User).status(bogus)
 
@@ -197,7 +197,7 @@ def test_async_split_group_cancel_and_delete(emulator, make_async_bp, provider):
         running = await bp.submit(["x"])
         cancelled = await bp.cancel(running)
         listed = await bp.list(limit=50)
-        if provider != "openai":
+        if provider not in ("openai", "azure"):  # OpenAI batches cannot be deleted, on Azure neither
             emulator.advance()
             await bp.wait(cancelled)
             await bp.delete(running)

@@ -14,7 +14,7 @@ from pytest_batch.sim import Emulator
 
 from .conftest import MODELS, client_for
 
-PROVIDERS = ["openai", "anthropic", "google"]
+PROVIDERS = ["openai", "anthropic", "google", "azure"]
 
 #: emulator outcome -> the ErrorKind the processor must report
 OUTCOMES = [
@@ -133,7 +133,7 @@ def test_a_batch_that_fails_validation_says_why(emulator, make_bp, provider):
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_dropped_connection_is_one_clear_error(emulator, provider):
-    name = {"openai": "OpenAI", "anthropic": "Anthropic", "google": "Google"}[provider]
+    name = {"openai": "OpenAI", "anthropic": "Anthropic", "google": "Google", "azure": "Azure OpenAI"}[provider]
     client = client_for(emulator, provider, max_retries=0) if provider != "google" else client_for(emulator, provider)
     bp = BatchProcessor(MODELS[provider], User, client=client)
     emulator.faults.drop_connection(times=1)
@@ -259,9 +259,10 @@ def test_gemini_output_found_in_the_operation_response_alone():
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_key_echoed_by_the_server_never_reaches_the_error(emulator, make_bp, provider, monkeypatch):
-    key = {"openai": "sk-proj-", "anthropic": "sk-ant-api03-", "google": "AIza"}[provider] + "K3y" * 12
-    monkeypatch.setenv({"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY",
-                        "google": "GOOGLE_API_KEY"}[provider], key)
+    # an Azure key has no prefix: it is known by the variable that holds it
+    key = {"openai": "sk-proj-", "anthropic": "sk-ant-api03-", "google": "AIza", "azure": "9f3a"}[provider] + "K3y" * 12
+    monkeypatch.setenv({"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "google": "GOOGLE_API_KEY",
+                        "azure": "AZURE_OPENAI_API_KEY"}[provider], key)
     emulator.faults.http_error(400, provider=provider, message=f"invalid key {key} (Bearer {key})")
     with pytest.raises(BatchProcessorError) as info:
         make_bp(provider, User).list()

@@ -12,7 +12,7 @@ from pytest_batch.models import BatchJob, ErrorKind
 from pytest_batch.processor import BatchRequests
 from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS, User
 
-PROVIDERS = ["openai", "anthropic", "google"]
+PROVIDERS = ["openai", "anthropic", "google", "azure"]
 
 
 def values(results):

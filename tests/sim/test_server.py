@@ -211,7 +211,7 @@ def test_every_provider_through_the_patch_context(emulator: Emulator, provider: 
     assert {entry.provider for entry in emulator.journal} == {provider}
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "google", "azure"])
 def test_every_provider_through_the_server(emulator: Emulator, provider: str, monkeypatch) -> None:
     run = getattr(_sdk_example(), f"run_{provider}")
     with start_server(emulator) as server:
@@ -223,7 +223,7 @@ def test_every_provider_through_the_server(emulator: Emulator, provider: str, mo
 
 def test_serve_process_runs_the_ten_users_on_every_provider(tmp_path: Path) -> None:
     """`pytest-batch serve` outside pytest: a second process points the SDKs at it with the
-    printed exports and runs the ten-user batch on all three providers."""
+    printed exports and runs the ten-user batch on every provider (Azure through AzureOpenAI)."""
     responses = tmp_path / "responses.jsonl"
     responses.write_text("".join(json.dumps(row) + "\n" for row in seed_expectations()))
     server = subprocess.Popen(
@@ -238,9 +238,11 @@ def test_serve_process_runs_the_ten_users_on_every_provider(tmp_path: Path) -> N
                 exports[name] = value
             if "Ctrl+C" in line:
                 break
-        assert set(exports) == {"OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL"}
+        assert set(exports) == {"OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL",
+                                "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"}
         env = {**os.environ, **exports, "POLL_SECONDS": "0.02"}
-        for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY"):
+        for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY", "AZURE_OPENAI_API_KEY",
+                     "AZURE_OPENAI_AD_TOKEN", "AZURE_OPENAI_DEPLOYMENT"):
             env.pop(name, None)
         # The hour-long batches finish because a third party moves the served clock through the
         # control API, as a harness driving `serve` from outside would: nothing waits for real time.
@@ -261,7 +263,7 @@ def test_serve_process_runs_the_ten_users_on_every_provider(tmp_path: Path) -> N
             advancer.join()
         assert client.returncode == 0, client.stderr
         expected = ", ".join(f"{u.name}/{u.age}" for u in EXPECTED_USERS)
-        assert client.stdout.splitlines() == [f"{p}: {expected}" for p in ("openai", "anthropic", "google")]
+        assert client.stdout.splitlines() == [f"{p}: {expected}" for p in ("openai", "anthropic", "google", "azure")]
     finally:
         server.send_signal(signal.SIGTERM)
         rest, _ = server.communicate(timeout=10)

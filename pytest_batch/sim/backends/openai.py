@@ -63,6 +63,15 @@ class OpenAIBackend(BackendBase):
     #: limits from wire-formats.md A.6; attributes so a test can lower them.
     max_requests = 50_000
     max_input_bytes = 200 * 1024 * 1024
+    # What the Azure OpenAI backend (backends/azure.py) answers differently:
+    #: a batch still running at expires_at expires (A.3)
+    expires_on_clock = True
+    #: a cancelled batch returns the answers that ran before the cancel
+    keeps_rows_on_cancel = False
+    #: result rows carry an ``id`` (``batch_req_...``)
+    row_ids = True
+    #: a batch writes its output/error file even when it has no rows for it
+    empty_result_files = False
 
     def __init__(self, emulator: EmulatorState) -> None:
         super().__init__(emulator)
@@ -81,7 +90,7 @@ class OpenAIBackend(BackendBase):
             raise HTTPError(400, "Invalid file format for Batch API. Must be .jsonl")
         created = int(self.now)
         expires = created + (expires_after or THIRTY_DAYS) if purpose == "batch" else None
-        record = FileRecord(self.ids.openai_file(), filename, purpose, content, created, expires)
+        record = FileRecord(self.new_file_id(), filename, purpose, content, created, expires)
         self.files[record.id] = record
         return record
 
@@ -112,7 +121,7 @@ class OpenAIBackend(BackendBase):
         metadata = body.get("metadata")
         if metadata is not None and (not isinstance(metadata, dict) or len(metadata) > 16):
             raise HTTPError(400, "Invalid 'metadata': at most 16 string pairs.", code="invalid_value", param="metadata")
-        batch_id = self.ids.openai_batch()
+        batch_id = self.new_batch_id()
         created = int(self.now)
         record = self.new_record(batch_id, [])
         record.extra.update(endpoint=endpoint, input_file_id=body["input_file_id"], model=None, errors=None)
@@ -125,6 +134,23 @@ class OpenAIBackend(BackendBase):
             "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": metadata,
         }
         return dict(self.batch_json[batch_id])
+
+    # ids and comparisons the Azure backend answers its own way
+    def new_file_id(self) -> str:
+        return self.ids.openai_file()
+
+    def new_output_file_id(self) -> str:
+        return self.ids.openai_file()
+
+    def new_batch_id(self) -> str:
+        return self.ids.openai_batch()
+
+    def new_request_id(self) -> str:
+        return self.ids.hex(32)
+
+    def same_endpoint(self, url: Any, endpoint: str) -> bool:
+        """Whether a request line's ``url`` is the batch's ``endpoint`` (OpenAI: exactly, A.4)."""
+        return url == endpoint
 
     def record(self, batch_id: str) -> BatchRecord:
         if batch_id not in self.batches:
@@ -186,7 +212,7 @@ class OpenAIBackend(BackendBase):
                 self._end(record, "cancelled", record.progress_at_cancel)
             return
         progress = self.progress(record)
-        if now >= batch["expires_at"]:
+        if self.expires_on_clock and now >= batch["expires_at"]:
             self._validate(record)
             if batch["status"] != "failed":
                 self._end(record, "expired", self._share_done(record))
@@ -285,7 +311,7 @@ class OpenAIBackend(BackendBase):
             seen.add(custom_id)
             if line.get("method", "POST") != "POST":
                 raise ValidationFailure("invalid_request", "Only the POST method is supported.", "method", number)
-            if line.get("url") != endpoint:
+            if not self.same_endpoint(line.get("url"), endpoint):
                 raise ValidationFailure("invalid_url", f"The url '{line.get('url')}' does not match the batch "
                                         f"endpoint '{endpoint}'.", "url", number)
             body = line.get("body")
@@ -305,7 +331,7 @@ class OpenAIBackend(BackendBase):
                 raise ValidationFailure("too_many_tasks", f"The input file contains more than {self.max_requests:,} "
                                         "requests. Split it into several batches.")
             shared.share(body, "text" if endpoint == "/v1/responses" else "response_format")
-            items.append(_item(len(items), custom_id, endpoint, body))
+            items.append(_item(len(items), custom_id, endpoint, body, self.provider))
         if not items:
             raise ValidationFailure("empty_file", "The input file contains no requests.")
         return items
@@ -327,27 +353,26 @@ class OpenAIBackend(BackendBase):
         # A cancel the user asked for: what ran before it lands in neither file and the counts
         # drop to zero (OpenRouter live capture: cancelling {5, 1, 0} -> cancelled {5, 0, 0},
         # an error file and no output file; the doc's "partial results" was not what happened).
-        lost_before_cancel = done if status == "cancelled" and record.cancel_requested_at is not None else 0
+        lost_before_cancel = done if (status == "cancelled" and record.cancel_requested_at is not None
+                                      and not self.keeps_rows_on_cancel) else 0
         for index in self.result_order(record):
             item, answer = record.items[index], answers[index]
             if index < lost_before_cancel:
                 continue
-            row_id = self.ids.openai_batch_request()
+            row_id = self.ids.openai_batch_request() if self.row_ids else None
             skipped = None
             if index >= done and status in not_run:
                 skipped = not_run[status]
             elif answer.outcome in ("expired", "canceled"):
                 skipped = not_run["expired" if answer.outcome == "expired" else "cancelled"]
             if skipped:
-                error_rows.append({"id": row_id, "custom_id": item.custom_id, "response": None,
-                                   "error": {"code": skipped[0], "message": skipped[1]}})
+                error_rows.append(_row(row_id, item.custom_id, None, {"code": skipped[0], "message": skipped[1]}))
                 if status == "expired":
                     failed += 1
                 continue
             status_code, body = self._render(item, answer, endpoint)
-            row = {"id": row_id, "custom_id": item.custom_id,
-                   "response": {"status_code": status_code, "request_id": self.ids.hex(32), "body": body},
-                   "error": None}
+            row = _row(row_id, item.custom_id,
+                       {"status_code": status_code, "request_id": self.new_request_id(), "body": body}, None)
             if status_code == 200:
                 completed += 1
                 u = body.get("usage") or {}
@@ -371,11 +396,11 @@ class OpenAIBackend(BackendBase):
             batch[f"{status}_at"] = now
 
     def _output_file(self, batch_id: str, kind: str, rows: list[dict[str, Any]]) -> str | None:
-        if not rows:  # output_file_id is null when nothing succeeded (kaapi-backend #723)
+        if not rows and not self.empty_result_files:  # null when nothing succeeded (kaapi-backend #723)
             return None
         content = b"".join(jsonl_stream(rows))
         created = int(self.now)
-        record = FileRecord(self.ids.openai_file(), f"{batch_id}_{kind}.jsonl", "batch_output", content, created,
+        record = FileRecord(self.new_output_file_id(), f"{batch_id}_{kind}.jsonl", "batch_output", content, created,
                             created + THIRTY_DAYS)
         self.files[record.id] = record
         return record.id
@@ -457,7 +482,15 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def _item(index: int, custom_id: str, endpoint: str, body: dict[str, Any]) -> BatchItem:
+def _row(row_id: str | None, custom_id: str, response: dict[str, Any] | None,
+         error: dict[str, Any] | None) -> dict[str, Any]:
+    """One output- or error-file line (A.5); Azure's carry no ``id``."""
+    row = {"id": row_id} if row_id is not None else {}
+    row.update(custom_id=custom_id, response=response, error=error)
+    return row
+
+
+def _item(index: int, custom_id: str, endpoint: str, body: dict[str, Any], provider: str = "openai") -> BatchItem:
     schema = name = None
     if endpoint == "/v1/responses":
         texts = [body.get("instructions") or ""]
@@ -476,4 +509,4 @@ def _item(index: int, custom_id: str, endpoint: str, body: dict[str, Any]) -> Ba
         if fmt.get("type") == "json_schema":
             spec = fmt.get("json_schema") or {}
             schema, name = spec.get("schema"), spec.get("name")
-    return BatchItem("openai", custom_id, index, body["model"], "\n".join(t for t in texts if t), schema, name, body)
+    return BatchItem(provider, custom_id, index, body["model"], "\n".join(t for t in texts if t), schema, name, body)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..backends.openai import OpenAIBackend
+from ..backends.openai import FileRecord, OpenAIBackend
 from ..http import HTTPError, SimRequest, SimResponse, content_disposition, find_route, json_response
 
 _ROUTES = [
@@ -56,10 +56,17 @@ class OpenAIRoutes:
         if not isinstance(purpose, str):
             raise HTTPError(400, "Missing required parameter: 'purpose'.", code="missing_required_parameter",
                             param="purpose")
-        record = self.backend.create_file(upload[0], purpose, upload[1], _expiry_seconds(fields))
+        record = self.backend.create_file(upload[0], purpose, upload[1], self.upload_expiry(fields))
+        return json_response(200, self.upload_answer(record))
+
+    # what the Azure routes answer their own way
+    def upload_expiry(self, fields: dict[str, str | tuple[str, bytes]]) -> int | None:
+        return _expiry_seconds(fields)
+
+    def upload_answer(self, record: FileRecord) -> dict[str, Any]:
         # The upload's own answer still says expires_at null; a retrieve shows the date
         # (curator recording openai_batch_cancel, 2025-04).
-        return json_response(200, {**record.to_json(), "expires_at": None})
+        return {**record.to_json(), "expires_at": None}
 
     def list_files(self, request: SimRequest) -> SimResponse:
         purpose = request.query.get("purpose")

@@ -375,9 +375,11 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def _no_openai_delete(run: _Run) -> str:
-    """OpenAI has no batch deletion: say so, what can be deleted, and (if it still runs) how to stop it."""
+    """OpenAI (and Azure OpenAI) has no batch deletion: say so, what can be deleted, and (if it still
+    runs) how to stop it."""
     batch_id = run.args.batch_id
-    message = (f"OpenAI batches cannot be deleted ({batch_id}); only their files can (input, output and error "
+    label = run.processor().provider.label  # "OpenAI" or "Azure OpenAI": the same Files API
+    message = (f"{label} batches cannot be deleted ({batch_id}); only their files can (input, output and error "
                "files, with the OpenAI Files API)")
     try:
         job = run.processor().status(batch_id)
@@ -410,6 +412,8 @@ def cmd_list_models(args: argparse.Namespace) -> int:
     out.print(grid)
     out.print("Add models with PYTEST_BATCH_MODELS=provider/model,... or [tool.pytest-batch] models = [...] "
               "in pyproject.toml.", markup=False)
+    out.print("azure/<deployment> names your Global-Batch deployment (the built-in names assume deployments "
+              "named after their model).", markup=False)
     return 0
 
 

@@ -148,7 +148,9 @@ def _short(value: Any, limit: int = 60) -> str:
 def request_file_model(path: str | Path) -> tuple[str | None, str | None]:
     """``(provider, model name)`` of a request file, from its first line: OpenAI lines carry
     ``body.model``, Anthropic lines ``params.model``; Gemini lines (``key``/``request``) name no
-    model (None). ``(None, None)`` when the line is none of these (the processor reports it)."""
+    model (None). Azure lines are OpenAI's with a url without ``/v1`` (``/chat/completions``) and
+    the deployment as the model. ``(None, None)`` when the line is none of these (the processor
+    reports it)."""
     try:
         with Path(path).open(encoding="utf-8-sig") as handle:  # a byte-order mark is no JSON
             first = next((line for line in handle if line.strip()), "")
@@ -160,6 +162,8 @@ def request_file_model(path: str | Path) -> tuple[str | None, str | None]:
     for provider, key in (("openai", "body"), ("anthropic", "params")):
         if "custom_id" in row and isinstance(row.get(key), dict):
             model = row[key].get("model")
+            if provider == "openai" and not str(row.get("url", "/v1/")).startswith("/v1/"):
+                provider = "azure"
             return provider, model if isinstance(model, str) and model else None
     if "key" in row and isinstance(row.get("request"), dict):
         return "google", None
@@ -173,7 +177,8 @@ def check_request_file_model(path: str | Path, model: str) -> None:
     file_provider, file_model = request_file_model(path)
     if file_provider is None:
         return
-    if file_provider != provider:
+    # Azure takes OpenAI's lines too (its v1 API writes their urls with /v1): then the model is the deployment
+    if file_provider != provider and (file_provider, provider) != ("openai", "azure"):
         built = f" (built for {file_provider}/{file_model})" if file_model else ""
         fix = f"{file_provider}/{file_model}" if file_model else f"{file_provider}/MODEL-NAME (see list-models)"
         raise CLIError(f"{path} holds {file_provider} requests{built}, but --model is {model}; pass --model {fix}",

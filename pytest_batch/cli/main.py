@@ -1,5 +1,5 @@
 """The ``pytest-batch`` command line: create, submit, watch and collect batch jobs on
-OpenAI, Anthropic and Gemini, live, against ``pytest-batch serve``, or simulated offline.
+OpenAI, Anthropic, Gemini and Azure OpenAI, live, against ``pytest-batch serve``, or simulated offline.
 
 Only the standard library is imported at module level: ``pytest-batch --help`` needs no
 SDK, no key and no network. The commands live in ``commands``;
@@ -29,10 +29,11 @@ from .commands import (
 
 DESCRIPTION = """\
 Create, watch and collect LLM batch jobs (OpenAI Batch, Anthropic Message Batches,
-Gemini batch mode) through one interface.
+Gemini batch mode, Azure OpenAI global batch) through one interface.
 
 Where requests go:
-  live API            the default; needs OPENAI_API_KEY / ANTHROPIC_API_KEY / GOOGLE_API_KEY
+  live API            the default; needs OPENAI_API_KEY / ANTHROPIC_API_KEY / GOOGLE_API_KEY,
+                      or AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY (azure/<deployment>)
   --base-url URL      any server, e.g. `pytest-batch serve`: give its root URL or one of the
                       per-provider base URLs it prints (for OpenAI a custom base must end in /v1)
   --simulate          an in-process emulator (or PYTEST_BATCH_SIMULATE=1) whose state persists
@@ -68,7 +69,7 @@ COMMANDS_HELP = {
     "status": "show one batch's status; --wait follows it to the end with a progress bar",
     "results": "download a finished batch's results to a JSONL file",
     "cancel": "cancel a batch",
-    "delete": "delete a batch (Anthropic, Gemini; OpenAI batches cannot be deleted)",
+    "delete": "delete a batch (Anthropic, Gemini; OpenAI and Azure OpenAI batches cannot be deleted)",
     "list-models": "list the supported providers and models",
     "serve": "run the emulator of the three batch APIs as an HTTP server on this machine",
     "demo": "extract the seed's ten users on every provider with the in-process emulator "
@@ -121,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = target.add_argument_group("model and target")
     group.add_argument("--model", metavar="PROVIDER/MODEL",
                        help="required: e.g. openai/gpt-4o-mini, anthropic/claude-3-5-sonnet-20241022, "
-                            "google/gemini-2.0-flash-001 (see list-models)")
+                            "google/gemini-2.0-flash-001, azure/<Global-Batch deployment> (see list-models)")
     group.add_argument("--simulate", action="store_true", default=None,
                        help="use the offline emulator (also PYTEST_BATCH_SIMULATE=1); simulates the API, not a model")
     group.add_argument("--state-dir", metavar="DIR",
@@ -195,7 +196,7 @@ submitted under a model you did not ask for. Gemini lines name none: --model cho
     sub.add_parser("serve", help=COMMANDS_HELP["serve"], add_help=False)
 
     demo = add("demo", parents=(output,), handler=cmd_demo)
-    demo.add_argument("--provider", choices=("openai", "anthropic", "google", "all"), default="all",
+    demo.add_argument("--provider", choices=("openai", "anthropic", "google", "azure", "all"), default="all",
                       help="which provider to run (default all)")
 
     from .verify import add_parser as add_verify

@@ -13,26 +13,29 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..endpoints import API_KEY_ENV, BASE_URL_ENV, PROVIDERS
+from ..endpoints import API_KEY_ENV, BASE_URL_ENV, NEEDS_BASE_URL, PROVIDERS, provider_of_host
 
 KEY_VARS = API_KEY_ENV
 BASE_URL_VARS = BASE_URL_ENV
 
-#: what each provider's base URL looks like on ``pytest-batch serve`` (below its root URL).
-SERVER_SUFFIXES = {"openai": "/openai/v1", "anthropic": "/anthropic", "google": "/google"}
+#: what each provider's base URL looks like on ``pytest-batch serve`` (below its root URL; Azure's
+#: is the emulated resource's endpoint, its v1 API at AZURE_V1_SUFFIX).
+SERVER_SUFFIXES = {"openai": "/openai/v1", "anthropic": "/anthropic", "google": "/google", "azure": "/azure"}
+AZURE_V1_SUFFIX = "/azure/openai/v1"
 
-#: the base URL each SDK uses when none is configured (the live services).
+#: the base URL each SDK uses when none is configured (the live services; Azure has none: the
+#: user's resource endpoint is always configured).
 LIVE_BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com",
                   "google": "https://generativelanguage.googleapis.com"}
 
-#: the hosts of the real services: a base URL on one of them is used exactly as given.
-REAL_HOSTS = tuple(urlsplit(url).hostname for url in LIVE_BASE_URLS.values())
 
 #: the models the seed's README lists; PYTEST_BATCH_MODELS and pyproject add more.
 BUILTIN_MODELS: dict[str, tuple[str, ...]] = {
     "openai": ("gpt-4o-mini", "gpt-4o", "gpt-4-turbo"),
     "anthropic": ("claude-3-5-sonnet-20241022", "claude-3-opus-20240229", "claude-3-haiku-20240307"),
     "google": ("gemini-2.0-flash-001", "gemini-pro", "gemini-pro-vision"),
+    # names of Global-Batch deployments: these assume deployments named after their model
+    "azure": ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini"),
 }
 
 #: the model ``demo`` and the example use for each provider.
@@ -185,7 +188,7 @@ class Target:
             return None
         if self.mode == "server":
             return self.base_url
-        return os.environ.get(BASE_URL_VARS[self.provider]) or LIVE_BASE_URLS[self.provider]
+        return os.environ.get(BASE_URL_VARS[self.provider]) or LIVE_BASE_URLS.get(self.provider)
 
     def describe(self) -> str:
         if self.mode == "simulate":
@@ -194,7 +197,7 @@ class Target:
             return f"server {self.base_url}"
         env_url = os.environ.get(BASE_URL_VARS[self.provider])
         host = urlsplit(env_url).netloc if env_url else None
-        if host and urlsplit(env_url).hostname not in REAL_HOSTS:  # a key and a base URL: not the live API
+        if host and not _is_live_host(env_url):  # a key and a base URL: not the live API
             return f"{host} from {BASE_URL_VARS[self.provider]}"
         return "live API"
 
@@ -213,6 +216,11 @@ def _placeholder_key(provider: str) -> str:
     return FAKE_KEYS[provider]
 
 
+def _is_live_host(url: str) -> bool:
+    """Whether ``url`` is on a real service's host (a base URL there is used exactly as given)."""
+    return provider_of_host(urlsplit(url).hostname) is not None
+
+
 def simulate_requested(flag: bool | None) -> bool:
     return bool(flag) or os.environ.get("PYTEST_BATCH_SIMULATE", "").strip().lower() in _TRUE
 
@@ -220,16 +228,17 @@ def simulate_requested(flag: bool | None) -> bool:
 def provider_base_url(provider: str, base_url: str) -> str:
     """The base URL for ``provider``: a ``pytest-batch serve`` root URL or any of its
     per-provider base URLs becomes this provider's (``<root>/openai/v1``, ``<root>/anthropic``,
-    ``<root>/google``); any other URL (a proxy, the real host) is used as given."""
+    ``<root>/google``, ``<root>/azure``; Azure's v1 URL ``<root>/azure/openai/v1`` stays as given
+    for azure); any other URL (a proxy, the real host) is used as given."""
     url = base_url.strip().rstrip("/")
     parts = urlsplit(url)
     if not parts.scheme or not parts.netloc:
         raise CLIError(f"--base-url {base_url!r} is not a URL; expected e.g. http://127.0.0.1:8765 "
                        "(the root `pytest-batch serve` prints)", code=2)
-    if parts.hostname in REAL_HOSTS:
+    if _is_live_host(url) or (provider == "azure" and url.endswith(AZURE_V1_SUFFIX)):
         return url
     root = url
-    for suffix in SERVER_SUFFIXES.values():
+    for suffix in (AZURE_V1_SUFFIX, *SERVER_SUFFIXES.values()):
         if url.endswith(suffix):
             root = url[: -len(suffix)]
             break
@@ -259,12 +268,16 @@ def resolve_target(provider: str, *, simulate: bool | None = None, base_url: str
     if simulate_requested(simulate):
         return Target(provider, "simulate", state_file=state_path(state_dir))
     env_url = os.environ.get(BASE_URL_VARS[provider])
-    if env_url and not api_key(provider):
+    if env_url and not api_key(provider) and not _is_live_host(env_url):
         # the exports `pytest-batch serve` prints set base URLs but no keys
         return Target(provider, "server", base_url=provider_base_url(provider, env_url))
     if need_key and not api_key(provider):
         raise CLIError(f"{KEY_VARS[provider][0]} environment variable is not set "
                        "(or pass --simulate to use the local emulator, or --base-url for `pytest-batch serve`)")
+    if need_key and provider in NEEDS_BASE_URL and not env_url:
+        raise CLIError(f"{BASE_URL_VARS[provider]} environment variable is not set: set it to your Azure OpenAI "
+                       "resource's endpoint, e.g. https://my-resource.openai.azure.com (or pass --simulate to use the "
+                       "local emulator, or --base-url for `pytest-batch serve`)")
     return Target(provider, "live")
 
 

@@ -41,8 +41,9 @@ _TALKING_FIXTURES = ("batch_env",)
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("batch", "pytest-batch: test LLM batch-API pipelines")
     group.addoption("--batch-provider", dest="batch_provider", default=None, metavar="NAMES",
-                    help="providers to run batch tests against: openai, anthropic, google, a comma list, "
-                         "or all (default: all).")
+                    help="providers to run batch tests against: openai, anthropic, google, azure, a comma "
+                         "list, or all (default: all = openai, anthropic, google; Azure OpenAI runs when named, "
+                         "e.g. all,azure).")
     group.addoption("--batch-mode", dest="batch_mode", default=None, choices=cfg.MODES,
                     help="auto (default: replay the test's cassette if it exists, else simulate; never the "
                          "network), simulate (in-process emulator), replay (cassettes only), record (live API "
@@ -129,7 +130,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 # ---------------------------------------------------------------------- fixtures
 @pytest.fixture
 def batch_provider(request: pytest.FixtureRequest) -> str:
-    """The provider this parametrized test runs against ("openai", "anthropic" or "google")."""
+    """The provider this parametrized test runs against ("openai", "anthropic", "google" or "azure")."""
     return request.param
 
 

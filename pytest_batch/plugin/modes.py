@@ -99,7 +99,8 @@ def emulator_client(emulator: Emulator, options: cfg.TestOptions) -> Any:
         from ..providers.google import RETRY_OPTIONS  # a 429 fault is retried on every provider alike
 
         return emulator.google_client(http_options={"retry_options": RETRY_OPTIONS})
-    return {"openai": emulator.openai_client, "anthropic": emulator.anthropic_client}[options.provider]()
+    return {"openai": emulator.openai_client, "anthropic": emulator.anthropic_client,
+            "azure": emulator.azure_client}[options.provider]()
 
 
 def no_sleep(seconds: float) -> None:

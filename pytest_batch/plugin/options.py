@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cassettes.paths import cassette_dir_of, recorded_against
-from ..endpoints import API_KEY_ENV, BASE_URL_ENV, LOOPBACK_HOSTS, PROVIDERS
+from ..endpoints import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_HOSTS,
+    DEFAULT_PROVIDERS,
+    LOOPBACK_HOSTS,
+    NEEDS_BASE_URL,
+    PROVIDERS,
+)
 
 if TYPE_CHECKING:
     from ..sim.core import Emulator
@@ -25,6 +33,8 @@ DEFAULT_MODELS: dict[str, str] = {
     "openai": "openai/gpt-4o-mini",
     "anthropic": "anthropic/claude-haiku-4-5-20251001",
     "google": "google/gemini-2.5-flash-lite",
+    # an Azure model string names a Global-Batch deployment: record with --batch-model=azure/<yours>
+    "azure": "azure/gpt-4o-mini",
 }
 
 MODES: tuple[str, ...] = ("auto", "simulate", "replay", "record", "live")
@@ -46,17 +56,20 @@ class BatchConfigError(ValueError):
 
 # ---------------------------------------------------------------------- parsing
 def parse_providers(value: str | Iterable[str] | None, *, source: str = "--batch-provider") -> tuple[str, ...]:
-    """``"openai"``, ``"openai,google"``, ``"all"`` or a list of names -> provider tuple (known order)."""
+    """``"openai"``, ``"openai,google"``, ``"all"``, ``"all,azure"`` or a list of names -> provider
+    tuple (known order). ``all`` is the public APIs (DEFAULT_PROVIDERS); azure runs when named."""
     if value is None:
-        return PROVIDERS
+        return DEFAULT_PROVIDERS
     names = [part.strip().lower() for part in (value.split(",") if isinstance(value, str) else value)]
     names = [name for name in names if name]
-    if not names or "all" in names:
-        return PROVIDERS
-    unknown = [name for name in names if name not in PROVIDERS]
+    if not names:
+        return DEFAULT_PROVIDERS
+    unknown = [name for name in names if name not in PROVIDERS and name != "all"]
     if unknown:
         raise BatchConfigError(f"{source}: unknown provider {', '.join(map(repr, unknown))}; "
-                               f"choose from {', '.join(PROVIDERS)} or 'all'")
+                               f"choose from {', '.join(PROVIDERS)} or 'all' ({', '.join(DEFAULT_PROVIDERS)})")
+    if "all" in names:
+        names.extend(DEFAULT_PROVIDERS)
     return tuple(p for p in PROVIDERS if p in names)
 
 
@@ -108,7 +121,7 @@ def _positive(value: Any, source: str, kind: Callable[[Any], Any]) -> Any:
 class SessionOptions:
     """The run's settings: command line first, then ini, then defaults."""
 
-    providers: tuple[str, ...] = PROVIDERS
+    providers: tuple[str, ...] = DEFAULT_PROVIDERS
     mode: str = "auto"
     cassette_dir: Path = Path("cassettes")
     models: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
@@ -504,6 +517,12 @@ def missing_api_key(provider: str, environ: Mapping[str, str] | None = None, *, 
     (record or live), else None."""
     environ = os.environ if environ is None else environ
     names = API_KEY_ENV[provider]
+    if provider in NEEDS_BASE_URL and not environ.get(BASE_URL_ENV[provider]):
+        # no public host to fall back on: the user's own resource, or an emulator server
+        return (f"pytest-batch: --batch-mode={mode} needs your Azure OpenAI resource: set {BASE_URL_ENV[provider]} "
+                f"(e.g. https://my-resource.openai.azure.com) and {' or '.join(names)}, with --batch-model="
+                f"azure/<your Global-Batch deployment> (or point {BASE_URL_ENV[provider]} at an emulator server, "
+                "`pytest-batch serve` prints it), or run offline with --batch-mode=replay or simulate")
     if any(environ.get(name) for name in names):
         return None
     return (f"pytest-batch: --batch-mode={mode} needs a real {provider} API key: set {' or '.join(names)} "
@@ -517,6 +536,7 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com",
     "google": "https://generativelanguage.googleapis.com/",
+    "azure": DEFAULT_HOSTS["azure"],  # the stand-in resource every Azure cassette is stored under
 }
 
 

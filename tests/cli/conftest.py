@@ -27,7 +27,7 @@ import pytest_batch
 ROOT = Path(pytest_batch.__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
-_CLEARED_PREFIXES = ("OPENAI_", "ANTHROPIC_", "GOOGLE_", "GEMINI_", "PYTEST_BATCH_")
+_CLEARED_PREFIXES = ("OPENAI_", "ANTHROPIC_", "GOOGLE_", "GEMINI_", "AZURE_", "PYTEST_BATCH_")
 
 
 @dataclass

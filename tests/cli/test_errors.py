@@ -49,7 +49,7 @@ def test_bad_model_strings_get_the_seed_messages(cli):
     assert (no_slash.code, no_slash.err.strip()) == (2, "❌ Error: Model must be in format 'provider/model-name'")
     unknown = cli("list", "--model", "xyz/some-model")
     assert (unknown.code, unknown.err.strip()) == (
-        2, "❌ Unsupported provider: xyz. Supported providers: openai, anthropic, google")
+        2, "❌ Unsupported provider: xyz. Supported providers: openai, anthropic, google, azure")
     missing = cli("list", "--simulate")
     assert missing.code == 2 and missing.err.startswith("❌ Error: --model is required"), missing
     configured = cli("list-models", env={"PYTEST_BATCH_MODELS": "gpt-5"})  # configuration, not usage: exit 1

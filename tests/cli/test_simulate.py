@@ -73,7 +73,7 @@ def test_a_batch_that_does_not_end_times_out(cli, fake_clock):
 def test_demo_all_providers(cli):
     result = cli("demo", "--provider", "all")
     assert result.code == 0, result
-    for provider in ("openai", "anthropic", "google"):
+    for provider in ("openai", "anthropic", "google", "azure"):
         assert f"{provider}: 10/10 extracted, all match the expected users" in result.out
     assert "Alice" in result.out and "Ryan" in result.out
 

@@ -173,8 +173,8 @@ def test_one_named_cassette_for_several_providers_is_a_usage_error_naming_the_pr
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
         "*pytest-batch: test_x.py::test_users would use the cassette cassettes/shared/x.yaml for openai, anthropic, "
-        "google, but a cassette holds one provider's recording. Put the {provider} placeholder in its name, e.g. "
-        "@pytest.mark.batch(cassette='shared/{provider}/x.yaml'), or narrow the test to one provider with "
+        "google, azure, but a cassette holds one provider's recording. Put the {provider} placeholder in its name, "
+        "e.g. @pytest.mark.batch(cassette='shared/{provider}/x.yaml'), or narrow the test to one provider with "
         "providers=."])
 
     pytester.makepyfile(test_x=SHARED.replace("CASSETTE", "'shared/{provider}/x.yaml'"))

@@ -39,7 +39,7 @@ def test_unknown_provider_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--batch-provider=openia")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--batch-provider: unknown provider 'openia'; choose from openai, anthropic, "
-                                 "google or 'all'*"])
+                                 "google, azure or 'all' (openai, anthropic, google)*"])
 
 
 def test_ini_settings_apply_and_the_command_line_wins(pytester: pytest.Pytester) -> None:

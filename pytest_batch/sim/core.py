@@ -164,6 +164,12 @@ class Emulator:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.lock = threading.RLock()
+        if "azure" not in state:  # saved before pytest-batch spoke Azure OpenAI (a CLI state): an empty resource
+            from .backends.azure import AzureBackend
+            from .routes.azure import AzureRoutes
+
+            self.azure = AzureBackend(self)
+            self._routes = {**self._routes, "azure": AzureRoutes(self.azure)}
 
     # ------------------------------------------------------------------ HTTP
     def provider_for(self, request: SimRequest) -> str | None:

@@ -262,3 +262,18 @@ def test_azure_through_the_server(emulator: Emulator, v1: bool) -> None:
         done = client.batches.retrieve(submit(client, azure_lines()).id)
         assert users_of(rows(client, done.output_file_id)) == list(EXPECTED_USERS)
     assert emulator.journal[0].path == ("/openai/v1/files" if v1 else "/openai/files")
+
+
+def test_a_state_saved_before_azure_loads_with_an_empty_resource(tmp_path) -> None:
+    """A CLI state pickled by an older pytest-batch has no Azure backend: loading it adds one."""
+    old = Emulator(seed=4)
+    old.openai_client().files.create(file=("in.jsonl", openai_chat_lines()), purpose="batch")
+    state = old.__getstate__()
+    del state["azure"]
+    state["_routes"] = {name: routes for name, routes in state["_routes"].items() if name != "azure"}
+    loaded = Emulator.__new__(Emulator)
+    loaded.__setstate__(state)
+    loaded.advance()  # every backend, Azure's included
+    client = loaded.azure_client()
+    assert client.batches.retrieve(submit(client, azure_lines()).id).status == "completed"
+    assert len(loaded.openai.files) == 1

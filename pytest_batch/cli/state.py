@@ -150,6 +150,11 @@ class SimulatedState:
 
         return google_client(self, **kwargs)
 
+    def azure_client(self, **kwargs: Any) -> Any:
+        from ..sim.clients import azure_client
+
+        return azure_client(self, **kwargs)
+
     def handle(self, request: Any) -> Any:
         """Answer one request from the newest saved state, and save what it changed."""
         from ..sim.http import DroppedConnection

@@ -46,8 +46,9 @@ CONFIGURED: Any = type("Configured", (), {"__repr__": lambda self: "<the configu
 OFFLINE_HINT = ("Only --batch-mode=record and --batch-mode=live reach the network, and only when asked for on the "
                 "command line or in a marker.")
 SIMULATE_HINT = ("The emulator answers the providers' own hosts (api.openai.com, api.anthropic.com, "
-                 "generativelanguage.googleapis.com): build SDK clients without base_url= (*_BASE_URL variables are "
-                 "cleared while the test runs). " + OFFLINE_HINT)
+                 "generativelanguage.googleapis.com, any <resource>.openai.azure.com): build SDK clients without "
+                 "base_url= (*_BASE_URL variables are cleared while the test runs, and AZURE_OPENAI_ENDPOINT names "
+                 "a stand-in resource). " + OFFLINE_HINT)
 
 
 @dataclass

@@ -96,3 +96,54 @@ def test_a_network_mode_without_the_resource_says_what_to_set(pytester: pytest.P
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"*pytest-batch: --batch-mode={mode} needs a real azure API key: set "
                                  "AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN*"])
+
+
+#: a user's Azure pipeline: its processor and its own AzureOpenAI client come from the environment
+AZURE_PIPELINE = '''
+import openai
+from pytest_batch import BatchProcessor
+from pytest_batch.seed import User
+
+
+def extract(prompts, model):
+    with BatchProcessor(model, response_model=User) as bp:
+        job = bp.wait(bp.submit(prompts))
+        return [item.value for item in bp.results(job).in_input_order()]
+
+
+def recent_batches():
+    return [batch.id for batch in openai.AzureOpenAI().batches.list(limit=5)]
+'''
+
+AZURE_PIPELINE_TESTS = '''
+import os
+
+import azure_pipeline
+from pytest_batch.seed import EXPECTED_USERS, SEED_PROMPTS
+
+
+def test_extract(batch_env):
+    assert azure_pipeline.extract(list(SEED_PROMPTS[:2]), batch_env.model) == list(EXPECTED_USERS[:2])
+    assert azure_pipeline.recent_batches(), "the batch the pipeline submitted is listed"
+
+
+def test_the_environment_is_restored():
+    assert "AZURE_OPENAI_API_KEY" not in os.environ  # the placeholder key lived only during the batch test
+    assert os.environ.get("AZURE_OPENAI_ENDPOINT") == os.environ.get("ENDPOINT_BEFORE")
+'''
+
+
+def test_a_pipeline_building_its_own_azure_clients_in_every_mode(pytester: pytest.Pytester, server: ServerHandle,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """No endpoint, key or api-version in the environment: simulate sets a stand-in resource;
+    record reaches the server the exports name; replay needs nothing."""
+    pytester.makepyfile(azure_pipeline=AZURE_PIPELINE, test_azure_pipeline=AZURE_PIPELINE_TESTS)
+    pytester.runpytest("--batch-provider=azure", "--batch-mode=simulate").assert_outcomes(passed=2)
+    with monkeypatch.context() as env:
+        for name, value in server.env.items():
+            env.setenv(name, value)
+        env.setenv("ENDPOINT_BEFORE", server.env["AZURE_OPENAI_ENDPOINT"])
+        pytester.runpytest("--batch-provider=azure", "--batch-mode=record").assert_outcomes(passed=2)
+    assert server.emulator.azure.batches, "the recording reached the server"
+    server.stop()
+    pytester.runpytest("--batch-provider=azure", "--batch-mode=replay").assert_outcomes(passed=2)

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from ..cassettes.format import CassetteSerializer, encode_body, read_metadata
 from ..cassettes.scrub import to_default_hosts
-from ..endpoints import PROVIDER_HOSTS
+from ..endpoints import PROVIDERS, provider_of_host
 from .shapes import Difference, compare_responses, shape_of
 
 #: the emulator's lifecycle during a replay: progress is clock seconds / LIFECYCLE_SECONDS.
@@ -113,10 +113,10 @@ def load_cassette(path: Path) -> tuple[dict[str, Any], list[Exchange]]:
 
 def provider_of(uri: str) -> str | None:
     parts = urlsplit(uri)
-    provider = PROVIDER_HOSTS.get(parts.hostname or "")
+    provider = provider_of_host(parts.hostname)  # any Azure resource too
     if provider is None:
         head = parts.path.lstrip("/").partition("/")[0]
-        provider = head if head in ("openai", "anthropic", "google") else None
+        provider = head if head in PROVIDERS else None
     return provider
 
 

@@ -95,3 +95,25 @@ def test_list_models_and_the_demo(cli):
     assert "azure/<deployment> names your Global-Batch deployment" in configured.out
     demo = cli("demo", "--provider", "azure", "--json")
     assert demo.code == 0 and demo.json()["providers"][0]["match"] is True, demo
+
+
+def test_verify_replays_an_azure_cassette_without_drift(cli, emulator_server, tmp_path):
+    """A recording of an Azure resource (here the server's) replays through a fresh emulator."""
+    import openai
+
+    from pytest_batch.cassettes import preload, use_cassette
+    from pytest_batch.processor import BatchProcessor
+    from pytest_batch.seed import SEED_PROMPTS, User
+
+    preload()
+    cassette = tmp_path / "cassettes" / "azure" / "test_mod" / "test_users.yaml"
+    client = openai.AzureOpenAI(azure_endpoint=emulator_server.base_urls["azure"], api_key="local",
+                                api_version="2024-10-21", max_retries=0)
+    with use_cassette(cassette, mode="record", provider="azure", model="gpt-4o-mini"):
+        bp = BatchProcessor(AZURE, User, client=client, sleep=lambda s: None)
+        assert len(bp.results(bp.wait(bp.submit(list(SEED_PROMPTS[:2])))).values()) == 2
+    verified = cli("verify", "--cassettes", str(cassette.parent.parent.parent), "--json")
+    assert verified.code == 0, verified
+    data = verified.json()
+    assert data["drift"] is False and data["differences"] == [] and data["errors"] == []
+    assert [(r["provider"], r["exchanges"] > 3) for r in data["recordings"]] == [("azure", True)]

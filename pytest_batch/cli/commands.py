@@ -61,13 +61,14 @@ class _Run:
                                "pass --state-dir DIR or set PYTEST_BATCH_STATE_DIR to that directory's "
                                ".pytest-batch)") from None
 
-    def processor(self, response_model: type | None = None) -> Any:
+    def processor(self, response_model: type | None = None, **options: Any) -> Any:
+        """The processor for --model; ``options`` go to BatchProcessor (max_tokens=, params=)."""
         from ..processor import BatchProcessor
         from .inputs import import_response_model
 
         model = response_model or import_response_model(None)
         return BatchProcessor(self.args.model, response_model=model, client=self.target.client(), sleep=sleep,
-                              clock=clock)
+                              clock=clock, **options)
 
     @property
     def model_name(self) -> str:
@@ -120,14 +121,20 @@ def cmd_create(args: argparse.Namespace) -> int:
     from ..providers import PROVIDERS, get_provider
     from .inputs import import_response_model, read_messages
     from .output import esc, output_file
+    from .target import CLIError
 
     name, _, bare = (args.model or "").partition("/")
     check = get_provider(args.model)[0].check_custom_id if name in PROVIDERS and bare else None  # else: _Run says
+    if name == "anthropic" and args.temperature is not None and args.temperature > 1:
+        raise CLIError(f"--temperature {args.temperature:g}: Anthropic accepts 0 to 1", code=2)
     messages = read_messages(args.messages_file, check)
     model = import_response_model(args.response_model)
+    options: dict[str, Any] = {"max_tokens": args.max_tokens}
+    if args.temperature is not None:
+        options["params"] = {"temperature": args.temperature}
     destination = output_file(args.output_file) if args.output_file else None
     with _Run(args, need_key=not args.output_file, state="none" if args.output_file else "create") as run:
-        processor = run.processor(model)
+        processor = run.processor(model, **options)
         if destination is not None:
             requests = processor.build(messages.requests, custom_ids=messages.custom_ids)
             with destination.open() as out:

@@ -18,6 +18,10 @@ from .target import CLIError
 _SEED_ALIASES = {"examples.User": DEFAULT_RESPONSE_MODEL, "examples:User": DEFAULT_RESPONSE_MODEL}
 
 
+#: what one line of a messages file may be, for error messages
+_LINE_FORMS = ('a string, {"prompt": "..."}, {"messages": [...]} or a list of {"role", "content"} messages')
+
+
 @dataclass
 class Messages:
     """The requests of a messages file: each a prompt string or a list of chat messages."""
@@ -28,9 +32,10 @@ class Messages:
 
 def read_messages(path: str | Path, check_custom_id: Callable[[str], None] | None = None) -> Messages:
     """Read a messages file: one JSON value per line, either a string (the prompt),
-    ``{"prompt": "..."}`` or ``{"messages": [{"role": ..., "content": ...}, ...]}``, each
-    object with an optional ``"custom_id"`` (checked with ``check_custom_id``, the provider's
-    rule, so a bad one is reported with its line). Blank lines are skipped."""
+    ``{"prompt": "..."}``, ``{"messages": [{"role": ..., "content": ...}, ...]}`` or the bare
+    list of messages (Instructor's ``batch create`` format); the forms may be mixed. Each object
+    takes an optional ``"custom_id"`` (checked with ``check_custom_id``, the provider's rule, so a
+    bad one is reported with its line). Blank lines are skipped."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -60,6 +65,8 @@ def read_messages(path: str | Path, check_custom_id: Callable[[str], None] | Non
             if not row:
                 raise CLIError(f"{where}: the prompt is empty")
             request: str | list[dict[str, Any]] = row
+        elif isinstance(row, list):  # Instructor's form: the line is the conversation itself
+            request = _check_messages(row, where, "the line")
         elif isinstance(row, dict):
             custom_id = row.get("custom_id")
             if custom_id is not None and (not isinstance(custom_id, str) or not custom_id):
@@ -74,10 +81,9 @@ def read_messages(path: str | Path, check_custom_id: Callable[[str], None] | Non
             elif isinstance(row.get("prompt"), str) and row["prompt"]:
                 request = row["prompt"]
             else:
-                raise CLIError(f"{where}: expected a string, {{\"prompt\": \"...\"}} or {{\"messages\": [...]}}")
+                raise CLIError(f"{where}: expected {_LINE_FORMS}")
         else:
-            raise CLIError(f"{where}: expected a string, {{\"prompt\": \"...\"}} or {{\"messages\": [...]}}, "
-                           f"got {type(row).__name__}")
+            raise CLIError(f"{where}: expected {_LINE_FORMS}, got {type(row).__name__}")
         if custom_id is not None:
             if custom_id in seen:
                 raise CLIError(f"{where}: custom_id {custom_id!r} already used on line {seen[custom_id]}")
@@ -117,13 +123,13 @@ def _json_line(line: str, where: str) -> Any:
     return row
 
 
-def _check_messages(messages: Any, where: str) -> list[dict[str, Any]]:
+def _check_messages(messages: Any, where: str, what: str = '"messages"') -> list[dict[str, Any]]:
     """The chat messages of one line, checked as the processor will check them, so a bad one
     is reported with its file and line (the processor only knows the request's number)."""
     from ..providers import ROLES
 
     if not isinstance(messages, list) or not messages:
-        raise CLIError(f"{where}: \"messages\" must be a non-empty list of {{\"role\", \"content\"}} objects")
+        raise CLIError(f"{where}: {what} must be a non-empty list of {{\"role\", \"content\"}} objects")
     roles = ", ".join(repr(role) for role in ROLES)
     for number, message in enumerate(messages, 1):
         at = f"{where}: message {number}"

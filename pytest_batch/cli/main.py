@@ -105,6 +105,20 @@ def _positive(kind: Callable[[str], float | int], what: str) -> Callable[[str], 
 _SECONDS = _positive(float, "a number of seconds")
 
 
+def _temperature(text: str) -> float:
+    """--temperature: a number from 0 to 2 (OpenAI's and Gemini's range; Anthropic's is 0 to 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 2, got {text!r}") from None
+    if not 0 <= value <= 2:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2, got {text!r}")
+    return value
+
+
+_temperature.__name__ = "a temperature"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (SDK-free)."""
     formatter = argparse.RawDescriptionHelpFormatter
@@ -147,14 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     both = (target, output)
     create = add("create", parents=both, handler=cmd_create)
     create.add_argument("--messages-file", required=True, metavar="FILE",
-                        help='JSONL: each line a string prompt, {"prompt": ...} or {"messages": [...]}, '
-                             'with optional "custom_id"')
+                        help='JSONL: each line a string prompt, {"prompt": ...}, {"messages": [...]} (objects take '
+                             'an optional "custom_id") or a list of messages (Instructor\'s format)')
     create.add_argument("--response-model", metavar="MODULE:CLASS",
                         help="pydantic model to extract (default pytest_batch.seed:User; module.Class works too; "
                              "the current directory is importable)")
     create.add_argument("--output-file", metavar="FILE",
                         help="only write the provider's request file here (- for stdout; submit it with "
                              "create-from-file); without it the batch is submitted straight from memory")
+    create.add_argument("--max-tokens", type=_positive(int, "a whole number"), metavar="N",
+                        help="the answer's token limit in every request (default: the provider's; Anthropic 1024)")
+    create.add_argument("--temperature", type=_temperature, metavar="T",
+                        help="sampling temperature in every request, 0 to 2 (Anthropic: 0 to 1; default: the "
+                             "provider's)")
 
     submit = add("create-from-file", aliases=("submit",), parents=both, handler=cmd_submit)
     submit.description = COMMANDS_HELP["create-from-file"] + """.

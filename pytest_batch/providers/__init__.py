@@ -129,6 +129,14 @@ def split_system(messages: list[Message]) -> tuple[str | None, list[Message]]:
     return system or None, [m for m in messages if m["role"] != "system"]
 
 
+def sdk_version(distribution: str) -> tuple[int, ...]:
+    """The release of an installed SDK as numbers, e.g. ``(1, 55, 3)`` for openai 1.55.3, for the
+    few places an older SDK generation needs another call (README "SDK versions")."""
+    from importlib.metadata import version
+
+    return tuple(int(part) for part in re.findall(r"\d+", version(distribution))[:3])
+
+
 def api_key(*names: str) -> str:
     """The first of the environment variables ``names`` that is set, or a clear error."""
     for name in names:

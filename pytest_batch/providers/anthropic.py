@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -60,7 +61,7 @@ class AnthropicProvider(Provider):
     custom_id_pattern = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # B.3
     prices = PRICES
     client_names = ("anthropic.Anthropic", "anthropic.AsyncAnthropic")
-    client_probe = ("messages", "batches", "create")
+    client_probe = ("beta", "messages", "batches", "create")  # in every release with batches (0.36+)
 
     def check_mode_and_endpoint(self, mode: str, endpoint: str | None) -> None:
         super().check_mode_and_endpoint("structured" if mode == "tools" else mode, endpoint)
@@ -71,18 +72,15 @@ class AnthropicProvider(Provider):
         # what every line's params repeat after the prompt, in the order the keys are written
         tail: dict[str, Any] = {}
         if response_model is not None:
-            if options.get("mode") == "tools":
-                from anthropic import transform_schema
-
+            output_format = None if options.get("mode") == "tools" else json_output_format(response_model)
+            if output_format is not None:
+                tail["output_config"] = {"format": output_format}
+            else:  # tools mode, or an anthropic SDK too old to convert a schema for structured outputs
                 tail["tools"] = [{"name": response_model.__name__,
                                   "description": (response_model.__doc__ or "").strip()
                                   or f"Record the extracted {response_model.__name__}.",
-                                  "input_schema": transform_schema(response_model)}]
+                                  "input_schema": _tool_schema(response_model)}]
                 tail["tool_choice"] = {"type": "tool", "name": response_model.__name__}
-            else:
-                from anthropic.lib._parse._transform import to_json_output_format
-
-                tail["output_config"] = {"format": to_json_output_format(response_model)}
         tail.update(options.get("params") or {})
 
         def line(custom_id: str, messages: list[Message]) -> dict[str, Any]:
@@ -121,59 +119,115 @@ class AnthropicProvider(Provider):
     def submit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
                options: dict[str, Any]) -> BatchJob:
         with _errors("create the batch"):
-            return to_job(client.messages.batches.create(requests=lines))
+            return to_job(_batches(client).create(requests=lines))
 
     def retrieve(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("retrieve", batch_id):
-            return to_job(client.messages.batches.retrieve(batch_id))
+            return to_job(_batches(client).retrieve(batch_id))
 
     def list(self, client: Any, limit: int) -> list[BatchJob]:
         with _errors("list batches"):
-            return first_jobs(client.messages.batches.list(limit=min(limit, 1000)), limit, to_job)
+            return first_jobs(_batches(client).list(limit=min(limit, 1000)), limit, to_job)
 
     def cancel(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("cancel", batch_id):
-            return to_job(client.messages.batches.cancel(batch_id))
+            return to_job(_batches(client).cancel(batch_id))
 
     def delete(self, client: Any, batch_id: str) -> None:
         with _errors("delete", batch_id):
-            client.messages.batches.delete(batch_id)
+            batches = _batches(client)
+            if hasattr(batches, "delete"):
+                batches.delete(batch_id)
+            else:  # anthropic < 0.43: the same request through the SDK's own client
+                client.delete(f"/v1/messages/batches/{batch_id}", cast_to=object)
 
     def iter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
                      options: dict[str, Any]) -> Iterator[BatchItem]:
         tools = options.get("mode") == "tools"
         with _errors("read the results of", job.id):
-            for row in client.messages.batches.results(job.id):
+            for row in _batches(client).results(job.id):
                 yield parse_row(row, response_model, tools)
 
     # ------------------------------------------------------------------ async
     async def asubmit(self, client: Any, lines: list[dict[str, Any]], data: bytes, model: str,
                       options: dict[str, Any]) -> BatchJob:
         with _errors("create the batch"):
-            return to_job(await client.messages.batches.create(requests=lines))
+            return to_job(await _batches(client).create(requests=lines))
 
     async def aretrieve(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("retrieve", batch_id):
-            return to_job(await client.messages.batches.retrieve(batch_id))
+            return to_job(await _batches(client).retrieve(batch_id))
 
     async def alist(self, client: Any, limit: int) -> list[BatchJob]:
         with _errors("list batches"):
-            return await afirst_jobs(client.messages.batches.list(limit=min(limit, 1000)), limit, to_job)
+            return await afirst_jobs(_batches(client).list(limit=min(limit, 1000)), limit, to_job)
 
     async def acancel(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("cancel", batch_id):
-            return to_job(await client.messages.batches.cancel(batch_id))
+            return to_job(await _batches(client).cancel(batch_id))
 
     async def adelete(self, client: Any, batch_id: str) -> None:
         with _errors("delete", batch_id):
-            await client.messages.batches.delete(batch_id)
+            batches = _batches(client)
+            if hasattr(batches, "delete"):
+                await batches.delete(batch_id)
+            else:
+                await client.delete(f"/v1/messages/batches/{batch_id}", cast_to=object)
 
     async def aiter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
                             options: dict[str, Any]) -> AsyncIterator[BatchItem]:
         tools = options.get("mode") == "tools"
         with _errors("read the results of", job.id):
-            async for row in await client.messages.batches.results(job.id):
+            async for row in await _batches(client).results(job.id):
                 yield parse_row(row, response_model, tools)
+
+
+# ---------------------------------------------------------------------- SDK generations
+def _batches(client: Any) -> Any:
+    """The SDK's Message Batches resource: ``client.messages.batches`` (anthropic >= 0.41), or
+    ``client.beta.messages.batches`` (0.36-0.40, which sends the ``message-batches-2024-09-24``
+    beta header itself); the requests are the same."""
+    batches = getattr(client.messages, "batches", None)
+    return batches if batches is not None else client.beta.messages.batches
+
+
+#: the anthropic release whose schema helper structured outputs need
+_TRANSFORM_SCHEMA_SINCE = "0.73"
+
+
+def json_output_format(response_model: type[BaseModel]) -> dict[str, Any] | None:
+    """``output_config.format`` for ``response_model`` as the SDK converts it: its
+    ``to_json_output_format`` (anthropic >= 2.5), else ``{"type": "json_schema", "schema":
+    transform_schema(model)}``, which is what that function returns (transform_schema since
+    0.73). None, with a warning, on an SDK older than that: the caller forces tool use instead,
+    which every release of the Message Batches API takes."""
+    try:
+        from anthropic.lib._parse._transform import to_json_output_format
+    except ImportError:
+        pass
+    else:
+        return dict(to_json_output_format(response_model))
+    try:
+        from anthropic import transform_schema
+    except ImportError:
+        import anthropic
+
+        warnings.warn(f"anthropic {anthropic.__version__} cannot convert {response_model.__name__} for structured "
+                      f"outputs (output_config needs anthropic >= {_TRANSFORM_SCHEMA_SINCE}); pytest-batch sends "
+                      "forced tool use instead (mode='tools'), which reads back the same. Upgrade anthropic for "
+                      "output_config, or pass mode='tools' to say so.", stacklevel=4)
+        return None
+    return {"type": "json_schema", "schema": transform_schema(response_model)}
+
+
+def _tool_schema(response_model: type[BaseModel]) -> dict[str, Any]:
+    """A forced tool's ``input_schema``: the SDK's ``transform_schema`` where it has one (0.73+),
+    else the model's plain JSON schema (tool input schemas take any JSON schema)."""
+    try:
+        from anthropic import transform_schema
+    except ImportError:
+        return response_model.model_json_schema()
+    return transform_schema(response_model)
 
 
 # ---------------------------------------------------------------------- result rows
@@ -204,7 +258,9 @@ def parse_row(row: Any, response_model: type[BaseModel] | None, tools: bool = Fa
     if message.stop_reason in ("max_tokens", "model_context_window_exceeded"):
         return BatchError(custom_id, ErrorKind.TRUNCATED, f"the answer was cut off (stop_reason "
                           f"{message.stop_reason!r})", 200, row, usage)
-    if tools and response_model is not None:
+    # a tool_use block answers forced tool use: mode="tools", or structured mode on an SDK too old
+    # for output_config (see json_output_format), whose lines force the tool instead
+    if response_model is not None and (tools or any(block.type == "tool_use" for block in message.content)):
         for block in message.content:
             if block.type == "tool_use":
                 return parse_object(custom_id, block.input, response_model, usage, row)

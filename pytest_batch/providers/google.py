@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from . import (
     api_key,
     first_jobs,
     parse_text,
+    sdk_version,
     split_system,
 )
 
@@ -80,6 +82,18 @@ class GoogleProvider(Provider):
 
     def async_view(self, client: Any) -> Any:
         return _aio(client)
+
+    def close_client(self, client: Any) -> None:
+        if hasattr(client, "close"):
+            client.close()
+        elif (http := getattr(client._api_client, "_httpx_client", None)) is not None:
+            http.close()  # google-genai < 1.39 has no Client.close: close the httpx client it made
+
+    async def aclose_client(self, client: Any) -> None:
+        if hasattr(_aio(client), "aclose") or hasattr(_aio(client), "close"):
+            await super().aclose_client(client)
+        elif (http := getattr(client._api_client, "_async_httpx_client", None)) is not None:
+            await http.aclose()
 
     def line_builder(self, model: str, response_model: type[BaseModel] | None,
                      options: dict[str, Any]) -> LineBuilder:
@@ -167,7 +181,10 @@ class GoogleProvider(Provider):
 
     def delete(self, client: Any, batch_id: str) -> None:
         with _errors("delete", batch_id):
-            client.batches.delete(name=_name(batch_id))
+            if _sdk_deletes(client):
+                client.batches.delete(name=_name(batch_id))
+            else:
+                client._api_client.request("delete", _name(batch_id), {})
 
     def iter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
                      options: dict[str, Any]) -> Iterator[BatchItem]:
@@ -177,7 +194,7 @@ class GoogleProvider(Provider):
         elif dest.file_name:
             with tempfile.TemporaryFile() as spool:
                 with _errors("download the results of", job.id):
-                    client.files.download(file=dest.file_name, destination=spool)
+                    _download(client.files.download, dest.file_name, spool)
                 yield from _file_items(spool, job, response_model)
 
     # ------------------------------------------------------------------ async (client.aio)
@@ -214,7 +231,10 @@ class GoogleProvider(Provider):
 
     async def adelete(self, client: Any, batch_id: str) -> None:
         with _errors("delete", batch_id):
-            await _aio(client).batches.delete(name=_name(batch_id))
+            if _sdk_deletes(client):
+                await _aio(client).batches.delete(name=_name(batch_id))
+            else:
+                await _aio(client)._api_client.async_request("delete", _name(batch_id), {})
 
     async def aiter_results(self, client: Any, job: BatchJob, response_model: type[BaseModel] | None,
                             options: dict[str, Any]) -> AsyncIterator[BatchItem]:
@@ -225,7 +245,7 @@ class GoogleProvider(Provider):
         elif dest.file_name:
             with tempfile.TemporaryFile() as spool:
                 with _errors("download the results of", job.id):
-                    await _aio(client).files.download(file=dest.file_name, destination=spool)
+                    await _adownload(_aio(client).files.download, dest.file_name, spool)
                 for item in _file_items(spool, job, response_model):
                     yield item
 
@@ -282,6 +302,22 @@ def _file_items(spool: Any, job: BatchJob, response_model: type[BaseModel] | Non
             yield parse_row(json.loads(line), _key_at(job, index), response_model)
 
 
+def _download(download: Any, file_name: str, spool: Any) -> None:
+    """Stream the responses file into ``spool``; google-genai 1.x's ``files.download`` has no
+    ``destination`` and returns the bytes, which are written there instead."""
+    if "destination" in inspect.signature(download).parameters:
+        download(file=file_name, destination=spool)
+    else:
+        spool.write(download(file=file_name))
+
+
+async def _adownload(download: Any, file_name: str, spool: Any) -> None:
+    if "destination" in inspect.signature(download).parameters:
+        await download(file=file_name, destination=spool)
+    else:
+        spool.write(await download(file=file_name))
+
+
 def _key_at(job: BatchJob, index: int) -> str | None:
     # Without metadata.key, inline responses match requests by position (C.2).
     ids = job.custom_ids
@@ -318,6 +354,9 @@ def to_job(job: Any, total: int | None = None, *, stats: dict[str, str] | None =
     expired or canceled items).
     """
     state = getattr(job.state, "value", job.state) or "JOB_STATE_UNSPECIFIED"
+    # older google-genai (1.22-1.4x) maps only PENDING, SUCCEEDED, FAILED and CANCELLED to
+    # JOB_STATE_* (t_job_state); RUNNING and EXPIRED arrive as the wire's BATCH_STATE_* string
+    state = str(state).replace("BATCH_STATE_", "JOB_STATE_", 1)
     status = _STATES.get(str(state), BatchStatus.IN_PROGRESS)
     inlined = job.dest.inlined_responses if job.dest is not None else None
     if stats:
@@ -361,6 +400,13 @@ def _rpc(code: Any) -> str:
     return f"{name} ({code})" if name else str(code)
 
 
+def _sdk_deletes(client: Any) -> bool:
+    """Whether ``batches.delete`` reaches the Gemini Developer API: google-genai before 1.24 kept
+    it for Vertex AI ("This method is only supported in the Vertex AI client"), so the processor
+    sends the same ``DELETE batches/{id}`` through the SDK's own client instead."""
+    return bool(client._api_client.vertexai) or sdk_version("google-genai") >= (1, 24)
+
+
 def _aio(client: Any) -> Any:
     return getattr(client, "aio", client)
 
@@ -381,9 +427,24 @@ def _inline_requests(lines: list[dict[str, Any]], data: bytes, options: dict[str
     if limit is not None and len(data) > limit:
         return None
     inlined = [_inlined(line) for line in lines]
+    if not _sdk_takes_inline(inlined):
+        return None
     if limit is None or 3 * len(data) + _INLINE_MARGIN <= limit:
         return inlined
     return inlined if len(json.dumps(inlined)) + _INLINE_MARGIN <= limit else None
+
+
+def _sdk_takes_inline(inlined: list[dict[str, Any]]) -> bool:
+    """Whether this google-genai can send these requests inline without losing anything: before
+    1.50 its InlinedRequest has no ``metadata`` (the custom_id, C.2), and a GenerateContentConfig
+    refuses fields newer than itself (a ``params=`` key). Otherwise the requests go as an uploaded
+    file, whose lines the SDK passes on as they are."""
+    from google.genai import types
+
+    if "metadata" not in types.InlinedRequest.model_fields:
+        return False
+    known = types.GenerateContentConfig.model_fields
+    return all(key in known for request in inlined for key in request.get("config") or ())
 
 
 def _create_config(options: dict[str, Any]) -> dict[str, Any]:

@@ -88,9 +88,7 @@ class OpenAIProvider(Provider):
         tail: dict[str, Any] = {}
         if response_model is not None:
             if responses:
-                from openai.lib._parsing._responses import type_to_text_format_param
-
-                tail["text"] = {"format": type_to_text_format_param(response_model)}
+                tail["text"] = {"format": text_format(response_model)}
             else:
                 from openai.lib._parsing._completions import type_to_response_format_param
 
@@ -253,6 +251,20 @@ class OpenAIProvider(Provider):
             "with client.files.delete(<input_file_id / output_file_id / error_file_id>)")
 
 
+def text_format(response_model: type[BaseModel]) -> dict[str, Any]:
+    """The Responses API ``text.format`` for ``response_model``: the SDK's own conversion
+    (``type_to_text_format_param``, openai >= 1.66), or on older releases the same dict made
+    from the chat helper's strict schema, which is what that function does."""
+    try:
+        from openai.lib._parsing._responses import type_to_text_format_param
+    except ImportError:  # openai 1.55-1.65: no Responses helpers yet
+        from openai.lib._parsing._completions import type_to_response_format_param
+
+        schema = type_to_response_format_param(response_model)["json_schema"]
+        return {"type": "json_schema", "strict": True, "name": schema["name"], "schema": schema["schema"]}
+    return dict(type_to_text_format_param(response_model))
+
+
 def _input_row(line: str) -> dict[str, Any] | None:
     try:
         row = json.loads(line) if line else None
@@ -358,9 +370,9 @@ def to_job(batch: Any, provider: str = "openai", label: str = "OpenAI") -> Batch
     ended = next((getattr(batch, name) for name in _ENDED_AT if getattr(batch, name, None)), None)
     # once ended, whatever did not succeed failed: a cancelled batch reports {total, 0, 0} (A.3)
     failed, pending = (total - done, 0) if status.is_terminal else (failed, max(0, total - done - failed))
-    return BatchJob(provider, batch.id, status, getattr(batch, "model", None),
-                    BatchCounts(total, done, failed, pending), _time(batch.created_at),
-                    _time(ended) if status.is_terminal else None, errors, batch)
+    model = getattr(batch, "model", None)  # openai 1.x's Batch has no model field (2.0 added it)
+    return BatchJob(provider, batch.id, status, model, BatchCounts(total, done, failed, pending),
+                    _time(batch.created_at), _time(ended) if status.is_terminal else None, errors, batch)
 
 
 def _time(value: int | float | str | None) -> datetime | None:

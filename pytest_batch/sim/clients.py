@@ -97,6 +97,11 @@ def google_client(emulator: RequestHandler, *, http_options: Any = None, **kwarg
 
     ``http_options`` (a dict or ``HttpOptions``) is kept, e.g. ``{"api_version": "v1beta"}``;
     only the HTTP clients are the emulator's, and the base URL defaults to Google's.
+
+    google-genai before 1.50 takes no HTTP client, only ``client_args``/``async_client_args``
+    for the httpx clients it makes: the emulator's transports go in there. Releases before 1.25
+    send ``client.aio`` through aiohttp whenever it is installed, whatever was passed: there,
+    reach the emulator with ``intercept()`` or the server.
     """
     from google import genai
     from google.genai import types as genai_types
@@ -104,9 +109,12 @@ def google_client(emulator: RequestHandler, *, http_options: Any = None, **kwarg
     kwargs.setdefault("api_key", FAKE_KEYS["google"])
     module_name = google_http_module()
     options = genai_types.HttpOptions.model_validate(http_options or {})
-    options = options.model_copy(update={
-        "base_url": options.base_url or "https://generativelanguage.googleapis.com/",
-        "httpx_client": _clients(emulator, module_name, async_client=False),
-        "httpx_async_client": _clients(emulator, module_name, async_client=True),
-    })
-    return genai.Client(http_options=options, **kwargs)
+    update: dict[str, Any] = {"base_url": options.base_url or "https://generativelanguage.googleapis.com/"}
+    if "httpx_client" in genai_types.HttpOptions.model_fields:
+        update["httpx_client"] = _clients(emulator, module_name, async_client=False)
+        update["httpx_async_client"] = _clients(emulator, module_name, async_client=True)
+    else:
+        update["client_args"] = {**(options.client_args or {}), "transport": EmulatorTransport(emulator, module_name)}
+        update["async_client_args"] = {**(options.async_client_args or {}),
+                                       "transport": AsyncEmulatorTransport(emulator, module_name)}
+    return genai.Client(http_options=options.model_copy(update=update), **kwargs)

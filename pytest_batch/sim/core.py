@@ -249,6 +249,14 @@ class Emulator:
 
         return azure_client(self, async_client=async_client, v1=v1, **kwargs)
 
+    def mount_respx(self, router: Any, providers: tuple[str, ...] | list[str] = PROVIDERS, *,
+                    name: str = "pytest-batch") -> Any:
+        """A route in a respx router answering the providers' hosts from this emulator (see
+        ``pytest_batch.sim.respx``; ``respx.mock(using="httpcore2")`` reaches httpx2 SDKs)."""
+        from .respx import mount_respx
+
+        return mount_respx(self, router, providers, name=name)
+
 
 @contextlib.contextmanager
 def _paused_gc() -> Iterator[None]:

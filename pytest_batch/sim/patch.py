@@ -3,7 +3,9 @@
 The SDKs' default transports (httpx2.HTTPTransport, and httpx.HTTPTransport for older
 SDKs) are patched, the same seam vcrpy uses, so clients constructed by third-party code
 from environment variables are caught too. Requests for a provider host go to the
-emulator; every other outbound connection fails with a message naming the host.
+emulator; every other outbound connection fails with a message naming the host. aiohttp
+requests that ``httpx_only`` cannot move to httpx (google-genai 1.22-1.24, the httpx-aiohttp
+package, any library on aiohttp) reach the emulator served on loopback (``_aiohttp_to_emulator``).
 
 Three more pieces serve the pytest plugin in every mode, so that the same transport seam
 answers whatever the mode says (the emulator here, vcrpy's cassette in replay and record):
@@ -19,7 +21,7 @@ Why transport patching rather than respx (which the architecture names): vcrpy a
 patches exactly these class methods for cassettes, so patching them for the emulator too
 means one seam for all modes, in the order vcrpy expects (it captures the real methods at
 import); respx would add a second layer under httpcore2 that must be ordered against vcrpy's,
-and reaches aiohttp no better.
+and reaches aiohttp no better. (For a suite's own respx router, see ``pytest_batch.sim.respx``.)
 """
 
 from __future__ import annotations
@@ -61,6 +63,12 @@ REDIRECTING_ENV = (*BASE_URL_ENV.values(), "GOOGLE_VERTEX_BASE_URL", "GOOGLE_GEN
 
 class NetworkBlocked(ConnectionError):
     """A real connection was attempted where pytest-batch forbids the network."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        # aiohttp shows an OSError's strerror, not its message ("Cannot connect to host h:443
+        # ssl:default [<strerror>]"); without it the explanation would read [None]
+        self.strerror = message
 
 
 #: what a blocked connection's message suggests, unless the caller knows better
@@ -236,6 +244,66 @@ def httpx_only(providers: Iterable[str] = PROVIDERS) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _aiohttp_to_emulator(emulator: Emulator) -> Iterator[None]:
+    """Serve the aiohttp requests for a provider host that ``httpx_only`` cannot move to httpx:
+    google-genai 1.22-1.24 (``client.aio`` on aiohttp whenever it is installed, with no switch),
+    the httpx-aiohttp package older SDKs' ``DefaultAioHttpClient`` uses, and any other library
+    built on aiohttp.
+
+    aiohttp has no transport to swap in (httpx's seam), so the emulator is served on loopback and
+    ``ClientSession._request`` sends a provider-host URL there, with the provider's host in the
+    Host header, which the server routes on as the in-process transport does: aiohttp itself
+    still encodes every request and parses every response. The server starts with the first such
+    request and stops when ``intercept`` ends. Absolute URLs the emulator hands back (Anthropic's
+    results_url, Gemini's upload URL) carry the provider's host with ``http://``.
+    """
+    if importlib.util.find_spec("aiohttp") is None:
+        yield
+        return
+    import threading
+
+    import aiohttp
+    from multidict import CIMultiDict
+    from yarl import URL
+
+    real_request = aiohttp.ClientSession._request
+    servers: list[Any] = []
+    starting = threading.Lock()
+
+    def served_at() -> tuple[str, int]:
+        with starting:
+            if not servers:
+                from .server import start_server
+
+                servers.append(start_server(emulator))
+            return servers[0].server.server_address[:2]
+
+    async def _request(self: Any, method: str, str_or_url: Any, **kwargs: Any) -> Any:
+        if not isinstance(str_or_url, str | URL):  # aiohttp says what is wrong with it
+            return await real_request(self, method, str_or_url, **kwargs)
+        url = URL(str_or_url)
+        if not url.absolute and getattr(self, "_base_url", None) is not None:
+            url = self._base_url.join(url)
+        if provider_of_host(url.host) is None:
+            return await real_request(self, method, str_or_url, **kwargs)
+        host, port = served_at()
+        headers = CIMultiDict(kwargs.get("headers") or {})
+        headers["Host"] = url.host
+        kwargs.update(headers=headers, proxy=None)
+        kwargs.pop("server_hostname", None)
+        local = URL.build(scheme="http", host=host, port=port, path=url.raw_path,
+                          query_string=url.raw_query_string, encoded=True)
+        return await real_request(self, method, local, **kwargs)
+
+    try:
+        with mock.patch.object(aiohttp.ClientSession, "_request", _request):
+            yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
 # ---------------------------------------------------------------------- the network
 def _socket_patches(allow_hosts: tuple[str, ...], why: str, hint: str = OFFLINE_HINT) -> list[Any]:
     """Refuse name lookups and every way out of a socket for every host but ``allow_hosts``:
@@ -311,10 +379,10 @@ def block_network(allow_hosts: tuple[str, ...] = LOOPBACK, *, why: str = "networ
 def intercept(emulator: Emulator, allow_hosts: tuple[str, ...] = LOOPBACK, *,
               why: str = "only the pytest-batch emulator is reachable here", hint: str = OFFLINE_HINT,
               fake_keys: bool = True, providers: Iterable[str] = PROVIDERS) -> Iterator[Emulator]:
-    """Route every httpx2/httpx request for api.openai.com, api.anthropic.com,
+    """Route every httpx2/httpx/aiohttp request for api.openai.com, api.anthropic.com,
     generativelanguage.googleapis.com and any Azure OpenAI resource to ``emulator`` (clients on
-    aiohttp transports included, see ``httpx_only``); block every other host, saying ``why`` and
-    ``hint``.
+    aiohttp transports included: ``httpx_only`` moves the SDKs' to httpx2,
+    ``_aiohttp_to_emulator`` serves the rest); block every other host, saying ``why`` and ``hint``.
 
     With ``fake_keys`` (the default) every provider's API key is a placeholder and no
     base URL is overridden while inside: ``openai.OpenAI()``, ``anthropic.Anthropic()`` and
@@ -327,6 +395,7 @@ def intercept(emulator: Emulator, allow_hosts: tuple[str, ...] = LOOPBACK, *,
         if fake_keys:
             stack.enter_context(placeholder_environment())
         stack.enter_context(httpx_only(providers))
+        stack.enter_context(_aiohttp_to_emulator(emulator))
         stack.enter_context(_patched(patches))
         yield emulator
 

@@ -14,6 +14,7 @@ from tests.cli.conftest import EXAMPLES, Runner
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-3-5-sonnet-20241022", "google/gemini-2.0-flash-001"]
 
 
+@pytest.mark.sdk_matrix
 @pytest.mark.parametrize("model", MODELS)
 def test_create_status_results_across_invocations(cli, model):
     sim = ("--model", model, "--simulate", "--state-dir", "state")

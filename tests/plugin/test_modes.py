@@ -22,6 +22,7 @@ def test_calls_out(batch_provider):
 """
 
 
+@pytest.mark.sdk_matrix
 def test_simulate_runs_every_provider_on_the_emulator(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(USERS_TEST)
     result = pytester.runpytest("--batch-mode=simulate")
@@ -170,6 +171,7 @@ def test_max_requests_refuses_to_submit_past_the_limit(pytester: pytest.Pytester
     assert len(server.emulator.anthropic.batches) == 0, "the refused batch never reached the provider"
 
 
+@pytest.mark.sdk_matrix
 def test_record_then_replay_round_trip(pytester: pytest.Pytester, server: ServerHandle,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_extract=USERS_TEST)  # (not test_users: examples/ has one)

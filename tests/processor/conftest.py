@@ -45,8 +45,19 @@ def make_async_bp(emulator: Emulator) -> Callable[..., AsyncBatchProcessor]:
         return None
 
     def make(provider: str, response_model: Any = None, **kwargs: Any) -> AsyncBatchProcessor:
+        if provider == "google" and _google_aio_always_on_aiohttp():
+            pytest.skip("google-genai < 1.25 sends client.aio through aiohttp whenever it is installed, whatever "
+                        "client was injected: no in-process emulator client for it (intercept() serves it)")
         kwargs.setdefault("sleep", no_sleep)
         return AsyncBatchProcessor(MODELS[provider], response_model,
                                    client=client_for(emulator, provider, async_client=True), **kwargs)
 
     return make
+
+
+def _google_aio_always_on_aiohttp() -> bool:
+    import importlib.util
+
+    from pytest_batch.providers import sdk_version
+
+    return sdk_version("google-genai") < (1, 25) and importlib.util.find_spec("aiohttp") is not None

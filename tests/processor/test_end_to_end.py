@@ -19,6 +19,7 @@ def _users(results):
     return [item.value for item in results.in_input_order()]
 
 
+@pytest.mark.sdk_matrix
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_ten_users_in_input_order(emulator, make_bp, provider, shuffle):
@@ -48,6 +49,7 @@ def test_shuffled_openai_rows_really_arrive_out_of_order(emulator, make_bp):
     assert [item.custom_id for item in results.in_input_order()] == [f"request-{i}" for i in range(1, 11)]
 
 
+@pytest.mark.sdk_matrix
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_async_processor(emulator, make_async_bp, provider):
     emulator.set_lifecycle("polls:2")
@@ -66,6 +68,7 @@ def test_async_processor(emulator, make_async_bp, provider):
     assert usage.output_tokens > 0
 
 
+@pytest.mark.sdk_matrix
 def test_anthropic_tools_mode_and_openai_responses_endpoint(make_bp):
     for bp in (make_bp("anthropic", User, mode="tools"), make_bp("openai", User, endpoint="/v1/responses")):
         assert _users(bp.results(bp.wait(bp.submit(list(SEED_PROMPTS))))) == list(EXPECTED_USERS)
@@ -88,6 +91,7 @@ def test_submit_a_build_a_path_and_a_bytesio(tmp_path, make_bp, provider):
         assert _users(bp.results(job)) == list(EXPECTED_USERS[:3])
 
 
+@pytest.mark.sdk_matrix
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_status_and_results_from_the_id_alone(emulator, make_bp, provider):
     bp = make_bp(provider, User)
@@ -123,6 +127,7 @@ def test_results_of_a_running_batch_are_not_ready(emulator, make_bp, provider):
         bp.results(job)
 
 
+@pytest.mark.sdk_matrix
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_list_and_cancel(emulator, make_bp, provider):
     emulator.set_lifecycle("manual")
@@ -186,6 +191,7 @@ def test_google_delete_removes_the_batch(make_bp):
     assert job.id not in [j.id for j in bp.list()]
 
 
+@pytest.mark.sdk_matrix
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_async_split_group_cancel_and_delete(emulator, make_async_bp, provider):
     async def run():

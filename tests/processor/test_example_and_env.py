@@ -45,6 +45,7 @@ def served(monkeypatch):
         yield emulator
 
 
+@pytest.mark.sdk_matrix
 @pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "google/gemini-2.5-flash"])
 def test_clients_made_from_the_environment_reach_the_base_url(served, model):
     bp = BatchProcessor(model, User, sleep=lambda s: None)
@@ -53,6 +54,7 @@ def test_clients_made_from_the_environment_reach_the_base_url(served, model):
     assert served.journal.calls(model.partition("/")[0])
 
 
+@pytest.mark.sdk_matrix
 @pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "google/gemini-2.5-flash"])
 def test_processors_close_the_clients_they_made(served, model):
     import asyncio

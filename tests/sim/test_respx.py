@@ -163,3 +163,12 @@ def test_unknown_providers_are_refused(sim):
             pytest.raises(ValueError, match="providers must be some of openai, anthropic, google, azure, got "
                                             "\\['mistral'\\]"):
         sim.mount_respx(router, ["mistral"])
+
+
+def test_the_shipped_respx_example_passes():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-m", "pytest", "examples/respx_router.py", "-q", "-p", "no:cacheprovider"],
+                         cwd=root, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout + run.stderr

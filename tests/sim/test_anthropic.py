@@ -26,7 +26,8 @@ USAGE_FIELDS = {"input_tokens", "cache_creation_input_tokens", "cache_read_input
                 "output_tokens", "service_tier", "inference_geo"}
 #: recorded timestamps: microseconds and "+00:00", e.g. 2025-01-12T05:59:14.154311+00:00
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
-USER_SCHEMA = anthropic.transform_schema(User)
+# anthropic < 0.73 has no transform_schema (the SDK matrix collects this file there too)
+USER_SCHEMA = getattr(anthropic, "transform_schema", lambda model: model.model_json_schema())(User)
 MODEL = "claude-haiku-4-5"
 
 

@@ -5,6 +5,10 @@ generativelanguage.googleapis.com, any ``<resource>.openai.azure.com``) goes to 
 any other host (the loopback server) the first path segment names it: ``/openai/v1/...``,
 ``/anthropic/v1/...``, ``/google/v1beta/...``, ``/azure/openai/...``. Adapters (transport.py,
 server.py) only translate HTTP.
+
+Many clients may call at once (the server answers each on its own thread): ``lock`` guards
+the state for the moment a call reads or changes it, and a batch's slow work runs outside
+it (backends/base.py), so one client's big upload or batch never holds up another's poll.
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ class Emulator:
         self.responder = Responder(seed)
         self.faults = Faults(seed)
         self.journal = Journal()
-        #: one call at a time: the in-process transports and the server share this state.
+        #: guards files, batches, faults and the journal while a call reads or changes them; held
+        #: briefly (parsing, answering and rendering happen outside it: backends/base.py)
         self.lock = threading.RLock()
         self._batch_lifecycles: dict[str, Lifecycle] = {}
         self._next_lifecycles: list[Lifecycle] = []
@@ -90,12 +95,13 @@ class Emulator:
         """Change the lifecycle for every batch, one existing batch (its id, or a Gemini
         ``batches/{id}`` name), or the next batch created."""
         lifecycle = Lifecycle.parse(spec)
-        if batch_id is not None:
-            self._batch_lifecycles[bare_id(batch_id)] = lifecycle
-        elif next_batch:
-            self._next_lifecycles.append(lifecycle)
-        else:
-            self.lifecycle = lifecycle
+        with self.lock:
+            if batch_id is not None:
+                self._batch_lifecycles[bare_id(batch_id)] = lifecycle
+            elif next_batch:
+                self._next_lifecycles.append(lifecycle)
+            else:
+                self.lifecycle = lifecycle
 
     def lifecycle_for(self, batch_id: str) -> Lifecycle:
         return self._batch_lifecycles.get(batch_id, self.lifecycle)
@@ -108,24 +114,26 @@ class Emulator:
     def advance(self, seconds: float = 0.0, *, batch_id: str | None = None) -> None:
         """Move the clock by ``seconds``; with no seconds, finish every open batch (or one,
         by id or Gemini ``batches/{id}`` name)."""
-        if seconds:
-            self.clock.advance(seconds)
-            return
-        for backend in (self.openai, self.anthropic, self.google, self.azure):
-            backend.finish(None if batch_id is None else bare_id(batch_id))
+        with self.lock:
+            if seconds:
+                self.clock.advance(seconds)
+                return
+            for backend in (self.openai, self.anthropic, self.google, self.azure):
+                backend.finish(None if batch_id is None else bare_id(batch_id))
 
     def reset(self) -> None:
         """Forget every file, batch, expectation, fault and journal entry, undo every clock advance,
         and give the memory they held back."""
-        self.responder.reset()
-        self.faults.reset()
-        self.journal.clear()
-        self._batch_lifecycles.clear()
-        self._next_lifecycles.clear()
-        self.clock.reset()
-        held = sum(len(record) for backend in (self.openai, self.anthropic, self.google, self.azure)
-                   for record in backend.batches.values())
-        self._make_backends()
+        with self.lock:
+            self.responder.reset()
+            self.faults.reset()
+            self.journal.clear()
+            self._batch_lifecycles.clear()
+            self._next_lifecycles.clear()
+            self.clock.reset()
+            held = sum(len(record) for backend in (self.openai, self.anthropic, self.google, self.azure)
+                       for record in backend.batches.values())
+            self._make_backends()
         if held >= 10_000:  # worth a full collection (tests reset small emulators after every test)
             _release_memory()
 
@@ -141,7 +149,9 @@ class Emulator:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(pickle.dumps(self))
+        with self.lock:
+            state = pickle.dumps(self)
+        tmp.write_bytes(state)
         os.replace(tmp, path)
 
     @classmethod
@@ -188,7 +198,8 @@ class Emulator:
         if provider is None:
             return _not_routed(request)
         routes = self._routes[provider]
-        fault = self.faults.take_http_fault(provider, request.method, request.path)
+        with self.lock:
+            fault = self.faults.take_http_fault(provider, request.method, request.path)
         if fault is not None and fault.status is None:
             self._log(provider, request, 0, "dropped connection")
             raise DroppedConnection(f"pytest-batch emulator dropped the connection to {request.url} (injected fault)")
@@ -217,8 +228,10 @@ class Emulator:
         return response
 
     def _log(self, provider: str, request: SimRequest, status: int, fault: str | None) -> None:
-        self.journal.append(JournalEntry(provider, request.method, request.path, dict(request.query), status,
-                                         self.clock.now(), fault))
+        entry = JournalEntry(provider, request.method, request.path, dict(request.query), status, self.clock.now(),
+                             fault)
+        with self.lock:
+            self.journal.append(entry)
 
     # ------------------------------------------------------------------ clients
     def transport(self, *, async_transport: bool = False, module: str = "httpx2") -> Any:
@@ -258,17 +271,28 @@ class Emulator:
         return mount_respx(self, router, providers, name=name)
 
 
+#: calls that paused the cyclic GC, and whether it ran before the first of them
+_gc_pause = {"calls": 0, "was_enabled": False}
+_gc_pause_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def _paused_gc() -> Iterator[None]:
     """Pause the cyclic GC while a call builds or renders a batch: with 50,000 live requests
-    and answers, its full collections rescan them all and made big batches several times slower."""
-    enabled = gc.isenabled()
-    gc.disable()
+    and answers, its full collections rescan them all and made big batches several times slower.
+    Calls overlap on the server's threads: the first pauses it, the last one out restores it."""
+    with _gc_pause_lock:
+        if _gc_pause["calls"] == 0:
+            _gc_pause["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_pause["calls"] += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _gc_pause_lock:
+            _gc_pause["calls"] -= 1
+            if _gc_pause["calls"] == 0 and _gc_pause["was_enabled"]:
+                gc.enable()
 
 
 def _release_memory() -> None:

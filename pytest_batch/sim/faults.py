@@ -9,6 +9,7 @@ connection before any answer, ``times`` times, then pass.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 
 from .ids import bare_id
@@ -17,6 +18,11 @@ from .responders import OUTCOMES, Answer, BatchItem
 BATCH_FAULTS = ("validation_failure", "expire")
 #: HTTP statuses an injected call fault may answer with (529 is Anthropic's "overloaded").
 HTTP_FAULT_STATUSES = (400, 401, 404, 408, 409, 413, 429, 500, 502, 503, 529)
+
+
+#: batches are answered on several threads at once (the server): counting a ``times`` fault's
+#: uses is one step, so two batches with the same custom_id never both take its last use.
+_USES = threading.Lock()
 
 
 class FaultError(ValueError):
@@ -47,10 +53,11 @@ class RequestFault:
         """True if the fault spoils this answer of ``custom_id`` (counted), False once it has healed."""
         if self.times is None:
             return True
-        used = self.used.get(custom_id, 0)
-        if used >= self.times:
-            return False
-        self.used[custom_id] = used + 1
+        with _USES:
+            used = self.used.get(custom_id, 0)
+            if used >= self.times:
+                return False
+            self.used[custom_id] = used + 1
         return True
 
     def answer(self, normal: Answer) -> Answer:

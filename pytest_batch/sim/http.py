@@ -10,11 +10,8 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
-
-if TYPE_CHECKING:
-    import threading
 
 
 class DroppedConnection(Exception):
@@ -22,9 +19,8 @@ class DroppedConnection(Exception):
 
 
 class RequestHandler(Protocol):
-    """What an adapter (transport, client factory, server) serves: the Emulator, or anything shaped like it."""
-
-    lock: threading.RLock
+    """What an adapter (transport, client factory, server) serves: the Emulator, or anything shaped like it.
+    ``handle`` may be called from several threads at once: it guards its own state."""
 
     def handle(self, request: SimRequest) -> SimResponse: ...
 

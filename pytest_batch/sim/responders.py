@@ -171,8 +171,9 @@ class Responder:
         self.seed = seed
         self.expectations: list[Expectation] = []
         self.callables: list[ResponderFn] = []
-        self._schema: dict[str, Any] | None = None
-        self._compiled: Generator | None = None
+        #: the last schema and its compiled generator, as one value: batches are answered on
+        #: several threads at once, and a reader must never pair one schema with another's generator
+        self._compiled: tuple[dict[str, Any], Generator] | None = None
 
     def expect(self, response: Any = None, **where: Any) -> Expectation:
         """Add one expectation: ``expect({"name": "Alice", "age": 28}, match="Alice")``."""
@@ -222,9 +223,10 @@ class Responder:
 
     def _generator(self, schema: dict[str, Any]) -> Generator:
         """The compiled schema, reused while consecutive requests carry an equal schema."""
-        if self._compiled is None or (schema is not self._schema and schema != self._schema):
-            self._schema, self._compiled = schema, compile_schema(schema)
-        return self._compiled
+        compiled = self._compiled
+        if compiled is None or (schema is not compiled[0] and schema != compiled[0]):
+            compiled = self._compiled = (schema, compile_schema(schema))
+        return compiled[1]
 
     def _rng(self, item: BatchItem) -> ItemRandom:
         digest = hashlib.blake2b(f"{self.seed}:{item.custom_id}:{item.prompt}".encode(), digest_size=8).digest()

@@ -5,6 +5,10 @@ One port serves every provider under path prefixes (``/openai/v1``, ``/anthropic
 own ``/v1/batches/{id}`` and ``/v1/files/{id}``.
 A control API under ``/_control`` lets another process reset the emulator, load
 expectations, inject faults, change lifecycles, advance and read the journal.
+
+Each connection has its own thread, and calls run side by side: the emulator holds its state
+lock only while it reads or changes its dicts, so a poll is answered while another client
+uploads 100 MB or has its batch's results rendered.
 """
 
 from __future__ import annotations
@@ -73,12 +77,14 @@ class BadFraming(Exception):
 
 #: the largest body the server reads (the providers' own limits are 200-256 MB per file)
 MAX_BODY = 512 * 1024 * 1024
+#: bodies up to this size leave in the same write as the headers
+_ONE_WRITE = 64 * 1024
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    #: headers and body leave as separate small writes; with Nagle's algorithm the second waits for
-    #: the client's delayed ACK (~40 ms a call on loopback). Off, as every HTTP server does.
+    #: a streamed body leaves in several writes; with Nagle's algorithm a small write waits for the
+    #: client's delayed ACK (~40 ms a call on loopback). Off, as every HTTP server does.
     disable_nagle_algorithm = True
     server: _Server
 
@@ -98,11 +104,10 @@ class _Handler(BaseHTTPRequestHandler):
         request = SimRequest.build(self.command, f"http://{host}{self.path}", dict(self.headers.items()), body)
         emulator = self.server.emulator
         try:
-            with emulator.lock:
-                if request.path.startswith(CONTROL_PREFIX):
-                    response = control(emulator, request, self.server.startup_expectations)
-                else:
-                    response = emulator.handle(request)
+            if request.path.startswith(CONTROL_PREFIX):
+                response = control(emulator, request, self.server.startup_expectations)
+            else:
+                response = emulator.handle(request)
         except DroppedConnection:
             self.close_connection = True
             self.connection.close()
@@ -147,6 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _write(self, response: SimResponse) -> None:
         self.send_response(response.status)
         streamed = not isinstance(response.body, bytes | bytearray)
+        whole = not streamed and self.command != "HEAD" and len(response.body) <= _ONE_WRITE  # type: ignore[arg-type]
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                 # no header may carry a line break: a file name must never become a header of its own
@@ -157,6 +163,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("content-length", str(len(response.body)))  # type: ignore[arg-type]
         if self.close_connection:
             self.send_header("connection", "close")
+        if whole:  # headers and a small body in one write: one system call, one packet
+            self._headers_buffer.append(b"\r\n" + response.body)  # type: ignore[attr-defined,operator]
+            self.flush_headers()
+            return
         self.end_headers()
         if self.command == "HEAD":
             return
@@ -174,6 +184,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    #: the accept backlog: socketserver's 5 drops the connections of a crowd of clients that
+    #: arrive together (50 at once in bench/bench_concurrency.py), and each dropped one waits a
+    #: second for its SYN to be sent again
+    request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], emulator: Emulator, verbose: bool = False) -> None:
         super().__init__(address, _Handler)
@@ -204,6 +218,12 @@ def control(emulator: Emulator, request: SimRequest, startup_expectations: Itera
     "batch_id"?, "next_batch"?}), ``/advance`` ({"seconds"?, "batch_id"?}); ``GET /_control/journal``.
     A body that is not what the action takes is a 400 with a JSON error, never a dropped connection."""
     action = request.path[len(CONTROL_PREFIX):].strip("/")
+    with emulator.lock:
+        return _control(emulator, request, action, startup_expectations)
+
+
+def _control(emulator: Emulator, request: SimRequest, action: str, startup_expectations: Iterable[Expectation]
+             ) -> SimResponse:
     try:
         if request.method == "GET" and action == "journal":
             return json_response(200, {"journal": [entry.to_dict() for entry in emulator.journal]})

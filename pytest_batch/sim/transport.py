@@ -50,8 +50,7 @@ def _transport_classes(module_name: str) -> tuple[type, type]:
 
         def handle_request(self, request: Any) -> Any:
             request.read()
-            with self.emulator.lock:
-                return respond(self.emulator, request)
+            return respond(self.emulator, request)  # the emulator locks its own state
 
     class AsyncTransport(httpx_module.AsyncBaseTransport):
         def __init__(self, emulator: RequestHandler) -> None:
@@ -59,8 +58,7 @@ def _transport_classes(module_name: str) -> tuple[type, type]:
 
         async def handle_async_request(self, request: Any) -> Any:
             await request.aread()
-            with self.emulator.lock:
-                return respond(self.emulator, request)
+            return respond(self.emulator, request)
 
     return Transport, AsyncTransport
 

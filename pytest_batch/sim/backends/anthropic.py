@@ -64,9 +64,21 @@ class AnthropicBackend(BackendBase):
         self.deleted: set[str] = set()
 
     # ------------------------------------------------------------------ create
-    def create_batch(self, raw: bytes) -> BatchRecord:
+    def create_batch(self, raw: bytes, base_url: str) -> dict[str, Any]:
         """Check the envelope synchronously (wire-formats.md B.3, F.10) and open the batch;
-        each request's ``params`` is only checked when the batch runs."""
+        each request's ``params`` is only checked when the batch runs. The body is parsed and
+        checked outside the state lock."""
+        items, invalid = self._parse(raw)
+        with self.lock:
+            record = self.new_record(self.ids.anthropic_batch(), items)
+            record.extra.update(status="in_progress", invalid=invalid, counts=None, types=None, ids=None,
+                                position=len(self.order))
+            self.positions[record.id] = len(self.order)
+            self.order.append(record.id)
+            return self.to_json(record, base_url)
+
+    def _parse(self, raw: bytes) -> tuple[list[BatchItem], dict[int, str]]:
+        """The requests of a create body, and the problem of each one the batch will fail."""
         if len(raw) > self.max_bytes:
             raise HTTPError(413, f"Request exceeds the maximum size of {self.max_bytes:,} bytes for a Message Batch. "
                             "Split it into several batches.")
@@ -115,12 +127,7 @@ class AnthropicBackend(BackendBase):
             for key in ("output_config", "output_format", "tools", "tool_choice", "system"):
                 shared.share(params, key)
             items.append(_item(index, custom_id, params))
-        record = self.new_record(self.ids.anthropic_batch(), items)
-        record.extra.update(status="in_progress", invalid=invalid, counts=None, types=None, ids=None,
-                            position=len(self.order))
-        self.positions[record.id] = len(self.order)
-        self.order.append(record.id)
-        return record
+        return items, invalid
 
     # ------------------------------------------------------------------ read, list, cancel, delete
     def record(self, batch_id: str) -> BatchRecord:
@@ -129,19 +136,35 @@ class AnthropicBackend(BackendBase):
             raise HTTPError(404, f"Message Batch {batch_id} not found.")
         return record
 
-    def retrieve(self, batch_id: str) -> BatchRecord:
-        record = self.record(batch_id)
-        self._step(record, read=True)
-        return record
+    def retrieve(self, batch_id: str, base_url: str) -> dict[str, Any]:
+        unread = [True]  # the read counts once, however often the step runs again
 
-    def list(self, before_id: str | None, after_id: str | None, limit: int) -> tuple[list[BatchRecord], bool]:
+        def step() -> dict[str, Any]:
+            record = self.record(batch_id)
+            read, unread[0] = unread[0], False
+            self._step(record, read=read)
+            return self.to_json(record, base_url)
+
+        return self.locked(step)
+
+    def list(self, before_id: str | None, after_id: str | None, limit: int,
+             base_url: str) -> tuple[list[dict[str, Any]], bool]:
         """A page of batches, newest first; ``after_id`` pages to older, ``before_id`` to newer
         ones (wire-formats.md B.4). Returns the page and has_more."""
         if before_id and after_id:
             raise HTTPError(400, "Only one of before_id and after_id may be given.")
+
+        def step() -> tuple[list[dict[str, Any]], bool]:
+            page, has_more = self._page(before_id, after_id, limit)
+            return [self.to_json(record, base_url) for record in page], has_more
+
+        return self.locked(step)
+
+    def _page(self, before_id: str | None, after_id: str | None, limit: int) -> tuple[list[BatchRecord], bool]:
         newest_first = [self.batches[i] for i in reversed(self.order) if i not in self.deleted]
         for record in newest_first:
-            self._step(record)
+            if not self.busy(record):
+                self._step(record)
         if after_id:
             cut = self._cursor(after_id, "after_id")
             older = [r for r in newest_first if r.extra["position"] < cut]
@@ -158,28 +181,34 @@ class AnthropicBackend(BackendBase):
             raise HTTPError(400, f"{param}: no Message Batch {batch_id} exists in this workspace.")
         return self.positions[batch_id]
 
-    def cancel(self, batch_id: str) -> BatchRecord:
+    def cancel(self, batch_id: str, base_url: str) -> dict[str, Any]:
         """in_progress -> canceling; the batch ends (unfinished requests canceled) on the next read,
         or on an explicit advance under the manual lifecycle. Ended batches come back unchanged
         (the real behaviour is unverified, wire-formats.md B.2)."""
-        record = self.record(batch_id)
-        self._step(record)
-        if record.extra["status"] == "in_progress":
-            record.cancel_requested_at = self.now
-            record.progress_at_cancel = self.progress(record)
-            record.reads = 0
-            record.extra["status"] = "canceling"
-        return record
+        def step() -> dict[str, Any]:
+            record = self.record(batch_id)
+            self._step(record)
+            if record.extra["status"] == "in_progress":
+                record.cancel_requested_at = self.now
+                record.progress_at_cancel = self.progress(record)
+                record.reads = 0
+                record.extra["status"] = "canceling"
+            return self.to_json(record, base_url)
+
+        return self.locked(step)
 
     def delete(self, batch_id: str) -> dict[str, Any]:
-        record = self.record(batch_id)
-        self._step(record)
-        if record.extra["status"] != "ended":
-            # Message from the OpenRouter live captures.
-            raise HTTPError(400, "In progress batches cannot be deleted. Consider canceling the batch instead.")
-        del self.batches[batch_id]
-        self.deleted.add(batch_id)
-        return {"id": batch_id, "type": "message_batch_deleted"}
+        def step() -> dict[str, Any]:
+            record = self.record(batch_id)
+            self._step(record)
+            if record.extra["status"] != "ended":
+                # Message from the OpenRouter live captures.
+                raise HTTPError(400, "In progress batches cannot be deleted. Consider canceling the batch instead.")
+            del self.batches[batch_id]
+            self.deleted.add(batch_id)
+            return {"id": batch_id, "type": "message_batch_deleted"}
+
+        return self.locked(step)
 
     # ------------------------------------------------------------------ lifecycle
     def _step(self, record: BatchRecord, *, read: bool = False) -> None:
@@ -216,14 +245,23 @@ class AnthropicBackend(BackendBase):
                 self._end(record, "expired", 1.0)  # share 1: nothing is left to expire
 
     def _end(self, record: BatchRecord, unfinished: str, share: float) -> None:
-        """Decide every request's result type and flip the counts all at once (wire-formats.md B.2)."""
+        """Decide every request's result type and flip the counts all at once (wire-formats.md B.2):
+        decided outside the state lock (``prepare``), published here."""
         answers = self.answers(record)
-        invalid = record.extra["invalid"]
         failed_validation = (fault := self.fault(record)) is not None and fault.kind == "validation_failure"
-        done = int(len(record) * share)
+        decision = (unfinished, int(len(record) * share), failed_validation)
+        ending = self.prepare(record, decision, lambda: self._result_types(record, answers, *decision))
+        record.extra.update(status="ended", **ending)
+        record.ended_at = self.now
+        self.published(record)
+
+    def _result_types(self, record: BatchRecord, answers: list[Answer], unfinished: str, done: int,
+                      failed_validation: bool) -> dict[str, Any]:
+        """Each request's result type and id, and the counts (outside the state lock)."""
+        invalid = record.extra["invalid"]
         types: list[str] = []
         ids: list[str | None] = []
-        #: drawn now, not while streaming: stable across downloads, and never outside the lock.
+        #: drawn now, not while streaming: stable across downloads.
         tool_ids: dict[int, str] = {}
         counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
         for index, answer in enumerate(answers):
@@ -243,18 +281,20 @@ class AnthropicBackend(BackendBase):
                 ids.append(self.ids.anthropic_request())
             else:
                 ids.append(None)
-        record.extra.update(status="ended", counts=counts, types=types, ids=ids, tool_ids=tool_ids)
-        record.ended_at = self.now
+        return {"counts": counts, "types": types, "ids": ids, "tool_ids": tool_ids}
 
     # ------------------------------------------------------------------ results
     def results(self, batch_id: str) -> Iterator[dict[str, Any]]:
         """The result rows in result order; 404 until the batch has ended or once it is archived."""
-        record = self.record(batch_id)
-        self._step(record)
-        if record.extra["status"] != "ended" or self.now >= record.created_at + ARCHIVE_AFTER:
-            raise HTTPError(404, f"Message Batch {batch_id} has no available results.")
-        # Everything the rows need is fixed now: the generator runs outside the emulator's lock.
-        return self._rows(record, self.answers(record), self.result_order(record), self.fault(record))
+        def step() -> Iterator[dict[str, Any]]:
+            record = self.record(batch_id)
+            self._step(record)
+            if record.extra["status"] != "ended" or self.now >= record.created_at + ARCHIVE_AFTER:
+                raise HTTPError(404, f"Message Batch {batch_id} has no available results.")
+            # Everything the rows need is fixed now: the generator runs outside the emulator's lock.
+            return self._rows(record, self.answers(record), self.result_order(record), self.fault(record))
+
+        return self.locked(step)
 
     def _rows(self, record: BatchRecord, answers: list[Answer], order: list[int],
               fault: BatchFault | None) -> Iterator[dict[str, Any]]:

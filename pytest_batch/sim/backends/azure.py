@@ -102,10 +102,11 @@ class AzureBackend(OpenAIBackend):
 
     # ------------------------------------------------------------------ files
     def create_file(self, filename: str, purpose: str, content: bytes, expires_after: int | None) -> FileRecord:
-        record = super().create_file(filename, purpose, content, expires_after)
-        # an upload expires only when asked to ("There's a max limit of 500 batch files per resource
-        # when no expiration is set")
-        record.expires_at = record.created_at + expires_after if expires_after else None
+        with self.lock:
+            record = super().create_file(filename, purpose, content, expires_after)
+            # an upload expires only when asked to ("There's a max limit of 500 batch files per resource
+            # when no expiration is set")
+            record.expires_at = record.created_at + expires_after if expires_after else None
         return record
 
     # ------------------------------------------------------------------ batches
@@ -125,9 +126,10 @@ class AzureBackend(OpenAIBackend):
         expiry = body.get("output_expires_after")
         if expiry is not None:
             _check_expiry(expiry.get("seconds") if isinstance(expiry, dict) else expiry, "output_expires_after.seconds")
-        batch = super().create_batch(wire)
-        self.batches[batch["id"]].extra["window"] = window
-        self.batch_json[batch["id"]].update(endpoint=endpoint, completion_window=window)
+        with self.lock:
+            batch = super().create_batch(wire)
+            self.batches[batch["id"]].extra["window"] = window
+            self.batch_json[batch["id"]].update(endpoint=endpoint, completion_window=window)
         return self.view({**batch, "endpoint": endpoint, "completion_window": window})
 
     def retrieve_batch(self, batch_id: str, *, count_read: bool = True) -> dict[str, Any]:
@@ -155,16 +157,15 @@ class AzureBackend(OpenAIBackend):
         return batch
 
     # ------------------------------------------------------------------ validation
-    def _parse_input(self, record: BatchRecord) -> list[BatchItem]:
+    def _items(self, record: BatchRecord, source: FileRecord) -> list[BatchItem]:
         window = record.extra.get("window", "24h")
         if window != "24h":
             raise ValidationFailure("invalid_request", f"The completion window '{window}' is not supported; it must "
                                     "be '24h'.", "completion_window")  # [UNVERIFIED] wording
-        source = self.files.get(record.extra["input_file_id"])
-        if source is not None and source.content.startswith(codecs.BOM_UTF8):
+        if source.content.startswith(codecs.BOM_UTF8):
             raise ValidationFailure("invalid_request", BOM_MESSAGE)  # [UNVERIFIED] code
         try:
-            items = super()._parse_input(record)
+            items = super()._items(record, source)
         except ValidationFailure as failure:
             code = failure.error["code"]
             failure.error["code"] = _CODES.get(code, code)
@@ -189,8 +190,8 @@ class AzureBackend(OpenAIBackend):
                                     "'globalbatch').", "body.model")
 
     # ------------------------------------------------------------------ answers
-    def _render(self, item: BatchItem, answer: Answer, endpoint: str) -> tuple[int, dict[str, Any]]:
-        status, body = super()._render(item, answer, endpoint)
+    def _render(self, item: BatchItem, answer: Answer, endpoint: str, created: int) -> tuple[int, dict[str, Any]]:
+        status, body = super()._render(item, answer, endpoint, created)
         if status != 200:
             return status, body
         body["model"] = self.model_of(item.model)

@@ -1,12 +1,22 @@
-"""State every provider's batches share: the requests, the answers, and how far along it is."""
+"""State every provider's batches share: the requests, the answers, and how far along it is.
+
+Locking (the emulator serves many clients at once): ``emulator.lock`` guards the dicts of
+files and batches and every small change to them, and is held for microseconds. A batch's
+slow work (parsing its input, answering its requests, rendering its results when it ends)
+runs outside that lock, under the batch's own ``BatchRecord.lock``, so a poll never waits
+behind another client's batch, and two polls of one batch do the work once. A step that
+needs such work raises ``Pending`` under the state lock; ``BackendBase.locked`` does the
+work outside it and runs the step again, which then publishes the result.
+"""
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..faults import BatchFault
 from ..responders import Answer, BatchItem, violate
@@ -25,6 +35,7 @@ class EmulatorState(Protocol):
 
     seed: int
     clock: Clock
+    lock: threading.RLock
     ids: IdFactory
     responder: Responder
     faults: Faults
@@ -49,9 +60,37 @@ class BatchRecord:
     ended_at: float | None = None
     answers: list[Answer] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: held while this batch's slow work runs (outside the emulator's state lock)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    #: (what was decided, its result): the batch's ending, rendered outside the state lock and
+    #: published by the next step that makes the same decision
+    prepared: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def __getstate__(self) -> dict[str, Any]:  # Emulator.save pickles records; a lock cannot be
+        state = dict(self.__dict__)
+        del state["lock"]
+        state["prepared"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.Lock()
+        self.prepared = None
+
+
+class Pending(Exception):  # noqa: N818 - a signal between a step and BackendBase.locked, not an error
+    """Raised under the state lock by a step that needs this batch's slow ``work`` done first."""
+
+    def __init__(self, record: BatchRecord, work: Callable[[], None]) -> None:
+        super().__init__(record.id)
+        self.record = record
+        self.work = work
+
+
+T = TypeVar("T")
 
 
 class BackendBase:
@@ -65,6 +104,47 @@ class BackendBase:
     @property
     def now(self) -> float:
         return self.emulator.clock.now()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The emulator's state lock: hold it only to read or change files and batches."""
+        return self.emulator.lock
+
+    def locked(self, step: Callable[[], T]) -> T:
+        """``step()`` under the state lock. When it raises ``Pending``, the batch's slow work runs
+        outside the state lock (under the batch's own lock: a second caller waits for the first and
+        finds it done) and ``step`` runs again; a step is written so that running it again is safe."""
+        while True:
+            with self.lock:
+                try:
+                    return step()
+                except Pending as pending:
+                    needed = pending
+            with needed.record.lock:
+                needed.work()
+
+    @staticmethod
+    def busy(record: BatchRecord) -> bool:
+        """Another call is doing this batch's slow work: a list shows the batch as it stands
+        instead of waiting (it is still running or finalizing until that call publishes)."""
+        return record.lock.locked()
+
+    def prepare(self, record: BatchRecord, decision: Any, render: Callable[[], T]) -> T:
+        """The result of ``render()`` for ``decision`` (how the batch ends): computed once, outside
+        the state lock; raises ``Pending`` until it is there. Call under the state lock."""
+        prepared = record.prepared
+        if prepared is not None and prepared[0] == decision:
+            return prepared[1]
+
+        def work() -> None:
+            if record.prepared is None or record.prepared[0] != decision:
+                record.prepared = (decision, render())
+
+        raise Pending(record, work)
+
+    def published(self, record: BatchRecord) -> None:
+        """The ending is in the batch's state now: drop the rendered copy."""
+        record.prepared = None
 
     def new_record(self, batch_id: str, items: list[BatchItem]) -> BatchRecord:
         self.emulator.claim_lifecycle(batch_id)
@@ -84,21 +164,29 @@ class BackendBase:
         return lifecycle.progress(record.reads, self.now - record.created_at)
 
     def answers(self, record: BatchRecord) -> list[Answer]:
-        """Every request's answer, computed once: responder first, then injected faults."""
+        """Every request's answer (call under the state lock): raises ``Pending`` until they have
+        been computed, once per batch, outside the lock."""
         if record.answers is None:
-            responder = self.emulator.responder
-            faults = self.emulator.faults
-            answers = []
-            for item in record.items:
-                answer = responder(item)
-                fault = faults.for_item(item)
-                if fault is not None:
-                    answer = fault.answer(answer)
-                if answer.outcome == "schema_violation":
-                    answer = Answer(violate(item.schema, answer.value), "schema_violation")
-                answers.append(answer)
-            record.answers = answers
+            raise Pending(record, lambda: self._compute_answers(record))
         return record.answers
+
+    def _compute_answers(self, record: BatchRecord) -> None:
+        """Responder first, then injected faults. Runs outside the state lock: a user's responder
+        may be called from several threads at once, one batch per thread, each in input order."""
+        if record.answers is not None:
+            return
+        responder = self.emulator.responder
+        faults = self.emulator.faults
+        answers = []
+        for item in record.items:
+            answer = responder(item)
+            fault = faults.for_item(item)
+            if fault is not None:
+                answer = fault.answer(answer)
+            if answer.outcome == "schema_violation":
+                answer = Answer(violate(item.schema, answer.value), "schema_violation")
+            answers.append(answer)
+        record.answers = answers
 
     def finish(self, batch_id: str | None) -> None:
         for record in self.batches.values():

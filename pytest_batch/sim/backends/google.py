@@ -147,7 +147,9 @@ class UploadSession:
     upload_id: str
     file: GoogleFile
     declared_size: int | None
-    received: bytearray = field(default_factory=bytearray)
+    #: the bytes received so far, as they came: joined once at finalize, outside the state lock
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
 
 
 # ---------------------------------------------------------------------------- backend
@@ -183,35 +185,48 @@ class GoogleBackend(BackendBase):
         if size is not None and size > self.max_file_bytes:
             raise HTTPError(400, f"File size {size} bytes exceeds the {self.max_file_bytes} byte limit.")
         name = _get(meta, "name")
-        file_id = name.removeprefix("files/") if isinstance(name, str) and name else self.ids.google_file()
-        if file_id in self.files:
-            raise HTTPError(409, f"File files/{file_id} already exists.", code="ALREADY_EXISTS")
         mime = _get(meta, "mimeType") or header_mime or "application/octet-stream"
-        record = GoogleFile(file_id, b"", self.now, base_url, version, mime, _get(meta, "displayName"))
-        session = UploadSession(self.ids.google_upload(), record, size)
-        self.uploads[session.upload_id] = session
+        with self.lock:
+            file_id = name.removeprefix("files/") if isinstance(name, str) and name else self.ids.google_file()
+            if file_id in self.files:
+                raise HTTPError(409, f"File files/{file_id} already exists.", code="ALREADY_EXISTS")
+            record = GoogleFile(file_id, b"", self.now, base_url, version, mime, _get(meta, "displayName"))
+            session = UploadSession(self.ids.google_upload(), record, size)
+            self.uploads[session.upload_id] = session
         return session
 
     def upload_chunk(self, upload_id: str, commands: set[str], offset: int | None, data: bytes) -> UploadSession:
-        session = self.uploads.get(upload_id)
-        if session is None:
-            raise HTTPError(404, f"No upload session {upload_id!r}: start one with X-Goog-Upload-Command: start.")
-        if "upload" in commands:
-            if offset is not None and offset != len(session.received):
-                raise HTTPError(400, f"X-Goog-Upload-Offset is {offset} but the server holds "
-                                f"{len(session.received)} bytes; resume from there.")
-            session.received.extend(data)
-        if "finalize" in commands:
-            if session.declared_size is not None and session.declared_size != len(session.received):
+        with self.lock:
+            session = self.uploads.get(upload_id)
+            if session is None:
+                raise HTTPError(404, f"No upload session {upload_id!r}: start one with X-Goog-Upload-Command: start.")
+            if "upload" in commands:
+                if offset is not None and offset != session.size:
+                    raise HTTPError(400, f"X-Goog-Upload-Offset is {offset} but the server holds "
+                                    f"{session.size} bytes; resume from there.")
+                session.chunks.append(data)
+                session.size += len(data)
+            if "finalize" not in commands:
+                return session
+            if session.declared_size is not None and session.declared_size != session.size:
                 raise HTTPError(400, f"The upload declared {session.declared_size} bytes but "
-                                f"{len(session.received)} arrived.")
+                                f"{session.size} arrived.")
             del self.uploads[upload_id]
-            session.file.content = bytes(session.received)
+            chunks = session.chunks
+        content = b"".join(chunks)  # outside the lock; no copy at all for a one-chunk upload (the SDKs')
+        with self.lock:
+            session.chunks = []
+            session.file.content = content
             session.file.create_time = self.now
             self.files[session.file.id] = session.file
         return session
 
     def get_file(self, name: str) -> GoogleFile:
+        """The file (its content never changes once written: read it without the lock)."""
+        with self.lock:
+            return self._file(name)
+
+    def _file(self, name: str) -> GoogleFile:
         file_id = name.removeprefix("files/")
         record = self.files.get(file_id)
         if record is not None and self.now >= record.create_time + HOURS_48:
@@ -230,12 +245,14 @@ class GoogleBackend(BackendBase):
             # A generated files/batch-<40 chars> cannot be deleted directly (live-capture notes).
             raise HTTPError(400, f"* DeleteFileRequest.name: File name may be at most 40 characters long, "
                             f"got files/{file_id}. Delete the batch instead.")
-        self.get_file(file_id)
-        del self.files[file_id]
-        self.deleted_files.add(file_id)
+        with self.lock:
+            self._file(file_id)
+            del self.files[file_id]
+            self.deleted_files.add(file_id)
 
     def list_files(self, page_size: int | None, token: str | None) -> dict[str, Any]:
-        files = list(self.files.values())[::-1]  # ties (same instant) newest first, as for batches
+        with self.lock:
+            files = list(self.files.values())[::-1]  # ties (same instant) newest first, as for batches
         files.sort(key=lambda f: f.create_time, reverse=True)
         page, next_token = self._page(files, page_size, token, 100)
         body: dict[str, Any] = {}
@@ -263,6 +280,7 @@ class GoogleBackend(BackendBase):
         if (file_name is None) == (requests is None):
             raise HTTPError(400, "* BatchGenerateContentRequest.batch.input_config: set exactly one of "
                             "'requests' or 'file_name'.")
+        # the requests are read outside the state lock
         if requests is not None:
             if size > self.max_inline_bytes:
                 raise HTTPError(413, f"Request payload size exceeds the limit: {self.max_inline_bytes} bytes. "
@@ -270,13 +288,14 @@ class GoogleBackend(BackendBase):
             items, keyed = self._inline_items(model, requests)
         else:
             items, keyed = self._file_items(model, file_name)
-        batch_id = self.ids.google_batch()
-        record = self.new_record(batch_id, items)
-        record.extra.update(model=f"models/{model}", display_name=_get(batch, "displayName"),
-                            file_name=f"files/{file_name.removeprefix('files/')}" if file_name else None,
-                            keyed=keyed, state="BATCH_STATE_PENDING", update_time=self.now, end_time=None,
-                            done_count=0, error=None, output=None, base_url=base_url, version=version)
-        return self._operation(record)
+        with self.lock:
+            batch_id = self.ids.google_batch()
+            record = self.new_record(batch_id, items)
+            record.extra.update(model=f"models/{model}", display_name=_get(batch, "displayName"),
+                                file_name=f"files/{file_name.removeprefix('files/')}" if file_name else None,
+                                keyed=keyed, state="BATCH_STATE_PENDING", update_time=self.now, end_time=None,
+                                done_count=0, error=None, output=None, base_url=base_url, version=version)
+            return self._operation(record)
 
     def _inline_items(self, model: str, requests: Any) -> tuple[list[BatchItem], list[Any]]:
         rows = _get(requests, "requests") if isinstance(requests, dict) else None
@@ -328,43 +347,57 @@ class GoogleBackend(BackendBase):
         return record
 
     def get_batch(self, name: str) -> dict[str, Any]:
-        record = self.record(name)
-        record.reads += 1
-        self._step(record)
-        return self._operation(record)
+        with self.lock:
+            self.record(name).reads += 1
+
+        def step() -> dict[str, Any]:
+            record = self.record(name)
+            self._step(record)
+            return self._operation(record)
+
+        return self.locked(step)
 
     def list_batches(self, page_size: int | None, token: str | None) -> dict[str, Any]:
-        records = list(self.batches.values())[::-1]
-        records.sort(key=lambda r: r.created_at, reverse=True)
-        page, next_token = self._page(records, page_size, token, self.default_page_size)
-        operations = []
-        for record in page:
-            self._step(record)
-            operations.append(self._operation(record))
-        body: dict[str, Any] = {}
-        if operations:
-            body["operations"] = operations
-        if next_token:
-            body["nextPageToken"] = next_token
-        return body
+        def step() -> dict[str, Any]:
+            records = list(self.batches.values())[::-1]
+            records.sort(key=lambda r: r.created_at, reverse=True)
+            page, next_token = self._page(records, page_size, token, self.default_page_size)
+            operations = []
+            for record in page:
+                if not self.busy(record):
+                    self._step(record)
+                operations.append(self._operation(record))
+            body: dict[str, Any] = {}
+            if operations:
+                body["operations"] = operations
+            if next_token:
+                body["nextPageToken"] = next_token
+            return body
+
+        return self.locked(step)
 
     def cancel_batch(self, name: str) -> None:
-        record = self.record(name)
-        self._step(record)
-        extra = record.extra
-        if extra["state"] in TERMINAL:
-            return
-        record.cancel_requested_at = self.now
-        record.progress_at_cancel = extra["done_count"] / len(record)
-        # Live capture: the cancelled job polls as CANCELLED, done, with error code 13 (notes).
-        self._end(record, "BATCH_STATE_CANCELLED", extra["done_count"], output=True,
-                  error={"code": RPC_INTERNAL, "message": "The batch was cancelled."})
+        def step() -> None:
+            record = self.record(name)
+            self._step(record)
+            extra = record.extra
+            if extra["state"] in TERMINAL:
+                return
+            # Live capture: the cancelled job polls as CANCELLED, done, with error code 13 (notes).
+            done = extra["done_count"]
+            self._end(record, "BATCH_STATE_CANCELLED", done, output=True,
+                      error={"code": RPC_INTERNAL, "message": "The batch was cancelled."})
+            record.cancel_requested_at = self.now
+            record.progress_at_cancel = done / len(record)
+
+        self.locked(step)
 
     def delete_batch(self, name: str) -> None:
-        record = self.record(name)
-        del self.batches[record.id]
-        # After the batch is deleted its output file is gone too (live-capture notes).
-        self.files.pop(f"batch-{record.id}", None)
+        with self.lock:
+            record = self.record(name)
+            del self.batches[record.id]
+            # After the batch is deleted its output file is gone too (live-capture notes).
+            self.files.pop(f"batch-{record.id}", None)
 
     # ------------------------------------------------------------------ lifecycle
     def _share(self, record: BatchRecord) -> float:
@@ -393,15 +426,22 @@ class GoogleBackend(BackendBase):
                 self._end(record, "BATCH_STATE_SUCCEEDED", len(record), output=True)
             return
         done = int(len(record) * progress)
+        if done:
+            self.answers(record)  # the counts show how many failed: answered before any count shows
         if extra["state"] != "BATCH_STATE_RUNNING" or done != extra["done_count"]:
             extra.update(state="BATCH_STATE_RUNNING", done_count=done, update_time=self.now)
 
     def _end(self, record: BatchRecord, state: str, done: int, *, output: bool,
              error: dict[str, Any] | None = None) -> None:
+        """End the batch in ``state``; its ``done`` results are rendered outside the state lock
+        (``prepare``) and published here."""
         extra = record.extra
-        extra.update(state=state, done_count=done, update_time=self.now, end_time=self.now, error=error)
+        answers = self.answers(record) if done else []  # the counts show how many failed
         if output and done:
-            extra["output"] = self._output(record, done)
+            rendered = self.prepare(record, ("output", done), lambda: self._render_output(record, answers, done))
+            extra["output"] = self._publish_output(record, rendered)
+            self.published(record)
+        extra.update(state=state, done_count=done, update_time=self.now, end_time=self.now, error=error)
 
     def _stats(self, record: BatchRecord) -> dict[str, str]:
         total = len(record)
@@ -444,9 +484,18 @@ class GoogleBackend(BackendBase):
         return operation
 
     # ------------------------------------------------------------------ results
-    def _output(self, record: BatchRecord, done: int) -> dict[str, Any]:
-        """The first ``done`` results, in input order (Gemini keeps input order: F.5)."""
-        answers = self.answers(record)
+    def _publish_output(self, record: BatchRecord, rendered: dict[str, Any] | bytes) -> dict[str, Any]:
+        """The operation's ``output``: the inlined responses, or the responses file, stored now."""
+        if isinstance(rendered, dict):
+            return rendered
+        file_id = f"batch-{record.id}"
+        self.files[file_id] = GoogleFile(file_id, rendered, self.now, record.extra["base_url"],
+                                         record.extra["version"], "application/jsonl", source="GENERATED")
+        return {"responsesFile": f"files/{file_id}"}
+
+    def _render_output(self, record: BatchRecord, answers: list[Answer], done: int) -> dict[str, Any] | bytes:
+        """The first ``done`` results, in input order (Gemini keeps input order: F.5), outside the
+        state lock: the inlined responses, or the responses file's content."""
         model_version = record.extra["model"].removeprefix("models/")
         keyed = record.extra["keyed"]
         if record.extra["file_name"] is None:
@@ -465,10 +514,7 @@ class GoogleBackend(BackendBase):
             row: dict[str, Any] = {"key": item.custom_id} if keyed[index] else {}
             row.update(self._render(item, answers[index], model_version))
             rows.append(row)
-        file_id = f"batch-{record.id}"
-        self.files[file_id] = GoogleFile(file_id, b"".join(jsonl_stream(rows)), self.now, record.extra["base_url"],
-                                         record.extra["version"], "application/jsonl", source="GENERATED")
-        return {"responsesFile": f"files/{file_id}"}
+        return b"".join(jsonl_stream(rows))
 
     def _render(self, item: BatchItem, answer: Answer, model_version: str) -> dict[str, Any]:
         outcome = answer.outcome

@@ -58,6 +58,17 @@ class ValidationFailure(Exception):
         self.error = {"code": code, "message": message, "param": param, "line": line}
 
 
+@dataclass
+class Ending:
+    """A batch's ending, rendered outside the state lock: its files' contents, counts and usage."""
+
+    at: int
+    output: bytes | None
+    errors: bytes | None
+    counts: dict[str, int]
+    usage: dict[str, int]
+
+
 class OpenAIBackend(BackendBase):
     provider = "openai"
     #: limits from wire-formats.md A.6; attributes so a test can lower them.
@@ -88,22 +99,41 @@ class OpenAIBackend(BackendBase):
             # one with none is accepted: the openai SDK names raw bytes and BytesIO uploads "upload",
             # and the real API answered 200 with filename "upload" (realdata/curator/openai_*.yaml).
             raise HTTPError(400, "Invalid file format for Batch API. Must be .jsonl")
-        created = int(self.now)
-        expires = created + (expires_after or THIRTY_DAYS) if purpose == "batch" else None
-        record = FileRecord(self.new_file_id(), filename, purpose, content, created, expires)
-        self.files[record.id] = record
+        with self.lock:
+            created = int(self.now)
+            expires = created + (expires_after or THIRTY_DAYS) if purpose == "batch" else None
+            record = FileRecord(self.new_file_id(), filename, purpose, content, created, expires)
+            self.files[record.id] = record
         return record
 
     def get_file(self, file_id: str) -> FileRecord:
-        try:
-            return self.files[file_id]
-        except KeyError:
-            raise HTTPError(404, f"No such File object: {file_id}", param="id") from None
+        """The file (its content never changes once written: read it without the lock)."""
+        with self.lock:
+            try:
+                return self.files[file_id]
+            except KeyError:
+                raise HTTPError(404, f"No such File object: {file_id}", param="id") from None
 
     def delete_file(self, file_id: str) -> dict[str, Any]:
-        self.get_file(file_id)
-        del self.files[file_id]
+        with self.lock:
+            self.get_file(file_id)
+            del self.files[file_id]
         return {"id": file_id, "object": "file", "deleted": True}
+
+    def list_files(self, purpose: str | None, descending: bool, after: str | None, limit: int) -> dict[str, Any]:
+        with self.lock:
+            files = [f for f in self.files.values() if purpose in (None, f.purpose)]
+        # Oldest first by time, ties in creation (insertion) order; desc is that list reversed,
+        # so files uploaded within the same second still come newest first.
+        files.sort(key=lambda f: f.created_at)
+        if descending:
+            files.reverse()
+        ids = [f.id for f in files]
+        start = ids.index(after) + 1 if after in ids else 0
+        page = files[start:start + limit]
+        return {"object": "list", "data": [f.to_json() for f in page],
+                "first_id": page[0].id if page else None, "last_id": page[-1].id if page else None,
+                "has_more": start + limit < len(files)}
 
     # ------------------------------------------------------------------ batches
     def create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -121,19 +151,20 @@ class OpenAIBackend(BackendBase):
         metadata = body.get("metadata")
         if metadata is not None and (not isinstance(metadata, dict) or len(metadata) > 16):
             raise HTTPError(400, "Invalid 'metadata': at most 16 string pairs.", code="invalid_value", param="metadata")
-        batch_id = self.new_batch_id()
-        created = int(self.now)
-        record = self.new_record(batch_id, [])
-        record.extra.update(endpoint=endpoint, input_file_id=body["input_file_id"], model=None, errors=None)
-        self.batch_json[batch_id] = {
-            "id": batch_id, "object": "batch", "endpoint": endpoint, "errors": None,
-            "input_file_id": body["input_file_id"], "completion_window": "24h", "status": "validating",
-            "output_file_id": None, "error_file_id": None, "created_at": created, "in_progress_at": None,
-            "expires_at": created + DAY, "finalizing_at": None, "completed_at": None, "failed_at": None,
-            "expired_at": None, "cancelling_at": None, "cancelled_at": None,
-            "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": metadata,
-        }
-        return dict(self.batch_json[batch_id])
+        with self.lock:
+            batch_id = self.new_batch_id()
+            created = int(self.now)
+            record = self.new_record(batch_id, [])
+            record.extra.update(endpoint=endpoint, input_file_id=body["input_file_id"], model=None, errors=None)
+            self.batch_json[batch_id] = {
+                "id": batch_id, "object": "batch", "endpoint": endpoint, "errors": None,
+                "input_file_id": body["input_file_id"], "completion_window": "24h", "status": "validating",
+                "output_file_id": None, "error_file_id": None, "created_at": created, "in_progress_at": None,
+                "expires_at": created + DAY, "finalizing_at": None, "completed_at": None, "failed_at": None,
+                "expired_at": None, "cancelling_at": None, "cancelled_at": None,
+                "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": metadata,
+            }
+            return dict(self.batch_json[batch_id])
 
     # ids and comparisons the Azure backend answers its own way
     def new_file_id(self) -> str:
@@ -158,42 +189,53 @@ class OpenAIBackend(BackendBase):
         return self.batches[batch_id]
 
     def retrieve_batch(self, batch_id: str, *, count_read: bool = True) -> dict[str, Any]:
-        record = self.record(batch_id)
         if count_read:
-            record.reads += 1
-        self._step(record)
-        return _batch_view(self.batch_json[batch_id])
+            with self.lock:
+                self.record(batch_id).reads += 1
+
+        def step() -> dict[str, Any]:
+            self._step(self.record(batch_id))
+            return _batch_view(self.batch_json[batch_id])
+
+        return self.locked(step)
 
     def list_batches(self, after: str | None, limit: int) -> dict[str, Any]:
-        for record in self.batches.values():
-            self._step(record)
-        # Newest first (wire-formats.md A.2). Ids are random, so batches created within the same
-        # second are ordered by creation: reverse insertion order, then a stable sort on the time.
-        ordered = list(self.batch_json.values())[::-1]
-        ordered.sort(key=lambda b: b["created_at"], reverse=True)
-        ids = [b["id"] for b in ordered]
-        start = ids.index(after) + 1 if after in ids else 0
-        page = ordered[start:start + limit]
-        return {"object": "list", "data": [_batch_view(b) for b in page],
-                "first_id": page[0]["id"] if page else None, "last_id": page[-1]["id"] if page else None,
-                "has_more": start + limit < len(ordered)}
+        def step() -> dict[str, Any]:
+            for record in self.batches.values():
+                if not self.busy(record):
+                    self._step(record)
+            # Newest first (wire-formats.md A.2). Ids are random, so batches created within the same
+            # second are ordered by creation: reverse insertion order, then a stable sort on the time.
+            ordered = list(self.batch_json.values())[::-1]
+            ordered.sort(key=lambda b: b["created_at"], reverse=True)
+            ids = [b["id"] for b in ordered]
+            start = ids.index(after) + 1 if after in ids else 0
+            page = ordered[start:start + limit]
+            return {"object": "list", "data": [_batch_view(b) for b in page],
+                    "first_id": page[0]["id"] if page else None, "last_id": page[-1]["id"] if page else None,
+                    "has_more": start + limit < len(ordered)}
+
+        return self.locked(step)
 
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
-        record = self.record(batch_id)
-        self._step(record)
-        batch = self.batch_json[batch_id]
-        if batch["status"] in ("cancelling", "cancelled"):
+        def step() -> dict[str, Any]:
+            record = self.record(batch_id)
+            self._step(record)
+            batch = self.batch_json[batch_id]
+            if batch["status"] in ("cancelling", "cancelled"):
+                return _batch_view(batch)
+            if batch["status"] in ("completed", "failed", "expired"):
+                # Unverified for api.openai.com; the llama-stack reference answers 409 (wire-formats.md A.3).
+                raise HTTPError(409, f"Cannot cancel a batch with status '{batch['status']}'.",
+                                headers={"x-should-retry": "false"})
+            record.cancel_requested_at = self.now
+            record.progress_at_cancel = self._share_done(record) if batch["status"] != "validating" else 0.0
+            record.reads = 0
+            batch["status"] = "cancelling"
+            batch["cancelling_at"] = int(self.now)
             return _batch_view(batch)
-        if batch["status"] in ("completed", "failed", "expired"):
-            # Unverified for api.openai.com; the llama-stack reference answers 409 (wire-formats.md A.3).
-            raise HTTPError(409, f"Cannot cancel a batch with status '{batch['status']}'.",
-                            headers={"x-should-retry": "false"})
-        record.cancel_requested_at = self.now
-        record.progress_at_cancel = self._share_done(record) if batch["status"] != "validating" else 0.0
-        record.reads = 0
-        batch["status"] = "cancelling"
-        batch["cancelling_at"] = int(self.now)
-        return _batch_view(batch)
+
+        return self.locked(step)
 
     # ------------------------------------------------------------------ lifecycle
     def _share_done(self, record: BatchRecord) -> float:
@@ -263,7 +305,8 @@ class OpenAIBackend(BackendBase):
 
     def _validate(self, record: BatchRecord) -> bool:
         """Parse and check the input file; on the first problem the batch fails
-        (asynchronously, never a 4xx at create: wire-formats.md A.2, F.9)."""
+        (asynchronously, never a 4xx at create: wire-formats.md A.2, F.9). The parse runs
+        outside the state lock (``prepare``), once, and this step applies it."""
         batch = self.batch_json[record.id]
         if record.items:
             return True
@@ -272,7 +315,12 @@ class OpenAIBackend(BackendBase):
             if fault is not None and fault.kind == "validation_failure":
                 raise ValidationFailure("invalid_request", fault.message or "The batch failed validation "
                                         "(injected by pytest-batch).")
-            record.items = self._parse_input(record)
+            source = self._input_file(record)
+            parsed = self.prepare(record, ("input", source.id), lambda: self._parse_input(record, source))
+            self.published(record)
+            if isinstance(parsed, ValidationFailure):
+                raise parsed
+            record.items = parsed
         except ValidationFailure as failure:
             batch.update(status="failed", failed_at=int(self.now), errors={"object": "list", "data": [failure.error]})
             return False
@@ -280,14 +328,25 @@ class OpenAIBackend(BackendBase):
         batch["request_counts"] = {"total": len(record), "completed": 0, "failed": 0}
         return True
 
-    def _parse_input(self, record: BatchRecord) -> list[BatchItem]:
-        endpoint = record.extra["endpoint"]
+    def _input_file(self, record: BatchRecord) -> FileRecord:
         source = self.files.get(record.extra["input_file_id"])
         if source is None:
             raise ValidationFailure("invalid_request", f"File {record.extra['input_file_id']} not found.", "file_id")
         if source.purpose != "batch":
             raise ValidationFailure("invalid_request", f"File {source.id} was not uploaded with purpose 'batch'.",
                                     "file_id")
+        return source
+
+    def _parse_input(self, record: BatchRecord, source: FileRecord) -> list[BatchItem] | ValidationFailure:
+        """The items of ``source``, or the first problem with it (outside the state lock)."""
+        try:
+            return self._items(record, source)
+        except ValidationFailure as failure:
+            return failure
+
+    def _items(self, record: BatchRecord, source: FileRecord) -> list[BatchItem]:
+        """The requests of the batch's input file ``source``; a ValidationFailure names the first problem."""
+        endpoint = record.extra["endpoint"]
         if len(source.content) > self.max_input_bytes:
             # Code unverified for api.openai.com; the 200 MB limit is documented (A.6).
             raise ValidationFailure("file_too_large", f"The input file is larger than the "
@@ -337,11 +396,31 @@ class OpenAIBackend(BackendBase):
         return items
 
     def _end(self, record: BatchRecord, status: str, share: float) -> None:
-        """Write the output and error files and close the batch with ``status``."""
-        batch = self.batch_json[record.id]
-        now = int(self.now)
+        """Close the batch with ``status``: its output and error files are rendered outside the
+        state lock (``prepare``), then published here."""
         answers = self.answers(record)
-        done = int(len(record) * share)
+        done, now = int(len(record) * share), int(self.now)
+        ending = self.prepare(record, (status, done), lambda: self._render_ending(record, answers, status, done, now))
+        batch = self.batch_json[record.id]
+        batch["output_file_id"] = self._output_file(record.id, "output", ending.output, ending.at)
+        batch["error_file_id"] = self._output_file(record.id, "error", ending.errors, ending.at)
+        batch["request_counts"] = ending.counts
+        usage = ending.usage
+        batch["usage"] = {"input_tokens": usage["input_tokens"], "input_tokens_details": {"cached_tokens": 0},
+                          "output_tokens": usage["output_tokens"], "output_tokens_details": {"reasoning_tokens": 0},
+                          "total_tokens": usage["input_tokens"] + usage["output_tokens"]}
+        batch["status"] = status
+        if status == "completed":
+            batch["finalizing_at"] = batch["finalizing_at"] or ending.at
+            batch["completed_at"] = ending.at
+        else:
+            batch[f"{status}_at"] = ending.at
+        self.published(record)
+
+    def _render_ending(self, record: BatchRecord, answers: list[Answer], status: str, done: int,
+                       now: int) -> Ending:
+        """Every result row of a batch that ends with ``status``, ``done`` of its requests run
+        (outside the state lock)."""
         endpoint = record.extra["endpoint"]
         output_rows: list[dict[str, Any]] = []
         error_rows: list[dict[str, Any]] = []
@@ -370,7 +449,7 @@ class OpenAIBackend(BackendBase):
                 if status == "expired":
                     failed += 1
                 continue
-            status_code, body = self._render(item, answer, endpoint)
+            status_code, body = self._render(item, answer, endpoint, now)
             row = _row(row_id, item.custom_id,
                        {"status_code": status_code, "request_id": self.new_request_id(), "body": body}, None)
             if status_code == 200:
@@ -382,31 +461,22 @@ class OpenAIBackend(BackendBase):
             else:
                 failed += 1
                 error_rows.append(row)
-        batch["output_file_id"] = self._output_file(record.id, "output", output_rows)
-        batch["error_file_id"] = self._output_file(record.id, "error", error_rows)
-        batch["request_counts"] = {"total": len(record), "completed": completed, "failed": failed}
-        batch["usage"] = {"input_tokens": usage["input_tokens"], "input_tokens_details": {"cached_tokens": 0},
-                          "output_tokens": usage["output_tokens"], "output_tokens_details": {"reasoning_tokens": 0},
-                          "total_tokens": usage["input_tokens"] + usage["output_tokens"]}
-        batch["status"] = status
-        if status == "completed":
-            batch["finalizing_at"] = batch["finalizing_at"] or now
-            batch["completed_at"] = now
-        else:
-            batch[f"{status}_at"] = now
+        # a file id is null when it would hold no row (kaapi-backend #723), unless empty_result_files
+        keep = self.empty_result_files
+        return Ending(now, b"".join(jsonl_stream(output_rows)) if output_rows or keep else None,
+                      b"".join(jsonl_stream(error_rows)) if error_rows or keep else None,
+                      {"total": len(record), "completed": completed, "failed": failed}, usage)
 
-    def _output_file(self, batch_id: str, kind: str, rows: list[dict[str, Any]]) -> str | None:
-        if not rows and not self.empty_result_files:  # null when nothing succeeded (kaapi-backend #723)
+    def _output_file(self, batch_id: str, kind: str, content: bytes | None, created: int) -> str | None:
+        if content is None:
             return None
-        content = b"".join(jsonl_stream(rows))
-        created = int(self.now)
         record = FileRecord(self.new_output_file_id(), f"{batch_id}_{kind}.jsonl", "batch_output", content, created,
                             created + THIRTY_DAYS)
         self.files[record.id] = record
         return record.id
 
     # ------------------------------------------------------------------ rendering one answer
-    def _render(self, item: BatchItem, answer: Answer, endpoint: str) -> tuple[int, dict[str, Any]]:
+    def _render(self, item: BatchItem, answer: Answer, endpoint: str, created: int) -> tuple[int, dict[str, Any]]:
         if answer.outcome == "http_error":
             # An expectation's status defaults to 200; an error row needs an error status (a 2xx
             # row would be counted a success and land in the output file). As on Anthropic and Gemini.
@@ -426,7 +496,6 @@ class OpenAIBackend(BackendBase):
             text = malform(text)
         prompt_tokens = approx_tokens(item.prompt)
         completion_tokens = approx_tokens(text)
-        created = int(self.now)
         if endpoint == "/v1/chat/completions":
             refused = answer.outcome == "refusal"
             message = {"role": "assistant", "content": None if refused else text,

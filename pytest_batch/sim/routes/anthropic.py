@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 from ..backends.anthropic import ORGANIZATION_ID, AnthropicBackend, error_type
-from ..backends.base import BatchRecord
 from ..http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
 
 _ROUTES = [
@@ -51,30 +50,27 @@ class AnthropicRoutes:
         self._stamp(response)
         return response
 
-    def _batch(self, request: SimRequest, record: BatchRecord) -> SimResponse:
-        return json_response(200, self.backend.to_json(record, request.base_url))
-
     def create(self, request: SimRequest) -> SimResponse:
-        return self._batch(request, self.backend.create_batch(request.body))
+        return json_response(200, self.backend.create_batch(request.body, request.base_url))
 
     def retrieve(self, request: SimRequest, batch_id: str) -> SimResponse:
-        response = self._batch(request, self.backend.retrieve(batch_id))
-        if self.backend.record(batch_id).extra["status"] != "ended":
+        batch = self.backend.retrieve(batch_id, request.base_url)
+        response = json_response(200, batch)
+        if batch["processing_status"] != "ended":
             # Only polls of an unfinished batch say when to come back: create, cancel and the
             # ended poll carry no retry-after (realdata/curator/anthropic_*.yaml).
             response.headers["retry-after"] = "10"
         return response
 
     def cancel(self, request: SimRequest, batch_id: str) -> SimResponse:
-        return self._batch(request, self.backend.cancel(batch_id))
+        return json_response(200, self.backend.cancel(batch_id, request.base_url))
 
     def delete(self, request: SimRequest, batch_id: str) -> SimResponse:
         return json_response(200, self.backend.delete(batch_id))
 
     def list(self, request: SimRequest) -> SimResponse:
-        page, has_more = self.backend.list(request.query.get("before_id") or None,
-                                           request.query.get("after_id") or None, _limit(request))
-        data = [self.backend.to_json(record, request.base_url) for record in page]
+        data, has_more = self.backend.list(request.query.get("before_id") or None,
+                                           request.query.get("after_id") or None, _limit(request), request.base_url)
         return json_response(200, {"data": data, "has_more": has_more,
                                    "first_id": data[0]["id"] if data else None,
                                    "last_id": data[-1]["id"] if data else None})

@@ -100,7 +100,7 @@ class GoogleRoutes:
         if "finalize" in commands:
             return json_response(200, {"file": session.file.to_json()}, {"x-goog-upload-status": "final"})
         return SimResponse(200, {"x-goog-upload-status": "active",
-                                 "x-goog-upload-size-received": str(len(session.received))}, b"")
+                                 "x-goog-upload-size-received": str(session.size)}, b"")
 
     def list_files(self, request: SimRequest, version: str) -> SimResponse:
         return json_response(200, self.backend.list_files(_page_size(request), _page_token(request)))

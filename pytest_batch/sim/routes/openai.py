@@ -1,12 +1,15 @@
 """OpenAI Files + Batch API: the HTTP rendering (OpenAIRoutes).
 
 Parses requests and renders the provider's exact JSON. The state, and the rules each answer
-follows (with their sources), are in backends/openai.py.
+follows (with their sources), are in backends/openai.py. Routes run outside the emulator's
+state lock (the backend takes it): an upload's multipart body is parsed, and every answer
+encoded, while other clients' calls go on.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from ..backends.openai import FileRecord, OpenAIBackend
@@ -69,22 +72,9 @@ class OpenAIRoutes:
         return {**record.to_json(), "expires_at": None}
 
     def list_files(self, request: SimRequest) -> SimResponse:
-        purpose = request.query.get("purpose")
-        files = [f for f in self.backend.files.values() if purpose in (None, f.purpose)]
-        # Oldest first by time, ties in creation (insertion) order; desc is that list reversed,
-        # so files uploaded within the same second still come newest first.
-        files.sort(key=lambda f: f.created_at)
-        if request.query.get("order", "desc") == "desc":
-            files.reverse()
-        limit = _limit(request, 10_000, 10_000)
-        ids = [f.id for f in files]
-        after = request.query.get("after")
-        start = ids.index(after) + 1 if after in ids else 0
-        page = files[start:start + limit]
-        return json_response(200, {"object": "list", "data": [f.to_json() for f in page],
-                                   "first_id": page[0].id if page else None,
-                                   "last_id": page[-1].id if page else None,
-                                   "has_more": start + limit < len(files)})
+        return json_response(200, self.backend.list_files(request.query.get("purpose"),
+                                                          request.query.get("order", "desc") == "desc",
+                                                          request.query.get("after"), _limit(request, 10_000, 10_000)))
 
     def retrieve_file(self, request: SimRequest, file_id: str) -> SimResponse:
         return json_response(200, self.backend.get_file(file_id).to_json())
@@ -152,11 +142,7 @@ def parse_multipart(request: SimRequest) -> dict[str, str | tuple[str, bytes]]:
         raise HTTPError(400, "Expected a multipart/form-data body with a 'file' and a 'purpose'.")
     delimiter = b"--" + match.group(1).encode()
     fields: dict[str, str | tuple[str, bytes]] = {}
-    for part in request.body.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break
-        head, _, data = part.partition(b"\r\n\r\n")
-        data = data.removesuffix(b"\r\n")
+    for head, data in _parts(request.body, delimiter):
         disposition = head.decode("utf-8", "replace")
         name = re.search(r'name="([^"]*)"', disposition)
         if not name:
@@ -171,6 +157,24 @@ def parse_multipart(request: SimRequest) -> dict[str, str | tuple[str, bytes]]:
             raise HTTPError(400, f"Invalid value for '{name.group(1)}': expected UTF-8 text.",
                             code="invalid_value", param=name.group(1)) from None
     return fields
+
+
+def _parts(body: bytes, delimiter: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(headers, data) of each part, found by offsets: a 100 MB upload's file is copied once."""
+    start = body.find(delimiter)
+    while start >= 0:
+        start += len(delimiter)
+        end = body.find(delimiter, start)
+        stop = len(body) if end < 0 else end
+        if body.startswith(b"--", start, stop):  # the closing delimiter
+            return
+        blank = body.find(b"\r\n\r\n", start, stop)
+        if blank < 0:
+            yield body[start:stop], b""
+        else:  # the line break before the next delimiter belongs to it, not to the data
+            data_end = stop - 2 if stop - 2 >= blank + 4 and body.startswith(b"\r\n", stop - 2) else stop
+            yield body[start:blank], body[blank + 4:data_end]
+        start = end
 
 
 def _expiry_seconds(fields: dict[str, str | tuple[str, bytes]]) -> int | None:

@@ -1,0 +1,292 @@
+"""Many clients on one emulator server at once: a call never waits behind another client's slow
+work (a big upload, a batch being validated, answered or rendered), two polls of one batch do
+its work once, and no result is lost or crossed between batches."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+from google import genai
+
+from pytest_batch.sim import Emulator
+from pytest_batch.sim.backends.openai import OpenAIBackend
+from pytest_batch.sim.routes import openai as openai_routes
+from pytest_batch.sim.server import ServerHandle, start_server
+
+#: a call that does not come back within this many seconds is stuck behind the held one
+STUCK = 10
+GEMINI = "gemini-2.5-flash-lite"
+CLAUDE = "claude-haiku-4-5"
+
+
+def openai_lines(custom_ids: list[str]) -> bytes:
+    return "".join(json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
+                               "body": {"model": "gpt-4o-mini",
+                                        "messages": [{"role": "user", "content": f"Who is {custom_id}?"}]}}) + "\n"
+                   for custom_id in custom_ids).encode()
+
+
+def anthropic_requests(custom_ids: list[str]) -> list[dict[str, Any]]:
+    return [{"custom_id": custom_id, "params": {"model": CLAUDE, "max_tokens": 50,
+                                                "messages": [{"role": "user", "content": f"Who is {custom_id}?"}]}}
+            for custom_id in custom_ids]
+
+
+def gemini_lines(keys: list[str]) -> bytes:
+    return "".join(json.dumps({"key": key, "request": {"contents": [{"role": "user",
+                                                                     "parts": [{"text": f"Who is {key}?"}]}]}}) + "\n"
+                   for key in keys).encode()
+
+
+def names_itself(custom_id: str, text: str) -> bool:
+    """A plain-text request's simulated answer names its custom_id: a row never carries another's answer."""
+    return f"({custom_id})" in text
+
+
+def openai_answers(client: openai.OpenAI, custom_ids: list[str], *, wait: Callable[[], None] = lambda: None
+                   ) -> dict[str, str]:
+    """custom_id -> answer text of one OpenAI batch: upload, create, poll until it ends, download."""
+    upload = client.files.create(file=("in.jsonl", openai_lines(custom_ids)), purpose="batch")
+    batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
+    while batch.status not in ("completed", "failed", "expired", "cancelled"):
+        wait()
+        batch = client.batches.retrieve(batch.id)
+    assert batch.status == "completed", batch
+    rows = [json.loads(line) for line in client.files.content(batch.output_file_id).text.splitlines()]
+    return {row["custom_id"]: row["response"]["body"]["choices"][0]["message"]["content"] for row in rows}
+
+
+def anthropic_answers(client: anthropic.Anthropic, custom_ids: list[str]) -> dict[str, str]:
+    batch = client.messages.batches.create(requests=anthropic_requests(custom_ids))
+    while batch.processing_status != "ended":
+        batch = client.messages.batches.retrieve(batch.id)
+    return {row.custom_id: row.result.message.content[0].text for row in client.messages.batches.results(batch.id)}
+
+
+def gemini_answers(client: genai.Client, keys: list[str]) -> dict[str, str]:
+    uploaded = client.files.upload(file=io.BytesIO(gemini_lines(keys)), config={"mime_type": "jsonl"})
+    job = client.batches.create(model=GEMINI, src=uploaded.name)
+    while not job.done:
+        job = client.batches.get(name=job.name)
+    assert job.state.name == "JOB_STATE_SUCCEEDED", job
+    rows = [json.loads(line) for line in client.files.download(file=job.dest.file_name).splitlines()]
+    return {row["key"]: row["response"]["candidates"][0]["content"]["parts"][0]["text"] for row in rows}
+
+
+def assert_each_answered_once(custom_ids: list[str], answers: dict[str, str], rows: int | None = None) -> None:
+    assert sorted(answers) == sorted(custom_ids)
+    if rows is not None:
+        assert rows == len(custom_ids)
+    crossed = [custom_id for custom_id, text in answers.items() if not names_itself(custom_id, text)]
+    assert crossed == []
+
+
+@pytest.fixture
+def server() -> Iterator[ServerHandle]:
+    with start_server(Emulator(lifecycle="polls:2")) as handle:
+        yield handle
+
+
+def clients(server: ServerHandle) -> tuple[openai.OpenAI, anthropic.Anthropic, genai.Client]:
+    """SDK clients that give up on a stuck call instead of retrying it."""
+    urls = server.base_urls
+    return (openai.OpenAI(base_url=urls["openai"], api_key="local", max_retries=0, timeout=STUCK),
+            anthropic.Anthropic(base_url=urls["anthropic"], api_key="local", max_retries=0, timeout=STUCK),
+            genai.Client(api_key="local", http_options={"base_url": urls["google"], "timeout": STUCK * 1000,
+                                                        "retry_options": {"attempts": 1}}))
+
+
+# ---------------------------------------------------------------------------- one client's slow work
+
+class Hold:
+    """Holds one client's slow step (selected by its ``held-`` custom_ids) until released."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def wrap(self, original: Callable[..., Any], is_held: Callable[..., bool]) -> Callable[..., Any]:
+        def held(*args: Any, **kwargs: Any) -> Any:
+            if is_held(*args, **kwargs):
+                self.entered.set()
+                assert self.release.wait(STUCK * 3), "the test never released the held step"
+            return original(*args, **kwargs)
+
+        return held
+
+
+def hold_upload(hold: Hold, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upload's multipart body is being parsed."""
+    monkeypatch.setattr(openai_routes, "parse_multipart",
+                        hold.wrap(openai_routes.parse_multipart, lambda request: b"held-" in request.body))
+
+
+def hold_validation(hold: Hold, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch's input file is being parsed and validated."""
+    monkeypatch.setattr(OpenAIBackend, "_items",
+                        hold.wrap(OpenAIBackend._items, lambda self, endpoint, source: b"held-" in source.content))
+
+
+def hold_answers(hold: Hold, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch's requests are being answered (by a slow responder of the user's)."""
+    emulator.respond_with(hold.wrap(lambda item: None, lambda item: item.custom_id.startswith("held-")))
+
+
+def hold_rendering(hold: Hold, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch's output file is being rendered as it ends."""
+    monkeypatch.setattr(OpenAIBackend, "_render_ending", hold.wrap(
+        OpenAIBackend._render_ending, lambda self, record, *rest: record.items[0].custom_id.startswith("held-")))
+
+
+@pytest.mark.parametrize("hold_step", [hold_upload, hold_validation, hold_answers, hold_rendering],
+                         ids=lambda step: step.__name__.removeprefix("hold_"))
+def test_every_other_call_is_answered_while_one_client_s_batch_is_held(server, monkeypatch, hold_step) -> None:
+    hold = Hold()
+    hold_step(hold, server.emulator, monkeypatch)
+    openai_client, anthropic_client, gemini_client = clients(server)
+    held_ids = [f"held-{i}" for i in range(30)]
+    with ThreadPoolExecutor(1) as pool:
+        held_batch = pool.submit(openai_answers, openai_client, held_ids)
+        try:
+            assert hold.entered.wait(STUCK), held_batch.exception(timeout=0) if held_batch.done() else "not held"
+            # Meanwhile every other client's calls are answered: a whole batch on each provider,
+            # and lists that show the held batch (once it exists) as still running.
+            free = [f"free-{i}" for i in range(5)]
+            assert_each_answered_once(free, openai_answers(openai_client, free))
+            assert_each_answered_once(free, anthropic_answers(anthropic_client, free))
+            assert_each_answered_once(free, gemini_answers(gemini_client, free))
+            listed = {batch.id: batch.status for batch in openai_client.batches.list()}
+            assert list(listed.values()).count("completed") == 1
+            assert set(listed.values()) <= {"completed", "validating", "in_progress", "finalizing"}
+            assert not held_batch.done()
+        finally:
+            hold.release.set()
+        assert_each_answered_once(held_ids, held_batch.result(timeout=STUCK))
+
+
+def test_two_polls_of_one_batch_answer_it_once() -> None:
+    """The second poll waits for the first one's work on the batch instead of doing it again."""
+    emulator = Emulator(lifecycle="immediate")
+    answered: dict[str, int] = {}
+    hold = Hold()
+
+    def count(item: Any) -> None:
+        answered[item.custom_id] = answered.get(item.custom_id, 0) + 1
+
+    emulator.respond_with(hold.wrap(count, lambda item: item.index == 0))
+    client = emulator.openai_client()
+    upload = client.files.create(file=("in.jsonl", openai_lines(["a", "b", "c"])), purpose="batch")
+    batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
+    record = emulator.openai.batches[batch.id]
+    second_waits = threading.Event()
+    record.lock = _Observed(record.lock, on_second_waiter=second_waits.set)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(client.batches.retrieve, batch.id)
+        try:
+            assert hold.entered.wait(STUCK)
+            second = pool.submit(client.batches.retrieve, batch.id)
+            assert second_waits.wait(STUCK)
+        finally:
+            hold.release.set()
+        polls = [first.result(timeout=STUCK), second.result(timeout=STUCK)]
+    assert answered == {"a": 1, "b": 1, "c": 1}
+    assert [poll.status for poll in polls] == ["completed", "completed"]
+    assert polls[0].output_file_id == polls[1].output_file_id is not None
+
+
+class _Observed:
+    """A batch's lock that says when a second caller arrives while a first one holds it."""
+
+    def __init__(self, lock: Any, on_second_waiter: Callable[[], None]) -> None:
+        self._lock, self._on_second = lock, on_second_waiter
+        self._inside = 0  # callers holding or waiting for the lock
+        self._count = threading.Lock()
+
+    def __enter__(self) -> Any:
+        with self._count:
+            self._inside += 1
+            if self._inside == 2:
+                self._on_second()
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.__exit__(*exc)
+        with self._count:
+            self._inside -= 1
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+
+# ---------------------------------------------------------------------------- many clients
+
+def test_many_clients_at_once_lose_and_cross_no_result(server) -> None:
+    """Sync threads and asyncio clients on all three providers, started together: every
+    custom_id comes back exactly once, in its own batch, with its own answer."""
+    urls = server.base_urls
+    start = threading.Barrier(10)
+
+    def sync_client(number: int) -> tuple[list[str], dict[str, str]]:
+        openai_client, anthropic_client, gemini_client = clients(server)
+        custom_ids = [f"t{number}-r{i}" for i in range(20 + 7 * number)]
+        start.wait(STUCK)
+        provider = number % 3
+        if provider == 0:
+            return custom_ids, openai_answers(openai_client, custom_ids)
+        if provider == 1:
+            return custom_ids, anthropic_answers(anthropic_client, custom_ids)
+        return custom_ids, gemini_answers(gemini_client, custom_ids)
+
+    async def async_clients() -> list[tuple[list[str], dict[str, str]]]:
+        start.wait(STUCK)  # the event loop's thread is the tenth to start
+        aio_openai = openai.AsyncOpenAI(base_url=urls["openai"], api_key="local", max_retries=0, timeout=STUCK)
+        aio_anthropic = anthropic.AsyncAnthropic(base_url=urls["anthropic"], api_key="local", max_retries=0,
+                                                 timeout=STUCK)
+        aio_gemini = genai.Client(api_key="local", http_options={"base_url": urls["google"]}).aio
+
+        async def one_openai(custom_ids: list[str]) -> dict[str, str]:
+            upload = await aio_openai.files.create(file=("in.jsonl", openai_lines(custom_ids)), purpose="batch")
+            batch = await aio_openai.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                                    completion_window="24h")
+            while batch.status != "completed":
+                batch = await aio_openai.batches.retrieve(batch.id)
+            content = await aio_openai.files.content(batch.output_file_id)
+            rows = [json.loads(line) for line in content.text.splitlines()]
+            return {row["custom_id"]: row["response"]["body"]["choices"][0]["message"]["content"] for row in rows}
+
+        async def one_anthropic(custom_ids: list[str]) -> dict[str, str]:
+            batch = await aio_anthropic.messages.batches.create(requests=anthropic_requests(custom_ids))
+            while batch.processing_status != "ended":
+                batch = await aio_anthropic.messages.batches.retrieve(batch.id)
+            return {row.custom_id: row.result.message.content[0].text
+                    async for row in await aio_anthropic.messages.batches.results(batch.id)}
+
+        async def one_gemini(keys: list[str]) -> dict[str, str]:
+            src = [{"contents": f"Who is {key}?", "metadata": {"key": key}} for key in keys]
+            job = await aio_gemini.batches.create(model=GEMINI, src=src)
+            while not job.done:
+                job = await aio_gemini.batches.get(name=job.name)
+            return {r.metadata["key"]: r.response.text for r in job.dest.inlined_responses}
+
+        batches = [[f"a{provider}-r{i}" for i in range(25 + 5 * provider)] for provider in range(3)]
+        answers = await asyncio.gather(one_openai(batches[0]), one_anthropic(batches[1]), one_gemini(batches[2]))
+        return list(zip(batches, answers, strict=True))
+
+    with ThreadPoolExecutor(10) as pool:
+        threads = [pool.submit(sync_client, number) for number in range(9)]
+        in_loop = pool.submit(asyncio.run, async_clients())
+        results = [future.result(timeout=STUCK * 6) for future in threads] + in_loop.result(timeout=STUCK * 6)
+    assert len(results) == 12
+    for custom_ids, answers in results:
+        assert_each_answered_once(custom_ids, answers)
+    every_id = [custom_id for custom_ids, _ in results for custom_id in custom_ids]
+    assert len(every_id) == len(set(every_id))

@@ -1,6 +1,6 @@
 """How much the emulator costs on big batches, beside the floor measured in the same run.
 
-    python bench/bench_emulator.py [--openai 50000] [--anthropic 100000]
+    python bench/bench_emulator.py [--openai 50000] [--anthropic 100000] [--no-loopback]
 
 Each scenario runs in its own subprocess (so peak memory is its own), twice: once timed,
 once under tracemalloc for peak Python memory.
@@ -11,6 +11,9 @@ once under tracemalloc for peak Python memory.
   (the SDK's own request transform over every request included), polls it and streams the
   results JSONL. Both download raw bytes, so the SDK's own per-row model parsing is left out.
   "x floor" is this wall time over the floor's.
+- over loopback: the same OpenAI run against ``pytest-batch serve`` in another process
+  (bench/served.py), every byte through a real socket on 127.0.0.1: the emulator's share
+  and memory are the server's, so only the wall time is given.
 - inside the emulator: the part of that wall time spent in the emulator (answering calls,
   streaming bodies).
 - floor: just json-parsing the input lines and json-serialising the output lines the
@@ -91,12 +94,18 @@ def _baseline() -> None:
         tracemalloc.reset_peak()
 
 
-def run_openai(n: int, warm: bool = True) -> tuple[bytes, bytes, float]:
+def run_openai(n: int, warm: bool = True, url: str | None = None) -> tuple[bytes, bytes, float]:
+    """The OpenAI run, in process, or against the server at ``url`` when given."""
     from pytest_batch.sim import Emulator
 
     if warm:  # import the SDK's lazily loaded modules outside the clock
-        run_openai(10, warm=False)
-    client = _timed(Emulator()).openai_client()
+        run_openai(10, warm=False, url=url)
+    if url is None:
+        client = _timed(Emulator()).openai_client()
+    else:
+        import openai
+
+        client = openai.OpenAI(base_url=f"{url}/openai/v1", api_key="local", max_retries=0, timeout=600)
     content = openai_input(n)
     _baseline()
     _INSIDE[0] = 0.0
@@ -163,6 +172,13 @@ def child(kind: str, n: int, what: str, traced: bool) -> None:
             peak = tracemalloc.get_traced_memory()[1] - base + len(content) + len(output)
             print(json.dumps({"peak": peak, "input_bytes": len(content), "output_bytes": len(output)}))
             return
+    elif what == "loopback":
+        from served import served
+
+        with served() as server:
+            content, output, seconds = run_openai(n, url=server.url)
+        print(json.dumps({"seconds": seconds}))
+        return
     else:
         content, output, seconds = (run_openai if kind == "openai" else run_anthropic)(n)
     result = {"seconds": seconds, "inside": _INSIDE[0]}
@@ -174,10 +190,12 @@ def child(kind: str, n: int, what: str, traced: bool) -> None:
 def measure(kind: str, n: int, what: str) -> dict:
     """Seconds from an untraced run; peak memory from a second run under tracemalloc."""
     runs = []
-    for traced in (False, True):
+    for traced in (False,) if what == "loopback" else (False, True):
         proc = subprocess.run([sys.executable, __file__, "--child", kind, str(n), what, str(int(traced))],
                               capture_output=True, text=True, check=True)
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    if len(runs) == 1:
+        return runs[0]
     timed, traced_run = runs
     traced_run.pop("seconds", None)
     traced_run.pop("inside", None)
@@ -190,6 +208,8 @@ def main() -> None:
     parser.add_argument("--openai", type=int, default=50_000, help="OpenAI requests (default 50,000, the limit)")
     parser.add_argument("--anthropic", type=int, default=100_000,
                         help="Anthropic requests (default 100,000, the limit)")
+    parser.add_argument("--no-loopback", action="store_true",
+                        help="skip the OpenAI run against `pytest-batch serve` over loopback")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -207,7 +227,13 @@ def main() -> None:
               f"{emu['seconds'] / base['seconds']:.1f} | {emu['inside']:.2f} | {base['peak'] / mb:.0f} | "
               f"{emu['peak'] / mb:.0f} | {base['input_bytes'] / mb:.1f} | {base['output_bytes'] / mb:.1f} |",
               flush=True)
+        if kind == "openai" and not args.no_loopback:
+            served = measure(kind, n, "loopback")
+            print(f"| {kind} {n:,} requests, over loopback | {base['seconds']:.2f} | {served['seconds']:.2f} | "
+                  f"{served['seconds'] / base['seconds']:.1f} | — | {base['peak'] / mb:.0f} | — | "
+                  f"{base['input_bytes'] / mb:.1f} | {base['output_bytes'] / mb:.1f} |", flush=True)
 
 if __name__ == "__main__":
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
     main()

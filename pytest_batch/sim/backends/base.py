@@ -118,10 +118,10 @@ class BackendBase:
             with self.lock:
                 try:
                     return step()
-                except Pending as pending:
-                    needed = pending
-            with needed.record.lock:
-                needed.work()
+                except Pending as pending:  # keep what it names, not the exception: its traceback is a cycle
+                    record, work = pending.record, pending.work
+            with record.lock:
+                work()
 
     @staticmethod
     def busy(record: BatchRecord) -> bool:

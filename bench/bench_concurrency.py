@@ -10,7 +10,7 @@ free port of 127.0.0.1.
 - Small calls: the median of ``--small-calls`` calls of each kind, one client, nothing else
   running: ``batches.create`` of a one-row batch and ``retrieve`` of a completed one, through
   each provider's SDK, over loopback beside the same call in process (the SDK over the
-  emulator's transport).
+  emulator's transport), and the retrieve as raw HTTP/1.1 (the server's own share).
 - Under load: ``--clients`` clients, spread over ``--processes`` processes (so the clients'
   own SDK work does not queue on one interpreter's GIL and count as server latency), start
   together. Each takes a provider in turn (OpenAI, Anthropic, Gemini) and a batch of a seeded
@@ -18,8 +18,14 @@ free port of 127.0.0.1.
   text); it uploads or creates the batch, polls its status every ``--poll-every`` seconds
   until it ends (the server's lifecycle is ``--lifecycle``) and downloads the results.
   ``--async-clients`` of them are asyncio tasks with the async SDKs (one event loop per
-  process), the rest threads with the sync SDKs. Every call's latency is recorded; the table
-  gives p50/p95/p99/max per kind of call.
+  process), the rest threads with the sync SDKs. Every call's latency is recorded, as the
+  SDK call returns and on the wire (until the answer's headers arrive: the SDK's parsing of
+  a big answer, such as Gemini's inlined results, left out); the table gives p50/p95/p99/max
+  per kind of call, polls split into those of a running batch and the one that sees it end
+  (the server renders the batch's results in that one). A second table gives the server's
+  own timing of the same calls, with the CPU its thread spent and its wait for the
+  emulator's state lock, and the last line the CPU the server and the clients used: on a
+  machine with few cores the clients' SDK work competes with the server for them.
 - Results: every custom_id of every batch must come back exactly once, in its own batch, as
   a success; a plain-text request's simulated answer names its custom_id, so an answer that
   landed on another request's row is caught too. The bench counts lost, crossed, duplicated
@@ -31,14 +37,14 @@ Bounded: at most ``--timeout`` seconds; loopback only.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import io
 import json
 import multiprocessing
+import os
 import random
+import re
 import statistics
 import sys
-import threading
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -46,347 +52,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from load_clients import GEMINI, PROVIDERS, anthropic_input, client_process, openai_input  # noqa: E402
 from served import Server, control, served  # noqa: E402
 
-PROVIDERS = ("openai", "anthropic", "google")
-SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-          "required": ["name", "age"], "additionalProperties": False}
-PROMPT = "Hi there! My name is Alice and I'm 28 years old. I work as a software engineer. Request {custom_id}."
-OPENAI_MODEL, CLAUDE, GEMINI = "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash-lite"
-OPENAI_ENDED = ("completed", "failed", "expired", "cancelled")
-
-
-# ---------------------------------------------------------------------------- one batch's input
-
-def structured(index: int) -> bool:
-    """Even requests ask for the User schema (a synthetic answer), odd ones for plain text (an
-    answer that names its custom_id)."""
-    return index % 2 == 0
-
-
-def openai_input(custom_ids: list[str]) -> bytes:
-    lines = []
-    for index, custom_id in enumerate(custom_ids):
-        body: dict[str, Any] = {"model": OPENAI_MODEL,
-                                "messages": [{"role": "user", "content": PROMPT.format(custom_id=custom_id)}]}
-        if structured(index):
-            body["response_format"] = {"type": "json_schema",
-                                       "json_schema": {"name": "User", "strict": True, "schema": SCHEMA}}
-        lines.append(json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
-                                 "body": body}))
-    return ("\n".join(lines) + "\n").encode()
-
-
-def anthropic_input(custom_ids: list[str]) -> list[dict[str, Any]]:
-    requests = []
-    for index, custom_id in enumerate(custom_ids):
-        params: dict[str, Any] = {"model": CLAUDE, "max_tokens": 256,
-                                  "messages": [{"role": "user", "content": PROMPT.format(custom_id=custom_id)}]}
-        if structured(index):
-            params["output_config"] = {"format": {"type": "json_schema", "schema": SCHEMA}}
-        requests.append({"custom_id": custom_id, "params": params})
-    return requests
-
-
-def gemini_request(index: int, custom_id: str) -> dict[str, Any]:
-    request: dict[str, Any] = {"contents": [{"role": "user",
-                                             "parts": [{"text": PROMPT.format(custom_id=custom_id)}]}]}
-    if structured(index):
-        request["generationConfig"] = {"responseMimeType": "application/json", "responseJsonSchema": SCHEMA}
-    return request
-
-
-def gemini_input(custom_ids: list[str]) -> bytes:
-    return "".join(json.dumps({"key": custom_id, "request": gemini_request(index, custom_id)}) + "\n"
-                   for index, custom_id in enumerate(custom_ids)).encode()
-
-
-# ---------------------------------------------------------------------------- what came back
-
-class Client:
-    """One client's batch: its custom_ids, what it timed, and what came back."""
-
-    def __init__(self, number: int, provider: str, size: int, deadline: float, poll_every: float) -> None:
-        self.number, self.provider, self.deadline, self.poll_every = number, provider, deadline, poll_every
-        self.custom_ids = [f"c{number:03d}-r{index:04d}" for index in range(size)]
-        self.calls: list[tuple[str, float, float | None]] = []  # (kind, seconds, seconds on the wire)
-        self.answered: float | None = None  # the last call's time until its answer's headers arrived
-        self.rows: list[tuple[str, bool, str | None]] = []  # (custom_id, succeeded, plain text answer)
-        self.error: str | None = None
-
-    def timed(self, kind: str, started: float) -> None:
-        self.calls.append((kind, time.perf_counter() - started, None))
-
-    def polled(self, started: float, ended: bool) -> None:
-        """A status poll, timed as the SDK call returns and on the wire (until the answer's headers
-        arrived, the SDK's parsing of the answer left out); the poll that sees the batch end is the
-        one the server renders its results in."""
-        self.calls.append(("poll that sees it end" if ended else "poll, batch running",
-                           time.perf_counter() - started, self.answered))
-
-    def http(self, asynchronous: bool = False) -> Any:
-        """The httpx2 client the SDK sends through: its hooks time each call on the wire."""
-        import httpx2
-
-        def sent(request: Any) -> None:
-            request.extensions["bench_sent"] = time.perf_counter()
-
-        def arrived(response: Any) -> None:
-            self.answered = time.perf_counter() - response.request.extensions["bench_sent"]
-
-        if not asynchronous:
-            return httpx2.Client(event_hooks={"request": [sent], "response": [arrived]}, timeout=120)
-
-        async def sent_async(request: Any) -> None:
-            sent(request)
-
-        async def arrived_async(response: Any) -> None:
-            arrived(response)
-
-        return httpx2.AsyncClient(event_hooks={"request": [sent_async], "response": [arrived_async]}, timeout=120)
-
-    def polling(self) -> bool:
-        if time.time() > self.deadline:
-            raise TimeoutError(f"client {self.number}'s batch did not end before the bench's deadline")
-        return True
-
-    def report(self) -> dict[str, Any]:
-        own = set(self.custom_ids)
-        seen: dict[str, int] = {}
-        crossed = failed = 0
-        for custom_id, ok, text in self.rows:
-            seen[custom_id] = seen.get(custom_id, 0) + 1
-            if custom_id not in own or (text is not None and f"({custom_id})" not in text):
-                crossed += 1
-            elif not ok:
-                failed += 1
-        return {"provider": self.provider, "requests": len(self.custom_ids), "calls": self.calls,
-                "lost": sum(1 for custom_id in own if custom_id not in seen), "crossed": crossed,
-                "duplicated": sum(count - 1 for count in seen.values()), "failed": failed, "error": self.error}
-
-    def keep(self, custom_id: str, ok: bool, text: str | None) -> None:
-        """A result row: ``text`` is the answer's text when the request asked for plain text."""
-        self.rows.append((custom_id, ok, text))
-
-    def plain(self, custom_id: str) -> bool:
-        try:
-            return not structured(int(custom_id.rsplit("-r", 1)[1]))
-        except (IndexError, ValueError):
-            return False
-
-
-# ---------------------------------------------------------------------------- sync clients
-
-def run_sync(client: Client, urls: dict[str, str], start: threading.Barrier) -> None:
-    try:
-        {"openai": sync_openai, "anthropic": sync_anthropic, "google": sync_google}[client.provider](
-            client, urls[client.provider], start)
-    except Exception as exc:  # noqa: BLE001 - a bench reports what broke and goes on
-        client.error = f"{type(exc).__name__}: {exc}"[:300]
-
-
-def sync_openai(client: Client, url: str, start: threading.Barrier) -> None:
-    import openai
-
-    sdk = openai.OpenAI(base_url=url, api_key="local", max_retries=0, timeout=120, http_client=client.http())
-    content = openai_input(client.custom_ids)
-    start.wait()
-    t = time.perf_counter()
-    upload = sdk.files.create(file=("input.jsonl", content), purpose="batch")
-    client.timed("upload", t)
-    t = time.perf_counter()
-    batch = sdk.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
-    client.timed("create", t)
-    while batch.status not in OPENAI_ENDED and client.polling():
-        time.sleep(client.poll_every)
-        t = time.perf_counter()
-        batch = sdk.batches.retrieve(batch.id)
-        client.polled(t, batch.status in OPENAI_ENDED)
-    t = time.perf_counter()
-    for file_id in (batch.output_file_id, batch.error_file_id):
-        if file_id:
-            for line in sdk.files.content(file_id).text.splitlines():
-                openai_row(client, json.loads(line))
-    client.timed("download", t)
-
-
-def openai_row(client: Client, row: dict[str, Any]) -> None:
-    response = row.get("response") or {}
-    ok = response.get("status_code") == 200
-    text = response["body"]["choices"][0]["message"]["content"] if ok else None
-    client.keep(row["custom_id"], ok, text if client.plain(row["custom_id"]) else None)
-
-
-def sync_anthropic(client: Client, url: str, start: threading.Barrier) -> None:
-    import anthropic
-
-    sdk = anthropic.Anthropic(base_url=url, api_key="local", max_retries=0, timeout=120, http_client=client.http())
-    requests = anthropic_input(client.custom_ids)
-    start.wait()
-    t = time.perf_counter()
-    batch = sdk.messages.batches.create(requests=requests)
-    client.timed("create", t)
-    while batch.processing_status != "ended" and client.polling():
-        time.sleep(client.poll_every)
-        t = time.perf_counter()
-        batch = sdk.messages.batches.retrieve(batch.id)
-        client.polled(t, batch.processing_status == "ended")
-    t = time.perf_counter()
-    for row in sdk.messages.batches.results(batch.id):
-        anthropic_row(client, row)
-    client.timed("download", t)
-
-
-def anthropic_row(client: Client, row: Any) -> None:
-    ok = row.result.type == "succeeded"
-    text = row.result.message.content[0].text if ok and client.plain(row.custom_id) else None
-    client.keep(row.custom_id, ok, text)
-
-
-def sync_google(client: Client, url: str, start: threading.Barrier) -> None:
-    from google import genai
-
-    sdk = genai.Client(api_key="local", http_options={"base_url": url, "timeout": 120_000,
-                                                       "httpx_client": client.http()})
-    content = gemini_input(client.custom_ids)
-    start.wait()
-    t = time.perf_counter()
-    uploaded = sdk.files.upload(file=io.BytesIO(content), config={"mime_type": "jsonl"})
-    client.timed("upload", t)
-    t = time.perf_counter()
-    job = sdk.batches.create(model=GEMINI, src=uploaded.name)
-    client.timed("create", t)
-    while not job.done and client.polling():
-        time.sleep(client.poll_every)
-        t = time.perf_counter()
-        job = sdk.batches.get(name=job.name)
-        client.polled(t, bool(job.done))
-    t = time.perf_counter()
-    for line in sdk.files.download(file=job.dest.file_name).splitlines():
-        google_row(client, json.loads(line))
-    client.timed("download", t)
-
-
-def google_row(client: Client, row: dict[str, Any]) -> None:
-    response = row.get("response")
-    ok = response is not None and "error" not in row
-    text = response["candidates"][0]["content"]["parts"][0]["text"] if ok and client.plain(row["key"]) else None
-    client.keep(row["key"], ok, text)
-
-
-# ---------------------------------------------------------------------------- asyncio clients
-
-async def run_async(client: Client, urls: dict[str, str]) -> None:
-    try:
-        await {"openai": async_openai, "anthropic": async_anthropic, "google": async_google}[client.provider](
-            client, urls[client.provider])
-    except Exception as exc:  # noqa: BLE001
-        client.error = f"{type(exc).__name__}: {exc}"[:300]
-
-
-async def async_openai(client: Client, url: str) -> None:
-    import openai
-
-    sdk = openai.AsyncOpenAI(base_url=url, api_key="local", max_retries=0, timeout=120,
-                             http_client=client.http(asynchronous=True))
-    t = time.perf_counter()
-    upload = await sdk.files.create(file=("input.jsonl", openai_input(client.custom_ids)), purpose="batch")
-    client.timed("upload", t)
-    t = time.perf_counter()
-    batch = await sdk.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
-                                     completion_window="24h")
-    client.timed("create", t)
-    while batch.status not in OPENAI_ENDED and client.polling():
-        await asyncio.sleep(client.poll_every)
-        t = time.perf_counter()
-        batch = await sdk.batches.retrieve(batch.id)
-        client.polled(t, batch.status in OPENAI_ENDED)
-    t = time.perf_counter()
-    for file_id in (batch.output_file_id, batch.error_file_id):
-        if file_id:
-            for line in (await sdk.files.content(file_id)).text.splitlines():
-                openai_row(client, json.loads(line))
-    client.timed("download", t)
-
-
-async def async_anthropic(client: Client, url: str) -> None:
-    import anthropic
-
-    sdk = anthropic.AsyncAnthropic(base_url=url, api_key="local", max_retries=0, timeout=120,
-                                   http_client=client.http(asynchronous=True))
-    t = time.perf_counter()
-    batch = await sdk.messages.batches.create(requests=anthropic_input(client.custom_ids))
-    client.timed("create", t)
-    while batch.processing_status != "ended" and client.polling():
-        await asyncio.sleep(client.poll_every)
-        t = time.perf_counter()
-        batch = await sdk.messages.batches.retrieve(batch.id)
-        client.polled(t, batch.processing_status == "ended")
-    t = time.perf_counter()
-    async for row in await sdk.messages.batches.results(batch.id):
-        anthropic_row(client, row)
-    client.timed("download", t)
-
-
-async def async_google(client: Client, url: str) -> None:
-    """Inline requests: the results come back in the operation of the poll that sees it end."""
-    from google import genai
-
-    sdk = genai.Client(api_key="local", http_options={"base_url": url, "timeout": 120_000,
-                                                       "httpx_async_client": client.http(asynchronous=True)}).aio
-    src = [{"contents": gemini_request(index, custom_id)["contents"], "metadata": {"key": custom_id},
-            **({"config": {"response_mime_type": "application/json", "response_json_schema": SCHEMA}}
-               if structured(index) else {})}
-           for index, custom_id in enumerate(client.custom_ids)]
-    t = time.perf_counter()
-    job = await sdk.batches.create(model=GEMINI, src=src)
-    client.timed("create", t)
-    while not job.done and client.polling():
-        await asyncio.sleep(client.poll_every)
-        t = time.perf_counter()
-        job = await sdk.batches.get(name=job.name)
-        client.polled(t, bool(job.done))
-    for item in job.dest.inlined_responses:
-        key = item.metadata["key"]
-        ok = item.response is not None and item.error is None
-        client.keep(key, ok, item.response.text if ok and client.plain(key) else None)
-
-
-# ---------------------------------------------------------------------------- one client process
-
-def client_process(specs: list[dict[str, Any]], urls: dict[str, str], go: Any, out: Any) -> None:
-    """Run this process's clients (threads and one event loop) and put their reports on ``out``."""
-    threads = [Client(**spec["client"]) for spec in specs if not spec["async"]]
-    tasks = [Client(**spec["client"]) for spec in specs if spec["async"]]
-    start = threading.Barrier(len(threads) + (1 if tasks else 0))
-
-    async def loop() -> None:
-        start.wait()
-        await asyncio.gather(*(run_async(client, urls) for client in tasks))
-
-    import anthropic  # noqa: F401 - the SDKs' imports stay out of the measured calls
-    import openai  # noqa: F401
-    from google import genai  # noqa: F401
-
-    workers = [threading.Thread(target=run_sync, args=(client, urls, start)) for client in threads]
-    if tasks:
-        workers.append(threading.Thread(target=asyncio.run, args=(loop(),)))
-    go.wait()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    out.put([client.report() for client in threads + tasks])
-
-
-# ---------------------------------------------------------------------------- the bench
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
-def under_load(server: Server, args: argparse.Namespace) -> int:
+def under_load(server: Server, args: argparse.Namespace) -> tuple[int, tuple[float, float]]:
+    """Run the clients and print what they timed; the exit code, and when the load ran (time.time())."""
     url = server.url
     urls = {"openai": f"{url}/openai/v1", "anthropic": f"{url}/anthropic", "google": f"{url}/google"}
     rng = random.Random(args.seed)
@@ -404,12 +80,16 @@ def under_load(server: Server, args: argparse.Namespace) -> int:
         process.start()
     time.sleep(3)  # the client processes import the SDKs before the start
     cpu_before = server.cpu_seconds()
+    window = [time.time(), 0.0]
     started = time.perf_counter()
     go.set()
-    reports = []
+    reports, clients_cpu = [], 0.0
     for _ in processes:
-        reports.extend(out.get(timeout=args.timeout + 60))
+        process_reports, process_cpu = out.get(timeout=args.timeout + 60)
+        reports.extend(process_reports)
+        clients_cpu += process_cpu
     wall = time.perf_counter() - started
+    window[1] = time.time()
     cpu_after = server.cpu_seconds()
     for process in processes:
         process.join()
@@ -444,11 +124,44 @@ def under_load(server: Server, args: argparse.Namespace) -> int:
     print(f"\n{len(reports)} batches, {requests:,} requests in {wall:.1f} s: lost {totals['lost']}, "
           f"crossed {totals['crossed']}, duplicated {totals['duplicated']}, failed {totals['failed']}, "
           f"clients that broke {len(errors)}")
-    if cpu_before is not None and cpu_after is not None:
-        print(f"The server used {cpu_after - cpu_before:.1f} s of CPU in those {wall:.1f} s.")
+    server_cpu = "" if cpu_before is None or cpu_after is None else f"the server {cpu_after - cpu_before:.1f} s, "
+    print(f"CPU used in those {wall:.1f} s: {server_cpu}the client processes {clients_cpu:.1f} s "
+          f"({os.cpu_count()} cores).")
     for error in errors[:10]:
         print(f"  {error}")
-    return 1 if errors or any(totals.values()) else 0
+    return (1 if errors or any(totals.values()) else 0), (window[0], window[1])
+
+
+#: what the server's own timings call each request: (kind, method, path pattern)
+SERVER_KINDS = [
+    ("poll", "GET", re.compile(r"^/(openai/v1|anthropic/v1/messages|google/v1(beta)?)/batches/[^/:]+$")),
+    ("upload", "POST", re.compile(r"^/(openai/v1/files|google/upload/v1(beta)?/files)$")),
+    ("create", "POST", re.compile(r"^/(openai/v1|anthropic/v1/messages)/batches$|:batchGenerateContent$")),
+    ("download", "GET", re.compile(r"/content$|/results$|:download$")),
+]
+
+
+def in_the_server(timings: Path, window: tuple[float, float]) -> None:
+    """The server's own share of each kind of call made under load (see bench/served.py)."""
+    kinds: dict[str, list[tuple[float, float, float]]] = {}
+    for method, path, when, seconds, cpu, lock_wait in json.loads(timings.read_text()):
+        if window[0] <= when <= window[1]:
+            kind = next((name for name, verb, pattern in SERVER_KINDS if verb == method and pattern.search(path)),
+                        None)
+            if kind is not None:
+                kinds.setdefault(kind, []).append((seconds, cpu, lock_wait))
+    print("\nThe same calls timed inside the server, from its reading the request to its writing the answer; "
+          "of that, the CPU time of the thread that answered, and its wait for the emulator's state lock:\n")
+    print("| call | count | p50 ms | p95 ms | p99 ms | max ms | CPU p99 ms | CPU max ms | lock wait p99 ms "
+          "| lock wait max ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for kind, _, _ in SERVER_KINDS:
+        rows = kinds.get(kind)
+        if rows:
+            walls, cpus, waits = ([row[i] for row in rows] for i in range(3))
+            cells = [f"{percentile(values, q) * 1000:.1f}" for values, quantiles in
+                     ((walls, (.5, .95, .99, 1)), (cpus, (.99, 1)), (waits, (.99, 1))) for q in quantiles]
+            print(f"| {kind} | {len(rows)} | {' | '.join(cells)} |")
 
 
 def small_calls(server: Server, count: int) -> None:
@@ -541,14 +254,18 @@ def main() -> int:
     args = parser.parse_args()
     if not 0 <= args.async_clients <= args.clients or args.processes < 1:
         parser.error("need 0 <= --async-clients <= --clients and --processes >= 1")
-    with served(seed=args.seed) as server:
-        if args.small_calls:
-            small_calls(server, args.small_calls)
-        if not args.clients:
-            return 0
-        control(server.url, "reset")
-        control(server.url, "lifecycle", {"spec": args.lifecycle})
-        return under_load(server, args)
+    with tempfile.TemporaryDirectory() as scratch:
+        timings = Path(scratch) / "server-timings.json"
+        with served(seed=args.seed, timings=timings) as server:
+            if args.small_calls:
+                small_calls(server, args.small_calls)
+            if not args.clients:
+                return 0
+            control(server.url, "reset")
+            control(server.url, "lifecycle", {"spec": args.lifecycle})
+            code, window = under_load(server, args)
+        in_the_server(timings, window)
+    return code
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@
 A subprocess, not a thread of the bench: the clients' own work (the SDKs building requests and
 parsing answers) then runs on another interpreter and never waits for the server's GIL, nor
 the server for theirs, so what the clients time is the server as a user runs it.
+
+With ``timings``, the server also times each call it answers, from the moment its request
+line and headers are read until the answer is written (its own share of a call's latency:
+no client, no network), with the CPU time its thread spent and the time it waited for the
+emulator's state lock, and writes them to that file when it stops.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,11 +43,12 @@ class Server:
 
 
 @contextlib.contextmanager
-def served(lifecycle: str = "immediate", seed: int = 0) -> Iterator[Server]:
+def served(lifecycle: str = "immediate", seed: int = 0, timings: Path | None = None) -> Iterator[Server]:
     """The running server while the ``with`` block runs."""
-    process = subprocess.Popen([sys.executable, "-m", "pytest_batch.cli", "serve", "--port", "0", "--lifecycle",
-                                lifecycle, "--seed", str(seed), "--no-seed-answers"],
-                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    serve = ["serve", "--port", "0", "--lifecycle", lifecycle, "--seed", str(seed), "--no-seed-answers"]
+    command = ([sys.executable, __file__, str(timings), *serve] if timings is not None
+               else [sys.executable, "-m", "pytest_batch.cli", *serve])
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         url = None
         for line in process.stdout:  # type: ignore[union-attr]
@@ -53,7 +62,7 @@ def served(lifecycle: str = "immediate", seed: int = 0) -> Iterator[Server]:
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -65,3 +74,64 @@ def control(url: str, action: str, body: dict | None = None) -> None:
                                      headers={"content-type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
+
+
+class _TimedLock:
+    """The emulator's state lock, counting how long each thread waits for it."""
+
+    def __init__(self, lock: Any, waited: threading.local) -> None:
+        self._lock, self._waited = lock, waited
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        started = time.perf_counter()
+        acquired = self._lock.acquire(blocking, timeout)
+        self._waited.seconds = getattr(self._waited, "seconds", 0.0) + time.perf_counter() - started
+        return acquired
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _timed_serve(timings: Path, argv: list[str]) -> int:
+    """``pytest-batch serve`` whose handler times every call: (method, path, when, seconds, CPU
+    seconds of its thread, seconds waited for the state lock)."""
+    sys.path.insert(0, str(ROOT))
+    from pytest_batch.cli import main
+    from pytest_batch.sim import core, server
+
+    calls: list[tuple[str, str, float, float, float, float]] = []
+    waited = threading.local()
+    dispatch = server._Handler._dispatch
+    make = core.Emulator.__init__
+
+    def made(self: Any, *args: Any, **kwargs: Any) -> None:
+        make(self, *args, **kwargs)
+        self.lock = _TimedLock(self.lock, waited)
+
+    def timed(self: Any) -> None:
+        waited.seconds = 0.0
+        when, started, cpu = time.time(), time.perf_counter(), time.thread_time()
+        try:
+            dispatch(self)
+        finally:
+            calls.append((self.command, self.path.split("?", 1)[0], when, time.perf_counter() - started,
+                          time.thread_time() - cpu, waited.seconds))
+
+    core.Emulator.__init__ = made
+
+    for name in ("do_GET", "do_POST", "do_PUT", "do_DELETE", "do_PATCH", "do_HEAD"):
+        setattr(server._Handler, name, timed)
+    try:
+        return main(argv)
+    finally:
+        timings.write_text(json.dumps(calls))
+
+
+if __name__ == "__main__":
+    sys.exit(_timed_serve(Path(sys.argv[1]), sys.argv[2:]))

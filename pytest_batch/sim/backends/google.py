@@ -347,11 +347,13 @@ class GoogleBackend(BackendBase):
         return record
 
     def get_batch(self, name: str) -> dict[str, Any]:
-        with self.lock:
-            self.record(name).reads += 1
+        unread = [True]  # the read counts once, however often the step runs again
 
         def step() -> dict[str, Any]:
             record = self.record(name)
+            if unread[0]:
+                record.reads += 1
+                unread[0] = False
             self._step(record)
             return self._operation(record)
 

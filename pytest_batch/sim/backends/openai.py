@@ -189,12 +189,14 @@ class OpenAIBackend(BackendBase):
         return self.batches[batch_id]
 
     def retrieve_batch(self, batch_id: str, *, count_read: bool = True) -> dict[str, Any]:
-        if count_read:
-            with self.lock:
-                self.record(batch_id).reads += 1
+        unread = [count_read]  # the read counts once, however often the step runs again
 
         def step() -> dict[str, Any]:
-            self._step(self.record(batch_id))
+            record = self.record(batch_id)
+            if unread[0]:
+                record.reads += 1
+                unread[0] = False
+            self._step(record)
             return _batch_view(self.batch_json[batch_id])
 
         return self.locked(step)

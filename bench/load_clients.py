@@ -3,7 +3,10 @@
 A client uploads or creates its batch, polls it until it ends and downloads the results,
 timing every call; ``Client.report`` says what came back: lost, crossed, duplicated and
 failed results. ``client_process`` runs one process's share of the clients, threads with
-the sync SDKs and asyncio tasks with the async ones.
+the sync SDKs and asyncio tasks with the async ones. A client's input is built before the
+start, and results are downloaded as raw JSONL (the SDKs' streaming responses) and read
+with json.loads: on a machine with few cores, the clients' own work competes with the
+server for them, so they do no more than a pipeline must.
 """
 
 from __future__ import annotations
@@ -76,6 +79,9 @@ class Client:
     def __init__(self, number: int, provider: str, size: int, deadline: float, poll_every: float) -> None:
         self.number, self.provider, self.deadline, self.poll_every = number, provider, deadline, poll_every
         self.custom_ids = [f"c{number:03d}-r{index:04d}" for index in range(size)]
+        #: the batch's input, built before the start: an upload's bytes, or Anthropic's requests
+        self.input: Any = {"openai": openai_input, "anthropic": anthropic_input,
+                           "google": gemini_input}[provider](self.custom_ids)
         self.calls: list[tuple[str, float, float | None]] = []  # (kind, seconds, seconds on the wire)
         self.answered: float | None = None  # the last call's time until its answer's headers arrived
         self.rows: list[tuple[str, bool, str | None]] = []  # (custom_id, succeeded, plain text answer)
@@ -156,10 +162,9 @@ def sync_openai(client: Client, url: str, start: threading.Barrier) -> None:
     import openai
 
     sdk = openai.OpenAI(base_url=url, api_key="local", max_retries=0, timeout=120, http_client=client.http())
-    content = openai_input(client.custom_ids)
     start.wait()
     t = time.perf_counter()
-    upload = sdk.files.create(file=("input.jsonl", content), purpose="batch")
+    upload = sdk.files.create(file=("input.jsonl", client.input), purpose="batch")
     client.timed("upload", t)
     t = time.perf_counter()
     batch = sdk.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
@@ -172,7 +177,7 @@ def sync_openai(client: Client, url: str, start: threading.Barrier) -> None:
     t = time.perf_counter()
     for file_id in (batch.output_file_id, batch.error_file_id):
         if file_id:
-            for line in sdk.files.content(file_id).text.splitlines():
+            for line in sdk.files.content(file_id).content.splitlines():
                 openai_row(client, json.loads(line))
     client.timed("download", t)
 
@@ -188,10 +193,9 @@ def sync_anthropic(client: Client, url: str, start: threading.Barrier) -> None:
     import anthropic
 
     sdk = anthropic.Anthropic(base_url=url, api_key="local", max_retries=0, timeout=120, http_client=client.http())
-    requests = anthropic_input(client.custom_ids)
     start.wait()
     t = time.perf_counter()
-    batch = sdk.messages.batches.create(requests=requests)
+    batch = sdk.messages.batches.create(requests=client.input)
     client.timed("create", t)
     while batch.processing_status != "ended" and client.polling():
         time.sleep(client.poll_every)
@@ -199,15 +203,18 @@ def sync_anthropic(client: Client, url: str, start: threading.Barrier) -> None:
         batch = sdk.messages.batches.retrieve(batch.id)
         client.polled(t, batch.processing_status == "ended")
     t = time.perf_counter()
-    for row in sdk.messages.batches.results(batch.id):
-        anthropic_row(client, row)
+    with sdk.messages.batches.with_streaming_response.results(batch.id) as response:
+        content = response.read()
+    for line in content.splitlines():
+        anthropic_row(client, json.loads(line))
     client.timed("download", t)
 
 
-def anthropic_row(client: Client, row: Any) -> None:
-    ok = row.result.type == "succeeded"
-    text = row.result.message.content[0].text if ok and client.plain(row.custom_id) else None
-    client.keep(row.custom_id, ok, text)
+def anthropic_row(client: Client, row: dict[str, Any]) -> None:
+    result = row["result"]
+    ok = result["type"] == "succeeded"
+    text = result["message"]["content"][0]["text"] if ok and client.plain(row["custom_id"]) else None
+    client.keep(row["custom_id"], ok, text)
 
 
 def sync_google(client: Client, url: str, start: threading.Barrier) -> None:
@@ -215,10 +222,9 @@ def sync_google(client: Client, url: str, start: threading.Barrier) -> None:
 
     sdk = genai.Client(api_key="local", http_options={"base_url": url, "timeout": 120_000,
                                                        "httpx_client": client.http()})
-    content = gemini_input(client.custom_ids)
     start.wait()
     t = time.perf_counter()
-    uploaded = sdk.files.upload(file=io.BytesIO(content), config={"mime_type": "jsonl"})
+    uploaded = sdk.files.upload(file=io.BytesIO(client.input), config={"mime_type": "jsonl"})
     client.timed("upload", t)
     t = time.perf_counter()
     job = sdk.batches.create(model=GEMINI, src=uploaded.name)
@@ -257,7 +263,7 @@ async def async_openai(client: Client, url: str) -> None:
     sdk = openai.AsyncOpenAI(base_url=url, api_key="local", max_retries=0, timeout=120,
                              http_client=client.http(asynchronous=True))
     t = time.perf_counter()
-    upload = await sdk.files.create(file=("input.jsonl", openai_input(client.custom_ids)), purpose="batch")
+    upload = await sdk.files.create(file=("input.jsonl", client.input), purpose="batch")
     client.timed("upload", t)
     t = time.perf_counter()
     batch = await sdk.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
@@ -271,7 +277,7 @@ async def async_openai(client: Client, url: str) -> None:
     t = time.perf_counter()
     for file_id in (batch.output_file_id, batch.error_file_id):
         if file_id:
-            for line in (await sdk.files.content(file_id)).text.splitlines():
+            for line in (await sdk.files.content(file_id)).content.splitlines():
                 openai_row(client, json.loads(line))
     client.timed("download", t)
 
@@ -282,7 +288,7 @@ async def async_anthropic(client: Client, url: str) -> None:
     sdk = anthropic.AsyncAnthropic(base_url=url, api_key="local", max_retries=0, timeout=120,
                                    http_client=client.http(asynchronous=True))
     t = time.perf_counter()
-    batch = await sdk.messages.batches.create(requests=anthropic_input(client.custom_ids))
+    batch = await sdk.messages.batches.create(requests=client.input)
     client.timed("create", t)
     while batch.processing_status != "ended" and client.polling():
         await asyncio.sleep(client.poll_every)
@@ -290,36 +296,58 @@ async def async_anthropic(client: Client, url: str) -> None:
         batch = await sdk.messages.batches.retrieve(batch.id)
         client.polled(t, batch.processing_status == "ended")
     t = time.perf_counter()
-    async for row in await sdk.messages.batches.results(batch.id):
-        anthropic_row(client, row)
+    async with sdk.messages.batches.with_streaming_response.results(batch.id) as response:
+        content = await response.read()
+    for line in content.splitlines():
+        anthropic_row(client, json.loads(line))
     client.timed("download", t)
 
 
 async def async_google(client: Client, url: str) -> None:
-    """Inline requests: the results come back in the operation of the poll that sees it end."""
     from google import genai
 
     sdk = genai.Client(api_key="local", http_options={"base_url": url, "timeout": 120_000,
                                                        "httpx_async_client": client.http(asynchronous=True)}).aio
-    src = [{"contents": gemini_request(index, custom_id)["contents"], "metadata": {"key": custom_id},
-            **({"config": {"response_mime_type": "application/json", "response_json_schema": SCHEMA}}
-               if structured(index) else {})}
-           for index, custom_id in enumerate(client.custom_ids)]
     t = time.perf_counter()
-    job = await sdk.batches.create(model=GEMINI, src=src)
+    uploaded = await sdk.files.upload(file=io.BytesIO(client.input), config={"mime_type": "jsonl"})
+    client.timed("upload", t)
+    t = time.perf_counter()
+    job = await sdk.batches.create(model=GEMINI, src=uploaded.name)
     client.timed("create", t)
     while not job.done and client.polling():
         await asyncio.sleep(client.poll_every)
         t = time.perf_counter()
         job = await sdk.batches.get(name=job.name)
         client.polled(t, bool(job.done))
-    for item in job.dest.inlined_responses:
-        key = item.metadata["key"]
-        ok = item.response is not None and item.error is None
-        client.keep(key, ok, item.response.text if ok and client.plain(key) else None)
+    t = time.perf_counter()
+    for line in (await sdk.files.download(file=job.dest.file_name)).splitlines():
+        google_row(client, json.loads(line))
+    client.timed("download", t)
 
 
 # ---------------------------------------------------------------------------- one client process
+
+def warm_up(urls: dict[str, str]) -> None:
+    """Import the SDKs, and let them load what they load on first use (resource modules, models
+    built lazily), with one tiny batch per SDK before the start: that is not what the bench
+    measures, and it would compete with the server for the cores."""
+    import anthropic
+    import openai
+    from google import genai
+
+    sdk = openai.OpenAI(base_url=urls["openai"], api_key="local")
+    upload = sdk.files.create(file=("warm.jsonl", openai_input(["warm"])), purpose="batch")
+    sdk.batches.retrieve(sdk.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                            completion_window="24h").id)
+    claude = anthropic.Anthropic(base_url=urls["anthropic"], api_key="local")
+    claude.messages.batches.retrieve(claude.messages.batches.create(requests=anthropic_input(["warm"])).id)
+    gemini = genai.Client(api_key="local", http_options={"base_url": urls["google"]})
+    uploaded = gemini.files.upload(file=io.BytesIO(gemini_input(["warm"])), config={"mime_type": "jsonl"})
+    gemini.batches.get(name=gemini.batches.create(model=GEMINI, src=uploaded.name).name)
+    openai.AsyncOpenAI(base_url=urls["openai"], api_key="local").batches  # noqa: B018 - imports the resource
+    anthropic.AsyncAnthropic(base_url=urls["anthropic"], api_key="local").messages.batches  # noqa: B018
+    gemini.aio.files, gemini.aio.batches  # noqa: B018
+
 
 def client_process(specs: list[dict[str, Any]], urls: dict[str, str], go: Any, out: Any) -> None:
     """Run this process's clients (threads and one event loop) and put their reports on ``out``."""
@@ -331,10 +359,7 @@ def client_process(specs: list[dict[str, Any]], urls: dict[str, str], go: Any, o
         start.wait()
         await asyncio.gather(*(run_async(client, urls) for client in tasks))
 
-    import anthropic  # noqa: F401 - the SDKs' imports stay out of the measured calls
-    import openai  # noqa: F401
-    from google import genai  # noqa: F401
-
+    warm_up(urls)
     workers = [threading.Thread(target=run_sync, args=(client, urls, start)) for client in threads]
     if tasks:
         workers.append(threading.Thread(target=asyncio.run, args=(loop(),)))

@@ -20,7 +20,7 @@ free port of 127.0.0.1.
   ``--async-clients`` of them are asyncio tasks with the async SDKs (one event loop per
   process), the rest threads with the sync SDKs. Every call's latency is recorded, as the
   SDK call returns and on the wire (until the answer's headers arrive: the SDK's parsing of
-  a big answer, such as Gemini's inlined results, left out); the table gives p50/p95/p99/max
+  the answer left out); the table gives p50/p95/p99/max
   per kind of call, polls split into those of a running batch and the one that sees it end
   (the server renders the batch's results in that one). A second table gives the server's
   own timing of the same calls, with the CPU its thread spent and its wait for the

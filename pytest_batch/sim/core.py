@@ -89,6 +89,9 @@ class Emulator:
         self.responder.load(source)
 
     def respond_with(self, fn: ResponderFn) -> None:
+        """Answer requests with ``fn(item)`` (an Answer, a value, or None to pass). When the server
+        answers several clients at once, ``fn`` may run on several threads at once: one batch per
+        thread, that batch's requests in order."""
         self.responder.add(fn)
 
     def set_lifecycle(self, spec: str | Lifecycle, *, batch_id: str | None = None, next_batch: bool = False) -> None:

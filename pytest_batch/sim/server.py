@@ -163,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("content-length", str(len(response.body)))  # type: ignore[arg-type]
         if self.close_connection:
             self.send_header("connection", "close")
-        if whole:  # headers and a small body in one write: one system call, one packet
+        if whole:  # headers and a small body in one write (http.server buffers the headers until flushed)
             self._headers_buffer.append(b"\r\n" + response.body)  # type: ignore[attr-defined,operator]
             self.flush_headers()
             return

@@ -1,5 +1,5 @@
 import sys
 
-from .main import main
+from .main import console_main
 
-sys.exit(main())
+sys.exit(console_main())

@@ -106,11 +106,15 @@ class GoogleProvider(Provider):
         config.update(options.get("params") or {})
 
         def line(custom_id: str, messages: list[Message]) -> dict[str, Any]:
-            system, chat = split_system(messages)
-            request: dict[str, Any] = {"contents": [{"role": "model" if m["role"] == "assistant" else "user",
-                                                     "parts": [{"text": m["content"]}]} for m in chat]}
-            if system:
-                request["systemInstruction"] = {"parts": [{"text": system}]}
+            request: dict[str, Any]
+            if len(messages) == 1 and messages[0]["role"] == "user":  # the common case, without the general walk
+                request = {"contents": [{"role": "user", "parts": [{"text": messages[0]["content"]}]}]}
+            else:
+                system, chat = split_system(messages)
+                request = {"contents": [{"role": "model" if m["role"] == "assistant" else "user",
+                                         "parts": [{"text": m["content"]}]} for m in chat]}
+                if system:
+                    request["systemInstruction"] = {"parts": [{"text": system}]}
             if config:
                 request["generationConfig"] = config  # the same for every line: shared, like the schema
             return {"key": custom_id, "request": request}

@@ -254,6 +254,11 @@ def _render(report: ExtractionReport, header: str, *, worst_fields: bool = False
     if len(differing) > _MAX_DETAILS:
         lines.append(f"... and {len(differing) - _MAX_DETAILS} more items with differing fields (see the "
                      "exception's .report)")
+    made_up = [item.custom_id for item in differing if _is_synthetic(report.provider, item.custom_id)]
+    if made_up:
+        lines.append(f"synthetic answers: {', '.join(made_up)}: the emulator made these up (no expectation matched "
+                     "their prompts), so they cannot match your data; give them answers with batch_sim.expect(...) "
+                     "or @pytest.mark.batch(responses=...)")
     missing = [item.custom_id for item in failures if item.verdict == _MISSING]
     unexpected = [item.custom_id for item in failures if item.verdict == _EXTRA]
     if missing:
@@ -293,6 +298,22 @@ def _clip(text: str, width: int) -> str:
 #: who hears of each ``assert_extractions`` report: the innermost only (the pytest plugin
 #: counts field accuracy per test; a pytester run inside a test has its own).
 _OBSERVERS: list[Callable[[ExtractionReport], None]] = []
+#: who can tell whether a (provider, custom_id) was answered with made-up values (the plugin, in simulate)
+_SYNTHETIC: list[Callable[[str | None, str], bool]] = []
+
+
+@contextlib.contextmanager
+def explaining_synthetic(is_synthetic: Callable[[str | None, str], bool]) -> Iterator[None]:
+    """While inside, failure messages say which differing items the emulator answered with made-up values."""
+    _SYNTHETIC.append(is_synthetic)
+    try:
+        yield
+    finally:
+        _SYNTHETIC.remove(is_synthetic)
+
+
+def _is_synthetic(provider: str | None, custom_id: str) -> bool:
+    return bool(_SYNTHETIC) and _SYNTHETIC[-1](provider, custom_id)
 
 
 @contextlib.contextmanager

@@ -10,8 +10,9 @@ so loading the plugin costs almost nothing and needs no API key.
 
 from __future__ import annotations
 
-import sys
+import contextlib
 import inspect
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -330,10 +331,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    from ..assertions import observe_extractions  # stdlib only: cheap
+    from ..assertions import explaining_synthetic, observe_extractions  # stdlib only: cheap
 
     reports: list[Any] = []
-    with observe_extractions(reports.append):
+    emulator = getattr(item.stash.get(_ENVIRONMENT, None), "emulator", None)  # simulate only
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(observe_extractions(reports.append))
+        if emulator is not None:
+            stack.enter_context(explaining_synthetic(
+                lambda provider, custom_id: (provider, custom_id) in emulator.responder.synthetic))
         try:
             return (yield)
         finally:

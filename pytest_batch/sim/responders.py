@@ -174,6 +174,9 @@ class Responder:
         #: the last schema and its compiled generator, as one value: batches are answered on
         #: several threads at once, and a reader must never pair one schema with another's generator
         self._compiled: tuple[dict[str, Any], Generator] | None = None
+        #: (provider, custom_id) of every request answered with made-up values (no expectation or
+        #: callable answered it): what an assertion's failure message can point out
+        self.synthetic: set[tuple[str, str]] = set()
 
     def expect(self, response: Any = None, **where: Any) -> Expectation:
         """Add one expectation: ``expect({"name": "Alice", "age": 28}, match="Alice")``."""
@@ -195,6 +198,7 @@ class Responder:
     def reset(self) -> None:
         self.expectations.clear()
         self.callables.clear()
+        self.synthetic.clear()
 
     def __call__(self, item: BatchItem) -> Answer:
         for expectation in self.expectations:
@@ -204,6 +208,7 @@ class Responder:
             result = fn(item)
             if result is not None:
                 return result if isinstance(result, Answer) else Answer(result)
+        self.synthetic.add((item.provider, item.custom_id))
         if item.schema is not None:
             return self._synthetic(item)
         return Answer(f"Simulated answer {item.index + 1} ({item.custom_id}) from pytest-batch.")

@@ -16,10 +16,17 @@ from tests.cli.conftest import clean_env, submit_direct
 OPENAI = "openai/gpt-4o-mini"
 
 
+def _as_a_terminal_starts_it() -> None:
+    """In the child, before exec: Ctrl+C at its default and unblocked, whatever the test worker
+    inherited (a process started with SIGINT ignored or blocked would never see it)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _pytest_batch(*args: str, cwd, **kwargs) -> subprocess.Popen:
     env = clean_env(XDG_CONFIG_HOME=str(cwd / ".config"))
     return subprocess.Popen([sys.executable, "-m", "pytest_batch.cli", *args], cwd=cwd, env=env, text=True,
-                            stderr=subprocess.PIPE, **kwargs)
+                            stderr=subprocess.PIPE, preexec_fn=_as_a_terminal_starts_it, **kwargs)
 
 
 def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
@@ -48,7 +55,14 @@ def test_ctrl_c_during_status_wait_is_one_line_and_exit_130(tmp_path, emulator_s
         else:
             pytest.fail("the CLI never started polling")
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        try:
+            out, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+            pytest.fail(f"the CLI did not stop on SIGINT; the worker's SIGINT handler "
+                        f"{signal.getsignal(signal.SIGINT)!r}, blocked {signal.pthread_sigmask(signal.SIG_BLOCK, [])}; "
+                        f"stderr: {err[-2000:]}")
     finally:
         if process.poll() is None:
             process.kill()

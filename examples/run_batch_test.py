@@ -31,8 +31,8 @@ except ImportError:  # running from a clone without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pytest_batch.cli.output import error_line, unreachable
+from pytest_batch.endpoints import BASE_URL_ENV
 from pytest_batch.cli.target import (
-    BASE_URL_VARS,
     CLIError,
     api_key,
     parse_model,
@@ -46,7 +46,7 @@ def create(model: str, *, simulate: bool | None, state_dir: str | None, base_url
     from pytest_batch.seed import SEED_PROMPTS, User
 
     provider, _ = parse_model(model)
-    configured_url = base_url or os.environ.get(BASE_URL_VARS[provider])
+    configured_url = base_url or os.environ.get(BASE_URL_ENV[provider])
     if not simulate and not configured_url and api_key(provider) is None:
         print(f"No API key for {provider}: using the offline emulator (pass a key for the live API).")
         simulate = True

@@ -30,13 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..endpoints import AZURE_HOST_SUFFIXES, DEFAULT_HOSTS
+from ..endpoints import AZURE_HOST_SUFFIXES, DEFAULT_HOSTS, LOOPBACK_HOSTS
 from ..secrets import KEY_PATTERNS, env_secrets, find_key_shapes, redact_bytes, redact_key_shapes
 
 REDACTED = "REDACTED"
 
-#: the hosts each SDK calls by default (wire-formats.md 0.1, "Base URL overrides").
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 
 # wire-formats.md E: what carries a credential or identifies an account.
 SECRET_REQUEST_HEADERS = frozenset({

@@ -319,9 +319,9 @@ def unreachable(exc: BaseException, target: Any) -> CLIError | None:
     if target.mode == "server":
         advice = "is `pytest-batch serve` running there? check --base-url"
     elif target.describe() != "live API":  # a key and an SDK base-URL variable
-        from .target import BASE_URL_VARS
+        from ..endpoints import BASE_URL_ENV
 
-        advice = f"is a server running there? check {BASE_URL_VARS[target.provider]}"
+        advice = f"is a server running there? check {BASE_URL_ENV[target.provider]}"
     else:
         advice = "check your network, or pass --simulate to work offline"
     return CLIError(f"cannot reach the {target.provider} API at {target.url} ({reason}); {advice}")

@@ -15,8 +15,6 @@ from urllib.parse import urlsplit
 
 from ..endpoints import API_KEY_ENV, BASE_URL_ENV, NEEDS_BASE_URL, PROVIDERS, provider_of_host
 
-KEY_VARS = API_KEY_ENV
-BASE_URL_VARS = BASE_URL_ENV
 
 #: what each provider's base URL looks like on ``pytest-batch serve`` (below its root URL; Azure's
 #: is the emulated resource's endpoint, its v1 API at AZURE_V1_SUFFIX).
@@ -188,22 +186,22 @@ class Target:
             return None
         if self.mode == "server":
             return self.base_url
-        return os.environ.get(BASE_URL_VARS[self.provider]) or LIVE_BASE_URLS.get(self.provider)
+        return os.environ.get(BASE_URL_ENV[self.provider]) or LIVE_BASE_URLS.get(self.provider)
 
     def describe(self) -> str:
         if self.mode == "simulate":
             return f"simulated ({self.state_file})"
         if self.mode == "server":
             return f"server {self.base_url}"
-        env_url = os.environ.get(BASE_URL_VARS[self.provider])
+        env_url = os.environ.get(BASE_URL_ENV[self.provider])
         host = urlsplit(env_url).netloc if env_url else None
         if host and not _is_live_host(env_url):  # a key and a base URL: not the live API
-            return f"{host} from {BASE_URL_VARS[self.provider]}"
+            return f"{host} from {BASE_URL_ENV[self.provider]}"
         return "live API"
 
 
 def api_key(provider: str) -> str | None:
-    for var in KEY_VARS[provider]:
+    for var in API_KEY_ENV[provider]:
         value = os.environ.get(var)
         if value:
             return value
@@ -267,15 +265,15 @@ def resolve_target(provider: str, *, simulate: bool | None = None, base_url: str
         return Target(provider, "server", base_url=provider_base_url(provider, base_url))
     if simulate_requested(simulate):
         return Target(provider, "simulate", state_file=state_path(state_dir))
-    env_url = os.environ.get(BASE_URL_VARS[provider])
+    env_url = os.environ.get(BASE_URL_ENV[provider])
     if env_url and not api_key(provider) and not _is_live_host(env_url):
         # the exports `pytest-batch serve` prints set base URLs but no keys
         return Target(provider, "server", base_url=provider_base_url(provider, env_url))
     if need_key and not api_key(provider):
-        raise CLIError(f"{KEY_VARS[provider][0]} environment variable is not set "
+        raise CLIError(f"{API_KEY_ENV[provider][0]} environment variable is not set "
                        "(or pass --simulate to use the local emulator, or --base-url for `pytest-batch serve`)")
     if need_key and provider in NEEDS_BASE_URL and not env_url:
-        raise CLIError(f"{BASE_URL_VARS[provider]} environment variable is not set: set it to your Azure OpenAI "
+        raise CLIError(f"{BASE_URL_ENV[provider]} environment variable is not set: set it to your Azure OpenAI "
                        "resource's endpoint, e.g. https://my-resource.openai.azure.com (or pass --simulate to use the "
                        "local emulator, or --base-url for `pytest-batch serve`)")
     return Target(provider, "live")

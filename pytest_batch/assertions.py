@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .field_diff import ABSENT, FieldDiff, Options, Tally, compare, describe, miss, record_fields
+from .field_diff import ABSENT, FieldCounts, FieldDiff, Options, Tally, compare, describe, miss, record_fields
 
 _OK, _DIFF, _ERR, _MISSING, _EXTRA = "ok", "DIFF", "ERROR", "MISSING", "UNEXPECTED"
 #: how the header counts each kind of row: (one, several)
@@ -46,7 +46,7 @@ class ItemReport:
 
 
 @dataclass
-class ExtractionReport:
+class ExtractionReport(FieldCounts):
     """What ``compare_extractions``/``assert_extractions`` found: every item, and how many of
     the expected fields are right, in all and per field (list indices collapsed:
     ``line_items[*].unit_price``)."""
@@ -55,14 +55,6 @@ class ExtractionReport:
     provider: str | None  #: the results' provider, when they know it
     items: list[ItemReport]
     fields: dict[str, list[int]]  #: field -> [right, total]
-
-    @property
-    def right(self) -> int:
-        return sum(right for right, _ in self.fields.values())
-
-    @property
-    def total(self) -> int:
-        return sum(total for _, total in self.fields.values())
 
     @property
     def accuracy(self) -> float:

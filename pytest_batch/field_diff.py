@@ -56,12 +56,10 @@ class FieldDiff:
         return f"{where}: expected {describe(self.expected)}, got {describe(self.got)}{self.note}"
 
 
-@dataclass
-class Tally:
-    """What one comparison found: the differences, and right/total per field key."""
+class FieldCounts:
+    """Right and total over ``fields`` (field key -> [right, total]), for a subclass that has it."""
 
-    diffs: list[FieldDiff] = field(default_factory=list)
-    fields: dict[str, list[int]] = field(default_factory=dict)  # field key -> [right, total]
+    fields: dict[str, list[int]]
 
     @property
     def right(self) -> int:
@@ -70,6 +68,14 @@ class Tally:
     @property
     def total(self) -> int:
         return sum(total for _, total in self.fields.values())
+
+
+@dataclass
+class Tally(FieldCounts):
+    """What one comparison found: the differences, and right/total per field key."""
+
+    diffs: list[FieldDiff] = field(default_factory=list)
+    fields: dict[str, list[int]] = field(default_factory=dict)  # field key -> [right, total]
 
     def count(self, path: Path, right: bool) -> None:
         tally = self.fields.setdefault(field_key(path), [0, 0])

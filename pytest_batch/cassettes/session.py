@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -130,15 +130,27 @@ class CassetteSession:
 
         Past the deadline ``wait_fn`` still gets a moment (``_LAST_LOOK``) rather than 0, which
         ``BatchProcessor.wait`` refuses: one last poll, so a batch already done is not left pending."""
-        remaining = self.remaining()
-        if remaining is not None and remaining <= 0:
-            remaining = _LAST_LOOK
         try:
-            return wait_fn(remaining)
+            return wait_fn(self._wait_budget())
         except TimeoutError:
-            if self.mode == "record" and self.record_timeout is not None:
-                self.pending(batch_id)
+            self._timed_out(batch_id)
             raise
+
+    async def wait_async(self, wait_fn: Callable[[float | None], Awaitable[T]], *, batch_id: str | None = None) -> T:
+        """``wait`` for ``AsyncBatchProcessor.wait``: ``await wait_fn(remaining)``."""
+        try:
+            return await wait_fn(self._wait_budget())
+        except TimeoutError:
+            self._timed_out(batch_id)
+            raise
+
+    def _wait_budget(self) -> float | None:
+        remaining = self.remaining()
+        return _LAST_LOOK if remaining is not None and remaining <= 0 else remaining
+
+    def _timed_out(self, batch_id: str | None) -> None:
+        if self.mode == "record" and self.record_timeout is not None:
+            self.pending(batch_id)
 
     def check_deadline(self, batch_id: str | None = None) -> None:
         """For hand-written poll loops: call ``pending`` once the deadline has passed."""

@@ -198,8 +198,8 @@ def _adopting_processors(options: cfg.TestOptions, stats: Any, guard: modes.Spen
                          session_holder: list[Any], pending: list[BaseException],
                          sleeps: tuple[Any, Any]) -> Iterator[None]:
     """While inside, every BatchProcessor / AsyncBatchProcessor constructed gets the mode's sleep
-    (unless given one); sync ones are also counted in the summary, guarded by
-    --batch-max-requests, and in record mode wait at most until --batch-record-timeout."""
+    (unless given one), is counted in the summary, guarded by --batch-max-requests, and in record
+    mode waits at most until --batch-record-timeout."""
     from unittest import mock
 
     from ..processor.base import ProcessorBase
@@ -213,8 +213,6 @@ def _adopting_processors(options: cfg.TestOptions, stats: Any, guard: modes.Spen
         if kwargs.get("sleep") is None and sleep is not None:
             kwargs["sleep"] = sleep
         real_init(self, *args, **kwargs)
-        if self._async:  # the summary's counters wrap sync methods only
-            return
         summary.instrument(self, stats, options.mode, limit=guard)
         if options.mode == "record" and session_holder:
             modes.wait_within_record_timeout(self, session_holder[0], pending)

@@ -4,6 +4,7 @@ live-spend guard. ``environment.py`` (where a test's clients go) and the fixture
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,19 +55,29 @@ def wait_within_record_timeout(processor: Any, session: Any, pending: list[BaseE
 
     wait = processor.wait
 
+    def within(remaining: float | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if remaining is not None:
+            timeout = kwargs.get("timeout")
+            kwargs["timeout"] = remaining if timeout is None else min(timeout, remaining)
+        return kwargs
+
     def wait_or_leave_pending(job: Any, **kwargs: Any) -> Any:
-        def run(remaining: float | None) -> Any:
-            if remaining is not None:
-                timeout = kwargs.get("timeout")
-                kwargs["timeout"] = remaining if timeout is None else min(timeout, remaining)
-            return wait(job, **kwargs)
         try:
-            return session.wait(run, batch_id=getattr(job, "id", None))
+            return session.wait(lambda remaining: wait(job, **within(remaining, kwargs)),
+                                batch_id=getattr(job, "id", None))
         except RecordingPending as stopped:
             pending.append(stopped)
             raise
 
-    processor.wait = wait_or_leave_pending
+    async def await_or_leave_pending(job: Any, **kwargs: Any) -> Any:
+        try:
+            return await session.wait_async(lambda remaining: wait(job, **within(remaining, kwargs)),
+                                            batch_id=getattr(job, "id", None))
+        except RecordingPending as stopped:
+            pending.append(stopped)
+            raise
+
+    processor.wait = await_or_leave_pending if inspect.iscoroutinefunction(wait) else wait_or_leave_pending
 
 
 def answers_from(expectations: Any) -> Any:

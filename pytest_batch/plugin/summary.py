@@ -9,6 +9,7 @@ controller merges them (``RunStats.merge``) before printing.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -131,34 +132,50 @@ def count_requests(source: Any) -> int | None:
 def instrument(processor: Any, stats: ProviderStats, mode: str, *,
                limit: Callable[[int], None] | None = None) -> Any:
     """Count the processor's batches, requests and results into ``stats`` (on the instance, so
-    ``isinstance`` and every other method are untouched). ``limit(n)`` runs before a submit of
-    ``n`` requests and may raise."""
+    ``isinstance`` and every other method are untouched); sync and async processors alike.
+    ``limit(n)`` runs before a submit of ``n`` requests and may raise."""
     stats.modes.add(mode)
-    submit = processor.submit
+    submit, results = processor.submit, processor.results
+    seen: set[tuple[str, str]] = set()  # (job id, custom_id): fetching results twice counts once
 
-    @functools.wraps(submit)
-    def counted_submit(*args: Any, **kwargs: Any) -> Any:
+    def before_submit(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
         size = count_requests(args[0] if args else kwargs.get("source"))
         if limit is not None and size is not None:
             limit(size)
-        job = submit(*args, **kwargs)
+        return size
+
+    def after_submit(job: Any, size: int | None) -> Any:
         stats.batches += max(1, len(getattr(job, "parts", None) or ()))
         known = getattr(job, "custom_ids", None)
         stats.requests += len(known) if known is not None else (size or 0)
         return job
 
-    results = processor.results
-    seen: set[tuple[str, str]] = set()  # (job id, custom_id): fetching results twice counts once
-
-    @functools.wraps(results)
-    def counted_results(*args: Any, **kwargs: Any) -> Any:
-        batch_results = results(*args, **kwargs)
+    def counting(batch_results: Any) -> Any:
         try:
             batch_results.__class__ = _counting_class(type(batch_results))
         except TypeError:
             return batch_results
         batch_results._pytest_batch_count = (stats, seen)
         return batch_results
+
+    if inspect.iscoroutinefunction(submit):
+        @functools.wraps(submit)
+        async def counted_submit(*args: Any, **kwargs: Any) -> Any:
+            size = before_submit(args, kwargs)
+            return after_submit(await submit(*args, **kwargs), size)
+
+        @functools.wraps(results)
+        async def counted_results(*args: Any, **kwargs: Any) -> Any:
+            return counting(await results(*args, **kwargs))
+    else:
+        @functools.wraps(submit)
+        def counted_submit(*args: Any, **kwargs: Any) -> Any:
+            size = before_submit(args, kwargs)
+            return after_submit(submit(*args, **kwargs), size)
+
+        @functools.wraps(results)
+        def counted_results(*args: Any, **kwargs: Any) -> Any:
+            return counting(results(*args, **kwargs))
 
     processor.submit = counted_submit
     processor.results = counted_results
@@ -168,31 +185,52 @@ def instrument(processor: Any, stats: ProviderStats, mode: str, *,
 _COUNTING_CLASSES: dict[type, type] = {}
 
 
+class _Counted:
+    """What the counting results classes share: count one item once, then the cost of the new usage."""
+
+    _pytest_batch_count: tuple[ProviderStats, set[tuple[str, str]]]
+
+    def _count(self, item: Any, usage: Any) -> Any:
+        stats, seen = self._pytest_batch_count
+        job = getattr(self, "job", None)
+        key = (str(getattr(job, "id", id(self))), item.custom_id)
+        if key not in seen:
+            seen.add(key)
+            _count_item(stats, item)
+            if item.ok and getattr(item, "usage", None) is not None:
+                return item.usage if usage is None else usage + item.usage
+        return usage
+
+    def _count_cost(self, usage: Any) -> None:
+        if usage is not None:
+            try:
+                self._pytest_batch_count[0].add_cost(self._cost(usage))  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001 - a gap in the price table must not fail the test
+                pass
+
+
 def _counting_class(cls: type) -> type:
-    """A subclass of the results class whose iteration also counts items into the stats
-    (every helper, ``in_input_order``, ``successes``, ``usage``..., iterates ``self``)."""
+    """A subclass of the results class whose iteration (``for`` or ``async for``) also counts
+    items into the stats (every helper, ``in_input_order``, ``successes``, ``usage``..., iterates
+    ``self``)."""
     if cls not in _COUNTING_CLASSES:
         def __iter__(self: Any) -> Any:  # noqa: N807
-            stats, seen = self._pytest_batch_count
-            job = getattr(self, "job", None)
-            job_id = str(getattr(job, "id", id(self)))
-            new_usage = None
+            usage = None
             for item in super(counting, self).__iter__():
-                key = (job_id, item.custom_id)
-                if key not in seen:
-                    seen.add(key)
-                    _count_item(stats, item)
-                    if item.ok and getattr(item, "usage", None) is not None:
-                        new_usage = item.usage if new_usage is None else new_usage + item.usage
+                usage = self._count(item, usage)
                 yield item
-            if new_usage is not None:
-                try:
-                    stats.add_cost(self._cost(new_usage))
-                except Exception:  # noqa: BLE001 - a gap in the price table must not fail the test
-                    pass
+            self._count_cost(usage)
 
-        counting = type(cls.__name__, (cls,), {"__iter__": __iter__, "__module__": cls.__module__,
-                                                "__qualname__": cls.__qualname__})
+        async def __aiter__(self: Any) -> Any:  # noqa: N807
+            usage = None
+            async for item in super(counting, self).__aiter__():
+                usage = self._count(item, usage)
+                yield item
+            self._count_cost(usage)
+
+        iterate = {"__aiter__": __aiter__} if hasattr(cls, "__aiter__") else {"__iter__": __iter__}
+        counting = type(cls.__name__, (cls, _Counted), {**iterate, "__module__": cls.__module__,
+                                                         "__qualname__": cls.__qualname__})
         _COUNTING_CLASSES[cls] = counting
     return _COUNTING_CLASSES[cls]
 

@@ -287,3 +287,54 @@ def test_record_timeout_ini_setting_leaves_the_recording_pending(pytester: pytes
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["SKIPPED * batch * still running after 0.01s; cassette *test_users.yaml saved as "
                                  "pending*"])
+
+
+ASYNC_USERS_TEST = """
+import asyncio
+
+from pytest_batch import AsyncBatchProcessor
+from pytest_batch.assertions import assert_extractions
+from pytest_batch.seed import User
+
+
+async def extract(model, messages):
+    async with AsyncBatchProcessor(model, response_model=User) as bp:
+        job = await bp.wait(await bp.submit(messages))
+        return [item async for item in await bp.results(job)]
+
+
+def test_users_async(batch_env, batch_messages, expected_users):
+    assert_extractions(asyncio.run(extract(batch_env.model, batch_messages)), expected_users)
+"""
+
+
+def test_async_processors_of_the_users_code_are_counted_in_the_summary(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(ASYNC_USERS_TEST)
+    result = pytester.runpytest("--batch-mode=simulate", "--batch-provider=openai,anthropic")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*anthropic*simulate*1*1*10*10*0", "*openai*simulate*1*1*10*10*0"])
+
+
+def test_max_requests_guards_async_processors_too(pytester: pytest.Pytester, server: ServerHandle,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, url in server.env.items():
+        monkeypatch.setenv(name, url)
+    pytester.makepyfile(ASYNC_USERS_TEST)
+    result = pytester.runpytest("--batch-mode=live", "--batch-provider=openai,anthropic", "--batch-max-requests=15")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*pytest-batch: refusing to submit 10 anthropic requests in --batch-mode=live: "
+                                 "--batch-max-requests=15 and 10 already submitted in this run.*"])
+    assert len(server.emulator.anthropic.batches) == 0, "the refused batch never reached the provider"
+
+
+def test_record_timeout_leaves_an_async_recording_pending(pytester: pytest.Pytester, server: ServerHandle,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    server.emulator.set_lifecycle("manual")  # the batch never finishes by itself
+    for name, url in server.env.items():
+        monkeypatch.setenv(name, url)
+    pytester.makepyfile(ASYNC_USERS_TEST)
+    result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "--batch-record-timeout=0.01",
+                                "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*batch * still running after 0.01s; cassette *test_users_async.yaml saved as "
+                                 "pending*"])

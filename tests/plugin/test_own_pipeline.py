@@ -120,9 +120,9 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_a_pipeline_building_its_own_clients_runs_on_the_emulator_without_a_key(project: pytest.Pytester) -> None:
     result = project.runpytest("--batch-provider=all", "--batch-mode=simulate")
     result.assert_outcomes(passed=7)
-    # the (sync) processor the pipeline built is counted like the fixture's own
-    result.stdout.fnmatch_lines(["*anthropic*simulate*2*1*2*2*0", "*google*simulate*2*1*2*2*0",
-                                 "*openai*simulate*2*1*2*2*0"])
+    # the processors the pipeline built, sync (2 documents) and async (1), are counted like the fixture's own
+    result.stdout.fnmatch_lines(["*anthropic*simulate*2*2*3*3*0", "*google*simulate*2*2*3*3*0",
+                                 "*openai*simulate*2*2*3*3*0"])
 
 
 def test_a_pipeline_building_its_own_clients_records_against_a_server_and_replays_without_it(
@@ -142,7 +142,7 @@ def test_a_pipeline_building_its_own_clients_records_against_a_server_and_replay
 
     result = project.runpytest("--batch-provider=all", "--batch-mode=replay")
     result.assert_outcomes(passed=7)
-    result.stdout.fnmatch_lines(["*openai*replay*2*1*2*2*0"])
+    result.stdout.fnmatch_lines(["*openai*replay*2*2*3*3*0"])
 
 
 def test_without_a_cassette_replay_fails_the_pipeline_test_at_setup(project: pytest.Pytester) -> None:

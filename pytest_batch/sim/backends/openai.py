@@ -16,13 +16,12 @@ from typing import Any
 from ..http import HTTPError, jsonl_stream
 from ..responders import Answer, BatchItem
 from ..rules import openai as rules
+from . import openai_bodies as bodies
 from .base import (
-    REFUSAL_TEXT,
     BackendBase,
     BatchRecord,
     EmulatorState,
     SharedValues,
-    approx_tokens,
     jsonl_objects,
     malform,
     truncate,
@@ -314,7 +313,7 @@ class OpenAIBackend(BackendBase):
         except ValidationFailure as failure:
             batch.update(status="failed", failed_at=int(self.now), errors={"object": "list", "data": [failure.error]})
             return False
-        batch["model"] = record.items[0].model
+        batch["model"] = bodies.snapshot(record.items[0].model)  # the snapshot, as the answers name it
         batch["request_counts"] = {"total": len(record), "completed": 0, "failed": 0}
         return True
 
@@ -403,7 +402,8 @@ class OpenAIBackend(BackendBase):
         batch["request_counts"] = ending.counts
         usage = ending.usage
         batch["usage"] = {"input_tokens": usage["input_tokens"], "input_tokens_details": {"cached_tokens": 0},
-                          "output_tokens": usage["output_tokens"], "output_tokens_details": {"reasoning_tokens": 0},
+                          "output_tokens": usage["output_tokens"],
+                          "output_tokens_details": {"reasoning_tokens": usage["reasoning_tokens"]},
                           "total_tokens": usage["input_tokens"] + usage["output_tokens"]}
         batch["status"] = status
         if status == "completed":
@@ -424,7 +424,7 @@ class OpenAIBackend(BackendBase):
                                "expired."),
                    "cancelled": ("batch_cancelled", "This request was not executed because the batch was cancelled.")}
         completed = failed = 0
-        usage = {"input_tokens": 0, "output_tokens": 0}
+        usage = {"input_tokens": 0, "output_tokens": 0, "reasoning_tokens": 0}
         # A cancel the user asked for: what ran before it lands in neither file and the counts
         # drop to zero (OpenRouter live capture: cancelling {5, 1, 0} -> cancelled {5, 0, 0},
         # an error file and no output file; the doc's "partial results" was not what happened).
@@ -454,6 +454,8 @@ class OpenAIBackend(BackendBase):
                 u = body.get("usage") or {}
                 usage["input_tokens"] += u.get("prompt_tokens", u.get("input_tokens", 0))
                 usage["output_tokens"] += u.get("completion_tokens", u.get("output_tokens", 0))
+                details = u.get("completion_tokens_details") or u.get("output_tokens_details") or {}
+                usage["reasoning_tokens"] += details.get("reasoning_tokens") or 0
                 output_rows.append(row)
             else:
                 failed += 1
@@ -494,47 +496,9 @@ class OpenAIBackend(BackendBase):
             text = truncate(text)
         elif answer.outcome == "malformed_json":
             text = malform(text)
-        prompt_tokens = approx_tokens(item.prompt)
-        completion_tokens = approx_tokens(text)
         if endpoint == "/v1/chat/completions":
-            refused = answer.outcome == "refusal"
-            message = {"role": "assistant", "content": None if refused else text,
-                       "refusal": REFUSAL_TEXT if refused else None, "annotations": []}
-            return 200, {
-                "id": self.ids.openai_chat_completion(), "object": "chat.completion", "created": created,
-                "model": item.model,
-                "choices": [{"index": 0, "message": message, "logprobs": None,
-                             "finish_reason": "length" if answer.outcome == "truncated" else "stop"}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                          "total_tokens": prompt_tokens + completion_tokens,
-                          "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                          "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                                        "accepted_prediction_tokens": 0,
-                                                        "rejected_prediction_tokens": 0}},
-                "service_tier": "default", "system_fingerprint": "fp_pytest_batch"}
-        if answer.outcome == "refusal":
-            content = [{"type": "refusal", "refusal": REFUSAL_TEXT}]
-        else:
-            content = [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
-        truncated = answer.outcome == "truncated"
-        return 200, {
-            "id": self.ids.openai_response(), "object": "response", "created_at": created,
-            "status": "incomplete" if truncated else "completed", "background": False, "error": None,
-            "incomplete_details": {"reason": "max_output_tokens"} if truncated else None,
-            "instructions": item.body.get("instructions"), "max_output_tokens": item.body.get("max_output_tokens"),
-            "model": item.model,
-            "output": [{"id": self.ids.openai_message(), "type": "message",
-                        "status": "incomplete" if truncated else "completed", "role": "assistant",
-                        "content": content}],
-            "parallel_tool_calls": True, "previous_response_id": None, "reasoning": {"effort": None, "summary": None},
-            "service_tier": "default", "store": True, "temperature": item.body.get("temperature", 1.0),
-            "text": item.body.get("text") or {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
-            "top_p": 1.0, "truncation": "disabled",
-            "usage": {"input_tokens": prompt_tokens,
-                      "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-                      "output_tokens": completion_tokens, "output_tokens_details": {"reasoning_tokens": 0},
-                      "total_tokens": prompt_tokens + completion_tokens},
-            "user": None, "metadata": {}}
+            return 200, bodies.chat_completion(self.ids, item, text, answer.outcome, created)
+        return 200, bodies.response(self.ids, item, text, answer.outcome, created)
 
 
 def _batch_view(batch: dict[str, Any]) -> dict[str, Any]:

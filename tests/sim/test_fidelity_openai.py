@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -384,3 +385,74 @@ def test_error_and_not_run_rows_have_the_live_shapes() -> None:
         # wire-formats.md A.5 shape 2: {"id", "custom_id", "response": null, "error": {"code", "message"}}
         assert set(row) == {"id", "custom_id", "response", "error"} and row["response"] is None
         assert set(row["error"]) == {"code", "message"} and row["error"]["code"] == "batch_expired"
+
+
+# ============================================================================ 5. recorded objects
+#: real OpenAI objects, one per recorded state (sources in the file's "_about" and each "_source")
+RECORDED = json.loads((Path(__file__).parent / "fixtures" / "recorded_openai.json").read_text(encoding="utf-8"))
+#: keys the API added after the recordings (2025-01/04), each sent today
+NEWER = {
+    "upload_2025_01": {"expires_at"},  # set for purpose=batch files since 2025 (wire-formats.md A.1)
+    "batch_completed": {"model", "usage"},  # model after validation; usage on batches since 2025-09-07 (A.3)
+    "batch_in_progress": {"model"},
+    "batch_finalizing": {"model"},
+    # openai 3.57 types/chat/chat_completion_message.py and types/completion_usage.py
+    "output_line": {"response.body.choices[].message.annotations",
+                    "response.body.usage.completion_tokens_details.text_tokens",
+                    *(f"response.body.usage.prompt_tokens_details.{k}"
+                      for k in ("text_tokens", "image_tokens", "cache_write_tokens"))},
+}
+#: null for the recording's gpt-3.5-turbo, a string for current models (wire-formats.md D.1)
+NULLABLE = {"output_line": {"response.body.system_fingerprint"}}
+
+
+def key_paths(value: Any, path: str = "") -> set[str]:
+    if isinstance(value, dict):
+        return {p for key, item in value.items() for p in {f"{path}.{key}".lstrip(".")}
+                | key_paths(item, f"{path}.{key}".lstrip("."))}
+    if isinstance(value, list):
+        return {p for item in value for p in key_paths(item, f"{path}[]")}
+    return set()
+
+
+def _emulated_in_recorded_states() -> dict[str, Any]:
+    emulator = Emulator(expectations=seed_expectations(), lifecycle="polls:4")
+    client = emulator.openai_client()
+    content = openai_chat_lines(SEED_PROMPTS[:3], model="gpt-3.5-turbo", schema=None)
+    raw = client.files.with_raw_response.create(file=("upload", content), purpose="batch")
+    uploaded = json.loads(raw.text)
+    objects = {"upload_2025_01": uploaded, "upload_2025_04": uploaded,
+               "file_retrieved_2025_04": json.loads(client.files.with_raw_response.retrieve(uploaded["id"]).text)}
+
+    def create() -> dict:
+        return json.loads(client.batches.with_raw_response.create(
+            input_file_id=uploaded["id"], endpoint="/v1/chat/completions", completion_window="24h",
+            metadata={"request_file": "requests_0.jsonl"}).text)
+
+    def retrieve(batch_id: str) -> dict:
+        return json.loads(client.batches.with_raw_response.retrieve(batch_id).text)
+
+    batch = objects["batch_validating"] = create()
+    objects["batch_in_progress"] = retrieve(batch["id"])
+    retrieve(batch["id"])
+    objects["batch_finalizing"] = retrieve(batch["id"])
+    objects["batch_completed"] = done = retrieve(batch["id"])
+    objects["output_line"] = rows(client, done["output_file_id"])[0]
+    objects["batch_cancelling"] = json.loads(client.batches.with_raw_response.cancel(create()["id"]).text)
+    return objects
+
+
+def test_every_recorded_openai_object_is_checked() -> None:
+    assert set(RECORDED) - {"_about"} == set(_emulated_in_recorded_states())
+
+
+@pytest.mark.parametrize("name", [name for name in RECORDED if name != "_about"])
+def test_emulated_objects_carry_every_key_path_of_the_recorded_ones(name: str) -> None:
+    from .test_recorded_shapes import shape_differences
+
+    recorded = {k: v for k, v in RECORDED[name].items() if k != "_source"}
+    emulated = _emulated_in_recorded_states()[name]
+    assert emulated.get("status") == recorded.get("status")  # the same state
+    assert key_paths(recorded) - key_paths(emulated) == set()  # 100% of the recorded key paths
+    assert shape_differences(recorded, emulated, newer=frozenset(NEWER.get(name, ())),
+                             nullable=frozenset(NULLABLE.get(name, ()))) == []

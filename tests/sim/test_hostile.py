@@ -133,11 +133,11 @@ def test_a_file_name_with_a_line_break_never_becomes_a_header(http):
 @pytest.mark.parametrize(("fields", "message"), [
     ({"purpose": b"\xff\xfebatch"}, "Invalid value for 'purpose': expected UTF-8 text."),
     ({"purpose": b"batch", "expires_after[anchor]": b"created_at", "expires_after[seconds]": b"abc"},
-     "Invalid type for 'expires_after.seconds': expected an integer, but got 'abc' instead."),
+     "Invalid type for 'expires_after.seconds': expected an integer, but got a string instead."),
     ({"purpose": b"batch", "expires_after[anchor]": b"created_at", "expires_after[seconds]": b"-5"},
-     "Invalid type for 'expires_after.seconds': expected an integer, but got '-5' instead."),
+     "Invalid 'expires_after.seconds': integer below minimum value. Expected a value >= 3600, but got -5 instead."),
     ({"purpose": b"batch", "expires_after[anchor]": b"created_at", "expires_after[seconds]": b"60"},
-     "Invalid 'expires_after.seconds': expected a value between 3600 and 2592000, but got 60 instead."),
+     "Invalid 'expires_after.seconds': integer below minimum value. Expected a value >= 3600, but got 60 instead."),
 ], ids=["purpose not utf-8", "seconds not a number", "seconds negative", "seconds under an hour"])
 def test_bad_upload_fields_are_400s_not_500s(http, fields, message):
     files = {"file": ("in.jsonl", openai_line({}).encode()), **{name: (None, value) for name, value in fields.items()}}

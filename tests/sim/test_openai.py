@@ -202,10 +202,13 @@ def test_uploads_without_a_filename_are_accepted_and_run(upload) -> None:
 def test_bad_create_parameters_are_synchronous_400s() -> None:
     client = Emulator().openai_client()
     upload = client.files.create(file=("in.jsonl", openai_chat_lines(SEED_PROMPTS[:1])), purpose="batch")
-    with pytest.raises(openai.BadRequestError, match="endpoint"):
+    # the live "Invalid value: '...'. Supported values are: ..." names the field in param only
+    with pytest.raises(openai.BadRequestError, match="/v1/nope") as bad_endpoint:
         client.batches.create(input_file_id=upload.id, endpoint="/v1/nope", completion_window="24h")
-    with pytest.raises(openai.BadRequestError, match="completion_window"):
+    assert bad_endpoint.value.param == "endpoint"
+    with pytest.raises(openai.BadRequestError, match="48h") as bad_window:
         client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="48h")
+    assert bad_window.value.param == "completion_window"
 
 
 def test_mixed_outcomes_split_between_output_and_error_files(emulator: Emulator) -> None:

@@ -93,8 +93,13 @@ def test_openai_file_batch_and_output_line_look_like_the_recording() -> None:
     assert shape_differences(RECORDED["openai_batch_completed"], batch, newer=frozenset({"model", "usage"})) == []
     # annotations: on every chat.completion message since 2025 (openai types/chat/chat_completion_message.py);
     # system_fingerprint: null for the recording's gpt-3.5-turbo, a string for current models (D.1 example).
+    # usage.*_details.text_tokens/image_tokens/cache_write_tokens: declared since the recording
+    # (openai 3.57 types/completion_usage.py).
+    usage = "response.body.usage."
+    newer_usage = {usage + "prompt_tokens_details." + k for k in ("text_tokens", "image_tokens", "cache_write_tokens")}
     assert shape_differences(RECORDED["openai_output_line"], line,
-                             newer=frozenset({"response.body.choices[].message.annotations"}),
+                             newer=frozenset({"response.body.choices[].message.annotations",
+                                              usage + "completion_tokens_details.text_tokens", *newer_usage}),
                              nullable=frozenset({"response.body.system_fingerprint"})) == []
 
 

@@ -15,13 +15,13 @@ from typing import Any
 
 from ..http import HTTPError, jsonl_stream
 from ..responders import Answer, BatchItem
+from ..rules import openai as rules
+from . import openai_bodies as bodies
 from .base import (
-    REFUSAL_TEXT,
     BackendBase,
     BatchRecord,
     EmulatorState,
     SharedValues,
-    approx_tokens,
     jsonl_objects,
     malform,
     truncate,
@@ -32,7 +32,6 @@ ENDPOINTS = (
     "/v1/moderations", "/v1/images/generations", "/v1/images/edits", "/v1/videos",
 )
 SIMULATED_ENDPOINTS = ("/v1/chat/completions", "/v1/responses")
-FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 THIRTY_DAYS = 30 * 86400
 DAY = 86400
 
@@ -91,9 +90,6 @@ class OpenAIBackend(BackendBase):
 
     # ------------------------------------------------------------------ files
     def create_file(self, filename: str, purpose: str, content: bytes, expires_after: int | None) -> FileRecord:
-        if purpose not in FILE_PURPOSES:
-            raise HTTPError(400, f"'{purpose}' is not one of {list(FILE_PURPOSES)} - 'purpose'",
-                            code="invalid_value", param="purpose")
         if purpose == "batch" and PurePosixPath(filename).suffix.lower() not in ("", ".jsonl"):
             # A name with another extension is refused (litellm PR #37527, wire-formats.md A.1), but
             # one with none is accepted: the openai SDK names raw bytes and BytesIO uploads "upload",
@@ -137,25 +133,15 @@ class OpenAIBackend(BackendBase):
 
     # ------------------------------------------------------------------ batches
     def create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
-        for name in ("input_file_id", "endpoint", "completion_window"):
-            if not body.get(name):
-                raise HTTPError(400, f"Missing required parameter: '{name}'.", code="missing_required_parameter",
-                                param=name)
-        endpoint = body["endpoint"]
-        if endpoint not in ENDPOINTS:
-            raise HTTPError(400, f"Invalid value for 'endpoint': '{endpoint}'. Supported values are: "
-                            + ", ".join(f"'{e}'" for e in ENDPOINTS) + ".", code="invalid_value", param="endpoint")
-        if body["completion_window"] != "24h":
-            raise HTTPError(400, "Invalid value for 'completion_window': only '24h' is supported.",
-                            code="invalid_value", param="completion_window")
-        metadata = body.get("metadata")
-        if metadata is not None and (not isinstance(metadata, dict) or len(metadata) > 16):
-            raise HTTPError(400, "Invalid 'metadata': at most 16 string pairs.", code="invalid_value", param="metadata")
+        rules.check_create_batch(body, ENDPOINTS)
+        endpoint, metadata = body["endpoint"], body.get("metadata")
+        output_expiry = (body.get("output_expires_after") or {}).get("seconds")
         with self.lock:
             batch_id = self.new_batch_id()
             created = int(self.now)
             record = self.new_record(batch_id, [])
-            record.extra.update(endpoint=endpoint, input_file_id=body["input_file_id"], model=None, errors=None)
+            record.extra.update(endpoint=endpoint, input_file_id=body["input_file_id"], model=None, errors=None,
+                                output_expiry=output_expiry)
             self.batch_json[batch_id] = {
                 "id": batch_id, "object": "batch", "endpoint": endpoint, "errors": None,
                 "input_file_id": body["input_file_id"], "completion_window": "24h", "status": "validating",
@@ -301,7 +287,8 @@ class OpenAIBackend(BackendBase):
     def _counts(self, record: BatchRecord, share: float) -> dict[str, int]:
         done = int(len(record) * share)
         answers = self.answers(record)[:done]
-        failed = sum(1 for a in answers if a.outcome == "http_error")
+        refused = record.extra.get("row_errors", {})
+        failed = sum(1 for i, a in enumerate(answers) if a.outcome == "http_error" or i in refused)
         not_run = sum(1 for a in answers if a.outcome in ("canceled", "expired"))
         return {"total": len(record), "completed": done - failed - not_run, "failed": failed}
 
@@ -326,7 +313,7 @@ class OpenAIBackend(BackendBase):
         except ValidationFailure as failure:
             batch.update(status="failed", failed_at=int(self.now), errors={"object": "list", "data": [failure.error]})
             return False
-        batch["model"] = record.items[0].model
+        batch["model"] = bodies.snapshot(record.items[0].model)  # the snapshot, as the answers name it
         batch["request_counts"] = {"total": len(record), "completed": 0, "failed": 0}
         return True
 
@@ -354,6 +341,8 @@ class OpenAIBackend(BackendBase):
             raise ValidationFailure("file_too_large", f"The input file is larger than the "
                                     f"{self.max_input_bytes // (1024 * 1024)} MB limit. Split it into several batches.")
         items: list[BatchItem] = []
+        #: index -> the 400 the endpoint answers that line's body with (rules/openai.py row_violation)
+        row_errors: dict[int, rules.RuleViolation] = {}
         shared = SharedValues()
         seen: set[str] = set()
         model = None
@@ -391,10 +380,14 @@ class OpenAIBackend(BackendBase):
             if len(items) >= self.max_requests:
                 raise ValidationFailure("too_many_tasks", f"The input file contains more than {self.max_requests:,} "
                                         "requests. Split it into several batches.")
+            violation = rules.row_violation(endpoint, body)
+            if violation is not None:
+                row_errors[len(items)] = violation
             shared.share(body, "text" if endpoint == "/v1/responses" else "response_format")
             items.append(_item(len(items), custom_id, endpoint, body, self.provider))
         if not items:
             raise ValidationFailure("empty_file", "The input file contains no requests.")
+        record.extra["row_errors"] = row_errors
         return items
 
     def _end(self, record: BatchRecord, status: str, share: float) -> None:
@@ -409,7 +402,8 @@ class OpenAIBackend(BackendBase):
         batch["request_counts"] = ending.counts
         usage = ending.usage
         batch["usage"] = {"input_tokens": usage["input_tokens"], "input_tokens_details": {"cached_tokens": 0},
-                          "output_tokens": usage["output_tokens"], "output_tokens_details": {"reasoning_tokens": 0},
+                          "output_tokens": usage["output_tokens"],
+                          "output_tokens_details": {"reasoning_tokens": usage["reasoning_tokens"]},
                           "total_tokens": usage["input_tokens"] + usage["output_tokens"]}
         batch["status"] = status
         if status == "completed":
@@ -430,7 +424,7 @@ class OpenAIBackend(BackendBase):
                                "expired."),
                    "cancelled": ("batch_cancelled", "This request was not executed because the batch was cancelled.")}
         completed = failed = 0
-        usage = {"input_tokens": 0, "output_tokens": 0}
+        usage = {"input_tokens": 0, "output_tokens": 0, "reasoning_tokens": 0}
         # A cancel the user asked for: what ran before it lands in neither file and the counts
         # drop to zero (OpenRouter live capture: cancelling {5, 1, 0} -> cancelled {5, 0, 0},
         # an error file and no output file; the doc's "partial results" was not what happened).
@@ -451,7 +445,8 @@ class OpenAIBackend(BackendBase):
                 if status == "expired":
                     failed += 1
                 continue
-            status_code, body = self._render(item, answer, endpoint, now)
+            violation = record.extra.get("row_errors", {}).get(index)
+            status_code, body = (400, violation.body()) if violation else self._render(item, answer, endpoint, now)
             row = _row(row_id, item.custom_id,
                        {"status_code": status_code, "request_id": self.new_request_id(), "body": body}, None)
             if status_code == 200:
@@ -459,6 +454,8 @@ class OpenAIBackend(BackendBase):
                 u = body.get("usage") or {}
                 usage["input_tokens"] += u.get("prompt_tokens", u.get("input_tokens", 0))
                 usage["output_tokens"] += u.get("completion_tokens", u.get("output_tokens", 0))
+                details = u.get("completion_tokens_details") or u.get("output_tokens_details") or {}
+                usage["reasoning_tokens"] += details.get("reasoning_tokens") or 0
                 output_rows.append(row)
             else:
                 failed += 1
@@ -472,8 +469,11 @@ class OpenAIBackend(BackendBase):
     def _output_file(self, batch_id: str, kind: str, content: bytes | None, created: int) -> str | None:
         if content is None:
             return None
+        # output_expires_after: seconds after the file's creation ("the anchor is the file creation
+        # time, not the time the batch is created": types/batch_create_params.py); else 30 days
+        lifetime = self.batches[batch_id].extra.get("output_expiry") or THIRTY_DAYS
         record = FileRecord(self.new_output_file_id(), f"{batch_id}_{kind}.jsonl", "batch_output", content, created,
-                            created + THIRTY_DAYS)
+                            created + lifetime)
         self.files[record.id] = record
         return record.id
 
@@ -496,47 +496,9 @@ class OpenAIBackend(BackendBase):
             text = truncate(text)
         elif answer.outcome == "malformed_json":
             text = malform(text)
-        prompt_tokens = approx_tokens(item.prompt)
-        completion_tokens = approx_tokens(text)
         if endpoint == "/v1/chat/completions":
-            refused = answer.outcome == "refusal"
-            message = {"role": "assistant", "content": None if refused else text,
-                       "refusal": REFUSAL_TEXT if refused else None, "annotations": []}
-            return 200, {
-                "id": self.ids.openai_chat_completion(), "object": "chat.completion", "created": created,
-                "model": item.model,
-                "choices": [{"index": 0, "message": message, "logprobs": None,
-                             "finish_reason": "length" if answer.outcome == "truncated" else "stop"}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                          "total_tokens": prompt_tokens + completion_tokens,
-                          "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                          "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                                        "accepted_prediction_tokens": 0,
-                                                        "rejected_prediction_tokens": 0}},
-                "service_tier": "default", "system_fingerprint": "fp_pytest_batch"}
-        if answer.outcome == "refusal":
-            content = [{"type": "refusal", "refusal": REFUSAL_TEXT}]
-        else:
-            content = [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
-        truncated = answer.outcome == "truncated"
-        return 200, {
-            "id": self.ids.openai_response(), "object": "response", "created_at": created,
-            "status": "incomplete" if truncated else "completed", "background": False, "error": None,
-            "incomplete_details": {"reason": "max_output_tokens"} if truncated else None,
-            "instructions": item.body.get("instructions"), "max_output_tokens": item.body.get("max_output_tokens"),
-            "model": item.model,
-            "output": [{"id": self.ids.openai_message(), "type": "message",
-                        "status": "incomplete" if truncated else "completed", "role": "assistant",
-                        "content": content}],
-            "parallel_tool_calls": True, "previous_response_id": None, "reasoning": {"effort": None, "summary": None},
-            "service_tier": "default", "store": True, "temperature": item.body.get("temperature", 1.0),
-            "text": item.body.get("text") or {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
-            "top_p": 1.0, "truncation": "disabled",
-            "usage": {"input_tokens": prompt_tokens,
-                      "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-                      "output_tokens": completion_tokens, "output_tokens_details": {"reasoning_tokens": 0},
-                      "total_tokens": prompt_tokens + completion_tokens},
-            "user": None, "metadata": {}}
+            return 200, bodies.chat_completion(self.ids, item, text, answer.outcome, created)
+        return 200, bodies.response(self.ids, item, text, answer.outcome, created)
 
 
 def _batch_view(batch: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..backends.openai import FileRecord, OpenAIBackend
 from ..http import HTTPError, SimRequest, SimResponse, content_disposition, find_route, json_response
+from ..rules import openai as rules
 
 _ROUTES = [
     ("POST", re.compile(r"^/v1/files$"), "create_file"),
@@ -51,20 +52,13 @@ class OpenAIRoutes:
 
     def create_file(self, request: SimRequest) -> SimResponse:
         fields = parse_multipart(request)
-        upload = fields.get("file")
-        if not isinstance(upload, tuple):
-            raise HTTPError(400, "Missing required parameter: 'file'.", code="missing_required_parameter",
-                            param="file")
-        purpose = fields.get("purpose")
-        if not isinstance(purpose, str):
-            raise HTTPError(400, "Missing required parameter: 'purpose'.", code="missing_required_parameter",
-                            param="purpose")
+        upload, purpose = rules.check_upload(fields)
         record = self.backend.create_file(upload[0], purpose, upload[1], self.upload_expiry(fields))
         return json_response(200, self.upload_answer(record))
 
     # what the Azure routes answer their own way
     def upload_expiry(self, fields: dict[str, str | tuple[str, bytes]]) -> int | None:
-        return _expiry_seconds(fields)
+        return rules.upload_expiry(fields)
 
     def upload_answer(self, record: FileRecord) -> dict[str, Any]:
         # The upload's own answer still says expires_at null; a retrieve shows the date
@@ -72,9 +66,10 @@ class OpenAIRoutes:
         return {**record.to_json(), "expires_at": None}
 
     def list_files(self, request: SimRequest) -> SimResponse:
-        return json_response(200, self.backend.list_files(request.query.get("purpose"),
-                                                          request.query.get("order", "desc") == "desc",
-                                                          request.query.get("after"), _limit(request, 10_000, 10_000)))
+        query = request.query
+        return json_response(200, self.backend.list_files(query.get("purpose"), rules.check_order(query.get("order")),
+                                                          query.get("after"),
+                                                          rules.check_limit(query.get("limit"), 10_000, 10_000)))
 
     def retrieve_file(self, request: SimRequest, file_id: str) -> SimResponse:
         return json_response(200, self.backend.get_file(file_id).to_json())
@@ -95,7 +90,8 @@ class OpenAIRoutes:
         return json_response(200, self.backend.create_batch(body))
 
     def list_batches(self, request: SimRequest) -> SimResponse:
-        return json_response(200, self.backend.list_batches(request.query.get("after"), _limit(request, 100, 20)))
+        return json_response(200, self.backend.list_batches(request.query.get("after"),
+                                                            rules.check_limit(request.query.get("limit"), 100, 20)))
 
     def retrieve_batch(self, request: SimRequest, batch_id: str) -> SimResponse:
         return json_response(200, self.backend.retrieve_batch(batch_id))
@@ -119,19 +115,6 @@ def _json_body(request: SimRequest) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise HTTPError(400, "The request body must be a JSON object.")
     return body
-
-
-def _limit(request: SimRequest, maximum: int, default: int) -> int:
-    raw = request.query.get("limit")
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        raise HTTPError(400, f"Invalid 'limit': expected an integer, got '{raw}'.", code="invalid_value",
-                        param="limit") from None
-    if not 1 <= value <= maximum:
-        raise HTTPError(400, f"Invalid 'limit': must be between 1 and {maximum}.", code="invalid_value",
-                        param="limit")
-    return value
 
 
 def parse_multipart(request: SimRequest) -> dict[str, str | tuple[str, bytes]]:
@@ -175,18 +158,3 @@ def _parts(body: bytes, delimiter: bytes) -> Iterator[tuple[bytes, bytes]]:
             data_end = stop - 2 if stop - 2 >= blank + 4 and body.startswith(b"\r\n", stop - 2) else stop
             yield body[start:blank], body[blank + 4:data_end]
         start = end
-
-
-def _expiry_seconds(fields: dict[str, str | tuple[str, bytes]]) -> int | None:
-    """``expires_after[seconds]``: an integer in [3600, 2592000] (wire-formats.md A.1, files.create)."""
-    seconds = fields.get("expires_after[seconds]")
-    if seconds is None:
-        return None
-    if not isinstance(seconds, str) or not seconds.strip().isdigit():
-        raise HTTPError(400, f"Invalid type for 'expires_after.seconds': expected an integer, but got "
-                             f"{str(seconds)[:40]!r} instead.", code="invalid_type", param="expires_after.seconds")
-    value = int(seconds)
-    if not 3600 <= value <= 2592000:
-        raise HTTPError(400, f"Invalid 'expires_after.seconds': expected a value between 3600 and 2592000, but got "
-                             f"{value} instead.", code="invalid_value", param="expires_after.seconds")
-    return value

@@ -320,7 +320,10 @@ class AnthropicBackend(BackendBase):
                 stop_reason = "tool_use"
             if isinstance(value, dict):
                 text = compact_json(value)
-                content = [{"type": "tool_use", "id": tool_use_id, "name": tool, "input": value}]
+                # ``caller`` is a required field of the tool_use block (anthropic-sdk-ruby
+                # Anthropic::Models::ToolUseBlock: ``required :caller_``): the model called it directly.
+                content = [{"type": "tool_use", "id": tool_use_id, "name": tool, "input": value,
+                            "caller": {"type": "direct"}}]
             else:
                 # The answer is not an object: the model "answered in prose" instead of calling the tool.
                 text = answer.text

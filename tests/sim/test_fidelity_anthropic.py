@@ -200,6 +200,12 @@ ROW_RULES = [
     (params(max_tokens=4096, thinking={"type": "enabled", "budget_tokens": 512}),
      "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"),
     (params(max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 2048}), LONG_THINKING_MESSAGE),
+    (params(max_tokens=4096, thinking={"type": "enabled", "budget_tokens": 2048},
+            tools=[{"name": "User", "input_schema": {"type": "object"}}], tool_choice={"type": "tool", "name": "User"}),
+     "Thinking may not be enabled when tool_choice forces tool use."),
+    (params(thinking={"type": "adaptive"}, tools=[{"name": "User", "input_schema": {"type": "object"}}],
+            tool_choice={"type": "any"}),
+     "Thinking may not be enabled when tool_choice forces tool use."),
 ]
 
 
@@ -224,6 +230,8 @@ def test_a_request_the_messages_api_refuses_is_an_errored_row(emulator: Emulator
     params(messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}]),
     params(messages=[{"role": "user", "content": [{"type": "text", "text": "hi"}]}]),
     params(max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 1024}),
+    params(max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 1024},
+           tools=[{"name": "User", "input_schema": {"type": "object"}}], tool_choice={"type": "auto"}),
     params(system="Be brief.", metadata={"user_id": "u1"}, service_tier="auto"),
 ])
 def test_requests_the_messages_api_takes_succeed(emulator: Emulator, good: dict) -> None:

@@ -244,8 +244,22 @@ def _sampling_problem(params: dict[str, Any]) -> str | None:
 
 
 def _thinking_problem(params: dict[str, Any], max_tokens: int) -> str | None:
-    thinking = params.get("thinking")
-    if not isinstance(thinking, dict) or thinking.get("type") != "enabled":
+    if not thinking_enabled(params):
+        return None
+    problem = _budget_problem(params["thinking"], max_tokens)
+    if problem is not None:
+        return problem
+    choice = params.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
+        # BerriAI/litellm#8883 (2025-02), verbatim; the extended-thinking guide: only ``auto`` and
+        # ``none`` go with thinking (run-llama/llama_index#19641 quotes it), adaptive included
+        # (llm-exe/llm-exe#720).
+        return "Thinking may not be enabled when tool_choice forces tool use."
+    return None
+
+
+def _budget_problem(thinking: dict[str, Any], max_tokens: int) -> str | None:
+    if thinking.get("type") != "enabled":
         return None
     budget = thinking.get("budget_tokens")
     if not isinstance(budget, int) or isinstance(budget, bool):

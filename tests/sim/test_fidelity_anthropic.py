@@ -175,6 +175,10 @@ ROW_RULES = [
     (params(model=4), "model: Input should be a valid string"),
     (params(max_tokens="many"), "max_tokens: Input should be a valid integer"),
     (params(max_tokens=0), "max_tokens: must be greater than or equal to 1"),
+    (params(max_tokens=9999999),
+     "max_tokens: 9999999 > 64000, which is the maximum allowed number of output tokens for claude-haiku-4-5"),
+    (params(model="claude-opus-4-1-20250805", max_tokens=32001),
+     "max_tokens: 32001 > 32000, which is the maximum allowed number of output tokens for claude-opus-4-1-20250805"),
     (params(messages="hi"), "messages: Input should be a valid list"),
     (params(response_format={"type": "json_object"}), "response_format: Extra inputs are not permitted"),
     (params(context_management={"edits": []}), "context_management: Extra inputs are not permitted"),
@@ -233,6 +237,8 @@ def test_a_request_the_messages_api_refuses_is_an_errored_row(emulator: Emulator
     params(max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 1024},
            tools=[{"name": "User", "input_schema": {"type": "object"}}], tool_choice={"type": "auto"}),
     params(system="Be brief.", metadata={"user_id": "u1"}, service_tier="auto"),
+    params(max_tokens=64000), params(model="claude-opus-4-8", max_tokens=128000),
+    params(model="claude-opus-4-9", max_tokens=100000),  # a model newer than the list is not limited
 ])
 def test_requests_the_messages_api_takes_succeed(emulator: Emulator, good: dict) -> None:
     client = emulator.anthropic_client()

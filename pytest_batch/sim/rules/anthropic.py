@@ -59,6 +59,19 @@ BETA_PARAMS_FIELDS = PARAMS_FIELDS | {
     "thread", "output_format",
 }
 ROLES = ("user", "assistant")
+#: The most output tokens a model takes, by model-name prefix (aliases and dated ids alike), for
+#: the models a source names: claude-haiku-4-5 64,000 (captures: ``max_tokens: 9999999 > 64000,
+#: which is the maximum allowed number of output tokens for claude-haiku-4-5-20251001``);
+#: sonnet-4-5 and sonnet-4 64,000, opus-4-1 and opus-4 32,000 (labring/fastgpt-plugin#242);
+#: claude-3-7-sonnet 64,000 (mixtape-core models/claude.rs); opus-4-5 64,000, opus-4-6..4-8 and
+#: sonnet-4-6 128,000 (Effect-TS @effect/ai-anthropic 4.0.0-beta.106 release notes). A model
+#: not listed (a newer one) is not checked.
+MAX_OUTPUT_TOKENS = (
+    ("claude-opus-4-8", 128_000), ("claude-opus-4-7", 128_000), ("claude-opus-4-6", 128_000),
+    ("claude-sonnet-4-6", 128_000), ("claude-opus-4-5", 64_000), ("claude-sonnet-4-5", 64_000),
+    ("claude-haiku-4-5", 64_000), ("claude-opus-4-1", 32_000), ("claude-opus-4", 32_000),
+    ("claude-sonnet-4", 64_000), ("claude-3-7-sonnet", 64_000),
+)
 #: Extended thinking: ``budget_tokens`` at least 1024 and below ``max_tokens``.
 MIN_THINKING_BUDGET = 1024
 
@@ -188,6 +201,11 @@ def params_problem(params: dict[str, Any], *, beta: bool = False) -> str | None:
         return "max_tokens: Input should be a valid integer"
     if max_tokens < 1:
         return "max_tokens: must be greater than or equal to 1"  # captures, verbatim
+    limit = _max_output_tokens(params["model"])
+    if limit is not None and max_tokens > limit:
+        # captures, verbatim but for the numbers and the model as the request names it
+        return (f"max_tokens: {max_tokens} > {limit}, which is the maximum allowed number of output tokens for "
+                f"{params['model']}")
     messages = params["messages"]
     if not isinstance(messages, list):
         return "messages: Input should be a valid list"
@@ -204,6 +222,12 @@ def params_problem(params: dict[str, Any], *, beta: bool = False) -> str | None:
         if problem is not None:
             return problem
     return _sampling_problem(params) or _thinking_problem(params, max_tokens)
+
+
+def _max_output_tokens(model: str) -> int | None:
+    """The listed limit of ``model``: its alias, or a dated id of it (``claude-opus-4-20250514``)."""
+    return next((limit for alias, limit in MAX_OUTPUT_TOKENS
+                 if model == alias or model.startswith(f"{alias}-20")), None)
 
 
 def _message_problem(index: int, message: Any, *, last: bool) -> str | None:

@@ -29,6 +29,8 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 # anthropic < 0.73 has no transform_schema (the SDK matrix collects this file there too)
 USER_SCHEMA = getattr(anthropic, "transform_schema", lambda model: model.model_json_schema())(User)
 MODEL = "claude-haiku-4-5"
+#: what a hand-made HTTP call needs besides the body: the SDKs send both headers on every call.
+RAW_HEADERS = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
 
 
 def params(prompt: str, *, mode: str = "text", **extra) -> dict:
@@ -193,7 +195,7 @@ def test_result_rows_match_the_recordings(emulator: Emulator) -> None:
 
 def test_results_url_points_back_at_the_loopback_server(emulator: Emulator) -> None:
     def call(method: str, path: str, body: bytes = b"") -> dict:
-        request = SimRequest.build(method, f"http://127.0.0.1:8765/anthropic{path}", {"x-api-key": "k"}, body)
+        request = SimRequest.build(method, f"http://127.0.0.1:8765/anthropic{path}", RAW_HEADERS, body)
         return json.loads(emulator.handle(request).read())
 
     created = call("POST", "/v1/messages/batches", json.dumps({"requests": seed_requests()}).encode())
@@ -654,7 +656,7 @@ def test_shuffled_results_keep_every_row_once() -> None:
 
 def test_a_100000_request_batch_runs_through(emulator: Emulator) -> None:
     def call(method: str, path: str, body: bytes = b""):
-        return emulator.handle(SimRequest.build(method, f"https://api.anthropic.com{path}", {"x-api-key": "k"}, body))
+        return emulator.handle(SimRequest.build(method, f"https://api.anthropic.com{path}", RAW_HEADERS, body))
 
     entry = {"model": MODEL, "max_tokens": 8, "messages": [{"role": "user", "content": "ping"}]}
     body = json.dumps({"requests": [{"custom_id": f"r{i}", "params": entry} for i in range(100_000)]}).encode()

@@ -132,3 +132,70 @@ def test_gemini_operation_looks_like_the_recording() -> None:
              "response.inlinedResponses.inlinedResponses[].response.responseId"}
     assert shape_differences(RECORDED["gemini_operation_succeeded_inline"], operation,
                              newer=frozenset(newer)) == []
+
+
+def _anthropic_rows(client: Any, batch_id: str) -> dict[str, dict]:
+    """custom_id -> the result row as sent (plain JSON, not the SDK's parse)."""
+    with client.messages.batches.with_streaming_response.results(batch_id) as response:
+        rows = [json.loads(line) for line in b"".join(response.iter_bytes()).splitlines()]
+    return {row["custom_id"]: row for row in rows}
+
+
+def test_anthropic_batch_in_each_recorded_state_looks_like_the_recording() -> None:
+    """create/poll (in_progress), cancel (canceling, with cancel_initiated_at) and the ended poll
+    carry every key path of the curator recordings, with the same JSON types."""
+    client = Emulator(expectations=seed_expectations()).anthropic_client()
+    params = {"model": "claude-3-5-sonnet-20241022", "max_tokens": 64,
+              "messages": [{"role": "user", "content": SEED_PROMPTS[0]}]}
+    requests = [{"custom_id": "0", "params": params}]
+    created = client.messages.batches.with_raw_response.create(requests=requests).http_response.json()
+    other = client.messages.batches.create(requests=requests)
+    canceling = client.messages.batches.with_raw_response.cancel(other.id).http_response.json()
+    ended = client.messages.batches.with_raw_response.retrieve(created["id"]).http_response.json()
+    assert (created["processing_status"], canceling["processing_status"], ended["processing_status"]) == (
+        "in_progress", "canceling", "ended")
+    assert shape_differences(RECORDED["anthropic_batch_in_progress"], created) == []
+    # cancel_initiated_at is a string once canceling (the recording), null before
+    assert shape_differences(RECORDED["anthropic_batch_canceling"], canceling) == []
+    assert shape_differences(RECORDED["anthropic_batch_ended"], ended) == []
+
+
+def test_anthropic_thinking_result_looks_like_the_recording() -> None:
+    """A request with extended thinking answers thinking then text, as the curator reasoning
+    recording does; each block is compared with the recorded block of its type."""
+    emulator = Emulator(expectations=seed_expectations())
+    client = emulator.anthropic_client()
+    params = {"model": "claude-3-7-sonnet-20250219", "max_tokens": 16000,
+              "thinking": {"type": "enabled", "budget_tokens": 14000},
+              "messages": [{"role": "user", "content": SEED_PROMPTS[0]}]}
+    batch = client.messages.batches.create(requests=[{"custom_id": "0", "params": params}])
+    client.messages.batches.retrieve(batch.id)
+    row = _anthropic_rows(client, batch.id)["0"]
+    recorded = json.loads(json.dumps(RECORDED["anthropic_result_succeeded_thinking"]))
+    recorded_blocks = {block["type"]: block for block in recorded["result"]["message"].pop("content")}
+    blocks = row["result"]["message"].pop("content")
+    assert [block["type"] for block in blocks] == list(recorded_blocks) == ["thinking", "text"]
+    for block in blocks:
+        assert shape_differences(recorded_blocks[block["type"]], block) == []
+    extra_usage = {f"result.message.usage.{k}" for k in ("cache_creation", "service_tier", "inference_geo")}
+    assert shape_differences(recorded, row, newer=frozenset(extra_usage)) == []
+
+
+def test_anthropic_rows_look_like_the_live_captures() -> None:
+    """Succeeded, errored and canceled rows against the OpenRouter live captures (2026-09): the
+    succeeded row's usage has no key the emulator lacks or adds."""
+    emulator = Emulator(expectations=seed_expectations())
+    client = emulator.anthropic_client()
+    good = {"model": "claude-haiku-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "Say 1."}]}
+    batch = client.messages.batches.create(requests=[
+        {"custom_id": "ok", "params": good}, {"custom_id": "bad", "params": {**good, "max_tokens": 0}}])
+    client.messages.batches.retrieve(batch.id)
+    canceled = client.messages.batches.create(requests=[{"custom_id": "c", "params": good}])
+    client.messages.batches.cancel(canceled.id)
+    client.messages.batches.retrieve(canceled.id)
+    rows = {**_anthropic_rows(client, batch.id), **_anthropic_rows(client, canceled.id)}
+    assert shape_differences(RECORDED["anthropic_result_succeeded_live"], rows["ok"]) == []
+    # request_id: null for a request refused before it ran (the capture's bad-model row)
+    assert shape_differences(RECORDED["anthropic_result_errored_live"], rows["bad"]) == []
+    assert rows["bad"]["result"]["error"]["request_id"] is None
+    assert shape_differences(RECORDED["anthropic_result_canceled_live"], rows["c"]) == []

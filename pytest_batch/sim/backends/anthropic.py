@@ -18,8 +18,9 @@ text block with stop_reason ``end_turn``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,13 +28,12 @@ from ..clock import rfc3339
 from ..faults import BatchFault
 from ..http import HTTPError
 from ..responders import Answer, BatchItem, compact_json
+from ..rules import anthropic as rules
 from .base import REFUSAL_TEXT, BackendBase, BatchRecord, EmulatorState, SharedValues, approx_tokens, malform, truncate
 
 DAY = 86400
 #: results stay downloadable for 29 days after creation (wire-formats.md B.2).
 ARCHIVE_AFTER = 29 * DAY
-CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
 
 #: error ``type`` by HTTP status (wire-formats.md 0.1, "Error envelopes").
 ERROR_TYPES = {
@@ -64,11 +64,12 @@ class AnthropicBackend(BackendBase):
         self.deleted: set[str] = set()
 
     # ------------------------------------------------------------------ create
-    def create_batch(self, raw: bytes, base_url: str) -> dict[str, Any]:
+    def create_batch(self, raw: bytes, base_url: str, *, beta: bool = False) -> dict[str, Any]:
         """Check the envelope synchronously (wire-formats.md B.3, F.10) and open the batch;
-        each request's ``params`` is only checked when the batch runs. The body is parsed and
+        each request's ``params`` is only checked when the batch runs (``beta``: the call came
+        through the beta namespace, whose params take more fields). The body is parsed and
         checked outside the state lock."""
-        items, invalid = self._parse(raw)
+        items, invalid = self._parse(raw, beta)
         with self.lock:
             record = self.new_record(self.ids.anthropic_batch(), items)
             record.extra.update(status="in_progress", invalid=invalid, counts=None, types=None, ids=None,
@@ -77,51 +78,15 @@ class AnthropicBackend(BackendBase):
             self.order.append(record.id)
             return self.to_json(record, base_url)
 
-    def _parse(self, raw: bytes) -> tuple[list[BatchItem], dict[int, str]]:
-        """The requests of a create body, and the problem of each one the batch will fail."""
-        if len(raw) > self.max_bytes:
-            raise HTTPError(413, f"Request exceeds the maximum size of {self.max_bytes:,} bytes for a Message Batch. "
-                            "Split it into several batches.")
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            raise HTTPError(400, f"The request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise HTTPError(400, "Input should be a valid dictionary or object to extract fields from")
-        requests = body.get("requests")
-        if requests is None:
-            raise HTTPError(400, "requests: Field required")
-        if not isinstance(requests, list):
-            raise HTTPError(400, "requests: Input should be a valid list")
-        if not requests:
-            raise HTTPError(400, "requests: List should have at least 1 item after validation, not 0")
-        if len(requests) > self.max_requests:
-            # 413 per wire-formats.md B.3; the exact message is unverified.
-            raise HTTPError(413, f"A Message Batch holds at most {self.max_requests:,} requests, got "
-                            f"{len(requests):,}. Split it into several batches.")
+    def _parse(self, raw: bytes, beta: bool) -> tuple[list[BatchItem], dict[int, str]]:
+        """The requests of a create body, and the problem of each one the batch will fail
+        (the rules and their sources: rules/anthropic.py)."""
+        entries = rules.batch_requests(raw, max_bytes=self.max_bytes, max_requests=self.max_requests)
         items: list[BatchItem] = []
         shared = SharedValues()
         invalid: dict[int, str] = {}
-        seen: set[str] = set()
-        fullmatch = CUSTOM_ID.fullmatch
-        for index, entry in enumerate(requests):
-            if not isinstance(entry, dict):
-                raise HTTPError(400, f"requests.{index}: Input should be a valid dictionary or object to "
-                                "extract fields from")
-            custom_id = entry.get("custom_id")
-            if not (isinstance(custom_id, str) and fullmatch(custom_id)):
-                raise HTTPError(400, f"requests.{index}.custom_id: {_custom_id_problem(custom_id)}")
-            params = entry.get("params")
-            if params is None:
-                raise HTTPError(400, f"requests.{index}.params: Field required")
-            if not isinstance(params, dict):
-                raise HTTPError(400, f"requests.{index}.params: Input should be a valid dictionary or object to "
-                                "extract fields from")
-            if custom_id in seen:
-                raise HTTPError(400, "requests: custom_id's must be unique within a batch. Duplicate custom_id "
-                                f"found: {custom_id}")
-            seen.add(custom_id)
-            problem = _params_problem(params)
+        for index, (custom_id, params) in enumerate(entries):
+            problem = rules.params_problem(params, beta=beta)
             if problem is not None:
                 invalid[index] = problem
             for key in ("output_config", "output_format", "tools", "tool_choice", "system"):
@@ -150,9 +115,7 @@ class AnthropicBackend(BackendBase):
     def list(self, before_id: str | None, after_id: str | None, limit: int,
              base_url: str) -> tuple[list[dict[str, Any]], bool]:
         """A page of batches, newest first; ``after_id`` pages to older, ``before_id`` to newer
-        ones (wire-formats.md B.4). Returns the page and has_more."""
-        if before_id and after_id:
-            raise HTTPError(400, "Only one of before_id and after_id may be given.")
+        ones (wire-formats.md B.4). Returns the page and has_more. The query's rules: rules/anthropic.py."""
 
         def step() -> tuple[list[dict[str, Any]], bool]:
             page, has_more = self._page(before_id, after_id, limit)
@@ -311,8 +274,11 @@ class AnthropicBackend(BackendBase):
                                                                             tool_ids.get(index))}
             elif kind == "errored":
                 answer = answers[index]
+                request_id = ids[index]
                 if index in invalid:
-                    status, message = 400, invalid[index]
+                    # A request the API refused before running it has no request id: the captures'
+                    # ``bad-model`` row carries ``"request_id":null``.
+                    status, message, request_id = 400, invalid[index], None
                 elif fault is not None and fault.kind == "validation_failure":
                     status, message = 400, fault_message
                 else:
@@ -323,7 +289,7 @@ class AnthropicBackend(BackendBase):
                     "type": "error",
                     "error": {"details": {"error_visibility": "user_facing"}, "type": error_type(status),
                               "message": message},
-                    "request_id": ids[index]}}
+                    "request_id": request_id}}
             else:
                 result = {"type": kind}
             yield {"custom_id": item.custom_id, "result": result}
@@ -354,7 +320,10 @@ class AnthropicBackend(BackendBase):
                 stop_reason = "tool_use"
             if isinstance(value, dict):
                 text = compact_json(value)
-                content = [{"type": "tool_use", "id": tool_use_id, "name": tool, "input": value}]
+                # ``caller`` is a required field of the tool_use block (anthropic-sdk-ruby
+                # Anthropic::Models::ToolUseBlock: ``required :caller_``): the model called it directly.
+                content = [{"type": "tool_use", "id": tool_use_id, "name": tool, "input": value,
+                            "caller": {"type": "direct"}}]
             else:
                 # The answer is not an object: the model "answered in prose" instead of calling the tool.
                 text = answer.text
@@ -369,6 +338,10 @@ class AnthropicBackend(BackendBase):
                 text = malform(text)
             content = [{"type": "text", "text": text}]
         output_tokens = approx_tokens(text)
+        if rules.thinking_enabled(params):
+            thinking = _thinking_block(item, message_id)
+            content = [thinking, *content]
+            output_tokens += approx_tokens(thinking["thinking"])
         max_tokens = params.get("max_tokens")
         if stop_reason == "max_tokens" and isinstance(max_tokens, int):
             output_tokens = max_tokens
@@ -414,34 +387,20 @@ _DEFAULT_ERRORS = {
 }
 
 
-def _custom_id_problem(custom_id: Any) -> str:
-    """Pydantic's wording, as the live API returns it (openrouter notes; wire-formats.md B.3)."""
-    if custom_id is None:
-        return "Field required"
-    if not isinstance(custom_id, str):
-        return "Input should be a valid string"
-    if not custom_id:
-        return "String should have at least 1 character"
-    if len(custom_id) > 64:
-        return "String should have at most 64 characters"
-    return f"String should match pattern '{CUSTOM_ID_PATTERN}'"
-
-
-def _params_problem(params: dict[str, Any]) -> str | None:
-    """What the asynchronous validation reports for one request (messages from the openrouter notes)."""
-    for name in ("model", "messages", "max_tokens"):
-        if name not in params:
-            return f"{name}: Field required"
-    max_tokens = params["max_tokens"]
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
-        return "max_tokens: Input should be a valid integer"
-    if max_tokens < 1:
-        return "max_tokens: must be greater than or equal to 1"
-    if not isinstance(params["messages"], list):
-        return "messages: Input should be a valid list"
-    if params.get("stream"):
-        return '"stream=True" is not supported in the Message Batches API'
-    return None
+def _thinking_block(item: BatchItem, message_id: str) -> dict[str, Any]:
+    """The ``thinking`` block an extended-thinking request's answer opens with, before the text or
+    tool call (realdata curator anthropic_basic_batch_reasoning_completion: ``type``, ``thinking``,
+    ``signature``). The reasoning restates the request; the signature is opaque base64, as on the
+    wire, and stable for one message."""
+    prompt = " ".join(item.prompt.split())
+    if len(prompt) > 200:
+        prompt = prompt[:200].rstrip() + "…"
+    goal = "a direct answer"
+    if item.schema is not None:
+        goal = f"an object matching the {item.schema_name or 'requested'} schema"
+    thinking = f"The request asks: {prompt}\nI will work out {goal} and then give it."
+    digest = hashlib.sha256(f"{message_id}:{thinking}".encode()).digest()
+    return {"type": "thinking", "thinking": thinking, "signature": base64.b64encode(digest * 8).decode()}
 
 
 def _text_of(content: Any) -> str:

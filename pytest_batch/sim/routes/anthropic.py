@@ -1,7 +1,7 @@
 """Anthropic Message Batches: the HTTP rendering (AnthropicRoutes).
 
-Parses requests and renders the provider's exact JSON. The state, and the rules each answer
-follows (with their sources), are in backends/anthropic.py.
+Parses requests and renders the provider's exact JSON. The state is in backends/anthropic.py;
+what the API accepts (headers, bodies, queries), with the sources, is in rules/anthropic.py.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import re
 
 from ..backends.anthropic import ORGANIZATION_ID, AnthropicBackend, error_type
 from ..http import HTTPError, SimRequest, SimResponse, find_route, json_response, jsonl_stream
+from ..rules import anthropic as rules
 
 _ROUTES = [
     ("POST", re.compile(r"^/v1/messages/batches$"), "create"),
@@ -22,13 +23,15 @@ _ROUTES = [
 
 
 class AnthropicRoutes:
-    """HTTP for the Message Batches API; ``?beta=true`` (anthropic 1.x) and ``anthropic-beta`` are ignored."""
+    """HTTP for the Message Batches API. The beta namespace (``anthropic-beta``, or anthropic 1.x's
+    ``?beta=true``) shares the paths and the state; only the fields a request's params may carry differ."""
 
     def __init__(self, backend: AnthropicBackend) -> None:
         self.backend = backend
 
     def handle(self, request: SimRequest) -> SimResponse:
         _check_key(request)
+        rules.check_version(request.headers)
         found = find_route(_ROUTES, request)
         if found is None:
             raise HTTPError(404, "Not Found")
@@ -51,7 +54,8 @@ class AnthropicRoutes:
         return response
 
     def create(self, request: SimRequest) -> SimResponse:
-        return json_response(200, self.backend.create_batch(request.body, request.base_url))
+        beta = bool(request.headers.get("anthropic-beta")) or request.query.get("beta") == "true"
+        return json_response(200, self.backend.create_batch(request.body, request.base_url, beta=beta))
 
     def retrieve(self, request: SimRequest, batch_id: str) -> SimResponse:
         batch = self.backend.retrieve(batch_id, request.base_url)
@@ -69,8 +73,8 @@ class AnthropicRoutes:
         return json_response(200, self.backend.delete(batch_id))
 
     def list(self, request: SimRequest) -> SimResponse:
-        data, has_more = self.backend.list(request.query.get("before_id") or None,
-                                           request.query.get("after_id") or None, _limit(request), request.base_url)
+        before_id, after_id, limit = rules.list_query(request.query)
+        data, has_more = self.backend.list(before_id, after_id, limit, request.base_url)
         return json_response(200, {"data": data, "has_more": has_more,
                                    "first_id": data[0]["id"] if data else None,
                                    "last_id": data[-1]["id"] if data else None})
@@ -88,18 +92,3 @@ def _check_key(request: SimRequest) -> None:
     token = request.headers.get("authorization", "").removeprefix("Bearer").strip()
     if not token and not request.headers.get("x-api-key", "").strip():
         raise HTTPError(401, "x-api-key header is required")
-
-
-def _limit(request: SimRequest) -> int:
-    raw = request.query.get("limit")
-    if not raw:
-        return 20
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HTTPError(400, "limit: Input should be a valid integer, unable to parse string as an integer") from None
-    if value < 1:
-        raise HTTPError(400, "limit: Input should be greater than or equal to 1")
-    if value > 1000:
-        raise HTTPError(400, "limit: Input should be less than or equal to 1000")
-    return value

@@ -556,8 +556,11 @@ def test_operation_shapes_match_the_recording(client, emulator):
     assert list(item) == ["response", "metadata"]
     assert list(item["response"]) == ["candidates", "usageMetadata", "modelVersion", "responseId"]
     assert list(item["response"]["candidates"][0]) == ["content", "finishReason", "index"]
+    # gemini-2.5-flash thinks: usage as in wire-formats.md C.4's capture of that model (the langchain4j
+    # text blocks were trimmed: their gemini-3 total counts 2359 thinking tokens no field names)
     assert list(item["response"]["usageMetadata"]) == ["promptTokenCount", "candidatesTokenCount",
-                                                       "totalTokenCount"]
+                                                       "totalTokenCount", "promptTokensDetails",
+                                                       "thoughtsTokenCount"]
     assert item["response"]["modelVersion"] == MODEL
     assert done["metadata"]["endTime"].endswith("Z") and len(done["metadata"]["endTime"]) == 30
 

@@ -20,15 +20,14 @@ How each responder outcome is rendered (inline item / responses-file line):
 - expired: ``{"error": {"code": 4, "message": "Deadline expired before operation could
   complete."}}`` as in the langchain4j recording; canceled: ``{"error": {"code": 1, ...}}``.
 
-Per-request errors leave the batch SUCCEEDED and count in ``failedRequestCount``.
+Per-request errors leave the batch SUCCEEDED and count in ``failedRequestCount``. What the API
+refuses, and how, is in rules/google.py.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,18 +61,13 @@ NO_KEY_MESSAGE = ("Method doesn't allow unregistered callers (callers without es
                   "Please use API Key or other form of API consumer identity to call this API.")
 
 
-@functools.cache
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
-
-
 def _get(obj: Any, camel: str, default: Any = None) -> Any:
     """Read a proto-JSON field in lowerCamel or snake_case: the API accepts both (C.2)."""
     if not isinstance(obj, dict):
         return default
     if camel in obj:
         return obj[camel]
-    return obj.get(_snake(camel), default)
+    return obj.get(rules.snake(camel), default)
 
 
 def _texts(content: Any) -> list[str]:
@@ -106,6 +100,17 @@ def _item(index: int, key: str | None, model: str, request: dict[str, Any]) -> B
     name = schema.get("title") if isinstance(schema, dict) else None
     custom_id = key if key else f"request-{index + 1}"
     return BatchItem("google", custom_id, index, model, "\n".join(t for t in texts if t), schema, name, request)
+
+
+def _thoughts(model: str, request: dict[str, Any], output_tokens: int) -> int:
+    """Thinking tokens: gemini-2.5 and later think unless thinkingBudget is 0; 2.5-flash-lite
+    only when given a budget (ai.google.dev/gemini-api/docs/thinking). A stable stand-in amount."""
+    budget = _get(_get(_get(request, "generationConfig") or {}, "thinkingConfig") or {}, "thinkingBudget")
+    thinks = model.startswith(("gemini-2.5", "gemini-3")) and budget != 0
+    if model.startswith("gemini-2.5-flash-lite") and budget in (None, 0):
+        thinks = False
+    amount = 16 + 4 * output_tokens
+    return 0 if not thinks else min(amount, budget) if isinstance(budget, int) and budget > 0 else amount
 
 
 # ---------------------------------------------------------------------------- files
@@ -556,11 +561,13 @@ class GoogleBackend(BackendBase):
                               "message": answer.message or "The request was cancelled before it was processed."}}
         prompt_tokens = approx_tokens(item.prompt)
         usage: dict[str, Any] = {"promptTokenCount": prompt_tokens}
+        # by modality, and the thinking tokens of a thinking model: C.4's gemini-2.5-flash capture
+        details = [{"modality": "TEXT", "tokenCount": prompt_tokens}]
         if outcome == "refusal":
             # A blocked answer: finishReason SAFETY and no content at all (no parts, no text).
             candidate: dict[str, Any] = {"finishReason": "SAFETY", "index": 0, "safetyRatings": [
                 {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]}
-            usage["totalTokenCount"] = prompt_tokens
+            usage.update(totalTokenCount=prompt_tokens, promptTokensDetails=details)
         else:
             text = answer.text
             finish = "STOP"
@@ -571,7 +578,11 @@ class GoogleBackend(BackendBase):
             output_tokens = approx_tokens(text)
             # "index": 0 is kept although proto3 would omit it: the recording shows it.
             candidate = {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": finish, "index": 0}
-            usage.update(candidatesTokenCount=output_tokens, totalTokenCount=prompt_tokens + output_tokens)
+            thoughts = _thoughts(model_version, item.body, output_tokens)
+            usage.update(candidatesTokenCount=output_tokens, totalTokenCount=prompt_tokens + output_tokens + thoughts,
+                         promptTokensDetails=details)
+            if thoughts:
+                usage["thoughtsTokenCount"] = thoughts
         return {"response": {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model_version,
                              "responseId": self.ids.google_response()}}
 

@@ -25,6 +25,7 @@ a dash (ai.google.dev/api/files, ``File.name``).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, NamedTuple
@@ -104,7 +105,9 @@ def _camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def _snake(name: str) -> str:
+@functools.cache
+def snake(name: str) -> str:
+    """The snake_case (proto) name of a lowerCamel JSON name."""
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
@@ -135,7 +138,7 @@ def proto_problems(message: str, value: dict[str, Any], path: str = "") -> list[
     problems: list[Problem] = []
     for key, item in value.items():
         kind = _field(message, key)
-        where = f"{path}.{_snake(key)}".lstrip(".")
+        where = f"{path}.{snake(key)}".lstrip(".")
         at = f" at '{path}'" if path else ""
         if kind is None:
             problems.append(Problem(path or None, f"Invalid JSON payload received. Unknown name {_json(key)}{at}: "

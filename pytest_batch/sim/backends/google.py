@@ -337,7 +337,7 @@ class GoogleBackend(BackendBase):
         raw_lines: list[bytes] = []
         for number, line in jsonl_objects(source.content):
             request = _get(line, "request")
-            if line is None or not isinstance(request, dict) or rules.proto_problems("BatchInputLine", line):
+            if line is None or not isinstance(request, dict) or not rules.readable("BatchInputLine", line):
                 # A file with a malformed row is rejected at create, no batch made (live-capture notes).
                 raw_lines = raw_lines or source.content.splitlines()
                 unreadable.append((number, rules.line_problem(raw_lines[number - 1].decode("utf-8", "replace"),

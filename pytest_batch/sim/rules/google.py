@@ -100,6 +100,7 @@ class GoogleInvalidArgument(HTTPError):
             for field, description in self.violations]}]
 
 
+@functools.cache
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
@@ -197,8 +198,50 @@ def _scalar_fits(kind: str, value: Any) -> bool:
     return kind == "float" or float(value).is_integer()
 
 
+def _spec(message: str) -> dict[str, tuple[str, bool]]:
+    """{name in either spelling: (kind without "[]", repeated)} for ``message``."""
+    spec = {}
+    for name, kind in MESSAGES[message].items():
+        entry = (kind.removesuffix("[]"), kind.endswith("[]"))
+        spec[name] = spec[snake(name)] = entry
+    return spec
+
+
+_SPECS: dict[str, dict[str, tuple[str, bool]]] = {}
+
+
+def readable(message: str, value: dict[str, Any]) -> bool:
+    """Whether ``value`` reads as ``message`` without a problem: the fast path of
+    ``proto_problems`` (no paths built), for the hundred thousand rows of a large batch."""
+    spec = _SPECS.get(message) or _SPECS.setdefault(message, _spec(message))
+    for key, item in value.items():
+        entry = spec.get(key)
+        if entry is None:
+            return False
+        kind, repeated = entry
+        if item is None or kind == _ANY:
+            continue
+        if isinstance(item, list):
+            if not repeated:
+                return False
+        else:
+            item = (item,)
+        for element in item:
+            if kind == "str":
+                if not isinstance(element, str):
+                    return False
+            elif kind in MESSAGES:
+                if not isinstance(element, dict) or not readable(kind, element):
+                    return False
+            elif element is not None and (isinstance(element, dict | list) or not _scalar_fits(kind, element)):
+                return False
+    return True
+
+
 def check_body(message: str, body: dict[str, Any]) -> None:
     """Raise the live 400 for a create or upload body the front end cannot read as ``message``."""
+    if readable(message, body):
+        return
     problems = proto_problems(message, body)
     if problems:
         raise GoogleInvalidArgument([(p.field, p.description) for p in problems])

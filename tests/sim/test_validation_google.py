@@ -8,9 +8,12 @@ import json
 
 import pytest
 from google.genai import errors
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_batch.seed import seed_expectations
 from pytest_batch.sim.core import Emulator
+from pytest_batch.sim.rules import google as rules
 
 from .test_google import MODEL, raw
 
@@ -235,3 +238,19 @@ def test_files_list_pages_default_to_ten_and_stop_at_a_hundred(emulator):
     first = raw(emulator, "GET", "/v1/files").json()
     assert len(first["files"]) == 10 and first["nextPageToken"]
     assert len(raw(emulator, "GET", "/v1/files?pageSize=500").json()["files"]) == 12
+
+
+# ---------------------------------------------------------------------------- the fast path agrees
+
+_NAMES = sorted({name for fields in rules.MESSAGES.values() for name in fields} | {"colour", "max_output_tokens"})
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=3),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.sampled_from(_NAMES), inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(_NAMES), _JSON, max_size=4))
+def test_the_fast_check_passes_exactly_the_bodies_with_no_problem(request):
+    """``readable`` (no messages built) and ``proto_problems`` (the live messages) never disagree."""
+    assert rules.readable("GenerateContentRequest", request) == (not rules.proto_problems("GenerateContentRequest",
+                                                                                          request))

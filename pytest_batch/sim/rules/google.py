@@ -147,6 +147,8 @@ def proto_problems(message: str, value: dict[str, Any], path: str = "") -> list[
             continue
         repeated = kind.endswith("[]")
         kind = kind.removesuffix("[]")
+        if kind == _ANY:  # a Struct, Value or a message this emulator does not check field by field
+            continue
         if isinstance(item, list) and not repeated:
             problems.append(Problem(path or None, f"Invalid JSON payload received. Unknown name {_json(key)}{at}: "
                                                   "Proto field is not repeating, cannot start list.", key,

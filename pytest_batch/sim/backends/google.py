@@ -467,7 +467,7 @@ class GoogleBackend(BackendBase):
         responder said: the batch still succeeds and counts it in failedRequestCount (langchain4j
         recording, ERROR_RESPONSE); its error is a google.rpc status (wire-formats.md C.5)."""
         answers = self.answers(record)
-        refused = record.extra["row_errors"]
+        refused = record.extra.get("row_errors")  # absent in a state saved before rules existed
         if not refused:
             return answers
         return [Answer(None, "http_error", 400, refused[i]) if i in refused else a for i, a in enumerate(answers)]

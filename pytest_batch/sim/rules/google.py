@@ -43,7 +43,7 @@ TYPE_PREFIX = "type.googleapis.com/google.ai.generativelanguage.v1main."
 # accepted too. Sources: ai.google.dev/api/batch-mode, /api/generate-content, /api/caching
 # (Content, Part), /api/files; the google-genai 3.6 types for fields added since.
 _SCALARS = {"str": "TYPE_STRING", "int": "TYPE_INT32", "int64": "TYPE_INT64", "float": "TYPE_FLOAT",
-            "bool": "TYPE_BOOL", "enum": "", "bytes": "TYPE_BYTES"}
+            "bool": "TYPE_BOOL", "enum": "TYPE_ENUM", "bytes": "TYPE_BYTES"}
 _ANY = "any"
 MESSAGES: dict[str, dict[str, str]] = {
     "BatchGenerateContentRequest": {"batch": "GenerateContentBatch"},
@@ -322,5 +322,6 @@ def check_file_id(file_id: str, method: str, *, creating: bool = False) -> None:
                         "alphanumeric characters or dashes (-), and cannot start or end with a dash.",
                         code="INVALID_ARGUMENT")
     if (creating or method == "DeleteFileRequest") and len(file_id) > MAX_FILE_ID:
+        advice = " A batch's output file goes when the batch is deleted." if file_id.startswith("batch-") else ""
         raise HTTPError(400, f"* {method}.{field}: File name may be at most {MAX_FILE_ID} characters long, "
-                        f"got files/{file_id}.", code="INVALID_ARGUMENT")
+                        f"got files/{file_id}.{advice}", code="INVALID_ARGUMENT")

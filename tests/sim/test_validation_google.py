@@ -254,3 +254,19 @@ def test_the_fast_check_passes_exactly_the_bodies_with_no_problem(request):
     """``readable`` (no messages built) and ``proto_problems`` (the live messages) never disagree."""
     assert rules.readable("GenerateContentRequest", request) == (not rules.proto_problems("GenerateContentRequest",
                                                                                           request))
+
+
+def test_deleting_a_batch_output_file_is_a_400_that_says_what_to_delete_instead(emulator):
+    client = emulator.google_client()
+    job = client.batches.create(model=MODEL, src=_upload(emulator, json.dumps({"key": "a", "request": HELLO}).encode()))
+    output = client.batches.get(name=job.name).dest.file_name
+    with pytest.raises(errors.ClientError) as caught:
+        client.files.delete(name=output)
+    # the generated files/batch-<40> is over the 40-character delete limit (live-capture notes)
+    assert (caught.value.code, caught.value.status) == (400, "INVALID_ARGUMENT")
+    assert caught.value.message == (f"* DeleteFileRequest.name: File name may be at most 40 characters long, got "
+                                    f"{output}. A batch's output file goes when the batch is deleted.")
+    client.batches.delete(name=job.name)
+    with pytest.raises(errors.ClientError) as caught:
+        client.files.get(name=output)
+    assert caught.value.code == 404

@@ -128,8 +128,11 @@ def test_gemini_operation_looks_like_the_recording() -> None:
         operation = http.get(f"/v1/{job.name}", headers={"x-goog-api-key": "k"}).json()
     # metadata.output repeats the inlined responses: the SDK reads BatchJob.dest from it
     # (wire-formats.md C.3, "How the SDK maps the Operation"); responseId as in C.4.
+    # promptTokensDetails: in C.4's live capture; the langchain4j text blocks were trimmed (their
+    # gemini-3 totalTokenCount counts 2359 thinking tokens that no thoughtsTokenCount names).
     newer = {"metadata.output",
-             "response.inlinedResponses.inlinedResponses[].response.responseId"}
+             "response.inlinedResponses.inlinedResponses[].response.responseId",
+             "response.inlinedResponses.inlinedResponses[].response.usageMetadata.promptTokensDetails"}
     assert shape_differences(RECORDED["gemini_operation_succeeded_inline"], operation,
                              newer=frozenset(newer)) == []
 
@@ -199,3 +202,39 @@ def test_anthropic_rows_look_like_the_live_captures() -> None:
     assert shape_differences(RECORDED["anthropic_result_errored_live"], rows["bad"]) == []
     assert rows["bad"]["result"]["error"]["request_id"] is None
     assert shape_differences(RECORDED["anthropic_result_canceled_live"], rows["c"]) == []
+
+
+def _gemini_operation(emulator: Emulator, name: str) -> dict:
+    with httpx2.Client(transport=emulator.transport(), base_url="https://generativelanguage.googleapis.com") as http:
+        return http.get(f"/v1/{name}", headers={"x-goog-api-key": "k"}).json()
+
+
+def test_gemini_pending_operation_looks_like_the_recording() -> None:
+    emulator = Emulator(expectations=seed_expectations(), lifecycle="manual")
+    job = emulator.google_client().batches.create(model="gemini-2.5-flash-lite",
+                                                  src=[{"contents": p} for p in SEED_PROMPTS[:3]],
+                                                  config={"display_name": "capitals-batch"})
+    assert shape_differences(RECORDED["gemini_operation_pending"], _gemini_operation(emulator, job.name)) == []
+
+
+def test_gemini_succeeded_operation_with_a_failed_request_looks_like_the_recording() -> None:
+    """Item by item: the recording's second row is an error (google.rpc code 4), the others answers."""
+    emulator = Emulator(expectations=seed_expectations())
+    emulator.faults.request("request-2", "expired")
+    job = emulator.google_client().batches.create(model="gemini-3-flash-preview",
+                                                  src=[{"contents": p} for p in SEED_PROMPTS[:3]],
+                                                  config={"display_name": "error-batch"})
+    operation = _gemini_operation(emulator, job.name)
+    recorded = json.loads(json.dumps(RECORDED["gemini_operation_succeeded_with_request_error"]))
+    recorded_rows = recorded["response"]["inlinedResponses"].pop("inlinedResponses")
+    rows = operation["response"]["inlinedResponses"].pop("inlinedResponses")
+    operation["metadata"].pop("output")  # the SDK reads BatchJob.dest from it (C.3), as in the test above
+    assert shape_differences(recorded, operation) == []
+    assert len(rows) == len(recorded_rows) == 3
+    # thoughtsTokenCount: gemini-3 thinks; the recording's totalTokenCount counts 2359 thinking tokens
+    # (16109 - 13469 - 281) but the upstream authors trimmed the field, and promptTokensDetails with it (C.4).
+    usage = "response.usageMetadata"
+    newer = frozenset({"response.responseId", f"{usage}.promptTokensDetails", f"{usage}.thoughtsTokenCount"})
+    for index, (recorded_row, row) in enumerate(zip(recorded_rows, rows, strict=True)):
+        allowed = frozenset() if "error" in recorded_row else newer
+        assert shape_differences(recorded_row, row, newer=allowed) == [], f"item {index}"

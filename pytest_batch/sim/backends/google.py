@@ -20,21 +20,21 @@ How each responder outcome is rendered (inline item / responses-file line):
 - expired: ``{"error": {"code": 4, "message": "Deadline expired before operation could
   complete."}}`` as in the langchain4j recording; canceled: ``{"error": {"code": 1, ...}}``.
 
-Per-request errors leave the batch SUCCEEDED and count in ``failedRequestCount``.
+Per-request errors leave the batch SUCCEEDED and count in ``failedRequestCount``. What the API
+refuses, and how, is in rules/google.py.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..clock import rfc3339
 from ..http import HTTPError, jsonl_stream
 from ..responders import Answer, BatchItem
+from ..rules import google as rules
 from .base import BackendBase, BatchRecord, EmulatorState, SharedValues, approx_tokens, jsonl_objects, malform, truncate
 
 HOURS_48 = 48 * 3600
@@ -61,18 +61,13 @@ NO_KEY_MESSAGE = ("Method doesn't allow unregistered callers (callers without es
                   "Please use API Key or other form of API consumer identity to call this API.")
 
 
-@functools.cache
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
-
-
 def _get(obj: Any, camel: str, default: Any = None) -> Any:
     """Read a proto-JSON field in lowerCamel or snake_case: the API accepts both (C.2)."""
     if not isinstance(obj, dict):
         return default
     if camel in obj:
         return obj[camel]
-    return obj.get(_snake(camel), default)
+    return obj.get(rules.snake(camel), default)
 
 
 def _texts(content: Any) -> list[str]:
@@ -105,6 +100,17 @@ def _item(index: int, key: str | None, model: str, request: dict[str, Any]) -> B
     name = schema.get("title") if isinstance(schema, dict) else None
     custom_id = key if key else f"request-{index + 1}"
     return BatchItem("google", custom_id, index, model, "\n".join(t for t in texts if t), schema, name, request)
+
+
+def _thoughts(model: str, request: dict[str, Any], output_tokens: int) -> int:
+    """Thinking tokens: gemini-2.5 and later think unless thinkingBudget is 0; 2.5-flash-lite
+    only when given a budget (ai.google.dev/gemini-api/docs/thinking). A stable stand-in amount."""
+    budget = _get(_get(_get(request, "generationConfig") or {}, "thinkingConfig") or {}, "thinkingBudget")
+    thinks = model.startswith(("gemini-2.5", "gemini-3")) and budget != 0
+    if model.startswith("gemini-2.5-flash-lite") and budget in (None, 0):
+        thinks = False
+    amount = 16 + 4 * output_tokens
+    return 0 if not thinks else min(amount, budget) if isinstance(budget, int) and budget > 0 else amount
 
 
 # ---------------------------------------------------------------------------- files
@@ -174,9 +180,8 @@ class GoogleBackend(BackendBase):
     # ------------------------------------------------------------------ files
     def start_upload(self, body: dict[str, Any], declared_size: int | None, header_mime: str | None,
                      base_url: str, version: str) -> UploadSession:
+        rules.check_body("CreateFileRequest", body)
         meta = _get(body, "file") or {}
-        if not isinstance(meta, dict):
-            raise HTTPError(400, "Invalid JSON payload: 'file' must be an object.")
         size = _get(meta, "sizeBytes", declared_size)
         try:
             size = int(size) if size is not None else None
@@ -185,6 +190,8 @@ class GoogleBackend(BackendBase):
         if size is not None and size > self.max_file_bytes:
             raise HTTPError(400, f"File size {size} bytes exceeds the {self.max_file_bytes} byte limit.")
         name = _get(meta, "name")
+        if name:
+            rules.check_file_id(name.removeprefix("files/"), "CreateFileRequest", creating=True)
         mime = _get(meta, "mimeType") or header_mime or "application/octet-stream"
         with self.lock:
             file_id = name.removeprefix("files/") if isinstance(name, str) and name else self.ids.google_file()
@@ -221,8 +228,9 @@ class GoogleBackend(BackendBase):
             self.files[session.file.id] = session.file
         return session
 
-    def get_file(self, name: str) -> GoogleFile:
+    def get_file(self, name: str, method: str = "GetFileRequest") -> GoogleFile:
         """The file (its content never changes once written: read it without the lock)."""
+        rules.check_file_id(name.removeprefix("files/"), method)
         with self.lock:
             return self._file(name)
 
@@ -241,10 +249,8 @@ class GoogleBackend(BackendBase):
 
     def delete_file(self, name: str) -> None:
         file_id = name.removeprefix("files/")
-        if len(file_id) > 40:
-            # A generated files/batch-<40 chars> cannot be deleted directly (live-capture notes).
-            raise HTTPError(400, f"* DeleteFileRequest.name: File name may be at most 40 characters long, "
-                            f"got files/{file_id}. Delete the batch instead.")
+        # A generated files/batch-<40 chars> cannot be deleted directly (live-capture notes).
+        rules.check_file_id(file_id, "DeleteFileRequest")
         with self.lock:
             self._file(file_id)
             del self.files[file_id]
@@ -254,7 +260,8 @@ class GoogleBackend(BackendBase):
         with self.lock:
             files = list(self.files.values())[::-1]  # ties (same instant) newest first, as for batches
         files.sort(key=lambda f: f.create_time, reverse=True)
-        page, next_token = self._page(files, page_size, token, 100)
+        # files.list: "If unspecified, defaults to 10. Maximum pageSize is 100." (ai.google.dev/api/files)
+        page, next_token = self._page(files, page_size, token, 10, 100)
         body: dict[str, Any] = {}
         if page:
             body["files"] = [f.to_json() for f in page]
@@ -265,6 +272,7 @@ class GoogleBackend(BackendBase):
     # ------------------------------------------------------------------ batches
     def create_batch(self, model: str, body: dict[str, Any], size: int, base_url: str,
                      version: str) -> dict[str, Any]:
+        rules.check_body("BatchGenerateContentRequest", body)
         batch = _get(body, "batch")
         if not isinstance(batch, dict):
             raise HTTPError(400, "Invalid JSON payload: the body needs a 'batch' object "
@@ -285,24 +293,25 @@ class GoogleBackend(BackendBase):
             if size > self.max_inline_bytes:
                 raise HTTPError(413, f"Request payload size exceeds the limit: {self.max_inline_bytes} bytes. "
                                 "Use a JSONL input file (inputConfig.fileName) for large batches.")
-            items, keyed = self._inline_items(model, requests)
+            items, keyed, row_errors = self._inline_items(model, requests)
         else:
-            items, keyed = self._file_items(model, file_name)
+            items, keyed, row_errors = self._file_items(model, file_name)
         with self.lock:
             batch_id = self.ids.google_batch()
             record = self.new_record(batch_id, items)
             record.extra.update(model=f"models/{model}", display_name=_get(batch, "displayName"),
                                 file_name=f"files/{file_name.removeprefix('files/')}" if file_name else None,
                                 keyed=keyed, state="BATCH_STATE_PENDING", update_time=self.now, end_time=None,
-                                done_count=0, error=None, output=None, base_url=base_url, version=version)
+                                done_count=0, error=None, output=None, base_url=base_url, version=version,
+                                row_errors=row_errors)
             return self._operation(record)
 
-    def _inline_items(self, model: str, requests: Any) -> tuple[list[BatchItem], list[Any]]:
+    def _inline_items(self, model: str, requests: Any) -> tuple[list[BatchItem], list[Any], dict[int, str]]:
         rows = _get(requests, "requests") if isinstance(requests, dict) else None
         if not isinstance(rows, list) or not rows:
             raise HTTPError(400, "* BatchGenerateContentRequest.batch.input_config.requests.requests: "
                             "at least one request is required.")
-        items, keyed = [], []
+        items, keyed, row_errors = [], [], {}
         shared = SharedValues()
         for index, row in enumerate(rows):
             request = _get(row, "request")
@@ -314,30 +323,38 @@ class GoogleBackend(BackendBase):
             _share_config(shared, request)
             items.append(_item(index, str(key) if key is not None else None, model, request))
             keyed.append(metadata)
-        return items, keyed
+            problem = rules.request_problem(request)
+            if problem:
+                row_errors[index] = problem
+        return items, keyed, row_errors
 
-    def _file_items(self, model: str, file_name: Any) -> tuple[list[BatchItem], list[bool]]:
+    def _file_items(self, model: str, file_name: Any) -> tuple[list[BatchItem], list[bool], dict[int, str]]:
         if not isinstance(file_name, str) or not file_name:
             raise HTTPError(400, "* BatchGenerateContentRequest.batch.input_config.file_name: must be 'files/<id>'.")
         source = self.get_file(file_name)
-        items, keyed = [], []
+        items, keyed, row_errors, unreadable = [], [], {}, []
         shared = SharedValues()
+        raw_lines: list[bytes] = []
         for number, line in jsonl_objects(source.content):
-            if line is None:
-                # A file with a malformed row is rejected at create, no batch made (live-capture notes).
-                raise HTTPError(400, f"Invalid JSON in {source.name} at line {number}: each line must be "
-                                "{\"key\": ..., \"request\": {GenerateContentRequest}}.")
             request = _get(line, "request")
-            if not isinstance(request, dict):
-                raise HTTPError(400, f"{source.name} line {number}: missing the 'request' object "
-                                "(a GenerateContentRequest).")
+            if line is None or not isinstance(request, dict) or not rules.readable("BatchInputLine", line):
+                # A file with a malformed row is rejected at create, no batch made (live-capture notes).
+                raw_lines = raw_lines or source.content.splitlines()
+                unreadable.append((number, rules.line_problem(raw_lines[number - 1].decode("utf-8", "replace"),
+                                                              line)))
+                continue
             key = _get(line, "key")
             _share_config(shared, request)
+            refused = rules.request_problem(request)
+            if refused:
+                row_errors[len(items)] = refused
             items.append(_item(len(items), str(key) if key is not None else None, model, request))
             keyed.append(key is not None)
+        if unreadable:
+            raise rules.file_lines_error(source.name, unreadable)
         if not items:
             raise HTTPError(400, f"{source.name} contains no requests.")
-        return items, keyed
+        return items, keyed, row_errors
 
     def record(self, name: str) -> BatchRecord:
         batch_id = name.removeprefix("batches/")
@@ -363,7 +380,7 @@ class GoogleBackend(BackendBase):
         def step() -> dict[str, Any]:
             records = list(self.batches.values())[::-1]
             records.sort(key=lambda r: r.created_at, reverse=True)
-            page, next_token = self._page(records, page_size, token, self.default_page_size)
+            page, next_token = self._page(records, page_size, token, self.default_page_size, self.max_page_size)
             operations = []
             for record in page:
                 if not self.busy(record):
@@ -438,19 +455,29 @@ class GoogleBackend(BackendBase):
         """End the batch in ``state``; its ``done`` results are rendered outside the state lock
         (``prepare``) and published here."""
         extra = record.extra
-        answers = self.answers(record) if done else []  # the counts show how many failed
+        answers = self._answers(record) if done else []  # the counts show how many failed
         if output and done:
             rendered = self.prepare(record, ("output", done), lambda: self._render_output(record, answers, done))
             extra["output"] = self._publish_output(record, rendered)
             self.published(record)
         extra.update(state=state, done_count=done, update_time=self.now, end_time=self.now, error=error)
 
+    def _answers(self, record: BatchRecord) -> list[Answer]:
+        """The answers, with each request generateContent refuses failed alone, whatever the
+        responder said: the batch still succeeds and counts it in failedRequestCount (langchain4j
+        recording, ERROR_RESPONSE); its error is a google.rpc status (wire-formats.md C.5)."""
+        answers = self.answers(record)
+        refused = record.extra.get("row_errors")  # absent in a state saved before rules existed
+        if not refused:
+            return answers
+        return [Answer(None, "http_error", 400, refused[i]) if i in refused else a for i, a in enumerate(answers)]
+
     def _stats(self, record: BatchRecord) -> dict[str, str]:
         total = len(record)
         done = record.extra["done_count"]
         failed = 0
         if done:
-            failed = sum(1 for a in self.answers(record)[:done] if a.outcome in ("http_error", "expired", "canceled"))
+            failed = sum(1 for a in self._answers(record)[:done] if a.outcome in ("http_error", "expired", "canceled"))
         stats = {"requestCount": total, "pendingRequestCount": total - done,
                  "successfulRequestCount": done - failed, "failedRequestCount": failed}
         if record.extra["state"] == "BATCH_STATE_SUCCEEDED":
@@ -534,11 +561,13 @@ class GoogleBackend(BackendBase):
                               "message": answer.message or "The request was cancelled before it was processed."}}
         prompt_tokens = approx_tokens(item.prompt)
         usage: dict[str, Any] = {"promptTokenCount": prompt_tokens}
+        # by modality, and the thinking tokens of a thinking model: C.4's gemini-2.5-flash capture
+        details = [{"modality": "TEXT", "tokenCount": prompt_tokens}]
         if outcome == "refusal":
             # A blocked answer: finishReason SAFETY and no content at all (no parts, no text).
             candidate: dict[str, Any] = {"finishReason": "SAFETY", "index": 0, "safetyRatings": [
                 {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]}
-            usage["totalTokenCount"] = prompt_tokens
+            usage.update(totalTokenCount=prompt_tokens, promptTokensDetails=details)
         else:
             text = answer.text
             finish = "STOP"
@@ -549,14 +578,18 @@ class GoogleBackend(BackendBase):
             output_tokens = approx_tokens(text)
             # "index": 0 is kept although proto3 would omit it: the recording shows it.
             candidate = {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": finish, "index": 0}
-            usage.update(candidatesTokenCount=output_tokens, totalTokenCount=prompt_tokens + output_tokens)
+            thoughts = _thoughts(model_version, item.body, output_tokens)
+            usage.update(candidatesTokenCount=output_tokens, totalTokenCount=prompt_tokens + output_tokens + thoughts,
+                         promptTokensDetails=details)
+            if thoughts:
+                usage["thoughtsTokenCount"] = thoughts
         return {"response": {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model_version,
                              "responseId": self.ids.google_response()}}
 
     # ------------------------------------------------------------------ paging
     def _page(self, rows: list[Any], page_size: int | None, token: str | None,
-              default: int) -> tuple[list[Any], str | None]:
-        size = default if not page_size else min(page_size, self.max_page_size)
+              default: int, most: int) -> tuple[list[Any], str | None]:
+        size = default if not page_size else min(page_size, most)
         start = 0
         if token:
             try:

@@ -6,12 +6,14 @@ follows (with their sources), are in backends/google.py.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from ..backends.google import NO_KEY_MESSAGE, STATUS_NAMES, GoogleBackend
 from ..http import HTTPError, SimRequest, SimResponse, find_route, json_response
+from ..rules.google import GoogleInvalidArgument
 
 _V = r"/(?P<version>v1|v1beta)"
 _ROUTES = [
@@ -48,8 +50,11 @@ class GoogleRoutes:
 
     def render_error(self, error: HTTPError) -> SimResponse:
         status = error.code or STATUS_NAMES.get(error.status, "UNKNOWN")
+        # a body the front end cannot read lists each problem as a BadRequest field violation
+        # (python-genai #1103, #1451)
+        details = error.details() if isinstance(error, GoogleInvalidArgument) else []
         return json_response(error.status, {"error": {"code": error.status, "message": error.message,
-                                                      "status": status, "details": []}}, dict(error.headers))
+                                                      "status": status, "details": details}}, dict(error.headers))
 
     # ------------------------------------------------------------------ batches
     def create_batch(self, request: SimRequest, version: str, model: str) -> SimResponse:
@@ -148,7 +153,8 @@ def _page_size(request: SimRequest) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        raise HTTPError(400, f"Invalid value at 'page_size' ({raw!r}): expected an integer.") from None
+        # a query parameter of the wrong type, as the front end words it (gemini-cli #4120's form)
+        raise HTTPError(400, f"Invalid value at 'page_size' (TYPE_INT32), {json.dumps(raw)}") from None
     if value < 0:
         raise HTTPError(400, f"Invalid value at 'page_size' ({value}): must not be negative.")
     return value

@@ -196,7 +196,8 @@ def test_server_not_running_names_the_url(cli):
 def test_every_sdks_connection_failure_is_recognised(provider):
     """Each SDK fails differently (raw, wrapped by the processor, or chained): all read as unreachable."""
     from pytest_batch.cli.output import unreachable
-    from pytest_batch.cli.target import DEFAULT_MODELS, resolve_target, sdk_client
+    from pytest_batch.cli.target import resolve_target, sdk_client
+    from pytest_batch.model_catalog import DEFAULT_MODELS
     from pytest_batch.processor import BatchProcessor
 
     target = resolve_target(provider, base_url=f"http://127.0.0.1:{_closed_port()}")

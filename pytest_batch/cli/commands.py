@@ -77,15 +77,16 @@ class _Run:
         return state_path(self.args.state_dir).parent
 
     def remember_model(self, job: Any, model: str) -> None:
-        """Record the model ``job`` was created with (Anthropic's batches never name theirs)."""
+        """Record the model ``job`` was created with (Anthropic's and Azure's batches never name theirs)."""
         from .state import remember_models
 
         remember_models(self.state_dir(), self.provider, job.ids, model)
 
     def with_models(self, jobs: list[Any]) -> list[Any]:
         """``jobs``, each with the model it was created with: what the provider reports (OpenAI's
-        and Gemini's batches name it), else what this CLI recorded when it created the batch, else
-        None (shown as "-"), never the --model of this command."""
+        and Gemini's batches name it; Anthropic's and Azure's never do, OpenAI's not while
+        validating), else what this CLI recorded when it created the batch, else None (shown as
+        "-"), never the --model of this command."""
         from .state import remembered_model
 
         for job in jobs:

@@ -370,8 +370,9 @@ BATCH_MODELS_FILE = "batch-models.json"
 def remember_models(directory: Path, provider: str, batch_ids: list[str], model: str) -> None:
     """Record the model ``batch_ids`` were created with, for ``list`` and ``status`` to show.
 
-    Anthropic's MessageBatch names no model (wire-formats.md B.2), and an OpenAI batch names its
-    model only once validated: the CLI's own record is all there is then. A record that cannot be
+    Anthropic's MessageBatch names no model (wire-formats.md B.2), nor does an Azure OpenAI batch
+    (docs/azure-batch.md), and an OpenAI batch names its model only once validated: the CLI's own
+    record is all there is then. A record that cannot be
     written is skipped (the batch exists all the same; its model then shows as "-")."""
     import json
 

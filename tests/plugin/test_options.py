@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_batch.model_catalog import DEFAULT_MODELS
+
 from .conftest import USERS_TEST
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -55,14 +57,14 @@ def test_ini_settings_apply_and_the_command_line_wins(pytester: pytest.Pytester)
 
     result = pytester.runpytest("-s", "--batch-provider=openai")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*RAN openai openai/gpt-4o-mini"])
+    result.stdout.fnmatch_lines([f"*RAN openai {DEFAULT_MODELS['openai']}"])  # the catalog's default
 
 
 def test_batch_model_overrides_one_provider(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(PROVIDER_TEST)
     result = pytester.runpytest("-s", "--batch-model=google/gemini-2.5-flash", "--batch-provider=openai,google")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*RAN openai openai/gpt-4o-mini", "*RAN google google/gemini-2.5-flash"])
+    result.stdout.fnmatch_lines([f"*RAN openai {DEFAULT_MODELS['openai']}", "*RAN google google/gemini-2.5-flash"])
 
 
 def test_batch_model_runs_the_processor_with_that_model(pytester: pytest.Pytester) -> None:

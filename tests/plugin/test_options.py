@@ -322,3 +322,10 @@ def test_batch_model_on_the_command_line_keeps_the_other_ini_models(pytester: py
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*RAN openai openai/gpt-4.1", "*RAN anthropic anthropic/claude-opus-4-1",
                                  "*RAN google google/gemini-2.5-flash"])
+
+
+def test_help_names_the_catalogs_default_models(pytester: pytest.Pytester) -> None:
+    """``--batch-model``'s help lists the defaults the plugin runs: the model catalog's."""
+    result = pytester.runpytest("--help")
+    text = " ".join(result.stdout.str().split())  # help text wraps anywhere
+    assert "Defaults: " + ", ".join(DEFAULT_MODELS.values()) + "." in text

@@ -118,6 +118,7 @@ _ANTHROPIC: list[CatalogModel] = [
     CatalogModel("claude-sonnet-5", (2.00, 10.00), legacy=True),
     CatalogModel("claude-opus-5", (5.00, 25.00), legacy=True),
     CatalogModel("claude-sonnet-4-6", (3.00, 15.00), legacy=True),
+    CatalogModel("claude-sonnet-4-5", (3.00, 15.00), legacy=True),
     CatalogModel("claude-opus-4-6", (5.00, 25.00), legacy=True),
     # deprecated 2026-11-23, tentative retirement 2027-01-22
     *_retiring("2027-01-22", "claude-opus-5-5", ("claude-opus-4-5", (5.00, 25.00))),

@@ -246,12 +246,13 @@ def test_a_failing_call_never_prints_the_key(cli, echoing_server):
 
 
 def test_list_models_shows_builtin_and_configured(cli):
-    (cli.cwd / "pyproject.toml").write_text('[tool.pytest-batch]\nmodels = ["anthropic/claude-sonnet-4-5"]\n')
+    (cli.cwd / "pyproject.toml").write_text('[tool.pytest-batch]\nmodels = ["anthropic/claude-mythos-5-2"]\n')
     result = cli("list-models", "--json", env={"PYTEST_BATCH_MODELS": "openai/gpt-5-mini, google/gemini-2.5-flash"})
     assert result.code == 0, result
     models = {provider: {row["model"]: row for row in rows} for provider, rows in result.json().items()}
-    assert list(models["anthropic"])[-1] == "anthropic/claude-sonnet-4-5"
-    assert models["anthropic"]["anthropic/claude-sonnet-4-5"]["source"] == "configured"
+    assert list(models["anthropic"])[-1] == "anthropic/claude-mythos-5-2"
+    assert models["anthropic"]["anthropic/claude-mythos-5-2"]["source"] == "configured"
+    assert models["anthropic"]["anthropic/claude-mythos-5-2"]["status"] is None  # the catalog does not know it
     # configured, and in the catalog: listed once, with the catalog's lifecycle
     assert list(models["openai"]).count("openai/gpt-5-mini") == 1
     assert models["openai"]["openai/gpt-5-mini"]["source"] == "catalog"

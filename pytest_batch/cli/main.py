@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="use the offline emulator (also PYTEST_BATCH_SIMULATE=1); simulates the API, not a model")
     group.add_argument("--state-dir", metavar="DIR",
                        help="where --simulate keeps its state (default ./.pytest-batch or PYTEST_BATCH_STATE_DIR); "
-                            "a signed pickle: one you did not write is refused")
+                            "a signed pickle: one you did not write is refused. create also records there the "
+                            "model of each batch it makes, which list and status show")
     group.add_argument("--base-url", metavar="URL",
                        help="send requests to this server, e.g. the root URL `pytest-batch serve` prints")
     group.add_argument("--responses", metavar="FILE",

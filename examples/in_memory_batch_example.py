@@ -13,9 +13,11 @@ and GOOGLE_API_KEY.
 from __future__ import annotations
 
 from pytest_batch import BatchProcessor, Emulator
+from pytest_batch.model_catalog import DEFAULT_MODELS
 from pytest_batch.seed import SEED_PROMPTS, User, seed_expectations
 
-MODELS = ("openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "google/gemini-2.5-flash")
+#: each provider's default model, the cheapest current one (``pytest-batch list-models``)
+MODELS = tuple(DEFAULT_MODELS[provider] for provider in ("openai", "anthropic", "google"))
 
 
 def main() -> None:

@@ -70,10 +70,29 @@ class _Run:
         return BatchProcessor(self.args.model, response_model=model, client=self.target.client(), sleep=sleep,
                               clock=clock, **options)
 
-    @property
-    def model_name(self) -> str:
-        """--model's model name (without the provider), for tables where the provider names none."""
-        return self.args.model.partition("/")[2]
+    def state_dir(self) -> Any:
+        """Where this command's records live: the simulated state's directory (--state-dir)."""
+        from .target import state_path
+
+        return state_path(self.args.state_dir).parent
+
+    def remember_model(self, job: Any, model: str) -> None:
+        """Record the model ``job`` was created with (Anthropic's and Azure's batches never name theirs)."""
+        from .state import remember_models
+
+        remember_models(self.state_dir(), self.provider, job.ids, model)
+
+    def with_models(self, jobs: list[Any]) -> list[Any]:
+        """``jobs``, each with the model it was created with: what the provider reports (OpenAI's
+        and Gemini's batches name it; Anthropic's and Azure's never do, OpenAI's not while
+        validating), else what this CLI recorded when it created the batch, else None (shown as
+        "-"), never the --model of this command."""
+        from .state import remembered_model
+
+        for job in jobs:
+            if not job.model:
+                job.model = remembered_model(self.state_dir(), job.provider, job.id)
+        return jobs
 
     def wait_options(self) -> dict[str, Any]:
         """``BatchProcessor.wait`` options from --timeout and --interval; simulated batches
@@ -159,10 +178,11 @@ def _report_submitted(run: _Run, job: Any, model: str, headline: str) -> None:
     from .output import esc, job_dict, jobs_table
 
     job.model = job.model or model
+    run.remember_model(job, job.model)
 
     def render(out: Any) -> None:
         out.print(f"✅ {headline} ({esc(run.target.describe())})")
-        out.print(jobs_table([job], model=run.model_name))
+        out.print(jobs_table([job]))
         out.print(_next_steps(job.id, run), markup=False)
 
     run.done(job_dict(job), render)
@@ -193,14 +213,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     try:
         with _Run(args) as run:
-            jobs = list(run.processor().list(args.limit))
+            jobs = run.with_models(list(run.processor().list(args.limit)))
 
             def render(out: Any) -> None:
                 if not jobs:
                     out.print(f"No {run.provider} batches ({run.target.describe()}).", markup=False)
                 else:
-                    out.print(jobs_table(jobs, title=f"{run.provider} batches ({run.target.describe()})",
-                                         model=run.model_name))
+                    out.print(jobs_table(jobs, title=f"{run.provider} batches ({run.target.describe()})"))
 
             run.done([job_dict(job) for job in jobs], render)
     except NoSimulatedState as exc:  # nothing simulated here yet: an empty list, and where to look
@@ -230,14 +249,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     with _Run(args) as run:
         processor = run.processor()
-        job = processor.status(args.batch_id)  # an unknown id fails here, before any progress bar
+        job = run.with_models([processor.status(args.batch_id)])[0]  # an unknown id fails here, before any bar
         if args.wait and not job.is_terminal:
             seen: list[Any] = [job]
             options = run.wait_options()
             try:
                 if options.get("timeout", 1) <= 0:  # the time ran out before the wait began
                     raise BatchTimeoutError(args.batch_id)
-                job = processor.wait(job, callback=seen.append, **options)
+                job = run.with_models([processor.wait(job, callback=seen.append, **options)])[0]
             except BatchTimeoutError:
                 still = status_text(seen[-1].status) if seen else "running"
                 limit = f"--timeout {seconds_text(args.timeout)}" if args.timeout is not None else \
@@ -246,7 +265,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                                "run `status --wait` again, or raise --timeout", code=EXIT_TIMEOUT) from None
 
         def render(out: Any) -> None:
-            out.print(jobs_table([job], model=run.model_name))
+            out.print(jobs_table([job]))
             for error in job.errors:
                 out.print(f"[red]batch error:[/red] {esc(error)}", highlight=False)
             if nothing_succeeded(job):
@@ -359,11 +378,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     from .output import job_dict, jobs_table, status_text
 
     with _Run(args) as run:
-        job = run.processor().cancel(args.batch_id)
+        job = run.with_models([run.processor().cancel(args.batch_id)])[0]
         head = (f"Batch {job.id} had already ended ({status_text(job.status)}): nothing to cancel"
                 if job.is_terminal and status_text(job.status) != "cancelled" else f"✅ Cancel requested for {job.id}")
         run.done(job_dict(job), lambda out: (out.print(head, markup=False),
-                                             out.print(jobs_table([job], model=run.model_name))))
+                                             out.print(jobs_table([job]))))
     return 0
 
 
@@ -398,29 +417,52 @@ def _no_openai_delete(run: _Run) -> str:
 
 
 def cmd_list_models(args: argparse.Namespace) -> int:
+    """The catalog (pytest_batch.model_catalog), each model with its lifecycle and price, then the
+    configured models; the default of each provider (what the plugin and ``demo`` use) first."""
+    from ..model_catalog import CATALOG, DEFAULT_MODELS, find
     from .output import console, emit_json, esc
-    from .target import BUILTIN_MODELS, all_models
+    from .target import all_models
 
-    table = all_models()
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for provider, models in all_models().items():
+        rows[provider] = []
+        for model in models:
+            name = model.partition("/")[2]
+            entry = find(provider, name)
+            listed = any(known.name == name for known in CATALOG[provider])
+            rows[provider].append({
+                "model": model, "default": model == DEFAULT_MODELS[provider],
+                "status": entry.status() if entry is not None and provider != "azure" else None,
+                "retires": entry.retires.isoformat() if entry is not None and entry.retires else None,
+                "replacement": entry.replacement if entry is not None else None,
+                "price_per_mtok": ({"input": entry.price[0], "output": entry.price[1]}
+                                   if entry is not None and entry.price is not None else None),
+                "note": entry.note() if entry is not None else "",
+                "source": "catalog" if listed else "configured"})
     if args.json:
-        emit_json(table)
+        emit_json(rows)
         return 0
     from rich.table import Table
 
     out = console()
-    grid = Table(title="Supported models")
-    grid.add_column("Provider")
-    grid.add_column("Model (--model)")
-    grid.add_column("Source")
-    for provider, models in table.items():
-        for model in models:
-            source = "built-in" if model.partition("/")[2] in BUILTIN_MODELS[provider] else "configured"
-            grid.add_row(provider, esc(model), source)
+    grid = Table(title="Models (current first; retired names still work as model strings)")
+    for column in ("Provider", "Model (--model)", "Status", "Price $/MTok (in / out)", "Source"):
+        grid.add_column(column)
+    for provider, found in rows.items():
+        for row in found:
+            price = row["price_per_mtok"]
+            status = "default" if row["default"] else (row["note"] or row["status"] or "-")
+            style = {"retired": "red", "deprecated": "yellow"}.get(str(row["status"]))
+            shown = f"[{style}]{esc(status)}[/{style}]" if style else esc(status)
+            grid.add_row(provider, esc(row["model"]), shown,
+                         f"{price['input']:g} / {price['output']:g}" if price else "-", row["source"])
     out.print(grid)
+    out.print("A retired model is refused by the live API (record, live) but still runs in simulate and replay, "
+              "where pinned names keep working. Prices are standard; batches cost half.", markup=False)
     out.print("Add models with PYTEST_BATCH_MODELS=provider/model,... or [tool.pytest-batch] models = [...] "
               "in pyproject.toml.", markup=False)
-    out.print("azure/<deployment> names your Global-Batch deployment (the built-in names assume deployments "
-              "named after their model).", markup=False)
+    out.print("azure/<deployment> names your Global-Batch deployment (the listed names assume deployments "
+              "named after OpenAI's models; Azure retires models on its own schedule).", markup=False)
     return 0
 
 

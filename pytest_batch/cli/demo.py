@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .target import DEFAULT_MODELS, PROVIDERS
+from ..endpoints import PROVIDERS
+from ..model_catalog import DEFAULT_MODELS
 
 
 def run_provider(emulator: Any, provider: str) -> dict[str, Any]:

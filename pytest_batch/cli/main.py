@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from ..model_catalog import DEFAULT_MODELS
 from .commands import (
     cmd_cancel,
     cmd_create,
@@ -135,13 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     target = _Parser(add_help=False)
     group = target.add_argument_group("model and target")
     group.add_argument("--model", metavar="PROVIDER/MODEL",
-                       help="required: e.g. openai/gpt-4o-mini, anthropic/claude-3-5-sonnet-20241022, "
-                            "google/gemini-2.0-flash-001, azure/<Global-Batch deployment> (see list-models)")
+                       help="required: e.g. " + ", ".join(DEFAULT_MODELS[p] for p in ("openai", "anthropic", "google"))
+                       + ", azure/<Global-Batch deployment> (see list-models)")
     group.add_argument("--simulate", action="store_true", default=None,
                        help="use the offline emulator (also PYTEST_BATCH_SIMULATE=1); simulates the API, not a model")
     group.add_argument("--state-dir", metavar="DIR",
                        help="where --simulate keeps its state (default ./.pytest-batch or PYTEST_BATCH_STATE_DIR); "
-                            "a signed pickle: one you did not write is refused")
+                            "a signed pickle: one you did not write is refused. create also records there the "
+                            "model of each batch it makes, which list and status show")
     group.add_argument("--base-url", metavar="URL",
                        help="send requests to this server, e.g. the root URL `pytest-batch serve` prints")
     group.add_argument("--responses", metavar="FILE",

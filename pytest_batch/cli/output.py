@@ -112,9 +112,9 @@ def job_dict(job: Any) -> dict[str, Any]:
     }
 
 
-def jobs_table(jobs: list[Any], title: str | None = None, model: str | None = None) -> Any:
-    """A table of jobs; ``model`` (--model's name) fills the Model column where the provider
-    names none (Anthropic never does, OpenAI not while validating), dimmed."""
+def jobs_table(jobs: list[Any], title: str | None = None) -> Any:
+    """A table of jobs, each with the model it was created with ("-" when neither the provider
+    nor this CLI's record knows it)."""
     from rich.table import Table
 
     table = Table(title=esc(title) if title else None)
@@ -122,7 +122,7 @@ def jobs_table(jobs: list[Any], title: str | None = None, model: str | None = No
         table.add_column(name, overflow="fold")
     for job in jobs:
         table.add_row(esc(job.id), styled_status(job.status), when(job.created_at), progress_text(job.counts),
-                      esc(job.model) if job.model else f"[dim]{esc(model)}[/dim]" if model else "-")
+                      esc(job.model) if job.model else "-")
     return table
 
 

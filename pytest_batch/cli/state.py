@@ -360,3 +360,48 @@ def _locked(lock_path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------- the models batches were created with
+#: beside the simulated state: ``{"<provider> <batch id>": "<model>"}`` for batches this CLI created
+BATCH_MODELS_FILE = "batch-models.json"
+
+
+def remember_models(directory: Path, provider: str, batch_ids: list[str], model: str) -> None:
+    """Record the model ``batch_ids`` were created with, for ``list`` and ``status`` to show.
+
+    Anthropic's MessageBatch names no model (wire-formats.md B.2), nor does an Azure OpenAI batch
+    (docs/azure-batch.md), and an OpenAI batch names its model only once validated: the CLI's own
+    record is all there is then. A record that cannot be
+    written is skipped (the batch exists all the same; its model then shows as "-")."""
+    import json
+
+    path = directory / BATCH_MODELS_FILE
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with _locked(directory / "lock"):
+            known = _read_models(path)
+            known.update({f"{provider} {batch_id}": model for batch_id in batch_ids})
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)
+    except (OSError, CLIError):
+        return
+
+
+def remembered_model(directory: Path, provider: str, batch_id: str) -> str | None:
+    """The model this CLI recorded for ``batch_id`` (every part of a split job the same), else None."""
+    known = _read_models(directory / BATCH_MODELS_FILE)
+    models = {known.get(f"{provider} {part}") for part in batch_id.split(",")}
+    return models.pop() if len(models) == 1 else None
+
+
+def _read_models(path: Path) -> dict[str, str]:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} \
+        if isinstance(data, dict) else {}

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..endpoints import API_KEY_ENV, BASE_URL_ENV, NEEDS_BASE_URL, PROVIDERS, provider_of_host
+from ..model_catalog import CATALOG
 
 
 #: what each provider's base URL looks like on ``pytest-batch serve`` (below its root URL; Azure's
@@ -26,18 +27,6 @@ AZURE_V1_SUFFIX = "/azure/openai/v1"
 LIVE_BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com",
                   "google": "https://generativelanguage.googleapis.com"}
 
-
-#: the models the seed's README lists; PYTEST_BATCH_MODELS and pyproject add more.
-BUILTIN_MODELS: dict[str, tuple[str, ...]] = {
-    "openai": ("gpt-4o-mini", "gpt-4o", "gpt-4-turbo"),
-    "anthropic": ("claude-3-5-sonnet-20241022", "claude-3-opus-20240229", "claude-3-haiku-20240307"),
-    "google": ("gemini-2.0-flash-001", "gemini-pro", "gemini-pro-vision"),
-    # names of Global-Batch deployments: these assume deployments named after their model
-    "azure": ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini"),
-}
-
-#: the model ``demo`` and the example use for each provider.
-DEFAULT_MODELS = {provider: f"{provider}/{models[0]}" for provider, models in BUILTIN_MODELS.items()}
 
 DEFAULT_STATE_DIR = ".pytest-batch"
 STATE_FILE = "emulator.pickle"
@@ -138,8 +127,9 @@ def configured_models(cwd: Path | None = None) -> list[str]:
 
 
 def all_models() -> dict[str, list[str]]:
-    """Every known model by provider, built-in first, configured ones after, no duplicates."""
-    table = {provider: [f"{provider}/{name}" for name in names] for provider, names in BUILTIN_MODELS.items()}
+    """Every known model by provider: the catalog's first (model_catalog.CATALOG: current, legacy,
+    deprecated, retired), configured ones after, no duplicates."""
+    table = {provider: [f"{provider}/{entry.name}" for entry in entries] for provider, entries in CATALOG.items()}
     for model in configured_models():
         provider, _ = parse_model(model)
         if model not in table[provider]:

@@ -53,7 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where cassettes live, relative to the current directory (the ini setting: "
                          "relative to the ini file; default: cassettes under the rootdir).")
     group.addoption("--batch-model", dest="batch_model", action="append", default=None, metavar="PROVIDER/MODEL",
-                    help="override a provider's default model, e.g. --batch-model=openai/gpt-4o (repeatable). "
+                    help="override a provider's default model, e.g. --batch-model=openai/gpt-6-sol (repeatable). "
                          "Defaults: " + ", ".join(cfg.DEFAULT_MODELS.values()) + ".")
     group.addoption("--batch-record-timeout", dest="batch_record_timeout", default=None, metavar="SECONDS",
                     help="in record mode, how long to wait for a live batch before leaving the recording "

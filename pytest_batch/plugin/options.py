@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import model_catalog
 from ..cassettes.paths import cassette_dir_of, recorded_against
 from ..endpoints import (
     API_KEY_ENV,
@@ -28,14 +29,9 @@ from ..endpoints import (
 if TYPE_CHECKING:
     from ..sim.core import Emulator
 
-#: the one place the default model of each provider is chosen (override with --batch-model).
-DEFAULT_MODELS: dict[str, str] = {
-    "openai": "openai/gpt-4o-mini",
-    "anthropic": "anthropic/claude-haiku-4-5-20251001",
-    "google": "google/gemini-2.5-flash-lite",
-    # an Azure model string names a Global-Batch deployment: record with --batch-model=azure/<yours>
-    "azure": "azure/gpt-4o-mini",
-}
+#: the default model of each provider, the catalog's (override with --batch-model; an Azure model
+#: string names a Global-Batch deployment: record with --batch-model=azure/<yours>).
+DEFAULT_MODELS: dict[str, str] = model_catalog.DEFAULT_MODELS
 
 MODES: tuple[str, ...] = ("auto", "simulate", "replay", "record", "live")
 #: modes that may open real connections (and spend money).

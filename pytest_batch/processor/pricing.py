@@ -1,14 +1,15 @@
-"""What a batch costs: the providers' price tables, user prices, the batch discount."""
+"""What a batch costs: the catalog's prices (pytest_batch.model_catalog), user prices, the batch discount."""
 
 from __future__ import annotations
 
 from ..errors import (
     ConfigurationError,
 )
+from ..model_catalog import snapshot_of
 from ..providers import Provider
 
 #: user prices, per million tokens (input, output) at the standard rate, keyed "provider/model";
-#: consulted before each provider file's table. Batch pricing is BATCH_DISCOUNT of it.
+#: consulted before the catalog's prices (each provider's ``prices``). Batch pricing is BATCH_DISCOUNT of it.
 PRICES: dict[str, tuple[float, float]] = {}
 BATCH_DISCOUNT = 0.5
 
@@ -21,13 +22,12 @@ def register_price(model: str, input_per_mtok: float, output_per_mtok: float) ->
 
 
 def price_of(provider: Provider, model: str) -> tuple[float, float] | None:
-    """The standard price of a model: exact name, else the longest known prefix (dated snapshots)."""
-    full = f"{provider.name}/{model}"
-    if full in PRICES:
-        return PRICES[full]
+    """The standard price of a model: by its exact name, else as the dated snapshot of a priced
+    model (``gpt-4o-mini-2024-07-18`` costs what ``gpt-4o-mini`` does); a user price first. A
+    model merely starting like a priced one (``gpt-5.6-sol`` and ``gpt-5``) has no price."""
     table = {**provider.prices, **{k.partition("/")[2]: v for k, v in PRICES.items()
                                    if k.startswith(provider.name + "/")}}
-    if model in table:
-        return table[model]
-    prefixes = [name for name in table if model.startswith(name)]
-    return table[max(prefixes, key=len)] if prefixes else None
+    for name in (model, snapshot_of(model)):
+        if name is not None and name in table:
+            return table[name]
+    return None

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .. import model_catalog
 from ..errors import BatchNotFoundError, ProviderError, with_cause
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
 from . import (
@@ -35,15 +36,8 @@ from . import (
 
 DEFAULT_MAX_TOKENS = 1024
 
-PRICES: dict[str, tuple[float, float]] = {
-    "claude-opus-4": (15.00, 75.00),
-    "claude-sonnet-4": (3.00, 15.00),
-    "claude-3-7-sonnet": (3.00, 15.00),
-    "claude-3-5-sonnet": (3.00, 15.00),
-    "claude-haiku-4-5": (1.00, 5.00),
-    "claude-3-5-haiku": (0.80, 4.00),
-    "claude-3-haiku": (0.25, 1.25),
-}
+#: standard price per million tokens (input, output), US dollars: the catalog's; the batch discount is applied on top.
+PRICES: dict[str, tuple[float, float]] = model_catalog.prices("anthropic")
 
 #: the HTTP status of each error type in an ``errored`` row's envelope (wire-formats.md 0.1).
 _ERROR_STATUS = {

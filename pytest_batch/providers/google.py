@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .. import model_catalog
 from ..errors import BatchNotFoundError, ProviderError, with_cause
 from ..models import BatchCounts, BatchError, BatchItem, BatchJob, BatchStatus, ErrorKind, Usage
 from . import (
@@ -37,13 +38,8 @@ from . import (
     split_system,
 )
 
-PRICES: dict[str, tuple[float, float]] = {
-    "gemini-2.5-pro": (1.25, 10.00),
-    "gemini-2.5-flash-lite": (0.10, 0.40),
-    "gemini-2.5-flash": (0.30, 2.50),
-    "gemini-2.0-flash-lite": (0.075, 0.30),
-    "gemini-2.0-flash": (0.10, 0.40),
-}
+#: standard price per million tokens (input, output), US dollars: the catalog's; the batch discount is applied on top.
+PRICES: dict[str, tuple[float, float]] = model_catalog.prices("google")
 
 #: the SDK's JobState (it maps the wire's BATCH_STATE_* to JOB_STATE_*, C.3) -> normalized.
 _STATES = {

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .. import model_catalog
 from ..errors import (
     BatchNotFoundError,
     BatchProcessorError,
@@ -39,17 +40,8 @@ from . import (
 CHAT = "/v1/chat/completions"
 RESPONSES = "/v1/responses"
 
-#: standard price per million tokens (input, output), US dollars; the batch discount is applied on top.
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-5-nano": (0.05, 0.40),
-    "gpt-5-mini": (0.25, 2.00),
-    "gpt-5": (1.25, 10.00),
-}
+#: standard price per million tokens (input, output), US dollars: the catalog's; the batch discount is applied on top.
+PRICES: dict[str, tuple[float, float]] = model_catalog.prices("openai")
 
 #: OpenAI's not-run error rows (A.5): the code says why the request never ran.
 _NOT_RUN = {"batch_expired": ErrorKind.EXPIRED, "batch_cancelled": ErrorKind.CANCELED}

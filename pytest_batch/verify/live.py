@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..endpoints import DEFAULT_HOSTS
+from ..model_catalog import DEFAULT_MODELS
 from .replay import Exchange, Replay, replay
 
-#: the cheapest model of each provider in pytest-batch's price tables (batch prices are half)
-PROBE_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-haiku-20240307", "google": "gemini-2.5-flash-lite"}
+#: the model probed on each provider: its default, the cheapest current model in the catalog
+PROBE_MODELS = {provider: model.partition("/")[2] for provider, model in DEFAULT_MODELS.items()}
 MAX_REQUESTS = 2
 MAX_TOKENS = 16
 #: a generous upper bound of a probe prompt's input tokens, for the cost cap

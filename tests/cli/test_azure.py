@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from pytest_batch.model_catalog import DEFAULT_MODELS
+
 AZURE = "azure/gpt-4o-mini"
 
 
@@ -89,7 +91,10 @@ def test_request_files_openai_lines_run_on_azure_but_not_the_reverse(cli):
 
 def test_list_models_and_the_demo(cli):
     listed = cli("list-models", "--json")
-    assert listed.json()["azure"] == ["azure/gpt-4o-mini", "azure/gpt-4o", "azure/gpt-4.1-mini"]
+    azure = listed.json()["azure"]
+    assert azure[0]["model"] == DEFAULT_MODELS["azure"] and azure[0]["default"], azure
+    # deployments named after OpenAI's models, at its prices, without OpenAI's lifecycle
+    assert "azure/gpt-4o-mini" in [row["model"] for row in azure] and {row["status"] for row in azure} == {None}
     configured = cli("list-models", env={"PYTEST_BATCH_MODELS": "azure/extract-batch"})
     assert "azure/extract-batch" in configured.out and "configured" in configured.out
     assert "azure/<deployment> names your Global-Batch deployment" in configured.out

@@ -94,7 +94,8 @@ def test_status_and_results_of_an_anthropic_batch_where_everything_errored(cli, 
     assert waited.code == 3, waited
     assert "the batch completed, but none of its 3 requests succeeded (exit code 3, as for a failed batch)" \
         in waited.out, waited
-    assert "claude-3-5-sonnet-20241022" in waited.out  # --model's name where Anthropic names none
+    # a batch this CLI did not create: Anthropic names no model, and --model is not the batch's
+    assert "claude-3-5-sonnet-20241022" not in waited.out and "│ -" in waited.out, waited
     results = cli("results", *target, "--output-file", "out.jsonl")
     assert results.code == 3 and results.err == "⚠️  none of the 3 requests succeeded (batch completed)\n", results
 

@@ -196,7 +196,8 @@ def test_server_not_running_names_the_url(cli):
 def test_every_sdks_connection_failure_is_recognised(provider):
     """Each SDK fails differently (raw, wrapped by the processor, or chained): all read as unreachable."""
     from pytest_batch.cli.output import unreachable
-    from pytest_batch.cli.target import DEFAULT_MODELS, resolve_target, sdk_client
+    from pytest_batch.cli.target import resolve_target, sdk_client
+    from pytest_batch.model_catalog import DEFAULT_MODELS
     from pytest_batch.processor import BatchProcessor
 
     target = resolve_target(provider, base_url=f"http://127.0.0.1:{_closed_port()}")
@@ -245,14 +246,17 @@ def test_a_failing_call_never_prints_the_key(cli, echoing_server):
 
 
 def test_list_models_shows_builtin_and_configured(cli):
-    (cli.cwd / "pyproject.toml").write_text('[tool.pytest-batch]\nmodels = ["anthropic/claude-sonnet-4-5"]\n')
+    (cli.cwd / "pyproject.toml").write_text('[tool.pytest-batch]\nmodels = ["anthropic/claude-mythos-5-2"]\n')
     result = cli("list-models", "--json", env={"PYTEST_BATCH_MODELS": "openai/gpt-5-mini, google/gemini-2.5-flash"})
     assert result.code == 0, result
-    models = result.json()
-    assert models["openai"] == ["openai/gpt-4o-mini", "openai/gpt-4o", "openai/gpt-4-turbo", "openai/gpt-5-mini"]
-    assert models["anthropic"][-1] == "anthropic/claude-sonnet-4-5"
-    assert models["google"][:3] == ["google/gemini-2.0-flash-001", "google/gemini-pro", "google/gemini-pro-vision"]
-    assert "google/gemini-2.5-flash" in models["google"]
+    models = {provider: {row["model"]: row for row in rows} for provider, rows in result.json().items()}
+    assert list(models["anthropic"])[-1] == "anthropic/claude-mythos-5-2"
+    assert models["anthropic"]["anthropic/claude-mythos-5-2"]["source"] == "configured"
+    assert models["anthropic"]["anthropic/claude-mythos-5-2"]["status"] is None  # the catalog does not know it
+    # configured, and in the catalog: listed once, with the catalog's lifecycle
+    assert list(models["openai"]).count("openai/gpt-5-mini") == 1
+    assert models["openai"]["openai/gpt-5-mini"]["source"] == "catalog"
+    assert models["google"]["google/gemini-2.5-flash"]["status"] == "retired"
 
 
 def test_square_brackets_in_config_and_paths_are_printed_as_typed(cli):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from pytest_batch.model_catalog import DEFAULT_MODELS
 from pytest_batch.sim.server import ServerHandle
 
 from .conftest import USERS_TEST
@@ -32,7 +33,7 @@ def test_azure_runs_when_named(pytester: pytest.Pytester, option: str | None, ra
     result.assert_outcomes(passed=len(ran))
     result.stdout.fnmatch_lines([f"*test_p[[]{name}[]]*" for name in ran])
     if "azure" in ran:
-        result.stdout.fnmatch_lines(["*RAN azure azure/gpt-4o-mini*"])
+        result.stdout.fnmatch_lines([f"*RAN azure {DEFAULT_MODELS['azure']}*"])  # the catalog's default
 
 
 def test_simulate_the_users_test_on_a_deployment_with_markers(pytester: pytest.Pytester) -> None:

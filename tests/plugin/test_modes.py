@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_batch.model_catalog import DEFAULT_MODELS
 from pytest_batch.sim.server import ServerHandle
 
 from .conftest import USERS_TEST
@@ -215,9 +216,11 @@ def test_replay_of_a_request_the_cassette_lacks_fails_readably(pytester: pytest.
 
     result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai", "--batch-model=openai/gpt-4.1-nano")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*Difference:*", "*-*\"model\": \"gpt-4o-mini\"*", "*+*\"model\": \"gpt-4.1-nano\"*"])
-    result.stdout.fnmatch_lines(["The cassette was recorded with model openai/gpt-4o-mini; this run uses "
-                                 "openai/gpt-4.1-nano: replay with --batch-model=openai/gpt-4o-mini, or re-record."])
+    recorded = DEFAULT_MODELS["openai"]  # the plugin's default, the model catalog's
+    result.stdout.fnmatch_lines(["*Difference:*", f"*-*\"model\": \"{recorded.partition('/')[2]}\"*",
+                                 "*+*\"model\": \"gpt-4.1-nano\"*"])
+    result.stdout.fnmatch_lines([f"The cassette was recorded with model {recorded}; this run uses "
+                                 f"openai/gpt-4.1-nano: replay with --batch-model={recorded}, or re-record."])
 
 
 def test_a_failed_test_records_nothing(pytester: pytest.Pytester, server: ServerHandle,

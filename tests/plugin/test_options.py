@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_batch.model_catalog import DEFAULT_MODELS
+
 from .conftest import USERS_TEST
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -55,14 +57,14 @@ def test_ini_settings_apply_and_the_command_line_wins(pytester: pytest.Pytester)
 
     result = pytester.runpytest("-s", "--batch-provider=openai")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*RAN openai openai/gpt-4o-mini"])
+    result.stdout.fnmatch_lines([f"*RAN openai {DEFAULT_MODELS['openai']}"])  # the catalog's default
 
 
 def test_batch_model_overrides_one_provider(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(PROVIDER_TEST)
     result = pytester.runpytest("-s", "--batch-model=google/gemini-2.5-flash", "--batch-provider=openai,google")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*RAN openai openai/gpt-4o-mini", "*RAN google google/gemini-2.5-flash"])
+    result.stdout.fnmatch_lines([f"*RAN openai {DEFAULT_MODELS['openai']}", "*RAN google google/gemini-2.5-flash"])
 
 
 def test_batch_model_runs_the_processor_with_that_model(pytester: pytest.Pytester) -> None:
@@ -320,3 +322,10 @@ def test_batch_model_on_the_command_line_keeps_the_other_ini_models(pytester: py
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*RAN openai openai/gpt-4.1", "*RAN anthropic anthropic/claude-opus-4-1",
                                  "*RAN google google/gemini-2.5-flash"])
+
+
+def test_help_names_the_catalogs_default_models(pytester: pytest.Pytester) -> None:
+    """``--batch-model``'s help lists the defaults the plugin runs: the model catalog's."""
+    result = pytester.runpytest("--help")
+    text = " ".join(result.stdout.str().split())  # help text wraps anywhere
+    assert "Defaults: " + ", ".join(DEFAULT_MODELS.values()) + "." in text

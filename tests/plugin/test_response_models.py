@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_batch.model_catalog import DEFAULT_MODELS
+
 pytestmark = pytest.mark.usefixtures("clean_env")
 
 #: the user's models: nested, optional fields, an enum, dates
@@ -131,8 +133,9 @@ def test_the_factory_refuses_another_providers_model(models: pytest.Pytester) ->
     """)
     result = models.runpytest("--batch-provider=openai")
     result.assert_outcomes(failed=1)
+    bare = DEFAULT_MODELS["openai"].partition("/")[2]  # the test's model: the catalog's default
     result.stdout.fnmatch_lines(["*batch_processor_factory(model='anthropic/claude-haiku-4-5') in a test running "
-                                 "openai: give a openai model (or a bare name such as 'gpt-4o-mini')*"])
+                                 f"openai: give a openai model (or a bare name such as '{bare}')*"])
 
 
 def test_a_model_that_cannot_be_imported_fails_the_test_saying_which_step(models: pytest.Pytester) -> None:

@@ -23,7 +23,9 @@ def test_in_memory_example_runs_offline(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "examples" / "in_memory_batch_example.py")], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    for model in ("openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "google/gemini-2.5-flash"):
+    from pytest_batch.model_catalog import DEFAULT_MODELS
+
+    for model in (DEFAULT_MODELS["openai"], DEFAULT_MODELS["anthropic"], DEFAULT_MODELS["google"]):
         assert f"{model}: batch " in done.stdout and "10/10 succeeded" in done.stdout
     block = done.stdout.split("anthropic/")[0]
     assert [line.split(": ")[1] for line in block.splitlines() if line.startswith("  request-")] == \

@@ -52,6 +52,16 @@ DEFAULT_HOSTS: dict[str, str] = {
     "azure": "https://pytest-batch.openai.azure.com",
 }
 
+#: the base URL each SDK calls when none is configured. Azure has none (the user's resource
+#: endpoint is always configured): its entry is the stand-in resource, which replay uses because
+#: cassettes store every Azure host as it; ``NEEDS_BASE_URL`` says not to call it live.
+SDK_BASE_URLS: dict[str, str] = {
+    "openai": DEFAULT_HOSTS["openai"] + "/v1",
+    "anthropic": DEFAULT_HOSTS["anthropic"],
+    "google": DEFAULT_HOSTS["google"],
+    "azure": DEFAULT_HOSTS["azure"],
+}
+
 #: the hosts the SDKs call by default, and whose API each is.
 PROVIDER_HOSTS: dict[str, str] = {url.removeprefix("https://"): name for name, url in DEFAULT_HOSTS.items()}
 

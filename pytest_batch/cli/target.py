@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..endpoints import API_KEY_ENV, BASE_URL_ENV, NEEDS_BASE_URL, PROVIDERS, provider_of_host
+from ..endpoints import API_KEY_ENV, BASE_URL_ENV, NEEDS_BASE_URL, PROVIDERS, SDK_BASE_URLS, provider_of_host
 from ..model_catalog import CATALOG
 
 
@@ -21,12 +21,6 @@ from ..model_catalog import CATALOG
 #: is the emulated resource's endpoint, its v1 API at AZURE_V1_SUFFIX).
 SERVER_SUFFIXES = {"openai": "/openai/v1", "anthropic": "/anthropic", "google": "/google", "azure": "/azure"}
 AZURE_V1_SUFFIX = "/azure/openai/v1"
-
-#: the base URL each SDK uses when none is configured (the live services; Azure has none: the
-#: user's resource endpoint is always configured).
-LIVE_BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com",
-                  "google": "https://generativelanguage.googleapis.com"}
-
 
 DEFAULT_STATE_DIR = ".pytest-batch"
 STATE_FILE = "emulator.pickle"
@@ -176,7 +170,8 @@ class Target:
             return None
         if self.mode == "server":
             return self.base_url
-        return os.environ.get(BASE_URL_ENV[self.provider]) or LIVE_BASE_URLS.get(self.provider)
+        configured = os.environ.get(BASE_URL_ENV[self.provider])
+        return configured or (None if self.provider in NEEDS_BASE_URL else SDK_BASE_URLS[self.provider])
 
     def describe(self) -> str:
         if self.mode == "simulate":

@@ -19,11 +19,11 @@ from ..cassettes.paths import cassette_dir_of, recorded_against
 from ..endpoints import (
     API_KEY_ENV,
     BASE_URL_ENV,
-    DEFAULT_HOSTS,
     DEFAULT_PROVIDERS,
     LOOPBACK_HOSTS,
     NEEDS_BASE_URL,
     PROVIDERS,
+    SDK_BASE_URLS,
 )
 
 if TYPE_CHECKING:
@@ -526,20 +526,10 @@ def missing_api_key(provider: str, environ: Mapping[str, str] | None = None, *, 
             "--batch-mode=replay or simulate")
 
 
-#: the SDKs' own default endpoints: replay uses them whatever *_BASE_URL says, because cassettes
-#: recorded against an emulator server are stored under these hosts (cassettes/paths.py).
-DEFAULT_BASE_URLS: dict[str, str] = {
-    "openai": "https://api.openai.com/v1",
-    "anthropic": "https://api.anthropic.com",
-    "google": "https://generativelanguage.googleapis.com/",
-    "azure": DEFAULT_HOSTS["azure"],  # the stand-in resource every Azure cassette is stored under
-}
-
-
 def base_url(provider: str, environ: Mapping[str, str] | None = None) -> str:
     """Where record and live mode send ``provider``'s requests: its *_BASE_URL, else the SDK's default."""
     environ = os.environ if environ is None else environ
-    return environ.get(BASE_URL_ENV[provider]) or DEFAULT_BASE_URLS[provider]
+    return environ.get(BASE_URL_ENV[provider]) or SDK_BASE_URLS[provider]
 
 
 def sdk_client(provider: str, *, api_key: str | None = None, default_base_url: bool = False,
@@ -552,7 +542,7 @@ def sdk_client(provider: str, *, api_key: str | None = None, default_base_url: b
 
     environ = os.environ
     key = api_key or next((environ[n] for n in API_KEY_ENV[provider] if environ.get(n)), None)
-    base_url = DEFAULT_BASE_URLS[provider] if default_base_url else environ.get(BASE_URL_ENV[provider]) or None
+    base_url = SDK_BASE_URLS[provider] if default_base_url else environ.get(BASE_URL_ENV[provider]) or None
     if cache is not None:
         cache_key = (provider, key, base_url)
         if cache_key not in cache:

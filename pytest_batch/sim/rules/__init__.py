@@ -2,3 +2,28 @@
 bodies, query parameters, headers and names, and on each line of a batch's input, with the
 provider's status code, error envelope and message. The backends call these; each rule cites
 the docs page or recording it comes from."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+
+@functools.cache
+def sdk_declared_fields(module: str, type_name: str) -> frozenset[str]:
+    """The fields the installed SDK's request type ``module.type_name`` declares: a TypedDict's
+    keys, or a pydantic model's field names and wire aliases; empty without that SDK.
+
+    Each rules module writes out the fields it knows (the emulator does not import an SDK to
+    check a body). The user's SDK may be newer than that list: a field it declares is one the
+    live API it was written for takes, so a rule consults this before refusing a field as
+    unknown, rather than failing the user's valid request. Read only on that rare path."""
+    try:
+        declared = getattr(importlib.import_module(module), type_name)
+    except (ImportError, AttributeError):
+        return frozenset()
+    if hasattr(declared, "model_fields"):
+        return frozenset(name for field_name, info in declared.model_fields.items()
+                         for name in (field_name, info.alias) if name)
+    return frozenset(getattr(declared, "__required_keys__", ())) | frozenset(
+        getattr(declared, "__optional_keys__", ()))

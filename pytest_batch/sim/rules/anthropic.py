@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..http import HTTPError
+from . import sdk_declared_fields
 
 #: The API rejects a call without it (envoyproxy/ai-gateway PR #1909, 2026-03-02, and
 #: PipedreamHQ/pipedream#9697: ``{"type":"error","error":{"type":"invalid_request_error",
@@ -209,7 +210,11 @@ def params_problem(params: dict[str, Any], *, beta: bool = False) -> str | None:
     messages = params["messages"]
     if not isinstance(messages, list):
         return "messages: Input should be a valid list"
-    extra = _first_extra(params, BETA_PARAMS_FIELDS if beta else PARAMS_FIELDS)
+    known = BETA_PARAMS_FIELDS if beta else PARAMS_FIELDS
+    sdk_types = "anthropic.types.beta.message_create_params" if beta else "anthropic.types.message_create_params"
+    # a field the user's newer SDK declares is one the API it was written for takes
+    extra = next((key for key in params if key not in known
+                  and key not in sdk_declared_fields(sdk_types, "MessageCreateParamsBase")), None)
     if extra is not None:
         return f"{extra}: {_EXTRA}"
     if params.get("stream"):

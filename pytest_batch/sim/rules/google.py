@@ -31,6 +31,7 @@ import re
 from typing import Any, NamedTuple
 
 from ..http import HTTPError
+from . import sdk_declared_fields
 
 #: the type URLs the live API quotes name the internal v1main package, whatever the URL's
 #: version (recordings: ``…v1main.GenerateContentBatch``; a 2026-09 capture of a bad enum:
@@ -112,9 +113,17 @@ def snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
+#: the messages google-genai has a type of the same name for: a field a newer SDK declares on it
+#: passes unchecked when the list above lacks it
+_SDK_TYPED = frozenset({"Content", "Part", "GenerationConfig", "ThinkingConfig", "File"})
+
+
 def _field(message: str, key: str) -> str | None:
     fields = MESSAGES[message]
-    return fields.get(key) or fields.get(_camel(key))
+    kind = fields.get(key) or fields.get(_camel(key))
+    if kind is None and message in _SDK_TYPED and key in sdk_declared_fields("google.genai.types", message):
+        return _ANY  # a field the user's newer SDK declares: the API it was written for reads it
+    return kind
 
 
 def _json(value: Any) -> str:

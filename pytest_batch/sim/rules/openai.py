@@ -35,7 +35,7 @@ seen in live answers quoted in public reports:
 The fields each body may carry are the SDK's request types (openai 3.57:
 types/batch_create_params.py, types/file_create_params.py, types/chat/completion_create_params.py,
 types/responses/response_create_params.py), written out here so the emulator does not import
-the SDK.
+the SDK; a field a newer installed SDK declares is taken too (``sdk_declared_fields``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..http import HTTPError
+from . import sdk_declared_fields
 
 #: POST /v1/batches body fields (types/batch_create_params.py)
 BATCH_FIELDS = ("input_file_id", "endpoint", "completion_window", "metadata", "output_expires_after")
@@ -323,7 +324,8 @@ def row_violation(endpoint: str, body: dict[str, Any]) -> RuleViolation | None:
 
 def _check_chat(body: dict[str, Any]) -> None:
     for name in body:
-        if name not in CHAT_FIELDS:
+        if name not in CHAT_FIELDS and name not in sdk_declared_fields(
+                "openai.types.chat.completion_create_params", "CompletionCreateParamsBase"):
             raise unrecognized(name)
     if "messages" not in body:
         raise missing("messages")
@@ -354,7 +356,8 @@ def _check_chat(body: dict[str, Any]) -> None:
 
 def _check_responses(body: dict[str, Any]) -> None:
     for name in body:
-        if name not in RESPONSES_FIELDS:
+        if name not in RESPONSES_FIELDS and name not in sdk_declared_fields(
+                "openai.types.responses.response_create_params", "ResponseCreateParamsBase"):
             raise RuleViolation(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
     source = body.get("input")
     if source is not None and not isinstance(source, str | list):

@@ -201,6 +201,9 @@ def start_server(emulator: Emulator | None = None, *, host: str = "127.0.0.1", p
                  verbose: bool = False) -> ServerHandle:
     """Serve ``emulator`` (a new one on the wall clock if None) in a background thread."""
     emulator = emulator or Emulator(clock=Clock())
+    # many clients poll a server: a read leaves a batch's slow work to the background where the
+    # batch may honestly stand still meanwhile (backends/base.py), instead of making the read wait
+    emulator.background_work = True
     server = _Server((host, port), emulator, verbose)
     # a short poll interval: stop() waits for it, and tests start and stop servers often
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},

@@ -20,6 +20,7 @@ waits for the work, so it sees the batch exactly where its lifecycle puts it.
 
 from __future__ import annotations
 
+import _thread
 import json
 import random
 import threading
@@ -113,6 +114,8 @@ class Pending(Exception):  # noqa: N818 - a signal between a step and BackendBas
 
 
 T = TypeVar("T")
+#: ``BackendBase._stand``'s answer when a read must wait for the batch's work
+_WAIT = object()
 
 
 class BackendBase:
@@ -146,20 +149,28 @@ class BackendBase:
                     return step()
                 except Pending as pending:  # keep what it names, not the exception: its traceback is a cycle
                     record, work = pending.record, pending.work
-                if standing is not None and self.may_stand(record):
-                    if record.failure is not None:  # the background work failed: this read says how, the next retries
-                        failure, record.failure = record.failure, None
-                        raise failure
-                    if not record.in_background:
-                        record.in_background = True
-                        threading.Thread(target=self._finish_in_background, args=(step, record),
-                                         name=f"pytest-batch {record.id}", daemon=True).start()
-                    try:
-                        return standing()
-                    except Pending:  # the batch cannot even be shown without its work: wait for it
-                        pass
+                answer, start = self._stand(record, standing) if standing is not None else (_WAIT, False)
+            if start:  # outside the state lock, and without waiting for the thread to run
+                _thread.start_new_thread(self._finish_in_background, (step, record))
+            if answer is not _WAIT:
+                return answer
             with record.lock:
                 work()
+
+    def _stand(self, record: BatchRecord, standing: Callable[[], T]) -> tuple[Any, bool]:
+        """(``standing()`` or ``_WAIT``, whether to start the background work); under the state lock."""
+        if not self.may_stand(record):
+            return _WAIT, False
+        if record.failure is not None:  # the background work failed: this read says how, the next retries
+            failure, record.failure = record.failure, None
+            raise failure
+        try:
+            answer = standing()
+        except Pending:  # the batch cannot even be shown without its work: wait for it
+            return _WAIT, False
+        start = not record.in_background
+        record.in_background = True
+        return answer, start
 
     def may_stand(self, record: BatchRecord) -> bool:
         """Whether a read may answer with the batch as it stands while its slow work runs in the

@@ -22,7 +22,10 @@ free port of 127.0.0.1.
   SDK call returns and on the wire (until the answer's headers arrive: the SDK's parsing of
   the answer left out); the table gives p50/p95/p99/max
   per kind of call, polls split into those of a running batch and the one that sees it end
-  (the server renders the batch's results in that one). A second table gives the server's
+  (the server made the batch's answers and results in a background thread before it: a poll
+  that finds them not made yet reports the batch still running), and how long after its
+  create a batch was seen ended (due ``S`` seconds after it, plus up to a poll's pause, plus
+  the background work). A second table gives the server's
   own timing of the same calls, with the CPU its thread spent and its wait for the
   emulator's state lock, and the last line the CPU the server and the clients used: on a
   machine with few cores the clients' SDK work competes with the server for them.
@@ -124,6 +127,11 @@ def under_load(server: Server, args: argparse.Namespace) -> tuple[int, tuple[flo
     print(f"\n{len(reports)} batches, {requests:,} requests in {wall:.1f} s: lost {totals['lost']}, "
           f"crossed {totals['crossed']}, duplicated {totals['duplicated']}, failed {totals['failed']}, "
           f"clients that broke {len(errors)}")
+    lifetimes = [report["created_to_ended"] for report in reports if report["created_to_ended"] is not None]
+    if lifetimes:
+        print(f"From create to the poll that saw the batch ended (lifecycle {args.lifecycle}, a poll every "
+              f"{args.poll_every:g} s): p50 {percentile(lifetimes, .5):.2f} s, p99 {percentile(lifetimes, .99):.2f} s, "
+              f"max {max(lifetimes):.2f} s.")
     server_cpu = "" if cpu_before is None or cpu_after is None else f"the server {cpu_after - cpu_before:.1f} s, "
     print(f"CPU used in those {wall:.1f} s: {server_cpu}the client processes {clients_cpu:.1f} s "
           f"({os.cpu_count()} cores).")

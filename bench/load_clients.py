@@ -84,18 +84,26 @@ class Client:
                            "google": gemini_input}[provider](self.custom_ids)
         self.calls: list[tuple[str, float, float | None]] = []  # (kind, seconds, seconds on the wire)
         self.answered: float | None = None  # the last call's time until its answer's headers arrived
+        #: when the create call returned, and when a poll first saw the batch ended (perf_counter)
+        self.created: float | None = None
+        self.ended: float | None = None
         self.rows: list[tuple[str, bool, str | None]] = []  # (custom_id, succeeded, plain text answer)
         self.error: str | None = None
 
     def timed(self, kind: str, started: float) -> None:
-        self.calls.append((kind, time.perf_counter() - started, None))
+        now = time.perf_counter()
+        self.calls.append((kind, now - started, None))
+        if kind == "create":
+            self.created = now
 
     def polled(self, started: float, ended: bool) -> None:
         """A status poll, timed as the SDK call returns and on the wire (until the answer's headers
-        arrived, the SDK's parsing of the answer left out); the poll that sees the batch end is the
-        one the server renders its results in."""
-        self.calls.append(("poll that sees it end" if ended else "poll, batch running",
-                           time.perf_counter() - started, self.answered))
+        arrived, the SDK's parsing of the answer left out), and when a poll first sees it ended."""
+        now = time.perf_counter()
+        self.calls.append(("poll that sees it end" if ended else "poll, batch running", now - started,
+                           self.answered))
+        if ended:
+            self.ended = now
 
     def http(self, asynchronous: bool = False) -> Any:
         """The httpx2 client the SDK sends through: its hooks time each call on the wire."""
@@ -134,6 +142,8 @@ class Client:
             elif not ok:
                 failed += 1
         return {"provider": self.provider, "requests": len(self.custom_ids), "calls": self.calls,
+                "created_to_ended": (None if self.created is None or self.ended is None
+                                     else self.ended - self.created),
                 "lost": sum(1 for custom_id in own if custom_id not in seen), "crossed": crossed,
                 "duplicated": sum(count - 1 for count in seen.values()), "failed": failed, "error": self.error}
 

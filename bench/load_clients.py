@@ -12,6 +12,7 @@ server for them, so they do no more than a pipeline must.
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import threading
@@ -373,10 +374,25 @@ def client_process(specs: list[dict[str, Any]], urls: dict[str, str], go: Any, o
     workers = [threading.Thread(target=run_sync, args=(client, urls, start)) for client in threads]
     if tasks:
         workers.append(threading.Thread(target=asyncio.run, args=(loop(),)))
+    collections: list[float] = []  # seconds of each cyclic GC run in this process: it stops its clients
+    started = [0.0]
+
+    def collecting(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            collections.append(time.perf_counter() - started[0])
+
+    # What the imports and the warm-up made (the SDKs' modules and models: hundreds of thousands of
+    # objects) moves out of the collector's reach, as a long-running service does after its start:
+    # otherwise each full collection rescans them and stops every client of this process meanwhile.
+    gc.freeze()
     go.wait()
+    gc.callbacks.append(collecting)
     cpu = time.process_time()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    out.put(([client.report() for client in threads + tasks], time.process_time() - cpu))
+    gc.callbacks.remove(collecting)
+    out.put(([client.report() for client in threads + tasks], time.process_time() - cpu, collections))

@@ -24,7 +24,7 @@ from typing import Any
 from ..endpoints import PROVIDERS, provider_of_host
 from .clock import Clock, FrozenClock
 from .faults import Faults
-from .gc_pause import paused_gc
+from .gc_pause import paused_gc, release_frozen
 from .http import DroppedConnection, HTTPError, SimRequest, SimResponse
 from .ids import IdFactory, bare_id
 from .journal import Journal, JournalEntry
@@ -145,6 +145,7 @@ class Emulator:
             held = sum(len(record) for backend in (self.openai, self.anthropic, self.google, self.azure)
                        for record in backend.batches.values())
             self._make_backends()
+        release_frozen()
         if held >= 10_000:  # worth a full collection (tests reset small emulators after every test)
             _release_memory()
 

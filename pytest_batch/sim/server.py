@@ -27,6 +27,7 @@ from ..endpoints import AZURE_API_VERSION
 from ..secrets import redact
 from .clock import Clock, checked_advance
 from .core import DroppedConnection, Emulator
+from .gc_pause import freeze_what_paused_calls_leave
 from .http import SimRequest, SimResponse, json_response
 from .lifecycle import LifecycleError
 from .responders import Expectation, ExpectationError, load_expectations
@@ -308,6 +309,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # this process only serves: what batches leave alive stays out of the collector's scans, which
+    # would stop every thread (every other client's poll) for as long as they take (gc_pause.py)
+    freeze_what_paused_calls_leave()
     try:
         emulator = Emulator(seed=args.seed, lifecycle=args.lifecycle, clock=Clock())
         if args.responses:

@@ -5,6 +5,7 @@ its work once, and no result is lost or crossed between batches."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import threading
@@ -17,7 +18,7 @@ import openai
 import pytest
 from google import genai
 
-from pytest_batch.sim import Emulator
+from pytest_batch.sim import Emulator, gc_pause
 from pytest_batch.sim.backends.openai import OpenAIBackend
 from pytest_batch.sim.clock import DEFAULT_EPOCH, Clock
 from pytest_batch.sim.routes import openai as openai_routes
@@ -459,3 +460,20 @@ def test_a_batch_saved_while_its_work_runs_in_the_background_finishes_after_load
     assert not loaded.anthropic.batches[batch_id].in_background
     batch = loaded.anthropic_client().messages.batches.retrieve(batch_id)
     assert batch.processing_status == "ended" and batch.request_counts.succeeded == 2
+
+
+def test_a_serving_process_keeps_batches_out_of_the_collector_until_a_reset(monkeypatch) -> None:
+    """``pytest-batch serve`` freezes what a batch's calls leave alive (its requests, answers and
+    results) when the last call ends, so no collection stops the server to rescan them; a reset
+    hands them back to the collector."""
+    monkeypatch.setattr(gc_pause, "_gc_pause", {"calls": 0, "was_enabled": gc.isenabled(), "freeze": False,
+                                                "frozen": False})
+    emulator = Emulator()
+    try:
+        gc_pause.freeze_what_paused_calls_leave()
+        assert_each_answered_once(["a", "b"], openai_answers(emulator.openai_client(), ["a", "b"]))
+        assert gc.get_freeze_count() > 0
+        emulator.reset()
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()

@@ -12,10 +12,11 @@ A status read need not wait for that work at all where the batch may honestly st
 meanwhile: on a served emulator (``background_work``), for a ``seconds:S`` batch on a clock
 that moves by itself, the read hands the work to a background thread and answers with the
 batch as it stands (OpenAI ``validating``/``in_progress``/``finalizing``, Anthropic
-``in_progress``, Gemini ``JOB_STATE_RUNNING``: real batches report these while their results
-are written); the thread finishes the step, and a later read sees the batch ended. Everywhere
-else (frozen clocks, ``immediate``, ``polls:N``, ``manual``, after an explicit advance) a read
-waits for the work, so it sees the batch exactly where its lifecycle puts it.
+``in_progress``, Gemini ``JOB_STATE_PENDING``/``RUNNING``: real batches report these while
+their results are written); the thread finishes the step, and a later read sees the batch
+ended. Everywhere else (frozen clocks, ``immediate``, ``polls:N``, ``manual``, after an
+explicit advance) a read waits for the work, so it sees the batch exactly where its lifecycle
+puts it.
 """
 
 from __future__ import annotations

@@ -22,7 +22,10 @@ free port of 127.0.0.1.
   SDK call returns and on the wire (until the answer's headers arrive: the SDK's parsing of
   the answer left out); the table gives p50/p95/p99/max
   per kind of call, polls split into those of a running batch and the one that sees it end
-  (the server renders the batch's results in that one). A second table gives the server's
+  (the server made the batch's answers and results in a background thread before it: a poll
+  that finds them not made yet reports the batch still running), and how long after its
+  create a batch was seen ended (due ``S`` seconds after it, plus up to a poll's pause, plus
+  the background work). A second table gives the server's
   own timing of the same calls, with the CPU its thread spent and its wait for the
   emulator's state lock, and the last line the CPU the server and the clients used: on a
   machine with few cores the clients' SDK work competes with the server for them.
@@ -61,8 +64,26 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
-def under_load(server: Server, args: argparse.Namespace) -> tuple[int, tuple[float, float]]:
-    """Run the clients and print what they timed; the exit code, and when the load ran (time.time())."""
+def probe(url: str, batch_id: str, every: float, go: Any, stop: Any, out: Any) -> None:
+    """One raw HTTP/1.1 client in its own process (no SDK, one thread): a status poll of a batch that
+    never ends every ``every`` seconds while the load runs. What it times is the server, the socket
+    and the machine's scheduler, without the clients' own contention (their threads share their
+    process's GIL with several other clients')."""
+    get = raw_get(url, batch_id)
+    get()
+    times = []
+    go.wait()
+    while not stop.is_set():
+        started = time.perf_counter()
+        get()
+        times.append(time.perf_counter() - started)
+        stop.wait(every)
+    out.put(times)
+
+
+def under_load(server: Server, args: argparse.Namespace) -> tuple[int, tuple[float, float], str]:
+    """Run the clients and print what they timed; the exit code, when the load ran (time.time()) and
+    the id of the batch the probe polled."""
     url = server.url
     urls = {"openai": f"{url}/openai/v1", "anthropic": f"{url}/anthropic", "google": f"{url}/google"}
     rng = random.Random(args.seed)
@@ -76,6 +97,9 @@ def under_load(server: Server, args: argparse.Namespace) -> tuple[int, tuple[flo
     go, out = context.Event(), context.Queue()
     processes = [context.Process(target=client_process, args=(specs[i::args.processes], urls, go, out))
                  for i in range(args.processes)]
+    stop, probed, probe_id = context.Event(), context.Queue(), probe_batch(url)
+    prober = context.Process(target=probe, args=(url, probe_id, 0.05, go, stop, probed))
+    prober.start()
     for process in processes:
         process.start()
     time.sleep(3)  # the client processes import the SDKs before the start
@@ -83,13 +107,17 @@ def under_load(server: Server, args: argparse.Namespace) -> tuple[int, tuple[flo
     window = [time.time(), 0.0]
     started = time.perf_counter()
     go.set()
-    reports, clients_cpu = [], 0.0
+    reports, clients_cpu, client_gc = [], 0.0, []
     for _ in processes:
-        process_reports, process_cpu = out.get(timeout=args.timeout + 60)
+        process_reports, process_cpu, *collections = out.get(timeout=args.timeout + 60)
         reports.extend(process_reports)
         clients_cpu += process_cpu
+        client_gc.extend(collections[0] if collections else [])
     wall = time.perf_counter() - started
     window[1] = time.time()
+    stop.set()
+    probe_times = probed.get(timeout=60)
+    prober.join()
     cpu_after = server.cpu_seconds()
     for process in processes:
         process.join()
@@ -124,12 +152,26 @@ def under_load(server: Server, args: argparse.Namespace) -> tuple[int, tuple[flo
     print(f"\n{len(reports)} batches, {requests:,} requests in {wall:.1f} s: lost {totals['lost']}, "
           f"crossed {totals['crossed']}, duplicated {totals['duplicated']}, failed {totals['failed']}, "
           f"clients that broke {len(errors)}")
+    lifetimes = [report["created_to_ended"] for report in reports if report["created_to_ended"] is not None]
+    if lifetimes:
+        print(f"From create to the poll that saw the batch ended (lifecycle {args.lifecycle}, a poll every "
+              f"{args.poll_every:g} s): p50 {percentile(lifetimes, .5):.2f} s, p99 {percentile(lifetimes, .99):.2f} s, "
+              f"max {max(lifetimes):.2f} s.")
     server_cpu = "" if cpu_before is None or cpu_after is None else f"the server {cpu_after - cpu_before:.1f} s, "
     print(f"CPU used in those {wall:.1f} s: {server_cpu}the client processes {clients_cpu:.1f} s "
           f"({os.cpu_count()} cores).")
+    if probe_times:
+        print(f"A raw HTTP/1.1 poll from a process of its own (no SDK, one thread), every 50 ms throughout: "
+              f"{len(probe_times)} polls, p50 {percentile(probe_times, .5) * 1000:.1f} ms, "
+              f"p95 {percentile(probe_times, .95) * 1000:.1f} ms, p99 {percentile(probe_times, .99) * 1000:.1f} ms, "
+              f"max {max(probe_times) * 1000:.1f} ms.")
+    if client_gc:
+        print(f"The cyclic GC in the client processes (it stops every client of its process, and the time of "
+              f"the calls they had on the wire): {len(client_gc)} runs, {sum(client_gc) * 1000:.0f} ms in all, "
+              f"the longest {max(client_gc) * 1000:.1f} ms.")
     for error in errors[:10]:
         print(f"  {error}")
-    return (1 if errors or any(totals.values()) else 0), (window[0], window[1])
+    return (1 if errors or any(totals.values()) else 0), (window[0], window[1]), probe_id
 
 
 #: what the server's own timings call each request: (kind, method, path pattern)
@@ -141,11 +183,12 @@ SERVER_KINDS = [
 ]
 
 
-def in_the_server(timings: Path, window: tuple[float, float]) -> None:
-    """The server's own share of each kind of call made under load (see bench/served.py)."""
+def in_the_server(timings: Path, window: tuple[float, float], probe_id: str) -> None:
+    """The server's own share of each kind of call the clients made under load (see bench/served.py;
+    the probe's polls left out)."""
     kinds: dict[str, list[tuple[float, float, float]]] = {}
     for method, path, when, seconds, cpu, lock_wait in json.loads(timings.read_text()):
-        if window[0] <= when <= window[1]:
+        if window[0] <= when <= window[1] and not path.endswith(probe_id):
             kind = next((name for name, verb, pattern in SERVER_KINDS if verb == method and pattern.search(path)),
                         None)
             if kind is not None:
@@ -162,6 +205,17 @@ def in_the_server(timings: Path, window: tuple[float, float]) -> None:
             cells = [f"{percentile(values, q) * 1000:.1f}" for values, quantiles in
                      ((walls, (.5, .95, .99, 1)), (cpus, (.99, 1)), (waits, (.99, 1))) for q in quantiles]
             print(f"| {kind} | {len(rows)} | {' | '.join(cells)} |")
+    collections = timings.with_suffix(".gc.json")
+    if collections.exists():
+        runs = [(generation, seconds) for generation, when, seconds in json.loads(collections.read_text())
+                if window[0] <= when <= window[1]]
+        every = [seconds for _, seconds in runs]
+        longest = {generation: max(seconds for g, seconds in runs if g == generation)
+                   for generation in sorted({g for g, _ in runs})}
+        print(f"\nThe cyclic GC in the server while the load ran (it stops every thread): {len(runs)} runs, "
+              f"{sum(every) * 1000:.0f} ms in all; the longest run of each generation: "
+              + (", ".join(f"{generation}: {seconds * 1000:.1f} ms" for generation, seconds in longest.items())
+                 or "none") + ".")
 
 
 def small_calls(server: Server, count: int) -> None:
@@ -222,6 +276,16 @@ def small_calls(server: Server, count: int) -> None:
         print(f"| {kind} | {' | '.join(cells)} |")
 
 
+def probe_batch(url: str) -> str:
+    """A one-row OpenAI batch that never ends (lifecycle ``manual``), for the probe to poll."""
+    import openai
+
+    control(url, "lifecycle", {"spec": "manual", "next_batch": True})
+    sdk = openai.OpenAI(base_url=f"{url}/openai/v1", api_key="local", max_retries=0)
+    upload = sdk.files.create(file=("probe.jsonl", openai_input(["probe"])), purpose="batch")
+    return sdk.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h").id
+
+
 def raw_get(url: str, batch_id: str) -> Any:
     """GET /openai/v1/batches/{id} over one kept-alive http.client connection."""
     import http.client
@@ -263,8 +327,8 @@ def main() -> int:
                 return 0
             control(server.url, "reset")
             control(server.url, "lifecycle", {"spec": args.lifecycle})
-            code, window = under_load(server, args)
-        in_the_server(timings, window)
+            code, window, probe_id = under_load(server, args)
+        in_the_server(timings, window, probe_id)
     return code
 
 

@@ -12,6 +12,7 @@ server for them, so they do no more than a pipeline must.
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import threading
@@ -84,18 +85,26 @@ class Client:
                            "google": gemini_input}[provider](self.custom_ids)
         self.calls: list[tuple[str, float, float | None]] = []  # (kind, seconds, seconds on the wire)
         self.answered: float | None = None  # the last call's time until its answer's headers arrived
+        #: when the create call returned, and when a poll first saw the batch ended (perf_counter)
+        self.created: float | None = None
+        self.ended: float | None = None
         self.rows: list[tuple[str, bool, str | None]] = []  # (custom_id, succeeded, plain text answer)
         self.error: str | None = None
 
     def timed(self, kind: str, started: float) -> None:
-        self.calls.append((kind, time.perf_counter() - started, None))
+        now = time.perf_counter()
+        self.calls.append((kind, now - started, None))
+        if kind == "create":
+            self.created = now
 
     def polled(self, started: float, ended: bool) -> None:
         """A status poll, timed as the SDK call returns and on the wire (until the answer's headers
-        arrived, the SDK's parsing of the answer left out); the poll that sees the batch end is the
-        one the server renders its results in."""
-        self.calls.append(("poll that sees it end" if ended else "poll, batch running",
-                           time.perf_counter() - started, self.answered))
+        arrived, the SDK's parsing of the answer left out), and when a poll first sees it ended."""
+        now = time.perf_counter()
+        self.calls.append(("poll that sees it end" if ended else "poll, batch running", now - started,
+                           self.answered))
+        if ended:
+            self.ended = now
 
     def http(self, asynchronous: bool = False) -> Any:
         """The httpx2 client the SDK sends through: its hooks time each call on the wire."""
@@ -134,6 +143,8 @@ class Client:
             elif not ok:
                 failed += 1
         return {"provider": self.provider, "requests": len(self.custom_ids), "calls": self.calls,
+                "created_to_ended": (None if self.created is None or self.ended is None
+                                     else self.ended - self.created),
                 "lost": sum(1 for custom_id in own if custom_id not in seen), "crossed": crossed,
                 "duplicated": sum(count - 1 for count in seen.values()), "failed": failed, "error": self.error}
 
@@ -363,10 +374,25 @@ def client_process(specs: list[dict[str, Any]], urls: dict[str, str], go: Any, o
     workers = [threading.Thread(target=run_sync, args=(client, urls, start)) for client in threads]
     if tasks:
         workers.append(threading.Thread(target=asyncio.run, args=(loop(),)))
+    collections: list[float] = []  # seconds of each cyclic GC run in this process: it stops its clients
+    started = [0.0]
+
+    def collecting(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            collections.append(time.perf_counter() - started[0])
+
+    # What the imports and the warm-up made (the SDKs' modules and models: hundreds of thousands of
+    # objects) moves out of the collector's reach, as a long-running service does after its start:
+    # otherwise each full collection rescans them and stops every client of this process meanwhile.
+    gc.freeze()
     go.wait()
+    gc.callbacks.append(collecting)
     cpu = time.process_time()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    out.put(([client.report() for client in threads + tasks], time.process_time() - cpu))
+    gc.callbacks.remove(collecting)
+    out.put(([client.report() for client in threads + tasks], time.process_time() - cpu, collections))

@@ -7,7 +7,8 @@ the server for theirs, so what the clients time is the server as a user runs it.
 With ``timings``, the server also times each call it answers, from the moment its request
 line and headers are read until the answer is written (its own share of a call's latency:
 no client, no network), with the CPU time its thread spent and the time it waited for the
-emulator's state lock, and writes them to that file when it stops.
+emulator's state lock, and writes them to that file when it stops; and each run of the cyclic
+garbage collector (which stops every thread of the server) to ``<timings>.gc.json``.
 """
 
 from __future__ import annotations
@@ -106,6 +107,18 @@ def _timed_serve(timings: Path, argv: list[str]) -> int:
     from pytest_batch.sim import core, server
 
     calls: list[tuple[str, str, float, float, float, float]] = []
+    collections: list[tuple[int, float, float]] = []  # (generation, when, seconds) of each cyclic GC run
+    started_gc = [0.0]
+
+    def collecting(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started_gc[0] = time.perf_counter()
+        else:
+            collections.append((info["generation"], time.time(), time.perf_counter() - started_gc[0]))
+
+    import gc
+
+    gc.callbacks.append(collecting)
     waited = threading.local()
     dispatch = server._Handler._dispatch
     make = core.Emulator.__init__
@@ -131,6 +144,7 @@ def _timed_serve(timings: Path, argv: list[str]) -> int:
         return main(argv)
     finally:
         timings.write_text(json.dumps(calls))
+        timings.with_suffix(".gc.json").write_text(json.dumps(collections))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ class Clock:
 
     #: a class default, so a Clock pickled before advances existed still loads (Emulator.save).
     _offset = 0.0
+    #: time passes without anyone advancing it
+    moves_by_itself = True
 
     def now(self) -> float:
         return time.time() + self._offset
@@ -50,6 +52,8 @@ class Clock:
 
 
 class FrozenClock(Clock):
+    moves_by_itself = False
+
     def __init__(self, start: float = DEFAULT_EPOCH) -> None:
         self._start = self._now = start
 

@@ -17,13 +17,14 @@ import contextlib
 import gc
 import math
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..endpoints import PROVIDERS, provider_of_host
 from .clock import Clock, FrozenClock
 from .faults import Faults
+from .gc_pause import paused_gc, release_frozen
 from .http import DroppedConnection, HTTPError, SimRequest, SimResponse
 from .ids import IdFactory, bare_id
 from .journal import Journal, JournalEntry
@@ -38,6 +39,11 @@ class Emulator:
     "seconds:S" or "manual"); ``clock`` defaults to a frozen clock, so nothing moves by
     itself; ``seed`` fixes ids and synthetic answers.
     """
+
+    #: whether a status read may leave a batch's slow work (answers, results) to a background
+    #: thread and answer with the batch as it stands (backends/base.py ``BackendBase.locked``):
+    #: set by the server, where many clients poll; never saved with the state
+    background_work = False
 
     def __init__(self, *, seed: int = 0, lifecycle: str | Lifecycle = "immediate", clock: Clock | None = None,
                  expectations: str | Path | Iterable[Expectation | Mapping[str, Any]] | None = None,
@@ -120,6 +126,8 @@ class Emulator:
         with self.lock:
             if seconds:
                 self.clock.advance(seconds)
+                for backend in (self.openai, self.anthropic, self.google, self.azure):
+                    backend.clock_advanced()
                 return
             for backend in (self.openai, self.anthropic, self.google, self.azure):
                 backend.finish(None if batch_id is None else bare_id(batch_id))
@@ -137,6 +145,7 @@ class Emulator:
             held = sum(len(record) for backend in (self.openai, self.anthropic, self.google, self.azure)
                        for record in backend.batches.values())
             self._make_backends()
+        release_frozen()
         if held >= 10_000:  # worth a full collection (tests reset small emulators after every test)
             _release_memory()
 
@@ -170,6 +179,7 @@ class Emulator:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         del state["lock"]
+        state.pop("background_work", None)
         state["responder"] = Responder(self.seed)
         state["responder"].expectations = list(self.responder.expectations)
         return state
@@ -216,7 +226,7 @@ class Emulator:
                     headers["retry-after-ms"] = str(max(1, round(fault.retry_after * 1000)))
                 raise HTTPError(fault.status, fault.message or _FAULT_MESSAGES.get(fault.status, "injected fault"),
                                 headers=headers)
-            with _paused_gc():
+            with paused_gc():
                 response = routes.handle(request)
         except HTTPError as error:
             response = routes.render_error(error)
@@ -273,30 +283,6 @@ class Emulator:
         from .respx import mount_respx
 
         return mount_respx(self, router, providers, name=name)
-
-
-#: calls that paused the cyclic GC, and whether it ran before the first of them
-_gc_pause = {"calls": 0, "was_enabled": False}
-_gc_pause_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _paused_gc() -> Iterator[None]:
-    """Pause the cyclic GC while a call builds or renders a batch: with 50,000 live requests
-    and answers, its full collections rescan them all and made big batches several times slower.
-    Calls overlap on the server's threads: the first pauses it, the last one out restores it."""
-    with _gc_pause_lock:
-        if _gc_pause["calls"] == 0:
-            _gc_pause["was_enabled"] = gc.isenabled()
-            gc.disable()
-        _gc_pause["calls"] += 1
-    try:
-        yield
-    finally:
-        with _gc_pause_lock:
-            _gc_pause["calls"] -= 1
-            if _gc_pause["calls"] == 0 and _gc_pause["was_enabled"]:
-                gc.enable()
 
 
 def _release_memory() -> None:

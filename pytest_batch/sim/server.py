@@ -27,6 +27,7 @@ from ..endpoints import AZURE_API_VERSION
 from ..secrets import redact
 from .clock import Clock, checked_advance
 from .core import DroppedConnection, Emulator
+from .gc_pause import freeze_what_paused_calls_leave
 from .http import SimRequest, SimResponse, json_response
 from .lifecycle import LifecycleError
 from .responders import Expectation, ExpectationError, load_expectations
@@ -201,6 +202,9 @@ def start_server(emulator: Emulator | None = None, *, host: str = "127.0.0.1", p
                  verbose: bool = False) -> ServerHandle:
     """Serve ``emulator`` (a new one on the wall clock if None) in a background thread."""
     emulator = emulator or Emulator(clock=Clock())
+    # many clients poll a server: a read leaves a batch's slow work to the background where the
+    # batch may honestly stand still meanwhile (backends/base.py), instead of making the read wait
+    emulator.background_work = True
     server = _Server((host, port), emulator, verbose)
     # a short poll interval: stop() waits for it, and tests start and stop servers often
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -305,6 +309,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # this process only serves: what batches leave alive stays out of the collector's scans, which
+    # would stop every thread (every other client's poll) for as long as they take (gc_pause.py)
+    freeze_what_paused_calls_leave()
     try:
         emulator = Emulator(seed=args.seed, lifecycle=args.lifecycle, clock=Clock())
         if args.responses:

@@ -5,6 +5,7 @@ its work once, and no result is lost or crossed between batches."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import threading
@@ -17,8 +18,9 @@ import openai
 import pytest
 from google import genai
 
-from pytest_batch.sim import Emulator
+from pytest_batch.sim import Emulator, gc_pause
 from pytest_batch.sim.backends.openai import OpenAIBackend
+from pytest_batch.sim.clock import DEFAULT_EPOCH, Clock
 from pytest_batch.sim.routes import openai as openai_routes
 from pytest_batch.sim.server import ServerHandle, start_server
 
@@ -290,3 +292,188 @@ def test_many_clients_at_once_lose_and_cross_no_result(server) -> None:
         assert_each_answered_once(custom_ids, answers)
     every_id = [custom_id for custom_ids, _ in results for custom_id in custom_ids]
     assert len(every_id) == len(set(every_id))
+
+
+# ---------------------------------------------------------------------------- a served batch's work in the background
+
+class MovingClock(Clock):
+    """A clock that moves by itself, as a served emulator's wall clock does, but to where the test puts it."""
+
+    def __init__(self) -> None:
+        self.at = DEFAULT_EPOCH
+
+    def now(self) -> float:
+        return self.at + self._offset  # advance() moves the offset, as on the wall clock
+
+
+def background_done(emulator: Emulator, batch_id: str) -> None:
+    """Wait until no background thread works on the batch ``batch_id`` (an id or Gemini name)."""
+    bare = batch_id.rpartition("/")[2]
+    record = next(backend.batches[bare] for backend in (emulator.openai, emulator.anthropic, emulator.google)
+                  if bare in backend.batches)
+    settled = threading.Event()
+    for _ in range(STUCK * 100):
+        if not record.in_background:
+            return
+        settled.wait(0.01)
+    raise AssertionError(f"the background work of {batch_id} never finished")
+
+
+class Served:
+    """One provider's batch through its SDK on a served ``seconds:10`` emulator: create it, read its
+    status, and read its answers once it ended."""
+
+    def __init__(self, provider: str, server: ServerHandle) -> None:
+        self.provider = provider
+        self.openai, self.anthropic, self.gemini = clients(server)
+
+    def create(self, custom_ids: list[str]) -> str:
+        if self.provider == "openai":
+            upload = self.openai.files.create(file=("in.jsonl", openai_lines(custom_ids)), purpose="batch")
+            return self.openai.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                              completion_window="24h").id
+        if self.provider == "anthropic":
+            return self.anthropic.messages.batches.create(requests=anthropic_requests(custom_ids)).id
+        src = [{"contents": f"Who is {key}?", "metadata": {"key": key}} for key in custom_ids]
+        return self.gemini.batches.create(model=GEMINI, src=src).name
+
+    def status(self, batch_id: str) -> tuple[str, bool]:
+        """The status the SDK shows, and whether the batch ended."""
+        if self.provider == "openai":
+            status = self.openai.batches.retrieve(batch_id).status
+            return status, status in ("completed", "failed", "expired", "cancelled")
+        if self.provider == "anthropic":
+            status = self.anthropic.messages.batches.retrieve(batch_id).processing_status
+            return status, status == "ended"
+        job = self.gemini.batches.get(name=batch_id)
+        return job.state.name, bool(job.done)
+
+    def answers(self, batch_id: str) -> dict[str, str]:
+        if self.provider == "openai":
+            batch = self.openai.batches.retrieve(batch_id)
+            rows = [json.loads(line) for line in self.openai.files.content(batch.output_file_id).text.splitlines()]
+            return {row["custom_id"]: row["response"]["body"]["choices"][0]["message"]["content"] for row in rows}
+        if self.provider == "anthropic":
+            return {row.custom_id: row.result.message.content[0].text
+                    for row in self.anthropic.messages.batches.results(batch_id)}
+        job = self.gemini.batches.get(name=batch_id)
+        return {r.metadata["key"]: r.response.text for r in job.dest.inlined_responses}
+
+
+#: what each provider's batch may honestly report while its results are still being made
+STANDING = {"openai": {"validating", "in_progress", "finalizing"}, "anthropic": {"in_progress"},
+            "google": {"JOB_STATE_PENDING", "JOB_STATE_RUNNING"}}
+
+
+@pytest.fixture
+def moving() -> Iterator[tuple[ServerHandle, MovingClock]]:
+    clock = MovingClock()
+    with start_server(Emulator(lifecycle="seconds:10", clock=clock)) as handle:
+        yield handle, clock
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
+def test_a_served_batch_s_status_is_answered_while_its_own_answers_are_held(moving, provider) -> None:
+    """On a served ``seconds:S`` batch, the poll that finds it due hands its slow work (a user's
+    responder here, held on an event) to the background and answers at once with the batch as it
+    stands; once the work is done the batch has ended, every request answered once."""
+    server, clock = moving
+    hold = Hold()
+    answered: dict[str, int] = {}
+
+    def count(item: Any) -> None:
+        answered[item.custom_id] = answered.get(item.custom_id, 0) + 1
+
+    server.emulator.respond_with(hold.wrap(count, lambda item: item.custom_id == "held-0"))
+    sdk = Served(provider, server)
+    held_ids = [f"held-{i}" for i in range(6)]
+    batch_id = sdk.create(held_ids)
+    clock.at += 60  # long past its 10 s
+    try:
+        status, ended = sdk.status(batch_id)
+        assert hold.entered.wait(STUCK), "the batch's work never started"
+        # the work is held: every poll answers with the batch as it stands, and starts it no second time
+        for _ in range(3):
+            status, ended = sdk.status(batch_id)
+            assert not ended and status in STANDING[provider]
+    finally:
+        hold.release.set()
+    background_done(server.emulator, batch_id)
+    assert sdk.status(batch_id)[1]
+    assert_each_answered_once(held_ids, sdk.answers(batch_id))
+    assert answered == dict.fromkeys(held_ids, 1)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
+def test_a_responder_that_raises_in_the_background_fails_the_next_poll_and_the_one_after_retries(
+        moving, provider) -> None:
+    """What a user's responder raised while the batch's work ran in the background is not lost: the
+    next poll answers the 500 a waiting poll would have, naming the error, and the poll after that
+    runs the work again."""
+    server, clock = moving
+    calls = []
+
+    def flaky(item: Any) -> None:
+        calls.append(item.custom_id)
+        if len(calls) == 1:
+            raise RuntimeError("the responder broke")
+
+    server.emulator.respond_with(flaky)
+    sdk = Served(provider, server)
+    custom_ids = [f"r-{i}" for i in range(3)]
+    batch_id = sdk.create(custom_ids)
+    clock.at += 60
+    assert not sdk.status(batch_id)[1]
+    background_done(server.emulator, batch_id)
+    with pytest.raises(Exception, match="500.*the responder broke"):
+        sdk.status(batch_id)
+    assert not sdk.status(batch_id)[1]  # runs the work again, in the background
+    background_done(server.emulator, batch_id)
+    assert sdk.status(batch_id)[1]
+    assert_each_answered_once(custom_ids, sdk.answers(batch_id))
+
+
+def test_after_an_explicit_advance_a_served_poll_waits_for_the_batch_s_work(moving) -> None:
+    """``advance`` says where the batches are: the next poll shows them there, not standing."""
+    server, clock = moving
+    sdk = Served("openai", server)
+    batch_id = sdk.create(["a", "b"])
+    server.emulator.advance(60)
+    assert sdk.status(batch_id) == ("completed", True)
+
+
+def test_a_batch_saved_while_its_work_runs_in_the_background_finishes_after_load(moving, tmp_path) -> None:
+    server, clock = moving
+    hold = Hold()
+    server.emulator.respond_with(hold.wrap(lambda item: None, lambda item: True))
+    sdk = Served("anthropic", server)
+    batch_id = sdk.create(["x", "y"])
+    clock.at += 60
+    try:
+        assert sdk.status(batch_id) == ("in_progress", False)
+        assert hold.entered.wait(STUCK)
+        server.emulator.save(tmp_path / "state.pickle")
+    finally:
+        hold.release.set()
+    background_done(server.emulator, batch_id)
+    loaded = Emulator.load(tmp_path / "state.pickle")
+    assert not loaded.anthropic.batches[batch_id].in_background
+    batch = loaded.anthropic_client().messages.batches.retrieve(batch_id)
+    assert batch.processing_status == "ended" and batch.request_counts.succeeded == 2
+
+
+def test_a_serving_process_keeps_batches_out_of_the_collector_until_a_reset(monkeypatch) -> None:
+    """``pytest-batch serve`` freezes what a batch's calls leave alive (its requests, answers and
+    results) when the last call ends, so no collection stops the server to rescan them; a reset
+    hands them back to the collector."""
+    monkeypatch.setattr(gc_pause, "_gc_pause", {"calls": 0, "was_enabled": gc.isenabled(), "freeze": False,
+                                                "frozen": False})
+    emulator = Emulator()
+    try:
+        gc_pause.freeze_what_paused_calls_leave()
+        assert_each_answered_once(["a", "b"], openai_answers(emulator.openai_client(), ["a", "b"]))
+        assert gc.get_freeze_count() > 0
+        emulator.reset()
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()

@@ -110,7 +110,7 @@ class AnthropicBackend(BackendBase):
             self._step(record, read=read)
             return self.to_json(record, base_url)
 
-        return self.locked(step)
+        return self.locked(step, standing=lambda: self.to_json(self.record(batch_id), base_url))
 
     def list(self, before_id: str | None, after_id: str | None, limit: int,
              base_url: str) -> tuple[list[dict[str, Any]], bool]:

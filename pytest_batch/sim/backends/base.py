@@ -7,10 +7,21 @@ runs outside that lock, under the batch's own ``BatchRecord.lock``, so a poll ne
 behind another client's batch, and two polls of one batch do the work once. A step that
 needs such work raises ``Pending`` under the state lock; ``BackendBase.locked`` does the
 work outside it and runs the step again, which then publishes the result.
+
+A status read need not wait for that work at all where the batch may honestly stand still
+meanwhile: on a served emulator (``background_work``), for a ``seconds:S`` batch on a clock
+that moves by itself, the read hands the work to a background thread and answers with the
+batch as it stands (OpenAI ``validating``/``in_progress``/``finalizing``, Anthropic
+``in_progress``, Gemini ``JOB_STATE_PENDING``/``RUNNING``: real batches report these while
+their results are written); the thread finishes the step, and a later read sees the batch
+ended. Everywhere else (frozen clocks, ``immediate``, ``polls:N``, ``manual``, after an
+explicit advance) a read waits for the work, so it sees the batch exactly where its lifecycle
+puts it.
 """
 
 from __future__ import annotations
 
+import _thread
 import json
 import random
 import threading
@@ -19,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..faults import BatchFault
+from ..gc_pause import paused_gc
 from ..responders import Answer, BatchItem, violate
 
 if TYPE_CHECKING:
@@ -41,6 +53,9 @@ class EmulatorState(Protocol):
     faults: Faults
     shuffle_results: bool
 
+    #: whether status reads may leave a batch's slow work to a background thread (set by the server)
+    background_work: bool
+
     def lifecycle_for(self, batch_id: str) -> Lifecycle: ...
 
     def claim_lifecycle(self, batch_id: str) -> None: ...
@@ -54,6 +69,9 @@ class BatchRecord:
     reads: int = 0
     #: set by an explicit advance: the batch ends on its next read.
     forced: bool = False
+    #: set when the clock is advanced explicitly: a read then waits for the batch's work, so the
+    #: read after an advance sees the batch where the advance put it (never in the background)
+    advanced: bool = False
     cancel_requested_at: float | None = None
     #: progress at the moment cancel was asked for: the share of requests already done.
     progress_at_cancel: float = 0.0
@@ -65,20 +83,26 @@ class BatchRecord:
     #: (what was decided, its result): the batch's ending, rendered outside the state lock and
     #: published by the next step that makes the same decision
     prepared: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
+    #: a background thread is doing this batch's slow work (``BackendBase.locked``)
+    in_background: bool = field(default=False, repr=False, compare=False)
+    #: what that work raised (a user's responder, a schema it cannot answer): the next read raises it
+    failure: Exception | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getstate__(self) -> dict[str, Any]:  # Emulator.save pickles records; a lock cannot be
+    def __getstate__(self) -> dict[str, Any]:  # Emulator.save pickles records; a lock or a thread cannot be
         state = dict(self.__dict__)
         del state["lock"]
-        state["prepared"] = None
+        state.update(prepared=None, in_background=False, failure=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.lock = threading.Lock()
         self.prepared = None
+        self.advanced = state.get("advanced", False)  # saved before the field existed
+        self.in_background, self.failure = False, None
 
 
 class Pending(Exception):  # noqa: N818 - a signal between a step and BackendBase.locked, not an error
@@ -91,6 +115,8 @@ class Pending(Exception):  # noqa: N818 - a signal between a step and BackendBas
 
 
 T = TypeVar("T")
+#: ``BackendBase._stand``'s answer when a read must wait for the batch's work
+_WAIT = object()
 
 
 class BackendBase:
@@ -110,24 +136,77 @@ class BackendBase:
         """The emulator's state lock: hold it only to read or change files and batches."""
         return self.emulator.lock
 
-    def locked(self, step: Callable[[], T]) -> T:
+    def locked(self, step: Callable[[], T], *, standing: Callable[[], T] | None = None) -> T:
         """``step()`` under the state lock. When it raises ``Pending``, the batch's slow work runs
         outside the state lock (under the batch's own lock: a second caller waits for the first and
-        finds it done) and ``step`` runs again; a step is written so that running it again is safe."""
+        finds it done) and ``step`` runs again; a step is written so that running it again is safe.
+
+        ``standing`` (a status read's): where the batch may be left standing (``in_background``),
+        the work goes to a background thread, which runs ``step`` to its end, and the read
+        answers ``standing()``, the batch as it stands, at once."""
         while True:
             with self.lock:
                 try:
                     return step()
                 except Pending as pending:  # keep what it names, not the exception: its traceback is a cycle
                     record, work = pending.record, pending.work
+                answer, start = self._stand(record, standing) if standing is not None else (_WAIT, False)
+            if start:  # outside the state lock, and without waiting for the thread to run
+                _thread.start_new_thread(self._finish_in_background, (step, record))
+            if answer is not _WAIT:
+                return answer
             with record.lock:
                 work()
+
+    def _stand(self, record: BatchRecord, standing: Callable[[], T]) -> tuple[Any, bool]:
+        """(``standing()`` or ``_WAIT``, whether to start the background work); under the state lock."""
+        if not self.may_stand(record):
+            return _WAIT, False
+        if record.failure is not None:  # the background work failed: this read says how, the next retries
+            failure, record.failure = record.failure, None
+            raise failure
+        try:
+            answer = standing()
+        except Pending:  # the batch cannot even be shown without its work: wait for it
+            return _WAIT, False
+        start = not record.in_background
+        record.in_background = True
+        return answer, start
+
+    def may_stand(self, record: BatchRecord) -> bool:
+        """Whether a read may answer with the batch as it stands while its slow work runs in the
+        background: on a served emulator, for a ``seconds:S`` batch on a clock that moves by itself
+        (when such a batch's work is done is not something a client can count on), unless an
+        explicit advance or finish asked for it to be there on the next read."""
+        emulator = self.emulator
+        return (emulator.background_work and emulator.clock.moves_by_itself
+                and not record.forced and not record.advanced
+                and emulator.lifecycle_for(record.id).kind == "seconds")
+
+    def _finish_in_background(self, step: Callable[[], Any], record: BatchRecord) -> None:
+        """Run a read's ``step`` to its end (its read counted once already): the work it needs, and
+        publishing what that work made, so a later read finds it done."""
+        try:
+            with paused_gc():
+                self.locked(step)
+        except Exception as exc:  # noqa: BLE001 - kept for the next read of the batch, which raises it
+            with self.lock:
+                record.failure = exc
+        finally:
+            with self.lock:
+                record.in_background = False
+
+    def clock_advanced(self) -> None:
+        """The clock was advanced explicitly: from now on every read of these batches waits for their
+        work (call under the state lock)."""
+        for record in self.batches.values():
+            record.advanced = True
 
     @staticmethod
     def busy(record: BatchRecord) -> bool:
         """Another call is doing this batch's slow work: a list shows the batch as it stands
         instead of waiting (it is still running or finalizing until that call publishes)."""
-        return record.lock.locked()
+        return record.in_background or record.lock.locked()
 
     def prepare(self, record: BatchRecord, decision: Any, render: Callable[[], T]) -> T:
         """The result of ``render()`` for ``decision`` (how the batch ends): computed once, outside

@@ -374,7 +374,7 @@ class GoogleBackend(BackendBase):
             self._step(record)
             return self._operation(record)
 
-        return self.locked(step)
+        return self.locked(step, standing=lambda: self._operation(self.record(name)))
 
     def list_batches(self, page_size: int | None, token: str | None) -> dict[str, Any]:
         def step() -> dict[str, Any]:

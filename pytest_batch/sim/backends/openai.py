@@ -185,7 +185,7 @@ class OpenAIBackend(BackendBase):
             self._step(record)
             return _batch_view(self.batch_json[batch_id])
 
-        return self.locked(step)
+        return self.locked(step, standing=lambda: _batch_view(self.batch_json[batch_id]))
 
     def list_batches(self, after: str | None, limit: int) -> dict[str, Any]:
         def step() -> dict[str, Any]:

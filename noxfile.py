@@ -9,7 +9,7 @@ the oldest supported release of each SDK and on the newest, each combination in 
     nox -s tests                             # the whole suite on the newest SDKs
 
 The floors are read from pyproject.toml (``openai>=X`` becomes ``openai==X``), so the matrix
-tests exactly what the package declares. ``.ci/run`` runs ``sdks(oldest)`` after the suite.
+tests exactly what the package declares. ``.ci/run`` runs ``sdks(oldest)``, then the README's test command.
 """
 
 from __future__ import annotations
@@ -65,6 +65,6 @@ def sdks(session: nox.Session, combination: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole suite, newest SDKs (what .ci/run runs first)."""
+    """The whole suite, newest SDKs, in a venv of its own (.ci/run runs the same command after sdks(oldest))."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "pytest", "-n", "2", *session.posargs)

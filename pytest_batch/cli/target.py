@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..endpoints import API_KEY_ENV, BASE_URL_ENV, NEEDS_BASE_URL, PROVIDERS, SDK_BASE_URLS, provider_of_host
-from ..model_catalog import CATALOG
+from ..model_catalog import CATALOG, DEFAULT_MODELS
 
 
 #: what each provider's base URL looks like on ``pytest-batch serve`` (below its root URL; Azure's
@@ -63,7 +63,9 @@ def parse_model(model: str | None, source: str | None = None) -> tuple[str, str]
     where = f"{source}: {model!r}: " if source else ""
     provider, slash, name = model.partition("/")
     if not slash or not provider or not name:
-        raise CLIError(f"{where}Model must be in format 'provider/model-name'", code=code)
+        # the seed README's line, then an example and where to find more
+        raise CLIError(f"{where}Model must be in format 'provider/model-name' (e.g. {DEFAULT_MODELS['openai']}; "
+                       "see `pytest-batch list-models`)", code=code)
     if provider not in PROVIDERS:
         shown = provider if provider.isascii() and provider.isprintable() and " " not in provider else repr(provider)
         if source:

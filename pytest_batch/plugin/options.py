@@ -94,8 +94,8 @@ def parse_models(values: Iterable[str] | None, *, source: str = "--batch-model",
         for value in str(raw).replace(",", " ").split():
             provider, slash, name = value.partition("/")
             if not slash or not name or provider not in PROVIDERS:
-                raise BatchConfigError(f"{source}: {value!r} is not provider/model, e.g. openai/gpt-4o-mini "
-                                       f"(providers: {', '.join(PROVIDERS)})")
+                raise BatchConfigError(f"{source}: {value!r} is not provider/model, e.g. {DEFAULT_MODELS['openai']} "
+                                       f"(providers: {', '.join(PROVIDERS)}; `pytest-batch list-models` lists models)")
             models[provider] = value
     return models
 

@@ -1,7 +1,7 @@
 """BatchProcessor: one API over the OpenAI, Anthropic and Gemini batch APIs.
 
     from pytest_batch import BatchProcessor
-    bp = BatchProcessor("openai/gpt-4o-mini", response_model=User)
+    bp = BatchProcessor("openai/gpt-6-luna", response_model=User)
     job = bp.submit(prompts)
     job = bp.wait(job)
     for item in bp.results(job).in_input_order(): ...

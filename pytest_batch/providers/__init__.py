@@ -54,8 +54,10 @@ class Limits:
 def get_provider(model: str) -> tuple[Provider, str]:
     """The provider and bare model name of a ``provider/model-name`` string."""
     if not isinstance(model, str) or "/" not in model:
-        raise ConfigurationError(f"Model must be in format 'provider/model-name' (e.g. 'openai/gpt-4o-mini'), "
-                                 f"got {model!r}")
+        from ..model_catalog import DEFAULT_MODELS
+
+        raise ConfigurationError(f"Model must be in format 'provider/model-name' (e.g. '{DEFAULT_MODELS['openai']}'; "
+                                 f"`pytest-batch list-models` lists them), got {model!r}")
     name, _, bare = model.partition("/")
     if name not in PROVIDERS:
         raise ConfigurationError(f"Unsupported provider: {name}. Supported providers: {', '.join(PROVIDERS)}")

@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from pytest_batch.model_catalog import DEFAULT_MODELS
 from tests.cli.conftest import EXAMPLES, clean_env
 
 
@@ -46,7 +47,9 @@ def test_missing_key_names_the_variable_and_suggests_simulate(cli, model, variab
 def test_bad_model_strings_get_the_seed_messages(cli):
     """A missing or malformed --model is bad usage (exit 2, as the README says); it used to exit 1."""
     no_slash = cli("status", "--model", "gpt-4o-mini", "--batch-id", "b", "--simulate")
-    assert (no_slash.code, no_slash.err.strip()) == (2, "❌ Error: Model must be in format 'provider/model-name'")
+    assert (no_slash.code, no_slash.err.strip()) == (
+        2, f"❌ Error: Model must be in format 'provider/model-name' (e.g. {DEFAULT_MODELS['openai']}; "
+           "see `pytest-batch list-models`)")
     unknown = cli("list", "--model", "xyz/some-model")
     assert (unknown.code, unknown.err.strip()) == (
         2, "❌ Unsupported provider: xyz. Supported providers: openai, anthropic, google, azure")
@@ -54,7 +57,8 @@ def test_bad_model_strings_get_the_seed_messages(cli):
     assert missing.code == 2 and missing.err.startswith("❌ Error: --model is required"), missing
     configured = cli("list-models", env={"PYTEST_BATCH_MODELS": "gpt-5"})  # configuration, not usage: exit 1
     assert (configured.code, configured.err) == (
-        1, "❌ Error: PYTEST_BATCH_MODELS: 'gpt-5': Model must be in format 'provider/model-name'\n"), configured
+        1, "❌ Error: PYTEST_BATCH_MODELS: 'gpt-5': Model must be in format 'provider/model-name' "
+           f"(e.g. {DEFAULT_MODELS['openai']}; see `pytest-batch list-models`)\n"), configured
     usage = cli("list", "--model", "openai/gpt-4o-mini", "--limit", "ten")
     assert usage.code == 2
     assert usage.err.strip() == ("❌ Error: argument --limit: expected a whole number, got 'ten' "

@@ -195,8 +195,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from .output import esc
     from .target import CLIError
 
-    if not Path(args.file_path).is_file():
+    path = Path(args.file_path)
+    if not path.exists():
         raise CLIError(f"request file not found: {args.file_path}")
+    if not path.is_file():
+        raise CLIError(f"request file {args.file_path} is not a regular file: pass the path of a JSONL file of "
+                       "request lines (one per line)")
     check_request_file_model(args.file_path, args.model)
     model = import_response_model(args.response_model)
     with _Run(args, state="create") as run:

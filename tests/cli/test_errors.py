@@ -397,3 +397,13 @@ def test_a_custom_id_the_provider_refuses_is_reported_with_its_line(cli):
     assert result.code == 1 and len(result.err.strip().splitlines()) == 1, result
     assert "ids.jsonl line 3: invalid custom_id 'has space!' for anthropic" in result.err
     assert not (cli.cwd / ".pytest-batch").exists()  # refused before anything was created
+
+
+def test_a_request_file_that_is_missing_or_not_a_file_is_named(cli, tmp_path):
+    missing = cli("create-from-file", "--file-path", str(tmp_path / "nope.jsonl"), "--model", "openai/gpt-6-luna",
+                  "--simulate")
+    assert (missing.code, missing.err.strip()) == (1, f"❌ Error: request file not found: {tmp_path / 'nope.jsonl'}")
+    folder = cli("create-from-file", "--file-path", str(tmp_path), "--model", "openai/gpt-6-luna", "--simulate")
+    assert folder.code == 1
+    assert folder.err.strip() == (f"❌ Error: request file {tmp_path} is not a regular file: pass the path of a JSONL "
+                                  "file of request lines (one per line)")

@@ -68,6 +68,8 @@ class CatalogModel:
         text = status
         if self.retires is not None:
             text += (" on " if status == RETIRED else ", retires ") + self.retires.isoformat()
+        elif status == DEPRECATED:
+            text += ", no retirement date announced"
         return f"{text}; use {self.replacement}" if self.replacement else text
 
 

@@ -61,6 +61,15 @@ class _Run:
                                "pass --state-dir DIR or set PYTEST_BATCH_STATE_DIR to that directory's "
                                ".pytest-batch)") from None
 
+    def held_by_hand(self, batch_id: str) -> bool:
+        """True when the simulated batch ``batch_id`` follows a 'manual' lifecycle (only an explicit
+        advance, which the CLI has none of, ends it)."""
+        if not self.target.simulated or self.target.emulator is None:
+            return False
+        with self.target.emulator.transaction(save=False) as emulator:
+            lifecycles = [emulator.lifecycle_for(key) for key in (batch_id, batch_id.removeprefix("batches/"))]
+        return any(lifecycle.kind == "manual" for lifecycle in lifecycles)
+
     def processor(self, response_model: type | None = None, **options: Any) -> Any:
         """The processor for --model; ``options`` go to BatchProcessor (max_tokens=, params=)."""
         from ..processor import BatchProcessor
@@ -265,8 +274,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                 still = status_text(seen[-1].status) if seen else "running"
                 limit = f"--timeout {seconds_text(args.timeout)}" if args.timeout is not None else \
                     "the default 24h timeout"
-                raise CLIError(f"batch {args.batch_id} is still {still} after {limit}; "
-                               "run `status --wait` again, or raise --timeout", code=EXIT_TIMEOUT) from None
+                advice = ("run `status --wait` again, or raise --timeout" if not run.held_by_hand(args.batch_id) else
+                          "its simulated state's lifecycle is 'manual', so nothing finishes it from the CLI: "
+                          "create it again with --lifecycle polls:N or seconds:S")
+                raise CLIError(f"batch {args.batch_id} is still {still} after {limit}; {advice}",
+                               code=EXIT_TIMEOUT) from None
 
         def render(out: Any) -> None:
             out.print(jobs_table([job]))

@@ -69,6 +69,17 @@ def test_a_batch_that_does_not_end_times_out(cli, fake_clock):
     assert sum(fake_clock.sleeps) == pytest.approx(0.3)  # polled every 50 ms up to the deadline, not past it
     a_day = cli("status", "--batch-id", batch_id, *sim, "--wait", "--timeout", "1e6", "--interval", "2e5")  # "1e+06s"
     assert a_day.code == 6 and "still validating after --timeout 1000000s;" in a_day.err, a_day
+    # waiting again cannot help a 'manual' batch: the message says how to make one that ends
+    assert waited.err.rstrip().endswith("its simulated state's lifecycle is 'manual', so nothing finishes it from "
+                                        "the CLI: create it again with --lifecycle polls:N or seconds:S"), waited
+
+
+def test_a_simulated_batch_that_ends_later_times_out_with_the_advice_to_wait_again(cli, fake_clock):
+    sim = ("--model", "openai/gpt-6-luna", "--simulate", "--state-dir", "state")
+    (cli.cwd / "prompt.jsonl").write_text('"Zed is 7."\n')
+    batch_id = cli("create", "--messages-file", "prompt.jsonl", *sim, "--lifecycle", "polls:50", "--json").json()["id"]
+    waited = cli("status", "--batch-id", batch_id, *sim, "--wait", "--timeout", "0.3")
+    assert waited.code == 6 and waited.err.rstrip().endswith("run `status --wait` again, or raise --timeout"), waited
 
 
 def test_demo_all_providers(cli):

@@ -23,6 +23,25 @@ def test_calls_out(batch_provider):
 """
 
 
+ASYNC_USERS_TEST = """
+import asyncio
+
+from pytest_batch import AsyncBatchProcessor
+from pytest_batch.assertions import assert_extractions
+from pytest_batch.seed import User
+
+
+async def extract(model, messages):
+    async with AsyncBatchProcessor(model, response_model=User) as bp:
+        job = await bp.wait(await bp.submit(messages))
+        return [item async for item in await bp.results(job)]
+
+
+def test_users_async(batch_env, batch_messages, expected_users):
+    assert_extractions(asyncio.run(extract(batch_env.model, batch_messages)), expected_users)
+"""
+
+
 @pytest.mark.sdk_matrix
 def test_simulate_runs_every_provider_on_the_emulator(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(USERS_TEST)
@@ -159,11 +178,13 @@ def test_live_against_an_emulator_server_reports_spend(pytester: pytest.Pytester
     assert not (pytester.path / "cassettes").exists(), "live mode writes no cassettes"
 
 
+@pytest.mark.parametrize("test_source", ["USERS_TEST", "ASYNC_USERS_TEST"])
 def test_max_requests_refuses_to_submit_past_the_limit(pytester: pytest.Pytester, server: ServerHandle,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+                                                       monkeypatch: pytest.MonkeyPatch, test_source: str) -> None:
+    """Sync processors and the async ones a user's code builds are held to one budget."""
     for name, url in server.env.items():
         monkeypatch.setenv(name, url)
-    pytester.makepyfile(USERS_TEST)
+    pytester.makepyfile(globals()[test_source])
     result = pytester.runpytest("--batch-mode=live", "--batch-provider=openai,anthropic", "--batch-max-requests=15")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*pytest-batch: refusing to submit 10 anthropic requests in --batch-mode=live: "
@@ -240,17 +261,20 @@ def test_a_failed_test_records_nothing(pytester: pytest.Pytester, server: Server
                                  "pytest *--batch-mode=record (recorded against an emulator*"])
 
 
+@pytest.mark.parametrize(("test_source", "test_name"), [("USERS_TEST", "test_users"),
+                                                       ("ASYNC_USERS_TEST", "test_users_async")])
 def test_record_timeout_skips_pending_and_a_rerun_resumes(pytester: pytest.Pytester, server: ServerHandle,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+                                                          monkeypatch: pytest.MonkeyPatch, test_source: str,
+                                                          test_name: str) -> None:
     server.emulator.set_lifecycle("manual")  # the batch never finishes by itself
     for name, url in server.env.items():
         monkeypatch.setenv(name, url)
-    pytester.makepyfile(USERS_TEST)
+    pytester.makepyfile(globals()[test_source])
     result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "--batch-record-timeout=0.01",
                                 "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_record_timeout_skips_pending_and_a_rerun_resumes.py:*: "
-                                 "batch * still running after 0.01s; cassette *test_users.yaml saved as pending*"])
+                                 f"batch * still running after 0.01s; cassette *{test_name}.yaml saved as pending*"])
     result = pytester.runpytest("--batch-mode=replay", "--batch-provider=openai")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*is pending*Resume the recording with*"])
@@ -292,52 +316,8 @@ def test_record_timeout_ini_setting_leaves_the_recording_pending(pytester: pytes
                                  "pending*"])
 
 
-ASYNC_USERS_TEST = """
-import asyncio
-
-from pytest_batch import AsyncBatchProcessor
-from pytest_batch.assertions import assert_extractions
-from pytest_batch.seed import User
-
-
-async def extract(model, messages):
-    async with AsyncBatchProcessor(model, response_model=User) as bp:
-        job = await bp.wait(await bp.submit(messages))
-        return [item async for item in await bp.results(job)]
-
-
-def test_users_async(batch_env, batch_messages, expected_users):
-    assert_extractions(asyncio.run(extract(batch_env.model, batch_messages)), expected_users)
-"""
-
-
 def test_async_processors_of_the_users_code_are_counted_in_the_summary(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ASYNC_USERS_TEST)
     result = pytester.runpytest("--batch-mode=simulate", "--batch-provider=openai,anthropic")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*anthropic*simulate*1*1*10*10*0", "*openai*simulate*1*1*10*10*0"])
-
-
-def test_max_requests_guards_async_processors_too(pytester: pytest.Pytester, server: ServerHandle,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, url in server.env.items():
-        monkeypatch.setenv(name, url)
-    pytester.makepyfile(ASYNC_USERS_TEST)
-    result = pytester.runpytest("--batch-mode=live", "--batch-provider=openai,anthropic", "--batch-max-requests=15")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*pytest-batch: refusing to submit 10 anthropic requests in --batch-mode=live: "
-                                 "--batch-max-requests=15 and 10 already submitted in this run.*"])
-    assert len(server.emulator.anthropic.batches) == 0, "the refused batch never reached the provider"
-
-
-def test_record_timeout_leaves_an_async_recording_pending(pytester: pytest.Pytester, server: ServerHandle,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    server.emulator.set_lifecycle("manual")  # the batch never finishes by itself
-    for name, url in server.env.items():
-        monkeypatch.setenv(name, url)
-    pytester.makepyfile(ASYNC_USERS_TEST)
-    result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "--batch-record-timeout=0.01",
-                                "-rs")
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*batch * still running after 0.01s; cassette *test_users_async.yaml saved as "
-                                 "pending*"])

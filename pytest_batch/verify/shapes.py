@@ -26,6 +26,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..sim.rules import json_type
+
 #: keys whose values are names from a closed set: a changed value is drift, not data.
 ENUM_KEYS = frozenset({
     "object", "type", "@type", "status", "processing_status", "state", "code", "done", "finish_reason",
@@ -60,28 +62,12 @@ class Difference:
         return asdict(self)
 
 
-def _type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 def shape_of(value: Any, path: str = "", shape: dict[str, set[str]] | None = None,
              enums: dict[str, set[str]] | None = None) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """Every key path of ``value`` with the JSON types found there, and the enumerated values."""
     shape = {} if shape is None else shape
     enums = {} if enums is None else enums
-    shape.setdefault(path or "$", set()).add(_type(value))
+    shape.setdefault(path or "$", set()).add(json_type(value))
     if isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)

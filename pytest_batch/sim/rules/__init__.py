@@ -7,6 +7,23 @@ from __future__ import annotations
 
 import functools
 import importlib
+from typing import Any
+
+
+def json_type(value: Any) -> str:
+    """A decoded JSON value's type, in JSON Schema's words: null, boolean, integer, number (a
+    decimal), string, array or object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 @functools.cache

@@ -43,7 +43,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..http import HTTPError
-from . import sdk_declared_fields
+from . import json_type, sdk_declared_fields
 
 #: POST /v1/batches body fields (types/batch_create_params.py)
 BATCH_FIELDS = ("input_file_id", "endpoint", "completion_window", "metadata", "output_expires_after")
@@ -91,21 +91,14 @@ class RuleViolation(Exception):
 
 
 # ---------------------------------------------------------------------------- the sentences
+#: how OpenAI names each JSON type in "but got ... instead"
+_KINDS = {"null": "null", "boolean": "a boolean", "integer": "an integer", "number": "a decimal number",
+          "string": "a string", "array": "an array", "object": "an object"}
+
+
 def kind_of(value: Any) -> str:
     """How OpenAI names a JSON value's type in "but got ... instead"."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+    return _KINDS[json_type(value)]
 
 
 def choices(values: tuple[str, ...]) -> str:

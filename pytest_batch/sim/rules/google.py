@@ -443,7 +443,7 @@ def thinking_budget_problem(model: str, budget: int) -> str | None:
     return None
 
 
-def invalid_schema_message(request: dict[str, Any], detail: str) -> str:
+def invalid_schema_message(request: dict[str, Any], schema_name: str | None, detail: str) -> str:
     """A responseSchema / responseJsonSchema the API cannot use: the row's 400 INVALID_ARGUMENT,
     in generateContent's "* field: what" form (live for schema faults: ``* GenerateContentRequest.
     generation_config.response_schema.properties[occupation].type: must be specified``, quoted in

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .rules import invalid_schema_message
 from .synthesis import (  # noqa: F401 - re-exported
     Generator,
     InvalidSchema,
@@ -219,8 +220,9 @@ class Responder:
         try:
             return Answer(self._generator(item.schema)(self._rng(item)))  # type: ignore[arg-type]
         except InvalidSchema as exc:
-            return Answer(None, "http_error", 400, f"Invalid schema for response format "
-                                                   f"{item.schema_name or 'the response format'!r}: {exc}")
+            # in the words of the provider the request went to (rules/<provider>.py)
+            return Answer(None, "http_error", 400,
+                          invalid_schema_message(item.provider, item.body, item.schema_name, str(exc)))
         except (SynthesisError, RecursionError) as exc:
             return Answer(None, "http_error", 500, f"pytest-batch emulator cannot synthesize an answer for this "
                           f"request's schema: {exc}. Answer it with an expectation (emulator.expect(..., "

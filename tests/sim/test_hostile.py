@@ -83,25 +83,80 @@ def test_a_broken_schema_fails_its_own_openai_row_only(http, schema):
     errors = http.get(f"/openai/v1/files/{batch.json()['error_file_id']}/content").text.splitlines()
     row = json.loads(errors[0])
     assert row["custom_id"] == "bad" and row["response"]["status_code"] == 400
-    assert "Invalid schema for response format 'X'" in row["response"]["body"]["error"]["message"]
+    # OpenAI's own words (rules/openai.py), never another provider's
+    assert row["response"]["body"]["error"]["message"].startswith("Invalid schema for response_format 'X': ")
     assert http.get("/openai/v1/batches").status_code == 200
     lists_answer_on_every_provider(http)
 
 
+def gemini_request(key: str, field: str, schema: object) -> dict:
+    return {"request": {"contents": [{"parts": [{"text": "hi"}], "role": "user"}],
+                        "generation_config": {"response_mime_type": "application/json", field: schema}},
+            "metadata": {"key": key}}
+
+
+@pytest.mark.parametrize("field", ["response_json_schema", "response_schema"])
 @pytest.mark.parametrize("schema", BAD_SCHEMAS.values(), ids=BAD_SCHEMAS.keys())
-def test_a_broken_schema_fails_its_own_gemini_request_only(http, schema):
-    request = {"request": {"contents": [{"parts": [{"text": "hi"}], "role": "user"}],
-                           "generation_config": {"response_mime_type": "application/json",
-                                                 "response_json_schema": schema}}, "metadata": {"key": "bad"}}
+def test_a_broken_schema_fails_its_own_gemini_request_only(http, schema, field):
+    requests = [gemini_request("bad", field, schema), gemini_request("good", field, {"type": "object"})]
     created = http.post("/google/v1beta/models/gemini-2.5-flash:batchGenerateContent",
-                        json={"batch": {"display_name": "x", "input_config": {"requests": {"requests": [request]}}}})
+                        json={"batch": {"display_name": "x", "input_config": {"requests": {"requests": requests}}}})
     assert created.status_code == 200, created.text
     for _ in range(2):
         batch = http.get(f"/google/v1beta/{created.json()['name']}")
     assert batch.status_code == 200, batch.text
-    response = batch.json()["response"]["inlinedResponses"]["inlinedResponses"][0]
-    assert response["error"]["code"] == 3 or response["error"].get("status") == "INVALID_ARGUMENT", response
-    assert http.get("/google/v1beta/batches").status_code == 200
+    assert batch.json()["metadata"]["state"] == "BATCH_STATE_SUCCEEDED"
+    assert batch.json()["metadata"]["batchStats"]["failedRequestCount"] == "1"
+    bad, good = batch.json()["response"]["inlinedResponses"]["inlinedResponses"]
+    assert (bad["error"]["code"], bad["error"]["status"]) == (400, "INVALID_ARGUMENT"), bad
+    # generateContent's "* field: what" form, naming the field that carried the schema
+    assert bad["error"]["message"].startswith(f"* GenerateContentRequest.generation_config.{field}: invalid schema: ")
+    assert "response format" not in bad["error"]["message"]
+    assert "response" in good and good["metadata"] == {"key": "good"}
+    lists_answer_on_every_provider(http)
+
+
+def anthropic_batch(http: httpx.Client, params: dict) -> list[dict]:
+    good = {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    created = http.post("/anthropic/v1/messages/batches", json={"requests": [
+        {"custom_id": "bad", "params": {**good, **params}}, {"custom_id": "good", "params": good}]})
+    assert created.status_code == 200, created.text
+    for _ in range(2):
+        batch = http.get(f"/anthropic/v1/messages/batches/{created.json()['id']}")
+    assert batch.json()["processing_status"] == "ended", batch.text
+    assert batch.json()["request_counts"]["errored"] == 1 and batch.json()["request_counts"]["succeeded"] == 1
+    results = http.get(f"/anthropic/v1/messages/batches/{created.json()['id']}/results")
+    return sorted((json.loads(line) for line in results.text.splitlines()), key=lambda row: row["custom_id"])
+
+
+TOOL_SCHEMA_MESSAGES = {
+    # live: the tool by its index, and no response format
+    "unresolvable $ref": ("tools.1.custom.input_schema: JSON schema is invalid. It must match JSON Schema draft "
+                          "2020-12 (https://json-schema.org/draft/2020-12). Learn more about tool use at "
+                          "https://platform.claude.com/docs/en/agents-and-tools/tool-use/overview."),
+    "not an object": "tools.1.custom.input_schema: Input should be a valid dictionary",
+}
+
+
+@pytest.mark.parametrize("case", BAD_SCHEMAS)
+def test_a_broken_tool_input_schema_fails_its_own_anthropic_request_in_the_apis_words(http, case):
+    tools = [{"name": "other", "input_schema": {"type": "object"}}, {"name": "t", "input_schema": BAD_SCHEMAS[case]}]
+    bad, good = anthropic_batch(http, {"tools": tools, "tool_choice": {"type": "tool", "name": "t"}})
+    assert bad["result"]["type"] == "errored"
+    error = bad["result"]["error"]["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"] == TOOL_SCHEMA_MESSAGES[case]
+    assert good["result"]["type"] == "succeeded"
+    lists_answer_on_every_provider(http)
+
+
+@pytest.mark.parametrize("schema", BAD_SCHEMAS.values(), ids=BAD_SCHEMAS.keys())
+def test_a_broken_output_format_schema_fails_its_own_anthropic_request_in_the_apis_words(http, schema):
+    bad, good = anthropic_batch(http, {"output_config": {"format": {"type": "json_schema", "schema": schema}}})
+    error = bad["result"]["error"]["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].startswith("output_config.format.schema: Invalid schema: "), error
+    assert good["result"]["type"] == "succeeded"
     lists_answer_on_every_provider(http)
 
 

@@ -136,10 +136,76 @@ def test_an_unreadable_input_line_fails_the_create_with_its_line_and_column(emul
 
 # ---------------------------------------------------------------------------- per-request errors
 
+CONFIG = "* GenerateContentRequest.generation_config."
+SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}}
+
+
+def configured(**config) -> dict:
+    return {**HELLO, "generationConfig": config}
+
+
 REFUSED = {
     "no contents": ({"contents": []}, "* GenerateContentRequest.contents: contents is not specified\n"),
     "empty parts": ({"contents": [{"role": "user", "parts": [{"text": "a"}]}, {"role": "user", "parts": []}]},
                     "* GenerateContentRequest.contents[1].parts: contents.parts must not be empty.\n"),
+    "unknown role": ({"contents": [{"role": "robot", "parts": [{"text": "a"}]}]},
+                     "Please use a valid role: user, model."),
+    "OpenAI's assistant role": ({"contents": [{"role": "user", "parts": [{"text": "a"}]},
+                                              {"role": "assistant", "parts": [{"text": "b"}]}]},
+                                "Please use a valid role: user, model."),
+    "temperature above 2": (configured(temperature=9),
+                            f"{CONFIG}temperature: temperature must be in the range [0.0, 2.0].\n"),
+    "negative temperature": (configured(temperature=-0.5),
+                             f"{CONFIG}temperature: temperature must be in the range [0.0, 2.0].\n"),
+    "topP above 1": (configured(topP=5), f"{CONFIG}top_p: top_p must be in the range [0.0, 1.0].\n"),
+    "candidateCount 9": (configured(candidateCount=9),
+                         f"{CONFIG}candidate_count: candidate_count must be in the range [1, 8].\n"),
+    "negative maxOutputTokens": (configured(maxOutputTokens=-3),
+                                 f"{CONFIG}max_output_tokens: max_output_tokens must be positive.\n"),
+    "every bad field at once, one line each": (
+        configured(temperature=9, maxOutputTokens=-3),
+        f"{CONFIG}temperature: temperature must be in the range [0.0, 2.0].\n"
+        f"{CONFIG}max_output_tokens: max_output_tokens must be positive.\n"),
+    "snake_case spelling": ({**HELLO, "generation_config": {"top_p": "1.5"}},
+                            f"{CONFIG}top_p: top_p must be in the range [0.0, 1.0].\n"),
+    "audio response mime type": (
+        configured(responseMimeType="audio/wav"),
+        f"{CONFIG}response_mime_type: allowed mimetypes are `text/plain`, `application/json`, `application/xml`, "
+        "`application/yaml` and `text/x.enum`.\n"),
+    "responseJsonSchema without a JSON mime type": (
+        configured(responseJsonSchema=SCHEMA),
+        f"{CONFIG}response_mime_type: response_mime_type must be `application/json` when response_json_schema "
+        "is set.\n"),
+    "responseSchema with text/plain": (
+        configured(responseMimeType="text/plain", responseSchema={"type": "OBJECT"}),
+        f"{CONFIG}response_mime_type: response_mime_type must be `application/json` or `text/x.enum` when "
+        "response_schema is set.\n"),
+    "both schema fields": (
+        configured(responseMimeType="application/json", responseSchema={"type": "OBJECT"},
+                   responseJsonSchema=SCHEMA),
+        f"{CONFIG}response_schema: response_schema must be omitted when response_json_schema is set.\n"),
+    "thinking budget above 2.5 Flash's": (
+        configured(thinkingConfig={"thinkingBudget": 30000}),
+        "Unable to submit request because thinking_budget is out of range; supported values are integers from 1 "
+        "to 24576."),
+    "negative thinking budget other than -1": (
+        configured(thinkingConfig={"thinkingBudget": -5}),
+        "Unable to submit request because thinking_budget is out of range; supported values are integers from 1 "
+        "to 24576."),
+}
+
+#: what the same rules let through: the edges of each range, proto3's 0 as "unset", -1 as
+#: dynamic thinking, and an unset role
+ACCEPTED = {
+    "edges": configured(temperature=2, topP=0, candidateCount=8, maxOutputTokens=1, topK=0),
+    "zero is unset": configured(candidateCount=0, maxOutputTokens=0),
+    "dynamic thinking": configured(thinkingConfig={"thinkingBudget": -1}),
+    "thinking off on Flash": configured(thinkingConfig={"thinkingBudget": 0}),
+    "schema with its mime type": configured(responseMimeType="application/json", responseJsonSchema=SCHEMA),
+    "enum schema": configured(responseMimeType="text/x.enum", responseSchema={"type": "STRING", "enum": ["a"]}),
+    "no role": {"contents": [{"parts": [{"text": "hi"}]}]},
+    "model turn": {"contents": [{"role": "user", "parts": [{"text": "a"}]}, {"role": "model", "parts": [{"text": "b"}]},
+                                {"role": "user", "parts": [{"text": "c"}]}]},
 }
 
 
@@ -160,6 +226,55 @@ def test_a_request_generate_content_refuses_fails_alone_in_a_succeeded_inline_ba
     # the SDK reads it as the row's JobError
     job = emulator.google_client().batches.get(name=created["name"])
     assert job.dest.inlined_responses[1].error.message == message
+
+
+@pytest.mark.parametrize("rule", ACCEPTED)
+def test_a_request_inside_the_rules_succeeds(emulator, rule):
+    rows = [{"request": ACCEPTED[rule], "metadata": {"key": "a"}}]
+    created = raw(emulator, "POST", CREATE, body={"batch": {"inputConfig": {"requests": {"requests": rows}}}}).json()
+    emulator.advance()
+    done = raw(emulator, "GET", f"/v1/{created['name']}").json()
+    assert done["metadata"]["batchStats"] == {"requestCount": "1", "successfulRequestCount": "1"}
+    assert "response" in done["response"]["inlinedResponses"]["inlinedResponses"][0]
+
+
+@pytest.mark.parametrize(("model", "budget", "message"), [
+    ("gemini-2.5-pro", 0, "Budget 0 is invalid. This model only works in thinking mode."),
+    ("gemini-2.5-pro", 64, "Unable to submit request because thinking_budget is out of range; supported values "
+                           "are integers from 128 to 32768."),
+    ("gemini-2.5-flash-lite", 256, "Unable to submit request because thinking_budget is out of range; supported "
+                                   "values are integers from 512 to 24576."),
+    ("gemini-2.5-pro", 128, None), ("gemini-2.5-pro", 32768, None), ("gemini-2.5-flash-lite", 0, None),
+    ("gemini-2.5-flash-lite", 512, None), ("gemini-3-flash-preview", 0, None),
+])
+def test_the_thinking_budget_range_is_the_models(emulator, model, budget, message):
+    request = configured(thinkingConfig={"thinkingBudget": budget})
+    rows = [{"request": request}]
+    created = raw(emulator, "POST", f"/v1/models/{model}:batchGenerateContent",
+                  body={"batch": {"inputConfig": {"requests": {"requests": rows}}}}).json()
+    emulator.advance()
+    row = raw(emulator, "GET", f"/v1/{created['name']}").json()["response"]["inlinedResponses"]["inlinedResponses"][0]
+    if message is None:
+        assert "response" in row, row
+    else:
+        assert row == {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
+
+
+@pytest.mark.parametrize("rule", ["unknown role", "temperature above 2", "negative maxOutputTokens",
+                                  "audio response mime type", "responseJsonSchema without a JSON mime type"])
+def test_a_line_of_an_input_file_outside_the_rules_fails_alone(emulator, rule):
+    request, message = REFUSED[rule]
+    lines = [{"key": "a", "request": HELLO}, {"key": "b", "request": request}]
+    name = _upload(emulator, "".join(json.dumps(line) + "\n" for line in lines).encode())
+    client = emulator.google_client()
+    job = client.batches.create(model=MODEL, src=name)
+    emulator.advance()
+    job = client.batches.get(name=job.name)
+    assert job.state.name == "JOB_STATE_SUCCEEDED"
+    rows = [json.loads(line) for line in client.files.download(file=job.dest.file_name).splitlines()]
+    assert "response" in rows[0]
+    assert rows[1] == {"key": "b", "error": {"code": 400, "status": "INVALID_ARGUMENT", "message": message}}
+    assert raw(emulator, "GET", f"/v1/{job.name}").json()["metadata"]["batchStats"]["failedRequestCount"] == "1"
 
 
 def test_a_refused_line_of_an_input_file_is_an_error_line_of_the_responses_file(emulator):

@@ -323,7 +323,7 @@ class GoogleBackend(BackendBase):
             _share_config(shared, request)
             items.append(_item(index, str(key) if key is not None else None, model, request))
             keyed.append(metadata)
-            problem = rules.request_problem(request)
+            problem = rules.request_problem(request, model)
             if problem:
                 row_errors[index] = problem
         return items, keyed, row_errors
@@ -345,7 +345,7 @@ class GoogleBackend(BackendBase):
                 continue
             key = _get(line, "key")
             _share_config(shared, request)
-            refused = rules.request_problem(request)
+            refused = rules.request_problem(request, model)
             if refused:
                 row_errors[len(items)] = refused
             items.append(_item(len(items), str(key) if key is not None else None, model, request))

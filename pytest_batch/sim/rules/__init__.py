@@ -44,3 +44,15 @@ def sdk_declared_fields(module: str, type_name: str) -> frozenset[str]:
                          for name in (field_name, info.alias) if name)
     return frozenset(getattr(declared, "__required_keys__", ())) | frozenset(
         getattr(declared, "__optional_keys__", ()))
+
+
+#: which rules module words a provider's errors (Azure OpenAI answers in OpenAI's words)
+_RULES = {"openai": "openai", "azure": "openai", "anthropic": "anthropic", "google": "google"}
+
+
+def invalid_schema_message(provider: str, body: dict, schema_name: str | None, detail: str) -> str:
+    """The per-request message for a structured-output schema the API cannot use, in
+    ``provider``'s words (``detail``: what is wrong with it). Imported lazily: only a failing
+    request needs it, and the provider modules import this package."""
+    module = importlib.import_module(f"{__name__}.{_RULES.get(provider, 'openai')}")
+    return module.invalid_schema_message(body, schema_name, detail)

@@ -226,7 +226,18 @@ def params_problem(params: dict[str, Any], *, beta: bool = False) -> str | None:
         problem = _message_problem(index, message, last=index == len(messages) - 1)
         if problem is not None:
             return problem
-    return _sampling_problem(params) or _thinking_problem(params, max_tokens)
+    return _sampling_problem(params) or _thinking_problem(params, max_tokens) or _tools_problem(params)
+
+
+def _tools_problem(params: dict[str, Any]) -> str | None:
+    """A tool's ``input_schema`` that is no object: the pydantic type error of the module's other
+    fields (wording unverified for tools). A schema that is an object but unusable fails when
+    the request runs (``invalid_schema_message``)."""
+    tools = params.get("tools")
+    for index, tool in enumerate(tools if isinstance(tools, list) else ()):
+        if isinstance(tool, dict) and "input_schema" in tool and not isinstance(tool["input_schema"], dict):
+            return f"tools.{index}.custom.input_schema: Input should be a valid dictionary"
+    return None
 
 
 def _max_output_tokens(model: str) -> int | None:
@@ -309,3 +320,28 @@ def thinking_enabled(params: dict[str, Any]) -> bool:
     the answer then opens with a ``thinking`` block (realdata curator reasoning recording)."""
     thinking = params.get("thinking")
     return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+
+
+# ---------------------------------------------------------------------------- a schema it cannot use
+#: a tool's input_schema the API cannot use: live, with the tool's index (anthropic-sdk-java#241,
+#: 2025-04; claude-code#86665, 2026-08, whose link is the current one); no detail follows it
+TOOL_SCHEMA_INVALID = ("tools.{index}.custom.input_schema: JSON schema is invalid. It must match JSON Schema draft "
+                       "2020-12 (https://json-schema.org/draft/2020-12). Learn more about tool use at "
+                       "https://platform.claude.com/docs/en/agents-and-tools/tool-use/overview.")
+
+
+def invalid_schema_message(params: dict[str, Any], schema_name: str | None, detail: str) -> str:
+    """The ``errored`` result's message for a request whose structured-output schema or forced
+    tool's ``input_schema`` the API cannot use. ``output_config.format.schema: Invalid schema:
+    <what>`` is live (langgenius/dify-official-plugins#3886, 2026-09: ``…: Invalid schema: Schema
+    type is missing for schema: …``), the detail after it this emulator's; the beta
+    ``output_format`` is worded the same by analogy (unverified)."""
+    for path in ("output_config", "output_format"):
+        holder = params.get(path)
+        fmt = holder.get("format") if path == "output_config" and isinstance(holder, dict) else holder
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and fmt.get("schema") is not None:
+            where = "output_config.format" if path == "output_config" else "output_format"
+            return f"{where}.schema: Invalid schema: {detail}"
+    tools = params.get("tools") if isinstance(params.get("tools"), list) else []
+    index = next((i for i, tool in enumerate(tools) if isinstance(tool, dict) and tool.get("name") == schema_name), 0)
+    return TOOL_SCHEMA_INVALID.format(index=index)

@@ -300,10 +300,68 @@ def file_lines_error(name: str, errors: list[tuple[int, str]]) -> HTTPError:
 
 # ---------------------------------------------------------------------------- per-request rules
 
-def request_problem(request: dict[str, Any]) -> str | None:
+#: "* GenerateContentRequest.<field>: <what>" is generateContent's own wording of a field it
+#: refuses, one line each, trailing newline included (a 2026-08 live probe published in a public
+#: project's research notes: ``* GenerateContentRequest.generation_config.temperature: temperature
+#: must be in the range [0.0, 2.0].\n``).
+_CONFIG = "* GenerateContentRequest.generation_config."
+
+#: generation_config ranges, (field, low, high): a value outside fails the request. proto3 reads 0
+#: as "unset", so 0 passes wherever the range starts above it (the same probe: ``topK: 0`` -> 200).
+#: temperature: ai.google.dev/api/generate-content GenerationConfig ("Values can range from [0.0,
+#: 2.0]"), wording live (the probe above: 2 -> 200, 5 -> 400). topP and candidateCount: ranges
+#: from ai.google.dev/gemini-api/docs/troubleshooting ("Candidate count 1-8 (integer)", "TopP
+#: 0.0-1.0"); their wording follows the temperature message and is unverified. topK has no
+#: documented range and 0 passes live, so it is not checked; nor are the penalties (no range on
+#: record for the Developer API).
+_RANGES = (("temperature", 0.0, 2.0, "[0.0, 2.0]"), ("topP", 0.0, 1.0, "[0.0, 1.0]"),
+           ("candidateCount", 0, 8, "[1, 8]"))
+
+#: responseMimeType: live wording (python-genai and several public projects' logs, 2025-08 to
+#: 2026-09, e.g. a TTS probe: ``* GenerateContentRequest.generation_config.response_mime_type:
+#: allowed mimetypes are `text/plain`, ...``).
+RESPONSE_MIME_TYPES = ("text/plain", "application/json", "application/xml", "application/yaml", "text/x.enum")
+_MIME_MESSAGE = (f"{_CONFIG}response_mime_type: allowed mimetypes are "
+                 + ", ".join(f"`{m}`" for m in RESPONSE_MIME_TYPES[:-1]) + f" and `{RESPONSE_MIME_TYPES[-1]}`.\n")
+
+#: Content.role: "Must be either 'user' or 'model'" (ai.google.dev/api/caching#Content); live
+#: ``Please use a valid role: user, model.`` (dify-official-plugins #566, LangBot #1486,
+#: CLIProxyAPI #17 on /v1beta). An unset role passes on the Developer API (it is Vertex that
+#: refuses it). "function" (the role of function responses in older SDKs) is let through: no
+#: capture says the API refuses it, and refusing a valid request is the worse mistake.
+_ROLES = frozenset({"", "user", "model", "function"})
+ROLE_MESSAGE = "Please use a valid role: user, model."
+
+#: thinkingBudget per model (ai.google.dev/gemini-api/docs/thinking#set-budget): 2.5 Pro 128 to
+#: 32768 and cannot turn thinking off; 2.5 Flash 0 to 24576; 2.5 Flash-Lite 512 to 24576, 0 turns
+#: it off; -1 is dynamic on all three. (low, high, 0 allowed); longest prefix first.
+_THINKING_BUDGETS = (("gemini-2.5-flash-lite", 512, 24576, True), ("gemini-2.5-flash", 1, 24576, True),
+                     ("gemini-2.5-pro", 128, 32768, False))
+#: live (chatluna #519, and public projects' captures of gemini-2.5-pro and 3.x pro): code 400
+THINKING_REQUIRED = "Budget 0 is invalid. This model only works in thinking mode."
+
+
+def _number(value: Any) -> float | None:
+    """A proto-JSON number (int64 may come quoted); None when absent or not a number (the
+    front end refused those already)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _read(obj: Any, camel: str) -> Any:
+    if not isinstance(obj, dict):
+        return None
+    return obj[camel] if camel in obj else obj.get(snake(camel))
+
+
+def request_problem(request: dict[str, Any], model: str = "") -> str | None:
     """generateContent's refusal of a request that parsed, or None; in a batch it fails that row
     alone. Messages as the live API gives them, trailing newline included (chatgpt-plugin #733,
-    chatwise-releases #250)."""
+    chatwise-releases #250); the sources of each rule are on its constant above."""
     contents = request.get("contents")
     if isinstance(contents, dict):
         contents = [contents]
@@ -313,7 +371,87 @@ def request_problem(request: dict[str, Any]) -> str | None:
         parts = content.get("parts") if isinstance(content, dict) else None
         if not parts:
             return f"* GenerateContentRequest.contents[{index}].parts: contents.parts must not be empty.\n"
+    for content in contents:
+        role = content.get("role") if isinstance(content, dict) else None
+        if isinstance(role, str) and role not in _ROLES:
+            return ROLE_MESSAGE
+    config = _read(request, "generationConfig")
+    if not isinstance(config, dict):
+        return None
+    lines = _config_problems(config)
+    if lines:
+        return "".join(lines)
+    budget = _number(_read(_read(config, "thinkingConfig"), "thinkingBudget"))
+    return thinking_budget_problem(model, int(budget)) if budget is not None else None
+
+
+def _config_problems(config: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, low, high, shown in _RANGES:
+        value = _number(_read(config, name))
+        if value is not None and not low <= value <= high:
+            field = snake(name)
+            lines.append(f"{_CONFIG}{field}: {field} must be in the range {shown}.\n")
+    tokens = _number(_read(config, "maxOutputTokens"))
+    if tokens is not None and tokens < 0:
+        # ai.google.dev/api/generate-content: "The maximum number of tokens to include in a
+        # response candidate" (0 is unset); wording unverified
+        lines.append(f"{_CONFIG}max_output_tokens: max_output_tokens must be positive.\n")
+    mime = _read(config, "responseMimeType")
+    if isinstance(mime, str) and mime and mime not in RESPONSE_MIME_TYPES:
+        lines.append(_MIME_MESSAGE)
+    lines += _schema_problems(config, mime if isinstance(mime, str) else "")
+    return lines
+
+
+def _schema_problems(config: dict[str, Any], mime: str) -> list[str]:
+    """GenerationConfig reference: responseJsonSchema "When this field is set, response_schema
+    must be omitted and response_mime_type must be set to `application/json`"; responseSchema
+    "If set, a compatible responseMimeType must also be set. Compatible mimetypes:
+    `application/json`" (and `text/x.enum` for an enum schema, docs/structured-output). The
+    rules are the docs'; the wording is unverified."""
+    json_schema = _read(config, "responseJsonSchema")
+    if json_schema is None:
+        json_schema = _read(config, "_responseJsonSchema")
+    schema = _read(config, "responseSchema")
+    if json_schema is not None and schema is not None:
+        return [f"{_CONFIG}response_schema: response_schema must be omitted when response_json_schema is set.\n"]
+    if json_schema is not None and mime != "application/json":
+        return [f"{_CONFIG}response_mime_type: response_mime_type must be `application/json` when "
+                "response_json_schema is set.\n"]
+    if schema is not None and mime not in ("application/json", "text/x.enum"):
+        return [f"{_CONFIG}response_mime_type: response_mime_type must be `application/json` or `text/x.enum` "
+                "when response_schema is set.\n"]
+    return []
+
+
+def thinking_budget_problem(model: str, budget: int) -> str | None:
+    """The model's refusal of ``thinkingBudget``, or None (other models: no range on record)."""
+    if budget == -1:
+        return None
+    model = model.removeprefix("models/")
+    for prefix, low, high, may_stop in _THINKING_BUDGETS:
+        if model == prefix or model.startswith(prefix + "-"):
+            if budget == 0:
+                return None if may_stop else THINKING_REQUIRED
+            if low <= budget <= high:
+                return None
+            # Vertex's live wording (gcli2api #108, Antigravity-Manager #1384); the Developer
+            # API's is unverified
+            return (f"Unable to submit request because thinking_budget is out of range; supported values are "
+                    f"integers from {low} to {high}.")
     return None
+
+
+def invalid_schema_message(request: dict[str, Any], schema_name: str | None, detail: str) -> str:
+    """A responseSchema / responseJsonSchema the API cannot use: the row's 400 INVALID_ARGUMENT,
+    in generateContent's "* field: what" form (live for schema faults: ``* GenerateContentRequest.
+    generation_config.response_schema.properties[occupation].type: must be specified``, quoted in
+    a public provider library's docs); the detail after the field is this emulator's."""
+    config = _read(request, "generationConfig")
+    json_schema = any(_read(config, name) is not None for name in ("responseJsonSchema", "_responseJsonSchema"))
+    field = "response_json_schema" if json_schema else "response_schema"
+    return f"{_CONFIG}{field}: invalid schema: {detail}\n"
 
 
 # ---------------------------------------------------------------------------- names

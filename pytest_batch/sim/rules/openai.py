@@ -372,3 +372,13 @@ def _check_sampling(body: dict[str, Any]) -> None:
         if not is_number(value):
             raise invalid_type(name, "a number", value)  # [UNVERIFIED] "a number" vs "a decimal"
         check_range(name, float(value), 0, high)
+
+
+# ---------------------------------------------------------------------------- a schema it cannot use
+def invalid_schema_message(body: dict[str, Any], schema_name: str | None, detail: str) -> str:
+    """The row's 400 for a ``json_schema`` response format whose schema the API cannot use, in
+    the live API's words before the detail (mastra-ai/mastra#12284, 2026-01: ``Invalid schema
+    for response_format 'response': In context=(), 'required' is required to be supplied…``; the
+    Responses API's ``text.format`` is worded the same, neuron-core/neuron-ai#311). The detail is
+    this emulator's (the live API's ``In context=(…)`` paths are not reproduced)."""
+    return f"Invalid schema for response_format {schema_name or 'response'!r}: {detail}"

@@ -133,6 +133,24 @@ def test_status_drift_shows_both_values(cli: Runner, tmp_path: Path) -> None:
     assert row["seen_in"] == [f"{doctored}#3"]
 
 
+def _status_misspelled(interactions: list[dict[str, Any]]) -> None:
+    # exchange #3 of the OpenAI cassette: the first poll, in_progress (#4 polls in_progress again)
+    body = interactions[2]["response"]["body"]["json"]
+    assert body["status"] == "in_progress"
+    body["status"] = "in-progress"
+
+
+def test_a_status_the_emulator_never_reaches_is_the_only_difference(cli: Runner, tmp_path: Path) -> None:
+    # The emulator must not run ahead looking for "in-progress": the batch stays in_progress, so
+    # neither its fields (completed_at, output_file_id, usage) nor the untouched poll #4 differ.
+    doctored = _doctor(tmp_path, "openai/test_users/test_users.yaml", _status_misspelled)
+    result = cli("verify", "--cassettes", str(doctored), "--json")
+    assert result.code == 1, result
+    rows = result.json()["differences"]
+    assert [(r["kind"], r["path"], r["recorded"], r["emulated"], r["seen_in"]) for r in rows] == [
+        ("value", "status", '"in-progress"', '"in_progress"', [f"{doctored}#3"])], rows
+
+
 def test_a_directory_without_cassettes_is_bad_usage(cli: Runner, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = cli("verify", "--cassettes", str(tmp_path / "empty"))
@@ -221,6 +239,38 @@ def test_live_probe_names_what_the_live_server_answers_differently(cli: Runner, 
     assert ("GET /v1/batches/{id}", "missing", "priority") in found
     assert ("GET /v1/batches/{id}", "extra", "request_counts") in found
     assert ("GET /v1/batches/{id}", "value", "status") in found
+
+
+def test_live_probe_cancelled_at_the_timeout_shows_no_drift_on_every_provider(
+        cli: Runner, stand_in: Any, fake_clock: FakeClock) -> None:
+    # `serve --lifecycle manual`: no batch ever finishes, so each probe is cancelled at --timeout and
+    # its last poll still shows the cancel under way (OpenAI "cancelling", Anthropic "canceling"):
+    # the emulator's side of the replay must show the same state, not the one after it.
+    server, shim = stand_in(lifecycle="manual")
+    result = cli("verify", "--live", "--base-url", server.url, "--timeout", "3", "--interval", "1", "--json",
+                 env=KEYS)
+    assert result.code == 0, result
+    data = result.json()
+    assert data["differences"] == [] and data["errors"] == []
+    assert {r["provider"] for r in data["recordings"]} == {"openai", "anthropic", "google"}
+    assert sum(s.endswith("/cancel") or s.endswith(":cancel") for s in shim.seen) == 3
+
+
+def _cancelling_drifts(path: str, payload: Any) -> None:
+    if payload.get("processing_status") == "canceling":
+        payload["cancel_reason"] = "user"  # a field the live API added to a batch being cancelled
+
+
+def test_live_probe_cancelled_at_the_timeout_still_names_a_rewritten_field(
+        cli: Runner, stand_in: Any, fake_clock: FakeClock) -> None:
+    server, _ = stand_in(_cancelling_drifts, lifecycle="manual")
+    result = cli("verify", "--live", "--provider", "anthropic", "--base-url", server.url, "--timeout", "3",
+                 "--interval", "1", "--json", env=KEYS)
+    assert result.code == 1, result
+    rows = result.json()["differences"]
+    assert {(r["endpoint"], r["kind"], r["path"]) for r in rows} == {
+        ("POST /v1/messages/batches/{id}/cancel", "missing", "cancel_reason"),
+        ("GET /v1/messages/batches/{id}", "missing", "cancel_reason")}, rows
 
 
 def test_live_probe_cancels_a_batch_still_running_at_the_timeout(stand_in: Any) -> None:

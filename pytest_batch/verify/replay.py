@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from functools import partial
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..cassettes.format import CassetteSerializer, encode_body, read_metadata
+from ..cassettes.format import HEADER, CassetteFormatError, CassetteSerializer, encode_body, read_metadata
 from ..cassettes.scrub import to_default_hosts
 from ..endpoints import PROVIDERS, provider_of_host
 from .shapes import Difference, compare_responses, shape_of
@@ -88,7 +89,16 @@ class Replay:
 
 
 class RecordingError(Exception):
-    """A file that is not a cassette verify can read."""
+    """A cassette verify cannot read (cut short, not valid YAML, a bad edit)."""
+
+
+class NotACassette(RecordingError):  # noqa: N818 - a kind of file, not a failure: a directory may hold others
+    """A YAML file that is plainly something else (an answers file, a config) next to the cassettes."""
+
+
+#: every cassette has one: pytest-batch's starts with its header, vcrpy's YAML has a top-level
+#: ``interactions:`` key (vcrpy's serializer writes it block style)
+_CASSETTE_KEY = re.compile(r"^interactions:", re.MULTILINE)
 
 
 def _one(value: Any) -> str:
@@ -99,12 +109,19 @@ def load_cassette(path: Path) -> tuple[dict[str, Any], list[Exchange]]:
     """The metadata and exchanges of a cassette file (pytest-batch's YAML, or a plain vcrpy one)."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = CassetteSerializer.deserialize(text)
-        metadata = read_metadata(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise RecordingError(f"cannot read {path}: {exc}") from None
-    except Exception as exc:  # yaml errors, missing keys: not a cassette
-        raise RecordingError(f"{path} is not a cassette ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    if not text.startswith(HEADER) and not _CASSETTE_KEY.search(text):
+        raise NotACassette(f"{path} is not a cassette (it has no top-level `interactions:`)")
+    try:
+        data = CassetteSerializer.deserialize(text)
+        metadata = read_metadata(text)
+    except CassetteFormatError as exc:
+        raise RecordingError(f"cannot read cassette {path}: {exc}; record it again "
+                             "(`pytest --batch-mode=record`)") from None
+    except Exception as exc:  # noqa: BLE001 - vcrpy's own reader may raise anything on a bad edit
+        raise RecordingError(f"cannot read cassette {path} ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
     exchanges = []
     for interaction in data.get("interactions") or []:
         request, response = interaction["request"], interaction["response"]

@@ -17,6 +17,8 @@ emulator reach the recorded state:
   not finished yet stays ``cancelling``), or with its clock moved forward in steps, whichever
   shows the recorded state with the fewest differences. A state it never reaches is drift,
   and the emulator stays where it came closest instead of running ahead of the recording.
+  A batch may also run on between the last poll and a cancel: when the first poll after a
+  cancel still differs, the cancel is sent again at later moments (``_cancel_later``).
 """
 
 from __future__ import annotations
@@ -236,23 +238,35 @@ def replay(exchanges: list[Exchange], *, source: str, provider: str | None = Non
             return {"status": 0, "headers": {}, "body": None}
         return _view(response.status, {k.lower(): v for k, v in response.headers.items()}, raw)
 
+    #: the last cancel (its exchange, a copy of the emulator before it, where it went): a batch
+    #: cancelled between two polls may have run on after the last poll the recording shows
+    cancel: tuple[Checked, Any, partial[dict[str, Any]], dict[str, Any]] | None = None
     for index, exchange in enumerate(exchanges):
         own_provider = provider_of(exchange.uri) or provider
         uri = ids.apply(to_default_hosts(exchange.uri, own_provider))
         body = ids.apply_bytes(exchange.request_body)
         recorded = _view(exchange.status, exchange.headers, exchange.body)
         wanted = _states(recorded) if exchange.method == "GET" else {}
+        before = copy.deepcopy(emulator) if _is_cancel(exchange) else None
         if wanted:
-            emulator, emulated, differences = _read_in_state(emulator, recorded, wanted,
-                                                             partial(send, exchange, uri, body))
+            read = partial(send, exchange, uri, body)
+            emulator, emulated, differences = _read_in_state(emulator, recorded, wanted, read)
+            if differences and cancel is not None:
+                emulator, emulated, differences = _cancel_later(cancel, recorded, wanted, read,
+                                                                (emulator, emulated, differences))
+            cancel = None  # the first poll after a cancel decides when it happened
         else:
             emulated = send(exchange, uri, body)
             differences = compare_responses(recorded, emulated)
         ids.learn(_id_pairs(_parsed(recorded), _parsed(emulated)))
         ids.learn((exchange.headers[name], emulated["headers"][name]) for name in URL_HEADERS
                   if name in exchange.headers and name in emulated["headers"])
-        report.checked.append(Checked(index, own_provider, endpoint_of(exchange.method, exchange.uri),
-                                      differences))
+        checked = Checked(index, own_provider, endpoint_of(exchange.method, exchange.uri), differences)
+        report.checked.append(checked)
+        if before is not None:
+            cancel = (checked, before, partial(send, exchange, uri, body), recorded)
+        elif exchange.method != "GET":
+            cancel = None  # another change came between: the cancel's moment stays as it is
     return report
 
 
@@ -306,6 +320,34 @@ def _read_in_state(emulator: Any, recorded: dict[str, Any], wanted: dict[str, se
         matched = matched or in_state
     assert kept is not None
     return kept
+
+
+def _is_cancel(exchange: Exchange) -> bool:
+    """OpenAI's and Anthropic's ``POST .../cancel``, Gemini's ``POST ...:cancel``."""
+    return exchange.method == "POST" and urlsplit(exchange.uri).path.endswith(("/cancel", ":cancel"))
+
+
+def _cancel_later(cancel: tuple[Checked, Any, partial[dict[str, Any]], dict[str, Any]], recorded: dict[str, Any],
+                  wanted: dict[str, set[str]], read: Callable[[Any], dict[str, Any]],
+                  answer: tuple[Any, dict[str, Any], list[Difference]]) -> tuple[Any, dict[str, Any], list[Difference]]:
+    """A read after a cancel that still differs: the live batch may have run on between the last
+    poll and the cancel (a Gemini batch cancelled then keeps the results it had: one more
+    ``successfulRequestCount``, an ``output``). Send the cancel again at later moments, each on a
+    copy of the emulator from before it, and keep the moment where the cancel and this read
+    together differ least (the cancel's differences are replaced by that moment's)."""
+    checked, before, send_cancel, recorded_cancel = cancel
+    best = (len(checked.differences) + len(answer[2]), answer, checked.differences)
+    later, stepped = copy.deepcopy(before), 0.0
+    while best[0] and stepped < LIFECYCLE_SECONDS + STEP_SECONDS:
+        later.clock.advance(STEP_SECONDS)
+        stepped += STEP_SECONDS
+        trial = copy.deepcopy(later)
+        cancel_differences = compare_responses(recorded_cancel, send_cancel(trial))
+        moment = _read_in_state(trial, recorded, wanted, read)
+        if len(cancel_differences) + len(moment[2]) < best[0]:
+            best = (len(cancel_differences) + len(moment[2]), moment, cancel_differences)
+    checked.differences = best[2]
+    return best[1]
 
 
 def replay_cassette(path: Path) -> Replay:

@@ -318,6 +318,32 @@ def test_live_probe_cancelled_at_the_timeout_still_names_a_rewritten_field(
         ("GET /v1/messages/batches/{id}", "missing", "cancel_reason")}, rows
 
 
+class RunsOnBeforeTheCancel(RewritingShim):
+    """A live batch that ran on between the probe's last poll and its cancel (on a frozen clock)."""
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        if request.path.endswith(":cancel"):
+            self.emulator.advance(6)  # 60% of a seconds:10 lifecycle: one of the two requests done
+        return super().handle(request)
+
+
+def test_live_probe_keeps_what_a_batch_did_after_its_last_poll(fake_clock: FakeClock) -> None:
+    # Gemini keeps the results a cancelled batch had: the emulator's cancel must come as late
+    from pytest_batch.sim.clock import FrozenClock
+    from pytest_batch.verify.live import ProbeOptions, probe
+
+    shim = RunsOnBeforeTheCancel(Emulator(lifecycle="seconds:10", clock=FrozenClock()), lambda path, payload: None)
+    server = start_server(shim)  # type: ignore[arg-type] - anything shaped like an Emulator
+    try:
+        replayed = probe("google", server.base_urls["google"], "verify-test-key",
+                         ProbeOptions(requests=2, timeout=3, interval=1), clock=fake_clock, sleep=fake_clock.sleep)
+    finally:
+        server.stop()
+    *polls, last = [c for c in replayed.checked if c.endpoint.startswith("GET")]
+    assert polls and last.differences == [] and not replayed.drift, replayed.checked
+    assert any(s.endswith(":cancel") for s in shim.seen)
+
+
 def test_live_probe_cancels_a_batch_still_running_at_the_timeout(stand_in: Any) -> None:
     from pytest_batch.verify.live import ProbeOptions, probe
 

@@ -58,7 +58,8 @@ exit codes: 0 ok (status: completed or still running), 1 error, 2 bad usage (a m
   errored do), 4 batch expired, 5 batch cancelled, 6 `status --wait` timed out,
   130 interrupted. `results` writes what came back and exits with the batch's code (3, 4, 5)
   when it did not complete, saying how many requests never ran or were not returned. `demo` exits 1
-  when any provider's results differ from the expected users.
+  when any provider's results differ from the expected users. `verify` has its own: 0 no drift,
+  1 drift, 2 not compared (see `pytest-batch verify --help`).
 
 Start here: `pytest-batch demo` runs the ten-user extraction on every provider, offline.
 """

@@ -2,8 +2,7 @@
 
 ``--cassettes DIR`` replays every recorded exchange through a fresh emulator; ``--live`` runs
 a tiny probe batch per provider against the live API (or ``--base-url``) and replays it the
-same way. What is compared: pytest_batch/verify/shapes.py. Exit 0: no drift, 1: drift (or
-an error), 2: bad usage.
+same way. What is compared: pytest_batch/verify/shapes.py. Exit codes: ``EXIT_CODES``.
 """
 
 from __future__ import annotations
@@ -20,8 +19,9 @@ DESCRIPTION = """\
 Measure the emulator against real traffic.
 
 --cassettes DIR   replay every cassette under DIR (a file works too) through a fresh emulator,
-                  in order, mapping the ids it issues to the recorded ones and moving its clock
-                  until each recorded state (validating, in_progress, ended, ...) is reached.
+                  in order, mapping the ids it issues to the recorded ones and answering each
+                  recorded poll in the state it shows (validating, in_progress, ended, a cancel
+                  still under way, ...). A YAML file there that is no cassette is skipped.
 --live            run a tiny probe batch per provider (1 or 2 requests, max_tokens 16, the cheapest
                   model, refused above --max-cost, cancelled if still running at --timeout) against
                   the live API or --base-url, with the provider's key from its usual environment
@@ -33,10 +33,18 @@ types, statuses, states, error codes, stop reasons, roles) and the headers the S
 ids, timestamps, token counts and texts (by type only).
 """
 
+EXIT_CODES = """\
+exit codes: 0 no drift in everything compared, 1 drift, 2 not compared: bad usage, or a recording
+  or probe that could not be compared (a cassette cut short, an unreachable --base-url, a probe
+  refused by --max-cost). A YAML file under --cassettes DIR that is not a cassette (no top-level
+  `interactions:`, e.g. an answers file) is skipped with a note.
+"""
+
 
 def add_parser(sub: Any, parents: list[argparse.ArgumentParser], formatter: Any) -> argparse.ArgumentParser:
     """Register ``verify`` on the CLI's subparsers (``parents``: the --json option)."""
-    verify = sub.add_parser("verify", help=HELP, description=DESCRIPTION, parents=parents, formatter_class=formatter)
+    verify = sub.add_parser("verify", help=HELP, description=DESCRIPTION, epilog=EXIT_CODES,
+                            parents=parents, formatter_class=formatter)
     verify.set_defaults(handler=cmd_verify)
     source = verify.add_mutually_exclusive_group(required=True)
     source.add_argument("--cassettes", metavar="DIR", help="a cassette directory (searched recursively) or file")
@@ -47,7 +55,9 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser], formatter: Any)
     live.add_argument("--base-url", metavar="URL",
                       help="probe this server instead of the live API (a `pytest-batch serve` root works)")
     live.add_argument("--requests", type=int, choices=(1, 2), default=1, help="requests in the probe batch (1 or 2)")
-    live.add_argument("--probe-model", metavar="MODEL", help="the model to probe (default: the provider's cheapest)")
+    live.add_argument("--probe-model", metavar="PROVIDER/MODEL", action="append",
+                      help="the model to probe on its provider (default: each provider's cheapest); once per "
+                           "provider, e.g. openai/gpt-6-sol (a bare name works with one --provider)")
     live.add_argument("--max-cost", type=float, default=0.01, metavar="USD",
                       help="refuse a probe whose worst case could cost more (default 0.01)")
     live.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
@@ -58,18 +68,21 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser], formatter: Any)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from ..verify.report import as_json, as_text
+    from ..verify.report import as_json, as_text, exit_code
 
-    replays, errors = _cassette_replays(args) if args.cassettes else _live_replays(args)
+    skipped: list[str] = []
+    replays, errors = _cassette_replays(args, skipped) if args.cassettes else _live_replays(args)
     if args.json:
-        print(json.dumps(as_json(replays, errors), indent=2))
+        print(json.dumps(as_json(replays, errors, skipped), indent=2))
     else:
-        print(as_text(replays, errors))
-    return 1 if errors or any(r.drift for r in replays) else 0
+        print(as_text(replays, errors, skipped))
+    return exit_code(replays, errors)
 
 
-def _cassette_replays(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
-    from ..verify.replay import RecordingError, find_cassettes, replay_cassette
+def _cassette_replays(args: argparse.Namespace, skipped: list[str]) -> tuple[list[Any], list[str]]:
+    """The cassettes under --cassettes, replayed; what could not be read goes to the errors, a YAML
+    file that is plainly no cassette (given inside a directory) to ``skipped``."""
+    from ..verify.replay import NotACassette, RecordingError, find_cassettes, replay_cassette
     from .target import CLIError
 
     root = Path(args.cassettes)
@@ -84,17 +97,20 @@ def _cassette_replays(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
     for path in paths:
         try:
             replays.append(replay_cassette(path))
+        except NotACassette as exc:
+            (skipped if root.is_dir() else errors).append(str(exc))
         except RecordingError as exc:
-            errors.append(f"skipped: {exc}")
+            errors.append(str(exc))
     return replays, errors
 
 
 def _live_replays(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
-    from ..endpoints import API_KEY_ENV, PROVIDERS
-    from ..verify.live import ProbeError, ProbeOptions, probe
+    from ..endpoints import API_KEY_ENV
+    from ..verify.live import PROBES, ProbeError, ProbeOptions, probe
     from .target import CLIError, api_key, provider_base_url
 
-    wanted = PROVIDERS if args.provider == "all" else (args.provider,)
+    # Azure is not probed: its batches are OpenAI's, on a deployment of the user's own naming
+    wanted = tuple(PROBES) if args.provider == "all" else (args.provider,)
     keys = {p: api_key(p) for p in wanted}
     if not any(keys.values()) or (args.provider != "all" and not keys[args.provider]):
         names = " / ".join(API_KEY_ENV[p][0] for p in wanted)
@@ -103,8 +119,7 @@ def _live_replays(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
     for name, value in (("--timeout", args.timeout), ("--interval", args.interval), ("--max-cost", args.max_cost)):
         if not value > 0:
             raise CLIError(f"{name} must be more than 0, got {value}", code=2)
-    options = ProbeOptions(requests=args.requests, model=args.probe_model, max_cost=args.max_cost,
-                           timeout=args.timeout, interval=args.interval)
+    models = _probe_models(args.probe_model or [], args.provider, wanted)
     from . import commands
 
     replays, errors = [], []
@@ -114,11 +129,35 @@ def _live_replays(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
             continue
         base = provider_base_url(provider, args.base_url) if args.base_url else _default_base(provider)
         try:
+            options = ProbeOptions(requests=args.requests, model=models.get(provider), max_cost=args.max_cost,
+                                   timeout=args.timeout, interval=args.interval)
             replays.append(probe(provider, base, keys[provider], options, clock=commands.clock,
                                  sleep=commands.sleep))
         except ProbeError as exc:
             errors.append(f"{provider}: {exc}")
     return replays, errors
+
+
+def _probe_models(given: list[str], chosen: str, wanted: tuple[str, ...]) -> dict[str, str]:
+    """``{provider: model}`` from the --probe-model options (bad usage, exit 2, when one cannot apply)."""
+    from .target import CLIError
+
+    models: dict[str, str] = {}
+    for text in given:
+        provider, slash, model = text.partition("/")
+        if not slash:
+            if chosen == "all":
+                raise CLIError(f"--probe-model {text}: name its provider (e.g. openai/{text}): every provider "
+                               "whose key is set is probed, each on a model of its own", code=2)
+            provider, model = chosen, text
+        if provider not in wanted or not model:
+            raise CLIError(f"--probe-model {text}: expected PROVIDER/MODEL for a provider probed here "
+                           f"({', '.join(wanted)}), as `pytest-batch list-models` prints them", code=2)
+        if provider in models:
+            raise CLIError(f"--probe-model: two models for {provider} ({models[provider]}, {model}); "
+                           "give one per provider", code=2)
+        models[provider] = model
+    return models
 
 
 def _default_base(provider: str) -> str:

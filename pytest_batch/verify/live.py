@@ -12,6 +12,7 @@ objects at each state seen are compared with the emulator's for the same calls.
 from __future__ import annotations
 
 import json
+import math
 import time
 import urllib.error
 import urllib.request
@@ -52,15 +53,27 @@ class ProbeOptions:
 
 def worst_case_cost(provider: str, model: str, requests: int) -> float:
     """US dollars at batch prices if every request used ``PROMPT_TOKENS`` in and ``MAX_TOKENS`` out."""
+    from ..model_catalog import find
     from ..processor.pricing import BATCH_DISCOUNT, price_of
     from ..providers import provider_named
 
     price = price_of(provider_named(provider), model)
     if price is None:
-        raise ProbeError(f"no price is known for {provider}/{model}, so the cost cap cannot be checked; "
-                         "pick a model `pytest-batch list-models` shows, or register its price "
-                         "(pytest_batch.processor.register_price)")
+        listed = ("is listed by `pytest-batch list-models` but no price is published for it"
+                  if find(provider, model) is not None else "is not a model `pytest-batch list-models` prices")
+        raise ProbeError(f"{provider}/{model} {listed}, so --max-cost cannot be checked: probe a model with "
+                         f"a price (the default, {provider}/{PROBE_MODELS[provider]}, or another list-models "
+                         "prices), or from Python register this one's price first (pytest_batch.register_price)")
     return requests * (PROMPT_TOKENS * price[0] + MAX_TOKENS * price[1]) / 1e6 * BATCH_DISCOUNT
+
+
+def usd(amount: float) -> str:
+    """``$0.01``, ``$1.50``; a smaller amount with two significant digits (``$0.000012``), never ``$0.0000``."""
+    if amount <= 0:
+        return "$0"
+    decimals = max(2, 1 - math.floor(math.log10(amount)))
+    text = f"{amount:.{decimals}f}"
+    return "$" + (text.rstrip("0") if decimals > 2 else text)
 
 
 class _Http:
@@ -187,10 +200,12 @@ def probe(provider: str, base_url: str, key: str, options: ProbeOptions | None =
     if not 1 <= options.requests <= MAX_REQUESTS:
         raise ProbeError(f"the probe sends 1 or {MAX_REQUESTS} requests, got {options.requests}")
     model = options.model or PROBE_MODELS[provider]
+    if model.startswith(f"{provider}/"):  # "openai/gpt-6-sol", as list-models prints it
+        model = model.partition("/")[2]
     cost = worst_case_cost(provider, model, options.requests)
     if cost > options.max_cost:
-        raise ProbeError(f"the probe could cost up to ${cost:.4f} on {provider}/{model}, above the cap "
-                         f"${options.max_cost:.4f}: raise --max-cost or pick a cheaper --probe-model")
+        raise ProbeError(f"the probe could cost up to {usd(cost)} on {provider}/{model}, above the cap "
+                         f"{usd(options.max_cost)}: raise --max-cost or pick a cheaper --probe-model")
     http = _Http(provider, base_url, key)
     deadline = clock() + options.timeout
 
@@ -205,5 +220,9 @@ def probe(provider: str, base_url: str, key: str, options: ProbeOptions | None =
         PROBES[provider](http, model, list(PROMPTS[:options.requests]), wait)
     except urllib.error.URLError as exc:
         raise ProbeError(f"cannot reach {base_url} ({exc.reason})") from None
-    return replay(http.exchanges, source=f"live {provider} ({http.base_url})", provider=provider,
-                  recorded_against="live")
+    from ..cassettes.session import EMULATOR_HEADER
+
+    # a `pytest-batch serve` (or a proxy in front of one) marks every answer, as record mode reads it
+    against = "emulator" if any(e.headers.get(EMULATOR_HEADER) == "1" for e in http.exchanges) else "live"
+    return replay(http.exchanges, source=f"{provider} probe ({http.base_url})", provider=provider,
+                  recorded_against=against)

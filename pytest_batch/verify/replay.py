@@ -11,23 +11,29 @@ emulator reach the recorded state:
   ``results_url``, ``responsesFile``, upload URL headers) is remembered; later request URLs
   and bodies get the emulator's value in place of the recorded one, so a retrieve of the
   recorded batch reaches the emulator's batch.
-- states: the emulator runs on a frozen clock with a ``seconds`` lifecycle. When a read
-  (GET) was recorded in another state (``status``, ``processing_status``, ``state``, ``done``)
-  than the emulator's, the clock moves forward in steps and the read is sent again until the
-  states agree (or the lifecycle has run out: then the difference is drift).
+- states: the emulator runs on a frozen clock with a ``seconds`` lifecycle. Each recorded read
+  (GET) showing a state (``status``, ``processing_status``, ``state``, ``done``) is answered
+  by the emulator in that state (``_read_in_state``): as it stands, held where it is (a cancel
+  not finished yet stays ``cancelling``), or with its clock moved forward in steps, whichever
+  shows the recorded state with the fewest differences. A state it never reaches is drift,
+  and the emulator stays where it came closest instead of running ahead of the recording.
+  A batch may also run on between the last poll and a cancel: when the first poll after a
+  cancel still differs, the cancel is sent again at later moments (``_cancel_later``).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Iterator
+import re
+from functools import partial
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..cassettes.format import CassetteSerializer, encode_body, read_metadata
+from ..cassettes.format import HEADER, CassetteFormatError, CassetteSerializer, encode_body, read_metadata
 from ..cassettes.scrub import to_default_hosts
 from ..endpoints import PROVIDERS, provider_of_host
 from .shapes import Difference, compare_responses, shape_of
@@ -36,6 +42,12 @@ from .shapes import Difference, compare_responses, shape_of
 LIFECYCLE_SECONDS = 100.0
 STEP_SECONDS = 2.5
 STATE_KEYS = frozenset({"status", "processing_status", "state", "done"})
+#: states a batch never leaves (wire-formats.md A.3, B.2, C.4), as ``_states`` spells them: an
+#: emulator's batch in one of them stands still however far its clock moves
+FINAL_STATES = frozenset(f'"{name}"' for name in (
+    "completed", "failed", "expired", "cancelled", "ended", "BATCH_STATE_SUCCEEDED", "BATCH_STATE_FAILED",
+    "BATCH_STATE_CANCELLED", "BATCH_STATE_EXPIRED", "JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED",
+    "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")) | {"true"}
 #: keys whose differing values are ids the emulator issued in place of the recorded ones
 ID_KEYS = frozenset({"id", "name", "results_url", "responsesFile", "fileName", "uri", "downloadUri"})
 URL_HEADERS = frozenset({"x-goog-upload-url", "location"})
@@ -79,7 +91,16 @@ class Replay:
 
 
 class RecordingError(Exception):
-    """A file that is not a cassette verify can read."""
+    """A cassette verify cannot read (cut short, not valid YAML, a bad edit)."""
+
+
+class NotACassette(RecordingError):  # noqa: N818 - a kind of file, not a failure: a directory may hold others
+    """A YAML file that is plainly something else (an answers file, a config) next to the cassettes."""
+
+
+#: every cassette has one: pytest-batch's starts with its header, vcrpy's YAML has a top-level
+#: ``interactions:`` key (vcrpy's serializer writes it block style)
+_CASSETTE_KEY = re.compile(r"^interactions:", re.MULTILINE)
 
 
 def _one(value: Any) -> str:
@@ -90,12 +111,19 @@ def load_cassette(path: Path) -> tuple[dict[str, Any], list[Exchange]]:
     """The metadata and exchanges of a cassette file (pytest-batch's YAML, or a plain vcrpy one)."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = CassetteSerializer.deserialize(text)
-        metadata = read_metadata(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise RecordingError(f"cannot read {path}: {exc}") from None
-    except Exception as exc:  # yaml errors, missing keys: not a cassette
-        raise RecordingError(f"{path} is not a cassette ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    if not text.startswith(HEADER) and not _CASSETTE_KEY.search(text):
+        raise NotACassette(f"{path} is not a cassette (it has no top-level `interactions:`)")
+    try:
+        data = CassetteSerializer.deserialize(text)
+        metadata = read_metadata(text)
+    except CassetteFormatError as exc:
+        raise RecordingError(f"cannot read cassette {path}: {exc}; record it again "
+                             "(`pytest --batch-mode=record`)") from None
+    except Exception as exc:  # noqa: BLE001 - vcrpy's own reader may raise anything on a bad edit
+        raise RecordingError(f"cannot read cassette {path} ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
     exchanges = []
     for interaction in data.get("interactions") or []:
         request, response = interaction["request"], interaction["response"]
@@ -146,6 +174,10 @@ def _states(view: dict[str, Any]) -> dict[str, set[str]]:
     if parsed is None:
         return {}
     return {path: values for path, values in shape_of(parsed)[1].items() if path.rsplit(".", 1)[-1] in STATE_KEYS}
+
+
+def _final(view: dict[str, Any]) -> bool:
+    return any(values & FINAL_STATES for values in _states(view).values())
 
 
 def _id_pairs(recorded: Any, emulated: Any, key: str = "") -> Iterator[tuple[str, str]]:
@@ -206,40 +238,116 @@ def replay(exchanges: list[Exchange], *, source: str, provider: str | None = Non
             return {"status": 0, "headers": {}, "body": None}
         return _view(response.status, {k.lower(): v for k, v in response.headers.items()}, raw)
 
+    #: the last cancel (its exchange, a copy of the emulator before it, where it went): a batch
+    #: cancelled between two polls may have run on after the last poll the recording shows
+    cancel: tuple[Checked, Any, partial[dict[str, Any]], dict[str, Any]] | None = None
     for index, exchange in enumerate(exchanges):
         own_provider = provider_of(exchange.uri) or provider
         uri = ids.apply(to_default_hosts(exchange.uri, own_provider))
         body = ids.apply_bytes(exchange.request_body)
         recorded = _view(exchange.status, exchange.headers, exchange.body)
-        emulated = send(exchange, uri, body)
-        differences = compare_responses(recorded, emulated)
         wanted = _states(recorded) if exchange.method == "GET" else {}
-        stepped = 0.0
-        while wanted and _states(emulated) != wanted and stepped < LIFECYCLE_SECONDS + STEP_SECONDS:
-            emulator.clock.advance(STEP_SECONDS)
-            stepped += STEP_SECONDS
+        before = copy.deepcopy(emulator) if _is_cancel(exchange) else None
+        if wanted:
+            read = partial(send, exchange, uri, body)
+            emulator, emulated, differences = _read_in_state(emulator, recorded, wanted, read)
+            if differences and cancel is not None:
+                emulator, emulated, differences = _cancel_later(cancel, recorded, wanted, read,
+                                                                (emulator, emulated, differences))
+            cancel = None  # the first poll after a cancel decides when it happened
+        else:
             emulated = send(exchange, uri, body)
             differences = compare_responses(recorded, emulated)
-        # Within a state, progress shows too (Gemini leaves a zero count out, proto3 style): try
-        # later moments of the same state on a copy, and keep the closest.
-        ahead = 0.0
-        while wanted and differences and _states(emulated) == wanted and stepped < LIFECYCLE_SECONDS + STEP_SECONDS:
-            trial = copy.deepcopy(emulator)
-            ahead += STEP_SECONDS
-            trial.clock.advance(ahead)
-            stepped += STEP_SECONDS
-            trial_view = send(exchange, uri, body, trial)
-            if _states(trial_view) != wanted:
-                break
-            trial_differences = compare_responses(recorded, trial_view)
-            if len(trial_differences) < len(differences):
-                emulator, emulated, differences, ahead = trial, trial_view, trial_differences, 0.0
         ids.learn(_id_pairs(_parsed(recorded), _parsed(emulated)))
         ids.learn((exchange.headers[name], emulated["headers"][name]) for name in URL_HEADERS
                   if name in exchange.headers and name in emulated["headers"])
-        report.checked.append(Checked(index, own_provider, endpoint_of(exchange.method, exchange.uri),
-                                      differences))
+        checked = Checked(index, own_provider, endpoint_of(exchange.method, exchange.uri), differences)
+        report.checked.append(checked)
+        if before is not None:
+            cancel = (checked, before, partial(send, exchange, uri, body), recorded)
+        elif exchange.method != "GET":
+            cancel = None  # another change came between: the cancel's moment stays as it is
     return report
+
+
+def _read_in_state(emulator: Any, recorded: dict[str, Any], wanted: dict[str, set[str]],
+                   read: Callable[[Any], dict[str, Any]]) -> tuple[Any, dict[str, Any], list[Difference]]:
+    """A recorded read (GET) answered by the emulator in the state the recording shows there:
+    (the emulator to go on with, its answer, the differences).
+
+    The emulator is read at these moments, each on its own copy, never going back in time:
+    as it stands; held (every batch on the ``manual`` lifecycle for this one read, so a batch
+    stays where it is: a cancel the live API had not finished yet stays ``cancelling``, where the
+    emulator would end it on this read); then later and later (the clock moved in steps until
+    the lifecycle has run out). The answer kept is the one in the recorded state with the fewest
+    differences (within a state progress shows too: counts, Gemini leaving a zero count out), the
+    earliest on a tie; when no moment reaches the recorded state (a status the emulator does not
+    know is drift), the one with the fewest differences, so the emulator does not run ahead of
+    the recording and the later exchanges still compare like with like."""
+    best: tuple[bool, int] | None = None
+    kept: tuple[Any, dict[str, Any], list[Difference]] | None = None
+
+    def consider(target: Any, view: dict[str, Any], *, moves_on: bool = False) -> bool:
+        nonlocal best, kept
+        differences = compare_responses(recorded, view)
+        rank = (_states(view) == wanted, -len(differences))
+        if best is None or rank > best:  # a copy of a target that is read again later
+            best, kept = rank, (copy.deepcopy(target) if moves_on else target, view, differences)
+        return rank[0]
+
+    snapshot = copy.deepcopy(emulator)
+    view = read(emulator)
+    if consider(emulator, view) and (best == (True, 0) or _final(view)):
+        return kept  # type: ignore[return-value] - set by consider: nothing closer to come
+    if not best[0]:  # type: ignore[index]
+        held = copy.deepcopy(snapshot)
+        own = held.lifecycle
+        held.set_lifecycle("manual")
+        view = read(held)
+        held.set_lifecycle(own)
+        consider(held, view)
+        if _final(view):  # the batch had ended before this read: it stands still from here on
+            return kept  # type: ignore[return-value]
+    later = snapshot
+    stepped, matched = 0.0, best is not None and best[0]
+    while stepped < LIFECYCLE_SECONDS + STEP_SECONDS:
+        later.clock.advance(STEP_SECONDS)
+        stepped += STEP_SECONDS
+        view = read(later)
+        in_state = consider(later, view, moves_on=True)
+        if (matched and not in_state) or _final(view):
+            break  # past the recorded state, or at the end: later moments only move further away
+        matched = matched or in_state
+    assert kept is not None
+    return kept
+
+
+def _is_cancel(exchange: Exchange) -> bool:
+    """OpenAI's and Anthropic's ``POST .../cancel``, Gemini's ``POST ...:cancel``."""
+    return exchange.method == "POST" and urlsplit(exchange.uri).path.endswith(("/cancel", ":cancel"))
+
+
+def _cancel_later(cancel: tuple[Checked, Any, partial[dict[str, Any]], dict[str, Any]], recorded: dict[str, Any],
+                  wanted: dict[str, set[str]], read: Callable[[Any], dict[str, Any]],
+                  answer: tuple[Any, dict[str, Any], list[Difference]]) -> tuple[Any, dict[str, Any], list[Difference]]:
+    """A read after a cancel that still differs: the live batch may have run on between the last
+    poll and the cancel (a Gemini batch cancelled then keeps the results it had: one more
+    ``successfulRequestCount``, an ``output``). Send the cancel again at later moments, each on a
+    copy of the emulator from before it, and keep the moment where the cancel and this read
+    together differ least (the cancel's differences are replaced by that moment's)."""
+    checked, before, send_cancel, recorded_cancel = cancel
+    best = (len(checked.differences) + len(answer[2]), answer, checked.differences)
+    later, stepped = copy.deepcopy(before), 0.0
+    while best[0] and stepped < LIFECYCLE_SECONDS + STEP_SECONDS:
+        later.clock.advance(STEP_SECONDS)
+        stepped += STEP_SECONDS
+        trial = copy.deepcopy(later)
+        cancel_differences = compare_responses(recorded_cancel, send_cancel(trial))
+        moment = _read_in_state(trial, recorded, wanted, read)
+        if len(cancel_differences) + len(moment[2]) < best[0]:
+            best = (len(cancel_differences) + len(moment[2]), moment, cancel_differences)
+    checked.differences = best[2]
+    return best[1]
 
 
 def replay_cassette(path: Path) -> Replay:

@@ -133,6 +133,24 @@ def test_status_drift_shows_both_values(cli: Runner, tmp_path: Path) -> None:
     assert row["seen_in"] == [f"{doctored}#3"]
 
 
+def _status_misspelled(interactions: list[dict[str, Any]]) -> None:
+    # exchange #3 of the OpenAI cassette: the first poll, in_progress (#4 polls in_progress again)
+    body = interactions[2]["response"]["body"]["json"]
+    assert body["status"] == "in_progress"
+    body["status"] = "in-progress"
+
+
+def test_a_status_the_emulator_never_reaches_is_the_only_difference(cli: Runner, tmp_path: Path) -> None:
+    # The emulator must not run ahead looking for "in-progress": the batch stays in_progress, so
+    # neither its fields (completed_at, output_file_id, usage) nor the untouched poll #4 differ.
+    doctored = _doctor(tmp_path, "openai/test_users/test_users.yaml", _status_misspelled)
+    result = cli("verify", "--cassettes", str(doctored), "--json")
+    assert result.code == 1, result
+    rows = result.json()["differences"]
+    assert [(r["kind"], r["path"], r["recorded"], r["emulated"], r["seen_in"]) for r in rows] == [
+        ("value", "status", '"in-progress"', '"in_progress"', [f"{doctored}#3"])], rows
+
+
 def test_a_directory_without_cassettes_is_bad_usage(cli: Runner, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = cli("verify", "--cassettes", str(tmp_path / "empty"))
@@ -142,12 +160,53 @@ def test_a_directory_without_cassettes_is_bad_usage(cli: Runner, tmp_path: Path)
     assert cli("verify").code == 2  # --cassettes or --live
 
 
-def test_a_file_that_is_not_a_cassette_is_named_and_fails(cli: Runner, tmp_path: Path) -> None:
+def test_a_yaml_file_that_is_no_cassette_is_skipped_with_a_note(cli: Runner, tmp_path: Path) -> None:
+    # an answers file next to the cassettes is normal in a user's repository
     shutil.copytree(SHIPPED / "openai", tmp_path / "mixed")
+    shutil.copy(ROOT / "examples" / "invoices" / "answers.yaml", tmp_path / "mixed" / "answers.yaml")
     (tmp_path / "mixed" / "notes.yaml").write_text("- just\n- a list\n")
     result = cli("verify", "--cassettes", str(tmp_path / "mixed"))
-    assert result.code == 1
+    assert result.code == 0, result
+    assert "skipped: " + str(tmp_path / "mixed" / "answers.yaml") + " is not a cassette" in result.out
     assert "notes.yaml is not a cassette" in result.out
+    assert result.out.splitlines()[-2].startswith("✅ no drift: 3 recording(s)")
+    data = cli("verify", "--cassettes", str(tmp_path / "mixed"), "--json").json()
+    assert (data["result"], data["exit_code"], data["errors"], len(data["skipped"])) == ("no drift", 0, [], 2)
+
+    # named on its own, or alone in the directory, it leaves nothing to compare
+    result = cli("verify", "--cassettes", str(tmp_path / "mixed" / "notes.yaml"))
+    assert result.code == 2 and "❌ nothing compared: 1 error(s)" in result.out, result
+    (tmp_path / "only").mkdir()
+    shutil.copy(tmp_path / "mixed" / "notes.yaml", tmp_path / "only")
+    result = cli("verify", "--cassettes", str(tmp_path / "only"))
+    assert result.code == 2 and "❌ nothing compared: none of the 1 YAML file(s) is a cassette" in result.out, result
+    assert "no drift" not in result.out
+
+
+def test_a_cassette_that_cannot_be_read_is_an_error_not_drift(cli: Runner, tmp_path: Path) -> None:
+    shutil.copytree(SHIPPED / "openai", tmp_path / "cut")
+    whole = (SHIPPED / "openai" / "test_users" / "test_users.yaml").read_text()
+    (tmp_path / "cut" / "truncated.yaml").write_text(whole[:len(whole) // 2])
+    result = cli("verify", "--cassettes", str(tmp_path / "cut"))
+    assert result.code == 2, result
+    assert "cannot read cassette " + str(tmp_path / "cut" / "truncated.yaml") + ": the file is cut short" in result.out
+    last = result.out.splitlines()[-2]  # the line before the "made against the emulator" note
+    assert last.startswith("❌ not verified: 1 error(s)") and "no drift in the rest: 3 recording(s)" in last, last
+    assert "✅" not in result.out
+    data = cli("verify", "--cassettes", str(tmp_path / "cut"), "--json").json()
+    assert (data["result"], data["exit_code"], data["drift"]) == ("not compared", 2, False)
+
+    # drift found still says drift (exit 1), and that something was not compared
+    doctored = _doctor(tmp_path, "anthropic/test_users/test_users.yaml", _status_changed)
+    (doctored.parent / "truncated.yaml").write_text(whole[:len(whole) // 2])
+    result = cli("verify", "--cassettes", str(doctored.parent))
+    assert result.code == 1, result
+    assert "❌ drift: 1 difference(s)" in result.out and "; not compared: 1 error(s)" in result.out
+
+
+def test_verify_help_documents_its_exit_codes(cli: Runner) -> None:
+    result = cli("verify", "--help")
+    assert "exit codes: 0 no drift in everything compared, 1 drift, 2 not compared" in result.out
 
 
 # ----------------------------------------------------------------------------- --live
@@ -156,9 +215,10 @@ def test_a_file_that_is_not_a_cassette_is_named_and_fails(cli: Runner, tmp_path:
 class RewritingShim:
     """A stand-in "live" API: the emulator, with ``rewrite`` applied to every JSON body it answers."""
 
-    def __init__(self, emulator: Emulator, rewrite: Callable[[str, Any], None]) -> None:
+    def __init__(self, emulator: Emulator, rewrite: Callable[[str, Any], None], strip_marker: bool = False) -> None:
         self.emulator = emulator
         self.rewrite = rewrite
+        self.strip_marker = strip_marker  # answer as a live API does: without x-pytest-batch-emulator
         self.lock = emulator.lock
         self.seen: list[str] = []
 
@@ -172,6 +232,8 @@ class RewritingShim:
             payload = json.loads(response.read())
             self.rewrite(request.path, payload)
             response = SimResponse(response.status, dict(response.headers), json.dumps(payload).encode())
+        if self.strip_marker:
+            response.headers.pop("x-pytest-batch-emulator", None)
         return response
 
 
@@ -179,8 +241,9 @@ class RewritingShim:
 def stand_in() -> Iterator[Callable[..., Any]]:
     servers = []
 
-    def start(rewrite: Callable[[str, Any], None] = lambda path, payload: None, lifecycle: str = "polls:2") -> Any:
-        shim = RewritingShim(Emulator(lifecycle=lifecycle), rewrite)
+    def start(rewrite: Callable[[str, Any], None] = lambda path, payload: None, lifecycle: str = "polls:2",
+              strip_marker: bool = False) -> Any:
+        shim = RewritingShim(Emulator(lifecycle=lifecycle), rewrite, strip_marker)
         handle = start_server(shim)  # type: ignore[arg-type] - anything shaped like an Emulator
         servers.append(handle)
         return handle, shim
@@ -223,6 +286,64 @@ def test_live_probe_names_what_the_live_server_answers_differently(cli: Runner, 
     assert ("GET /v1/batches/{id}", "value", "status") in found
 
 
+def test_live_probe_cancelled_at_the_timeout_shows_no_drift_on_every_provider(
+        cli: Runner, stand_in: Any, fake_clock: FakeClock) -> None:
+    # `serve --lifecycle manual`: no batch ever finishes, so each probe is cancelled at --timeout and
+    # its last poll still shows the cancel under way (OpenAI "cancelling", Anthropic "canceling"):
+    # the emulator's side of the replay must show the same state, not the one after it.
+    server, shim = stand_in(lifecycle="manual")
+    result = cli("verify", "--live", "--base-url", server.url, "--timeout", "3", "--interval", "1", "--json",
+                 env=KEYS)
+    assert result.code == 0, result
+    data = result.json()
+    assert data["differences"] == [] and data["errors"] == []
+    assert {r["provider"] for r in data["recordings"]} == {"openai", "anthropic", "google"}
+    assert sum(s.endswith("/cancel") or s.endswith(":cancel") for s in shim.seen) == 3
+
+
+def _cancelling_drifts(path: str, payload: Any) -> None:
+    if payload.get("processing_status") == "canceling":
+        payload["cancel_reason"] = "user"  # a field the live API added to a batch being cancelled
+
+
+def test_live_probe_cancelled_at_the_timeout_still_names_a_rewritten_field(
+        cli: Runner, stand_in: Any, fake_clock: FakeClock) -> None:
+    server, _ = stand_in(_cancelling_drifts, lifecycle="manual")
+    result = cli("verify", "--live", "--provider", "anthropic", "--base-url", server.url, "--timeout", "3",
+                 "--interval", "1", "--json", env=KEYS)
+    assert result.code == 1, result
+    rows = result.json()["differences"]
+    assert {(r["endpoint"], r["kind"], r["path"]) for r in rows} == {
+        ("POST /v1/messages/batches/{id}/cancel", "missing", "cancel_reason"),
+        ("GET /v1/messages/batches/{id}", "missing", "cancel_reason")}, rows
+
+
+class RunsOnBeforeTheCancel(RewritingShim):
+    """A live batch that ran on between the probe's last poll and its cancel (on a frozen clock)."""
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        if request.path.endswith(":cancel"):
+            self.emulator.advance(6)  # 60% of a seconds:10 lifecycle: one of the two requests done
+        return super().handle(request)
+
+
+def test_live_probe_keeps_what_a_batch_did_after_its_last_poll(fake_clock: FakeClock) -> None:
+    # Gemini keeps the results a cancelled batch had: the emulator's cancel must come as late
+    from pytest_batch.sim.clock import FrozenClock
+    from pytest_batch.verify.live import ProbeOptions, probe
+
+    shim = RunsOnBeforeTheCancel(Emulator(lifecycle="seconds:10", clock=FrozenClock()), lambda path, payload: None)
+    server = start_server(shim)  # type: ignore[arg-type] - anything shaped like an Emulator
+    try:
+        replayed = probe("google", server.base_urls["google"], "verify-test-key",
+                         ProbeOptions(requests=2, timeout=3, interval=1), clock=fake_clock, sleep=fake_clock.sleep)
+    finally:
+        server.stop()
+    *polls, last = [c for c in replayed.checked if c.endpoint.startswith("GET")]
+    assert polls and last.differences == [] and not replayed.drift, replayed.checked
+    assert any(s.endswith(":cancel") for s in shim.seen)
+
+
 def test_live_probe_cancels_a_batch_still_running_at_the_timeout(stand_in: Any) -> None:
     from pytest_batch.verify.live import ProbeOptions, probe
 
@@ -241,10 +362,64 @@ def test_live_probe_refuses_past_the_cost_cap_and_without_keys(cli: Runner, stan
     server, shim = stand_in()
     result = cli("verify", "--live", "--provider", "anthropic", "--base-url", server.url, "--requests", "2",
                  "--max-cost", "0.00001", env=KEYS)
-    assert result.code == 1
-    assert "could cost up to $0.0000" in result.out and "above the cap $0.0000" in result.out
+    assert result.code == 2, result  # nothing compared: not drift
+    # small amounts keep two significant digits: 2 x (40 x $0.10 + 16 x $0.50) / 1e6 / 2
+    assert "could cost up to $0.000012 on anthropic/claude-haiku-5-5" in result.out
+    assert "above the cap $0.00001:" in result.out
+    assert "❌ nothing compared: 1 error(s)" in result.out and "no drift" not in result.out
     assert shim.seen == []  # nothing was sent
 
     result = cli("verify", "--live", "--provider", "openai", "--base-url", server.url)
     assert result.code == 2 and "needs a key: set OPENAI_API_KEY" in result.err
     assert cli("verify", "--live", "--requests", "3", env=KEYS).code == 2
+
+
+def test_live_probe_of_an_unreachable_target_compares_nothing(cli: Runner, stand_in: Any) -> None:
+    server, _ = stand_in()
+    url = server.url
+    server.stop()
+    result = cli("verify", "--live", "--provider", "openai", "--base-url", url, env=KEYS)
+    assert result.code == 2, result
+    assert f"openai: cannot reach {url}/openai/v1" in result.out
+    assert result.out.splitlines()[-1] == "❌ nothing compared: 1 error(s) (⚠️  above)"
+
+
+def test_live_probe_model_is_named_as_list_models_prints_it(cli: Runner, stand_in: Any,
+                                                            fake_clock: FakeClock) -> None:
+    server, shim = stand_in()
+    result = cli("verify", "--live", "--provider", "openai", "--base-url", server.url, "--interval", "1",
+                 "--probe-model", "openai/gpt-6-sol", env=KEYS)
+    assert result.code == 0, result
+    assert '"model": "gpt-6-sol"' in _upload(shim)
+
+    # listed, but without a published price: said so, with the way out
+    result = cli("verify", "--live", "--base-url", server.url, "--probe-model", "openai/gpt-6.1-sol",
+                 "--provider", "openai", env=KEYS)
+    assert result.code == 2, result
+    assert ("openai/gpt-6.1-sol is listed by `pytest-batch list-models` but no price is published for it"
+            in result.out)
+    assert "openai/openai/" not in result.out and "--probe-model" not in result.err
+    assert "the default, openai/gpt-6-luna" in result.out
+
+    # a bare name is for one provider; with every provider it must say which
+    result = cli("verify", "--live", "--base-url", server.url, "--probe-model", "gpt-6-sol", env=KEYS)
+    assert result.code == 2 and "--probe-model gpt-6-sol: name its provider (e.g. openai/gpt-6-sol)" in result.err
+    result = cli("verify", "--live", "--base-url", server.url, "--probe-model", "mistral/small", env=KEYS)
+    assert result.code == 2 and "expected PROVIDER/MODEL for a provider probed here" in result.err
+
+
+def _upload(shim: Any) -> str:
+    """The probe's batch input file, as the stand-in received it."""
+    return b"".join(f.content for f in shim.emulator.openai.files.values() if f.purpose == "batch").decode()
+
+
+def test_live_probe_of_an_emulator_is_labelled_emulator(cli: Runner, stand_in: Any, fake_clock: FakeClock) -> None:
+    server, _ = stand_in()
+    data = cli("verify", "--live", "--provider", "google", "--base-url", server.url, "--interval", "1", "--json",
+               env=KEYS).json()
+    assert [r["recorded_against"] for r in data["recordings"]] == ["emulator"]  # x-pytest-batch-emulator: 1
+
+    unmarked, _ = stand_in(strip_marker=True)
+    result = cli("verify", "--live", "--provider", "google", "--base-url", unmarked.url, "--interval", "1",
+                 env=KEYS)
+    assert result.code == 0 and "(recorded against: live)" in result.out, result

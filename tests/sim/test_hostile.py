@@ -114,6 +114,50 @@ def test_a_json_line_nested_100000_deep_is_an_invalid_line_not_a_server_error(ht
     lists_answer_on_every_provider(http)
 
 
+@pytest.mark.parametrize(("rows", "error"), [
+    (b'[{"match": 1, "response": {}}]', "expectations: item 1: 'match' must be a string"),
+    (b'[{"match": ["a"], "response": {}}]', "expectations: item 1: 'match' must be a string"),
+    (b'[{"match": "x", "response": 1}, {"match": "a"}]', "expectations: item 2: 'response' is missing"),
+    (b'{"custom_id": 5, "response": {}}\n', "expectations: item 1: 'custom_id' must be a string"),
+])
+def test_a_wrongly_typed_expectation_is_a_400_and_never_breaks_a_batch(server, http, monkeypatch, rows, error):
+    """``{"match": 1}`` used to be accepted, and every read of a batch that fell through to it,
+    and every list, was a 500 until reset."""
+    answer = http.post("/_control/expectations", content=rows)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith(error), answer.text
+    assert len(server.emulator.responder.expectations) == len(seed_expectations())  # nothing of it loaded
+    batch_id = openai_batch(http, f"{openai_line({'type': 'object', 'properties': {}}, 'a')}\n".encode())
+    for _ in range(2):
+        batch = http.get(f"/openai/v1/batches/{batch_id}")
+    assert batch.status_code == 200 and batch.json()["status"] == "completed", batch.text
+    lists_answer_on_every_provider(http)
+    still_runs_the_ten_users(server, monkeypatch)
+
+
+def test_a_responder_that_raises_fails_its_own_requests_never_other_batches_or_lists(server, http, monkeypatch):
+    """Belt and braces: whatever computing one request's answer raises fails that request's row,
+    naming the error; the batch, the lists and every other batch still answer 200."""
+    def broken(item):
+        if "BREAK-ME" in item.prompt:
+            raise TypeError("'in <string>' requires string as left operand, not int")
+
+    server.emulator.respond_with(broken)
+    monkeypatch.setenv("OPENAI_API_KEY", "local")
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    for variable in ("ANTHROPIC_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.setenv(variable, "local")
+    for model in MODELS.values():
+        with BatchProcessor(model, User, sleep=lambda seconds: None) as processor:
+            job = processor.wait(processor.submit(["BREAK-ME please", SEED_PROMPTS[0]]))
+            broken_row, good_row = processor.results(job).in_input_order()
+        assert good_row.ok and good_row.value == EXPECTED_USERS[0], model
+        assert not broken_row.ok and "requires string as left operand" in broken_row.message, model
+        lists_answer_on_every_provider(http)
+    still_runs_the_ten_users(server, monkeypatch)
+
+
 # ---------------------------------------------------------------------------- headers and fields
 
 def test_a_file_name_with_a_line_break_never_becomes_a_header(http):

@@ -258,7 +258,13 @@ class BackendBase:
         faults = self.emulator.faults
         answers = []
         for item in record.items:
-            answer = responder(item)
+            try:
+                answer = responder(item)
+            except Exception as exc:  # noqa: BLE001 - one request's failure is that request's row, never a 500
+                # for every later read of this batch, of the list, and of every other batch
+                answer = Answer(None, "http_error", 500, f"pytest-batch emulator could not answer this request: "
+                                f"computing its answer raised {exc!r:.300} (a responder passed to respond_with, or "
+                                f"an expectation); fix it, or answer custom_id {item.custom_id!r} with an expectation")
             fault = faults.for_item(item)
             if fault is not None:
                 answer = fault.answer(answer)

@@ -158,6 +158,46 @@ def test_a_responder_that_raises_fails_its_own_requests_never_other_batches_or_l
     still_runs_the_ten_users(server, monkeypatch)
 
 
+DEEP_BODY = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+
+
+def nested_schema(levels: int) -> str:
+    schema = '{"type": "string"}'
+    for _ in range(levels):
+        schema = '{"type": "object", "properties": {"x": ' + schema + "}}"
+    return schema
+
+
+@pytest.mark.parametrize(("path", "envelope"), [
+    ("/openai/v1/batches", lambda body: body["error"]["type"] == "invalid_request_error"),
+    ("/anthropic/v1/messages/batches", lambda body: body["type"] == "error"
+     and body["error"]["type"] == "invalid_request_error" and "nested too deeply" in body["error"]["message"]),
+    ("/google/v1beta/models/gemini-2.5-flash:batchGenerateContent",
+     lambda body: body["error"]["status"] == "INVALID_ARGUMENT" and "nested too deeply" in body["error"]["message"]),
+], ids=["openai", "anthropic", "google"])
+def test_a_request_body_nested_100000_deep_is_a_400_in_the_provider_s_envelope(http, path, envelope):
+    answer = http.post(path, content=DEEP_BODY, headers={"content-type": "application/json"})
+    assert answer.status_code == 400, answer.text[:300]
+    assert envelope(answer.json()), answer.text[:300]
+    lists_answer_on_every_provider(http)
+
+
+def test_an_anthropic_create_with_a_schema_500_levels_deep_is_a_400(http):
+    params = {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}],
+              "output_format": {"type": "json_schema", "schema": "SCHEMA"}}
+    body = json.dumps({"requests": [{"custom_id": "a", "params": params}]}).replace('"SCHEMA"', nested_schema(500))
+    answer = http.post("/anthropic/v1/messages/batches", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 400, answer.text[:300]
+    assert answer.json()["error"]["type"] == "invalid_request_error"
+    lists_answer_on_every_provider(http)
+
+
+def test_the_control_api_answers_400_to_a_body_nested_too_deeply(http):
+    for action in ("expectations", "faults", "advance"):
+        answer = http.post(f"/_control/{action}", content=b"[" * 100_000 + b"]" * 100_000)
+        assert answer.status_code == 400 and "nested too deeply" in answer.json()["error"], answer.text[:300]
+
+
 # ---------------------------------------------------------------------------- headers and fields
 
 def test_a_file_name_with_a_line_break_never_becomes_a_header(http):
@@ -247,7 +287,10 @@ def raw_exchange(server: ServerHandle, request: bytes) -> bytes:
     b"Content-Length: -1\r\n\r\n",
     b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
     b"Content-Length: 100\r\n\r\nshort",
-], ids=["length not a number", "negative length", "bad chunk size", "body shorter than declared"])
+    b"Content-Length: 2\r\nContent-Length: 5\r\n\r\n{}xyz",
+    b"Content-Length: 2, 5\r\n\r\n{}xyz",
+], ids=["length not a number", "negative length", "bad chunk size", "body shorter than declared",
+        "two different lengths", "a list of different lengths"])
 def test_broken_framing_is_answered_400_at_once(server, http, framing):
     answer = raw_exchange(server, b"POST /openai/v1/batches HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer local\r\n"
                           + framing)

@@ -308,6 +308,21 @@ def test_verbose_logging_never_prints_a_key(capfd):
     assert "GET /google/v1beta/batches?key=" in err and key not in err
 
 
+@pytest.mark.parametrize(("path", "secret"), [
+    ("/google/v1beta/batches?KEY={}", "AIzaSyUPPER999"),
+    ("/openai/v1/batches?token={}", "sk-proj-ZZZ0123456789"),
+    ("/openai/v1/batches?limit=2&Api_Key={}", "plainsecret42"),
+    ("/openai/v1/{}/batches", "sk-proj-INPATH12345"),
+    ("/google/v1beta/{}/batches", "AIzaSyINPATH999"),
+], ids=["upper-case KEY=", "token=", "mixed-case Api_Key=", "sk- key in a path", "AIza key in a path"])
+def test_verbose_logging_never_prints_a_key_in_any_case_or_place(capfd, path, secret):
+    with start_server(Emulator(), verbose=True) as handle:
+        httpx.get(handle.url + path.format(secret), timeout=10)
+    err = capfd.readouterr().err
+    assert "GET /" in err and secret not in err, err
+    assert "***" in err
+
+
 def test_after_every_kind_of_hostile_request_the_server_still_runs_the_ten_users(server, http, monkeypatch):
     openai_batch(http, f"{openai_line(BAD_SCHEMAS['unresolvable $ref'])}\n".encode())
     openai_batch(http, b"[" * 100_000 + b"]" * 100_000 + b"\n")

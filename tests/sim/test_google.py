@@ -76,6 +76,13 @@ def test_seed_prompts_inline_come_back_as_users_in_input_order(client, emulator)
     assert [User.model_validate_json(r.response.text) for r in responses] == list(EXPECTED_USERS)
 
 
+def test_a_file_s_display_name_is_echoed_as_sent(client):
+    name = '"q"\r\nname %22 ü'
+    uploaded = client.files.upload(file=io.BytesIO(jsonl_input()), config={"mime_type": "jsonl", "display_name": name})
+    assert uploaded.display_name == name
+    assert client.files.get(name=uploaded.name).display_name == name
+
+
 def test_seed_prompts_file_input_round_trip_through_files_api(client, emulator):
     uploaded = client.files.upload(file=io.BytesIO(jsonl_input()), config={"mime_type": "jsonl"})
     job = client.batches.create(model=MODEL, src=uploaded.name)

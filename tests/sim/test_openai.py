@@ -185,6 +185,19 @@ def test_non_jsonl_upload_is_rejected_like_the_real_api(name: str) -> None:
         client.files.create(file=(name, b"{}"), purpose="batch")
 
 
+@pytest.mark.parametrize("name", ['"q".jsonl', "a\r\nb.jsonl", "back\\slash.jsonl", "tab\there%20ü.jsonl"],
+                         ids=["quotes", "crlf", "backslash", "tab, literal %20 and non-ASCII"])
+def test_the_file_object_echoes_the_uploaded_name_as_sent(name: str) -> None:
+    """httpx escapes a multipart name (``"`` as ``%22``, CR LF as ``%0D%0A``, ``\\`` doubled); OpenAI
+    answers the name as the client meant it, so does the emulator: only the download's
+    Content-Disposition header encodes it (test_hostile: a name never becomes a header)."""
+    client = Emulator().openai_client()
+    uploaded = client.files.create(file=(name, openai_chat_lines(SEED_PROMPTS[:1])), purpose="batch")
+    assert uploaded.filename == name
+    assert client.files.retrieve(uploaded.id).filename == name
+    assert [item.filename for item in client.files.list() if item.id == uploaded.id] == [name]
+
+
 @pytest.mark.parametrize("upload", [lambda content: content, io.BytesIO], ids=["raw-bytes", "bytesio"])
 def test_uploads_without_a_filename_are_accepted_and_run(upload) -> None:
     """The SDK names raw bytes and BytesIO "upload"; the real API took that name with

@@ -309,6 +309,35 @@ def test_the_24h_window_expires_a_batch_on_the_clock() -> None:
     assert {row["error"]["code"] for row in rows(client, batch.error_file_id)} == {"batch_expired"}
 
 
+def test_a_batch_whose_lifecycle_ended_before_expires_at_completed_then_even_if_read_a_day_later() -> None:
+    """``seconds:3600``, first read a day on: completed at one hour (not expired with every row
+    done), each timestamp where its lifecycle put it."""
+    emulator = Emulator(lifecycle="seconds:3600")
+    client = emulator.openai_client()
+    batch = submit(client, openai_chat_lines(SEED_PROMPTS[:2]))
+    emulator.advance(86401)
+    batch = client.batches.retrieve(batch.id)
+    assert batch.status == "completed" and batch.expired_at is None
+    assert (batch.in_progress_at, batch.finalizing_at, batch.completed_at) == (
+        batch.created_at + 900, batch.created_at + 2700, batch.created_at + 3600)
+    assert (batch.request_counts.completed, batch.request_counts.failed) == (2, 0)
+    assert len(rows(client, batch.output_file_id)) == 2 and batch.error_file_id is None
+
+
+def test_a_batch_still_running_at_expires_at_expires_then_with_its_unfinished_rows_batch_expired() -> None:
+    """``seconds:200000``: at the 24 h mark 43% of its time had passed, so a quarter of its requests
+    ((0.432 - 0.25) / 0.5 of the in_progress span) had run; the rest are batch_expired rows."""
+    emulator = Emulator(lifecycle="seconds:200000")
+    client = emulator.openai_client()
+    batch = submit(client, openai_chat_lines(SEED_PROMPTS))
+    emulator.advance(86401 + 50000)
+    batch = client.batches.retrieve(batch.id)
+    assert batch.status == "expired" and batch.expired_at == batch.expires_at and batch.completed_at is None
+    assert (batch.request_counts.total, batch.request_counts.completed, batch.request_counts.failed) == (10, 3, 7)
+    assert len(rows(client, batch.output_file_id)) == 3
+    assert [row["error"]["code"] for row in rows(client, batch.error_file_id)] == ["batch_expired"] * 7
+
+
 def test_batch_validation_failure_fault() -> None:
     emulator = Emulator()
     emulator.faults.batch("validation_failure", message="Enqueued token limit reached.")

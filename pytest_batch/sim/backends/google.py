@@ -428,8 +428,11 @@ class GoogleBackend(BackendBase):
             return
         fault = self.fault(record)
         progress = self._share(record)
-        if self.now - record.created_at >= HOURS_48 and not record.forced:
-            self._end(record, "BATCH_STATE_EXPIRED", int(len(record) * progress), output=False)
+        expires_at = record.created_at + HOURS_48
+        if self.now >= expires_at and (at_expiry := self.progress_at(record, expires_at)) < 1.0:
+            # still pending or running 48 h on (wire-formats.md C): expired then, no results; a batch
+            # whose lifecycle ended before then succeeded
+            self._end(record, "BATCH_STATE_EXPIRED", int(len(record) * at_expiry), output=False, at=expires_at)
             return
         if progress <= 0:
             return
@@ -442,7 +445,7 @@ class GoogleBackend(BackendBase):
             if fault is not None and fault.kind == "expire":
                 self._end(record, "BATCH_STATE_EXPIRED", int(len(record) * fault.completed_fraction), output=False)
             else:
-                self._end(record, "BATCH_STATE_SUCCEEDED", len(record), output=True)
+                self._end(record, "BATCH_STATE_SUCCEEDED", len(record), output=True, at=self.reached_at(record, 1.0))
             return
         done = int(len(record) * progress)
         if done:
@@ -451,16 +454,17 @@ class GoogleBackend(BackendBase):
             extra.update(state="BATCH_STATE_RUNNING", done_count=done, update_time=self.now)
 
     def _end(self, record: BatchRecord, state: str, done: int, *, output: bool,
-             error: dict[str, Any] | None = None) -> None:
-        """End the batch in ``state``; its ``done`` results are rendered outside the state lock
-        (``prepare``) and published here."""
+             error: dict[str, Any] | None = None, at: float | None = None) -> None:
+        """End the batch in ``state`` at clock time ``at`` (now by default); its ``done`` results are
+        rendered outside the state lock (``prepare``) and published here."""
         extra = record.extra
         answers = self._answers(record) if done else []  # the counts show how many failed
         if output and done:
             rendered = self.prepare(record, ("output", done), lambda: self._render_output(record, answers, done))
             extra["output"] = self._publish_output(record, rendered)
             self.published(record)
-        extra.update(state=state, done_count=done, update_time=self.now, end_time=self.now, error=error)
+        ended = self.now if at is None else at
+        extra.update(state=state, done_count=done, update_time=ended, end_time=ended, error=error)
 
     def _answers(self, record: BatchRecord) -> list[Answer]:
         """The answers, with each request generateContent refuses failed alone, whatever the

@@ -428,11 +428,9 @@ class GoogleBackend(BackendBase):
             return
         fault = self.fault(record)
         progress = self._share(record)
-        expires_at = record.created_at + HOURS_48
-        if self.now >= expires_at and (at_expiry := self.progress_at(record, expires_at)) < 1.0:
-            # still pending or running 48 h on (wire-formats.md C): expired then, no results; a batch
-            # whose lifecycle ended before then succeeded
-            self._end(record, "BATCH_STATE_EXPIRED", int(len(record) * at_expiry), output=False, at=expires_at)
+        expires = record.created_at + HOURS_48  # still running then: expired then, no results (wire-formats.md C)
+        if self.now >= expires and (at_expiry := self.progress_at(record, expires)) < 1.0:
+            self._end(record, "BATCH_STATE_EXPIRED", int(len(record) * at_expiry), output=False, at=expires)
             return
         if progress <= 0:
             return
@@ -463,8 +461,8 @@ class GoogleBackend(BackendBase):
             rendered = self.prepare(record, ("output", done), lambda: self._render_output(record, answers, done))
             extra["output"] = self._publish_output(record, rendered)
             self.published(record)
-        ended = self.now if at is None else at
-        extra.update(state=state, done_count=done, update_time=ended, end_time=ended, error=error)
+        at = self.now if at is None else at
+        extra.update(state=state, done_count=done, update_time=at, end_time=at, error=error)
 
     def _answers(self, record: BatchRecord) -> list[Answer]:
         """The answers, with each request generateContent refuses failed alone, whatever the

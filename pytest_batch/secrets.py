@@ -39,6 +39,20 @@ _KEPT_PREFIXES = ("Bearer ", "key=")
 _API_KEY_HEADER = re.compile(r"[Aa]pi-[Kk]ey[\"']?\s*[:=]\s*[\"']?")
 
 
+#: parameter names whose value is a secret, in any case (``?KEY=``, ``&Token=``, ``;api_key=``)
+SECRET_PARAMETERS = ("key", "api_key", "apikey", "api-key", "token", "access_token", "auth_token", "id_token",
+                     "secret", "client_secret", "password", "sig", "signature")
+#: what ``redact`` (messages and logs, not cassettes: ``scrub.py`` has its own rules) also hides in
+#: a URL: a secret parameter's value, however short and whatever its case, and a key-prefixed path
+#: segment or value shorter than ``KEY_PATTERNS`` ask for (``/openai/v1/sk-proj-INPATH12345/batches``)
+_URL_SECRET_PATTERNS = (
+    re.compile("=(?:" + "|".join(f"(?<=[?&;]{re.escape(name)}=)" for name in SECRET_PARAMETERS)
+               + r")(?!\*\*\*|REDACTED)[^&;\s\"'#<>]+", re.IGNORECASE),
+    re.compile(r"sk-(?<=[/=]sk-)[A-Za-z0-9_-]{6,}"),
+    re.compile(r"AIza(?<=[/=]AIza)[A-Za-z0-9_-]{6,}"),
+)
+
+
 def env_secrets() -> dict[str, str]:
     """The provider key values in the environment (long enough to be real), by variable name."""
     names = set(KEY_ENV_VARS) | {name for name in os.environ if name.endswith("_API_KEY")}
@@ -50,7 +64,10 @@ def redact(text: str, replacement: str = "***") -> str:
     """``text`` without any key from the environment and anything shaped like a key."""
     for value in env_secrets().values():
         text = text.replace(value, replacement)
-    return redact_key_shapes(text, replacement)
+    text = redact_key_shapes(text, replacement)
+    for pattern in _URL_SECRET_PATTERNS:
+        text = pattern.sub(lambda match: "=" + replacement if match.group(0).startswith("=") else replacement, text)
+    return text
 
 
 def redact_key_shapes(text: str, replacement: str = "***") -> str:

@@ -87,9 +87,10 @@ class Emulator:
         }
 
     # ------------------------------------------------------------------ control
-    def expect(self, response: Any = None, **where: Any) -> Expectation:
-        """Answer matching requests with ``response``: ``expect({"name": "Alice"}, match="Alice")``."""
-        return self.responder.expect(response, **where)
+    def expect(self, *response: Any, **where: Any) -> Expectation:
+        """Answer matching requests with ``response``: ``expect({"name": "Alice"}, match="Alice")``;
+        a wrong type or a missing response raises ``ExpectationError`` here, not when a batch runs."""
+        return self.responder.expect(*response, **where)
 
     def load_expectations(self, source: str | Path | Iterable[Expectation | Mapping[str, Any]]) -> None:
         self.responder.load(source)

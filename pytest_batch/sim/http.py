@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -56,7 +57,18 @@ class SimRequest:
         return urlsplit(self.url).hostname or ""
 
     def json(self) -> Any:
-        return json.loads(self.body or b"null")
+        return parse_json(self.body or b"null")
+
+
+def parse_json(raw: str | bytes) -> Any:
+    """``json.loads``, where JSON nested deeper than Python's recursion limit (``{"a":`` * 100000,
+    a schema a thousand levels deep) is a ``ValueError`` like any other unparsable body: the
+    routes answer it 400 in their provider's envelope, never a 500."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply to parse (more than about "
+                         f"{sys.getrecursionlimit()} levels of objects and arrays)") from None
 
 
 @dataclass

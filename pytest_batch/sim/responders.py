@@ -81,9 +81,32 @@ compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encod
 ResponderFn = Callable[[BatchItem], "Answer | Any | None"]
 
 
+class ExpectationError(ValueError):
+    """An expectation (a ``expect(...)`` call, a responses file's entry, a control-API row) that
+    cannot be answered with: refused when it is loaded, never when a batch falls through to it."""
+
+
+#: ``response`` left out: an "ok" answer needs one (a None response is written ``response: null``).
+_NO_RESPONSE: Any = type("_NoResponse", (), {"__repr__": lambda self: "<no response>"})()
+
+#: each field of an expectation, with the types it takes and how to say them in an error
+_FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "custom_id": ((str,), "a string (the request's custom_id / key)"),
+    "match": ((str,), "a string (text the prompt contains); quote numbers in YAML: match: \"12345\""),
+    "regex": ((str,), "a string (a regular expression searched in the prompt)"),
+    "outcome": ((str,), f"one of {', '.join(OUTCOMES)}"),
+    "status": ((int,), "an integer HTTP status (400-599 for an http_error)"),
+    "message": ((str, type(None)), "a string or null"),
+}
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
 @dataclass
 class Expectation:
-    response: Any = None
+    response: Any = _NO_RESPONSE
     custom_id: str | None = None
     match: str | None = None
     regex: str | None = None
@@ -92,10 +115,27 @@ class Expectation:
     message: str | None = None
 
     def __post_init__(self) -> None:
+        for name, (types, expected) in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if value is None and name in ("custom_id", "match", "regex"):
+                continue
+            if not isinstance(value, types) or isinstance(value, bool):
+                raise ExpectationError(f"{name!r} must be {expected}, got {_type_name(value)} {value!r:.60}")
         if not (self.custom_id or self.match or self.regex):
-            raise ValueError("an expectation needs one of 'custom_id', 'match' or 'regex'")
-        self._pattern = re.compile(self.regex) if self.regex else None
-        Answer(outcome=self.outcome)  # validates the outcome name
+            raise ExpectationError("an expectation needs one of 'custom_id', 'match' or 'regex'")
+        if self.response is _NO_RESPONSE:
+            if self.outcome == "ok":
+                raise ExpectationError("'response' is missing: an expectation with outcome 'ok' answers with its "
+                                       "response (write 'response: null' for a null answer)")
+            self.response = None
+        try:
+            self._pattern = re.compile(self.regex) if self.regex else None
+        except re.error as exc:
+            raise ExpectationError(str(exc)) from None
+        try:
+            Answer(outcome=self.outcome)  # validates the outcome name
+        except ValueError as exc:
+            raise ExpectationError(str(exc)) from None
 
     def matches(self, item: BatchItem) -> bool:
         if self.custom_id is not None and item.custom_id != self.custom_id:
@@ -111,18 +151,23 @@ class Expectation:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], where: str = "") -> Expectation:
+        if not isinstance(raw, Mapping):
+            raise ExpectationError(f"{where}each expectation must be an object, got {_type_name(raw)}")
         known = {"response", "custom_id", "match", "regex", "outcome", "status", "message"}
         unknown = set(raw) - known
         if unknown:
-            raise ValueError(f"{where}unknown key(s) {sorted(unknown)}; an expectation has {sorted(known)}")
+            raise ExpectationError(f"{where}unknown key(s) {sorted(map(str, unknown))}; an expectation has "
+                                   f"{sorted(known)}")
         try:
             return cls(**dict(raw))
-        except (ValueError, re.error) as exc:
-            raise ValueError(f"{where}{exc}") from None
+        except ValueError as exc:
+            raise ExpectationError(f"{where}{exc}") from None
 
 
-class ExpectationError(ValueError):
-    pass
+def expectations_from(rows: Iterable[Expectation | Mapping[str, Any]], source: str = "") -> list[Expectation]:
+    """Check every row before any is used: one wrong row refuses the whole list, naming its index."""
+    return [row if isinstance(row, Expectation) else Expectation.from_mapping(row, f"{source}item {i}: ")
+            for i, row in enumerate(rows, 1)]
 
 
 def load_expectations(path: str | Path) -> list[Expectation]:
@@ -140,12 +185,14 @@ def load_expectations(path: str | Path) -> list[Expectation]:
             data = yaml.safe_load(text) or []
         except yaml.YAMLError as exc:
             raise ExpectationError(f"{path}: not valid YAML: {exc}") from None
+        _check_list(path, data)
         rows = [(f"{path} item {i}: ", row) for i, row in enumerate(data, 1)]
     elif path.suffix == ".json" or text.lstrip().startswith("["):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ExpectationError(f"{path}: not valid JSON: {exc}") from None
+        _check_list(path, data)
         rows = [(f"{path} item {i}: ", row) for i, row in enumerate(data, 1)]
     else:
         rows = []
@@ -158,13 +205,14 @@ def load_expectations(path: str | Path) -> list[Expectation]:
                 raise ExpectationError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
     table = []
     for where, row in rows:
-        if not isinstance(row, Mapping):
-            raise ExpectationError(f"{where}each expectation must be an object, got {type(row).__name__}")
-        try:
-            table.append(Expectation.from_mapping(row, where))
-        except ValueError as exc:
-            raise ExpectationError(str(exc)) from None
+        table.append(Expectation.from_mapping(row, where))
     return table
+
+
+def _check_list(path: Path, data: Any) -> None:
+    if not isinstance(data, list):
+        raise ExpectationError(f"{path}: expected a list of expectation objects (- match: ...\\n  response: ...), "
+                               f"got {_type_name(data)}")
 
 
 class Responder:
@@ -179,7 +227,7 @@ class Responder:
         #: callable answered it): what an assertion's failure message can point out
         self.synthetic: set[tuple[str, str]] = set()
 
-    def expect(self, response: Any = None, **where: Any) -> Expectation:
+    def expect(self, response: Any = _NO_RESPONSE, **where: Any) -> Expectation:
         """Add one expectation: ``expect({"name": "Alice", "age": 28}, match="Alice")``."""
         expectation = Expectation(response=response, **where)
         self.expectations.append(expectation)
@@ -189,8 +237,7 @@ class Responder:
         if isinstance(source, str | Path):
             self.expectations.extend(load_expectations(source))
             return
-        for row in source:
-            self.expectations.append(row if isinstance(row, Expectation) else Expectation.from_mapping(row))
+        self.expectations.extend(expectations_from(source))
 
     def add(self, fn: ResponderFn) -> None:
         """Add a callable from a ``BatchItem`` to an ``Answer``, a value, or None to pass."""

@@ -28,7 +28,7 @@ from ..secrets import redact
 from .clock import Clock, checked_advance
 from .core import DroppedConnection, Emulator
 from .gc_pause import freeze_what_paused_calls_leave
-from .http import SimRequest, SimResponse, json_response
+from .http import SimRequest, SimResponse, json_response, parse_json
 from .lifecycle import LifecycleError
 from .responders import Expectation, ExpectationError, load_expectations
 
@@ -118,7 +118,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
             return self._read_chunked()
-        declared = (self.headers.get("content-length") or "0").strip()
+        # RFC 9112 §6.3: several Content-Length values ("2" and "5", or "2, 5") that differ are an
+        # unrecoverable error; equal ones may be taken as one
+        values = {value.strip() for header in self.headers.get_all("content-length") or ()
+                  for value in header.split(",")}
+        if len(values) > 1:
+            raise BadFraming(f"the request has different Content-Length values ({', '.join(sorted(values))[:80]})")
+        declared = (values.pop() if values else "") or "0"
         if not declared.isdigit():  # "abc", "-1", "1e3": a reader would wait forever or read garbage
             raise BadFraming(f"Content-Length must be a non-negative integer, got {declared[:40]!r}")
         length = int(declared)
@@ -238,8 +244,8 @@ def _control(emulator: Emulator, request: SimRequest, action: str, startup_expec
             emulator.load_expectations(startup_expectations)
         elif action == "expectations":
             text = request.body.decode()
-            rows = json.loads(text) if text.lstrip().startswith("[") else [
-                json.loads(line) for line in text.splitlines() if line.strip()]
+            rows = parse_json(text) if text.lstrip().startswith("[") else [
+                parse_json(line) for line in text.splitlines() if line.strip()]
             if not all(isinstance(row, dict) for row in rows):
                 raise ValueError("expected a JSON list (or JSONL) of expectation objects")
             emulator.load_expectations(rows)

@@ -57,6 +57,23 @@ def test_responses_file_sets_answers_and_raw_results_keep_provider_lines(cli):
     assert set(synthetic) == {"name", "age"} and isinstance(synthetic["age"], int)  # schema-valid, not a model
 
 
+def test_a_responses_file_with_an_unquoted_number_is_refused_before_anything_is_saved(cli):
+    """``- match: 12345`` (YAML reads an int) used to be saved, and every later command in that
+    state dir answered HTTP 500: it is refused (exit 1, as a bad --messages-file)
+    naming the file, the entry and the field."""
+    (cli.cwd / "prompts.jsonl").write_text('{"custom_id": "a", "prompt": "Order 12345"}\n')
+    (cli.cwd / "num.yaml").write_text("- match: 12345\n  response: {name: Zed, age: 7}\n")
+    sim = ("--model", "openai/gpt-4o-mini", "--simulate", "--state-dir", "state", "--lifecycle", "immediate")
+    refused = cli("create", "--messages-file", "prompts.jsonl", *sim, "--responses", "num.yaml")
+    assert refused.code == 1, refused  # a bad input file, as a bad --messages-file (test_errors.py)
+    assert "num.yaml item 1: 'match' must be a string" in refused.err and "got int 12345" in refused.err, refused
+    assert "Traceback" not in refused.err
+    created = cli("create", "--messages-file", "prompts.jsonl", *sim, "--json")
+    assert created.code == 0, created
+    listed = cli("status", "--batch-id", created.json()["id"], *sim, "--json")
+    assert listed.code == 0 and listed.json()["status"] == "completed", listed
+
+
 def test_a_batch_that_does_not_end_times_out(cli, fake_clock):
     sim = ("--model", "openai/gpt-4o-mini", "--simulate", "--state-dir", "state")
     (cli.cwd / "prompt.jsonl").write_text('"Zed is 7."\n')

@@ -92,6 +92,17 @@ def test_a_broken_answers_file_fails_the_test_naming_the_file_and_line(project: 
     result.stdout.no_fnmatch_line("*During handling*")
 
 
+def test_an_unquoted_number_in_the_answers_file_is_a_usage_error_of_that_test(project: pytest.Pytester) -> None:
+    """``- match: 12345`` is an int in YAML: refused when the test starts, naming entry and field,
+    instead of every poll failing with a 500 ("5 polls in a row failed")."""
+    (project.path / "tests" / "data" / "answers.yaml").write_text("- match: 12345\n  response: {name: x}\n")
+    result = project.runpytest("--batch-mode=simulate", "--batch-provider=openai", "-k", "test_answers")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.batch(responses='data/answers.yaml'): *tests/data/answers.yaml "
+                                 "item 1: 'match' must be a string*got int 12345*"])
+    result.stdout.no_fnmatch_line("*polls in a row failed*")
+
+
 def test_a_missing_answers_file_says_where_it_was_looked_for(project: pytest.Pytester) -> None:
     result = project.runpytest("--batch-mode=simulate", "--batch-provider=openai", "-k", "test_answers")
     result.assert_outcomes(errors=1)

@@ -328,6 +328,29 @@ def test_clock_past_expires_at_expires_the_unfinished_requests() -> None:
     assert sorted(row["type"] for row in results(client, batch.id).values()) == ["expired"] * 8 + ["succeeded"] * 2
 
 
+def test_a_batch_whose_lifecycle_ended_before_expires_at_ended_then_with_nothing_expired() -> None:
+    emulator = Emulator(lifecycle="seconds:3600")
+    client = emulator.anthropic_client()
+    batch = client.messages.batches.create(requests=seed_requests())
+    emulator.advance(86401)
+    done = client.messages.batches.retrieve(batch.id)
+    assert done.processing_status == "ended"
+    assert (done.request_counts.succeeded, done.request_counts.expired) == (10, 0)
+    assert (done.ended_at - done.created_at).total_seconds() == 3600
+
+
+def test_a_batch_still_running_at_expires_at_ends_then_with_its_unfinished_requests_expired() -> None:
+    """``seconds:200000``: 43.2% done when the 24 h window closed (not everything, as read later)."""
+    emulator = Emulator(lifecycle="seconds:200000")
+    client = emulator.anthropic_client()
+    batch = client.messages.batches.create(requests=seed_requests())
+    emulator.advance(200001)
+    done = client.messages.batches.retrieve(batch.id)
+    assert done.processing_status == "ended" and done.ended_at == done.expires_at
+    assert (done.request_counts.succeeded, done.request_counts.expired) == (4, 6)
+    assert sorted(row["type"] for row in results(client, batch.id).values()) == ["expired"] * 6 + ["succeeded"] * 4
+
+
 def test_expire_fault_ends_with_the_unfinished_share_expired(emulator: Emulator) -> None:
     emulator.faults.batch("expire", completed_fraction=0.3)
     client = emulator.anthropic_client()

@@ -405,11 +405,10 @@ def test_a_served_batch_s_status_is_answered_while_its_own_answers_are_held(movi
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
-def test_a_responder_that_raises_in_the_background_fails_the_next_poll_and_the_one_after_retries(
-        moving, provider) -> None:
-    """What a user's responder raised while the batch's work ran in the background is not lost: the
-    next poll answers the 500 a waiting poll would have, naming the error, and the poll after that
-    runs the work again."""
+def test_a_responder_that_raises_in_the_background_fails_its_own_request_never_the_poll(moving, provider) -> None:
+    """What a user's responder raised while the batch's work ran in the background fails that one
+    request (test_hostile checks the row names the error): the next poll shows the batch ended,
+    not a 500, and no request is answered twice."""
     server, clock = moving
     calls = []
 
@@ -425,12 +424,8 @@ def test_a_responder_that_raises_in_the_background_fails_the_next_poll_and_the_o
     clock.at += 60
     assert not sdk.status(batch_id)[1]
     background_done(server.emulator, batch_id)
-    with pytest.raises(Exception, match="500.*the responder broke"):
-        sdk.status(batch_id)
-    assert not sdk.status(batch_id)[1]  # runs the work again, in the background
-    background_done(server.emulator, batch_id)
     assert sdk.status(batch_id)[1]
-    assert_each_answered_once(custom_ids, sdk.answers(batch_id))
+    assert sorted(calls) == custom_ids
 
 
 def test_after_an_explicit_advance_a_served_poll_waits_for_the_batch_s_work(moving) -> None:

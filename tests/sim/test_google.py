@@ -76,6 +76,35 @@ def test_seed_prompts_inline_come_back_as_users_in_input_order(client, emulator)
     assert [User.model_validate_json(r.response.text) for r in responses] == list(EXPECTED_USERS)
 
 
+def test_a_file_s_display_name_is_echoed_as_sent(client):
+    name = '"q"\r\nname %22 ü'
+    uploaded = client.files.upload(file=io.BytesIO(jsonl_input()), config={"mime_type": "jsonl", "display_name": name})
+    assert uploaded.display_name == name
+    assert client.files.get(name=uploaded.name).display_name == name
+
+
+def test_a_batch_whose_lifecycle_ended_before_48_hours_succeeded_then_even_if_read_later() -> None:
+    emulator = Emulator(lifecycle="seconds:3600")
+    client = emulator.google_client()
+    job = client.batches.create(model=MODEL, src=inline_src())
+    emulator.advance(49 * 3600)
+    job = client.batches.get(name=job.name)
+    assert job.state.name == "JOB_STATE_SUCCEEDED"
+    assert (job.end_time - job.create_time).total_seconds() == 3600
+    assert len(job.dest.inlined_responses) == 10 and all(r.response for r in job.dest.inlined_responses)
+
+
+def test_a_batch_still_running_48_hours_on_expired_then_with_no_results() -> None:
+    emulator = Emulator(lifecycle="seconds:400000")
+    client = emulator.google_client()
+    job = client.batches.create(model=MODEL, src=inline_src())
+    emulator.advance(400001)
+    job = client.batches.get(name=job.name)
+    assert job.state.name == "JOB_STATE_EXPIRED"
+    assert (job.end_time - job.create_time).total_seconds() == 48 * 3600
+    assert job.dest is None or not job.dest.inlined_responses
+
+
 def test_seed_prompts_file_input_round_trip_through_files_api(client, emulator):
     uploaded = client.files.upload(file=io.BytesIO(jsonl_input()), config={"mime_type": "jsonl"})
     job = client.batches.create(model=MODEL, src=uploaded.name)

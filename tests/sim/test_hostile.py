@@ -169,6 +169,90 @@ def test_a_json_line_nested_100000_deep_is_an_invalid_line_not_a_server_error(ht
     lists_answer_on_every_provider(http)
 
 
+@pytest.mark.parametrize(("rows", "error"), [
+    (b'[{"match": 1, "response": {}}]', "expectations: item 1: 'match' must be a string"),
+    (b'[{"match": ["a"], "response": {}}]', "expectations: item 1: 'match' must be a string"),
+    (b'[{"match": "x", "response": 1}, {"match": "a"}]', "expectations: item 2: 'response' is missing"),
+    (b'{"custom_id": 5, "response": {}}\n', "expectations: item 1: 'custom_id' must be a string"),
+])
+def test_a_wrongly_typed_expectation_is_a_400_and_never_breaks_a_batch(server, http, monkeypatch, rows, error):
+    """``{"match": 1}`` used to be accepted, and every read of a batch that fell through to it,
+    and every list, was a 500 until reset."""
+    answer = http.post("/_control/expectations", content=rows)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith(error), answer.text
+    assert len(server.emulator.responder.expectations) == len(seed_expectations())  # nothing of it loaded
+    batch_id = openai_batch(http, f"{openai_line({'type': 'object', 'properties': {}}, 'a')}\n".encode())
+    for _ in range(2):
+        batch = http.get(f"/openai/v1/batches/{batch_id}")
+    assert batch.status_code == 200 and batch.json()["status"] == "completed", batch.text
+    lists_answer_on_every_provider(http)
+    still_runs_the_ten_users(server, monkeypatch)
+
+
+def test_a_responder_that_raises_fails_its_own_requests_never_other_batches_or_lists(server, http, monkeypatch):
+    """Belt and braces: whatever computing one request's answer raises fails that request's row,
+    naming the error; the batch, the lists and every other batch still answer 200."""
+    def broken(item):
+        if "BREAK-ME" in item.prompt:
+            raise TypeError("'in <string>' requires string as left operand, not int")
+
+    server.emulator.respond_with(broken)
+    monkeypatch.setenv("OPENAI_API_KEY", "local")
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    for variable in ("ANTHROPIC_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.setenv(variable, "local")
+    for model in MODELS.values():
+        with BatchProcessor(model, User, sleep=lambda seconds: None) as processor:
+            job = processor.wait(processor.submit(["BREAK-ME please", SEED_PROMPTS[0]]))
+            broken_row, good_row = processor.results(job).in_input_order()
+        assert good_row.ok and good_row.value == EXPECTED_USERS[0], model
+        assert not broken_row.ok and "requires string as left operand" in broken_row.message, model
+        lists_answer_on_every_provider(http)
+    still_runs_the_ten_users(server, monkeypatch)
+
+
+DEEP_BODY = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+
+
+def nested_schema(levels: int) -> str:
+    schema = '{"type": "string"}'
+    for _ in range(levels):
+        schema = '{"type": "object", "properties": {"x": ' + schema + "}}"
+    return schema
+
+
+@pytest.mark.parametrize(("path", "envelope"), [
+    ("/openai/v1/batches", lambda body: body["error"]["type"] == "invalid_request_error"),
+    ("/anthropic/v1/messages/batches", lambda body: body["type"] == "error"
+     and body["error"]["type"] == "invalid_request_error" and "nested too deeply" in body["error"]["message"]),
+    ("/google/v1beta/models/gemini-2.5-flash:batchGenerateContent",
+     lambda body: body["error"]["status"] == "INVALID_ARGUMENT" and "nested too deeply" in body["error"]["message"]),
+], ids=["openai", "anthropic", "google"])
+def test_a_request_body_nested_100000_deep_is_a_400_in_the_provider_s_envelope(http, path, envelope):
+    answer = http.post(path, content=DEEP_BODY, headers={"content-type": "application/json"})
+    assert answer.status_code == 400, answer.text[:300]
+    assert envelope(answer.json()), answer.text[:300]
+    lists_answer_on_every_provider(http)
+
+
+def test_an_anthropic_create_with_a_schema_500_levels_deep_is_a_400(http):
+    params = {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}],
+              "output_format": {"type": "json_schema", "schema": "SCHEMA"}}
+    body = json.dumps({"requests": [{"custom_id": "a", "params": params}]}).replace('"SCHEMA"', nested_schema(500))
+    answer = http.post("/anthropic/v1/messages/batches", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 400, answer.text[:300]
+    assert answer.json()["error"]["type"] == "invalid_request_error"
+    lists_answer_on_every_provider(http)
+
+
+def test_the_control_api_answers_400_to_a_body_nested_too_deeply(http):
+    for action in ("expectations", "faults", "advance"):
+        answer = http.post(f"/_control/{action}", content=b"[" * 100_000 + b"]" * 100_000)
+        assert answer.status_code == 400 and "nested too deeply" in answer.json()["error"], answer.text[:300]
+
+
 # ---------------------------------------------------------------------------- headers and fields
 
 def test_a_file_name_with_a_line_break_never_becomes_a_header(http):
@@ -258,7 +342,10 @@ def raw_exchange(server: ServerHandle, request: bytes) -> bytes:
     b"Content-Length: -1\r\n\r\n",
     b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
     b"Content-Length: 100\r\n\r\nshort",
-], ids=["length not a number", "negative length", "bad chunk size", "body shorter than declared"])
+    b"Content-Length: 2\r\nContent-Length: 5\r\n\r\n{}xyz",
+    b"Content-Length: 2, 5\r\n\r\n{}xyz",
+], ids=["length not a number", "negative length", "bad chunk size", "body shorter than declared",
+        "two different lengths", "a list of different lengths"])
 def test_broken_framing_is_answered_400_at_once(server, http, framing):
     answer = raw_exchange(server, b"POST /openai/v1/batches HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer local\r\n"
                           + framing)
@@ -274,6 +361,21 @@ def test_verbose_logging_never_prints_a_key(capfd):
         httpx.get(f"{handle.url}/google/v1beta/batches?key={key}", timeout=10)
     err = capfd.readouterr().err
     assert "GET /google/v1beta/batches?key=" in err and key not in err
+
+
+@pytest.mark.parametrize(("path", "secret"), [
+    ("/google/v1beta/batches?KEY={}", "AIzaSyUPPER999"),
+    ("/openai/v1/batches?token={}", "sk-proj-ZZZ0123456789"),
+    ("/openai/v1/batches?limit=2&Api_Key={}", "plainsecret42"),
+    ("/openai/v1/{}/batches", "sk-proj-INPATH12345"),
+    ("/google/v1beta/{}/batches", "AIzaSyINPATH999"),
+], ids=["upper-case KEY=", "token=", "mixed-case Api_Key=", "sk- key in a path", "AIza key in a path"])
+def test_verbose_logging_never_prints_a_key_in_any_case_or_place(capfd, path, secret):
+    with start_server(Emulator(), verbose=True) as handle:
+        httpx.get(handle.url + path.format(secret), timeout=10)
+    err = capfd.readouterr().err
+    assert "GET /" in err and secret not in err, err
+    assert "***" in err
 
 
 def test_after_every_kind_of_hostile_request_the_server_still_runs_the_ten_users(server, http, monkeypatch):

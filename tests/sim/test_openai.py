@@ -185,6 +185,19 @@ def test_non_jsonl_upload_is_rejected_like_the_real_api(name: str) -> None:
         client.files.create(file=(name, b"{}"), purpose="batch")
 
 
+@pytest.mark.parametrize("name", ['"q".jsonl', "a\r\nb.jsonl", "back\\slash.jsonl", "tab\there%20ü.jsonl"],
+                         ids=["quotes", "crlf", "backslash", "tab, literal %20 and non-ASCII"])
+def test_the_file_object_echoes_the_uploaded_name_as_sent(name: str) -> None:
+    """httpx escapes a multipart name (``"`` as ``%22``, CR LF as ``%0D%0A``, ``\\`` doubled); OpenAI
+    answers the name as the client meant it, so does the emulator: only the download's
+    Content-Disposition header encodes it (test_hostile: a name never becomes a header)."""
+    client = Emulator().openai_client()
+    uploaded = client.files.create(file=(name, openai_chat_lines(SEED_PROMPTS[:1])), purpose="batch")
+    assert uploaded.filename == name
+    assert client.files.retrieve(uploaded.id).filename == name
+    assert [item.filename for item in client.files.list() if item.id == uploaded.id] == [name]
+
+
 @pytest.mark.parametrize("upload", [lambda content: content, io.BytesIO], ids=["raw-bytes", "bytesio"])
 def test_uploads_without_a_filename_are_accepted_and_run(upload) -> None:
     """The SDK names raw bytes and BytesIO "upload"; the real API took that name with
@@ -294,6 +307,35 @@ def test_the_24h_window_expires_a_batch_on_the_clock() -> None:
     batch = client.batches.retrieve(batch.id)
     assert batch.status == "expired"
     assert {row["error"]["code"] for row in rows(client, batch.error_file_id)} == {"batch_expired"}
+
+
+def test_a_batch_whose_lifecycle_ended_before_expires_at_completed_then_even_if_read_a_day_later() -> None:
+    """``seconds:3600``, first read a day on: completed at one hour (not expired with every row
+    done), each timestamp where its lifecycle put it."""
+    emulator = Emulator(lifecycle="seconds:3600")
+    client = emulator.openai_client()
+    batch = submit(client, openai_chat_lines(SEED_PROMPTS[:2]))
+    emulator.advance(86401)
+    batch = client.batches.retrieve(batch.id)
+    assert batch.status == "completed" and batch.expired_at is None
+    assert (batch.in_progress_at, batch.finalizing_at, batch.completed_at) == (
+        batch.created_at + 900, batch.created_at + 2700, batch.created_at + 3600)
+    assert (batch.request_counts.completed, batch.request_counts.failed) == (2, 0)
+    assert len(rows(client, batch.output_file_id)) == 2 and batch.error_file_id is None
+
+
+def test_a_batch_still_running_at_expires_at_expires_then_with_its_unfinished_rows_batch_expired() -> None:
+    """``seconds:200000``: at the 24 h mark 43% of its time had passed, so a quarter of its requests
+    ((0.432 - 0.25) / 0.5 of the in_progress span) had run; the rest are batch_expired rows."""
+    emulator = Emulator(lifecycle="seconds:200000")
+    client = emulator.openai_client()
+    batch = submit(client, openai_chat_lines(SEED_PROMPTS))
+    emulator.advance(86401 + 50000)
+    batch = client.batches.retrieve(batch.id)
+    assert batch.status == "expired" and batch.expired_at == batch.expires_at and batch.completed_at is None
+    assert (batch.request_counts.total, batch.request_counts.completed, batch.request_counts.failed) == (10, 3, 7)
+    assert len(rows(client, batch.output_file_id)) == 3
+    assert [row["error"]["code"] for row in rows(client, batch.error_file_id)] == ["batch_expired"] * 7
 
 
 def test_batch_validation_failure_fault() -> None:

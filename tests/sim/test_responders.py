@@ -74,6 +74,51 @@ def test_a_bad_expectations_file_names_the_line(tmp_path: Path, text: str, messa
     assert str(path) in str(info.value) and message in str(info.value)
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("- match: 12345\n  response: {name: A}\n", "item 1: 'match' must be a string (text the prompt contains); "
+                                                 "quote numbers in YAML: match: \"12345\", got int 12345"),
+    ("- match: a\n  response: 1\n- match: [a]\n  response: {}\n", "item 2: 'match' must be a string"),
+    ("- custom_id: 7\n  response: {}\n", "item 1: 'custom_id' must be a string"),
+    ("- regex: {a: 1}\n  response: {}\n", "item 1: 'regex' must be a string"),
+    ("- match: a\n  response: {}\n  status: '500'\n", "item 1: 'status' must be an integer HTTP status"),
+    ("- match: a\n  response: {}\n  outcome: [ok]\n", "item 1: 'outcome' must be one of ok, http_error"),
+    ("- match: a\n", "item 1: 'response' is missing"),
+    ("match: a\nresponse: {}\n", "expected a list of expectation objects"),
+])
+def test_a_wrongly_typed_expectation_is_refused_at_load_naming_entry_and_field(tmp_path: Path, text: str,
+                                                                               message: str) -> None:
+    """``- match: 12345`` (an unquoted number) used to load and then break every later read with a
+    500 once a prompt fell through to it: it is refused when the file is read."""
+    path = tmp_path / "answers.yaml"
+    path.write_text(text)
+    with pytest.raises(ExpectationError) as info:
+        load_expectations(path)
+    assert f"{path} " in str(info.value) or f"{path}:" in str(info.value)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("where", "message"), [
+    ({"match": 1}, "'match' must be a string"),
+    ({"match": "a", "status": True}, "'status' must be an integer"),
+])
+def test_expect_and_load_expectations_refuse_wrong_types_too(where: dict, message: str) -> None:
+    emulator = Emulator()
+    with pytest.raises(ExpectationError, match=message):
+        emulator.expect({}, **where)
+    with pytest.raises(ExpectationError, match=f"item 2: {message}"):
+        emulator.load_expectations([{"match": "ok", "response": 1}, {"response": {}, **where}])
+    assert emulator.responder.expectations == []  # nothing of a refused list is kept
+
+
+def test_an_expectation_without_response_is_refused_unless_its_outcome_needs_none() -> None:
+    responder = Responder()
+    with pytest.raises(ExpectationError, match="'response' is missing"):
+        responder.expect(match="a")
+    responder.load([{"match": "a", "outcome": "http_error", "status": 500}, {"match": "b", "response": None}])
+    assert responder(item("a")).outcome == "http_error"
+    assert responder(item("b")).value is None
+
+
 def test_a_missing_expectations_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(ExpectationError, match="cannot read expectations file .*nope.jsonl"):
         load_expectations(tmp_path / "nope.jsonl")

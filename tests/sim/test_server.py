@@ -125,6 +125,22 @@ def test_control_advance_moves_the_served_clock_through_lifecycles_and_expiry() 
         assert httpx2.post(f"{control}/advance", json={"seconds": -1}).status_code == 400
 
 
+def test_a_served_batch_read_only_after_its_expiry_completed_when_its_lifecycle_ended() -> None:
+    """The audit's sequence: a ``seconds:2`` batch, then ``advance {"seconds": 100000}``: completed
+    two seconds in, with its answer, not ``expired`` with every request done."""
+    emulator = Emulator(lifecycle="seconds:2", clock=Clock(), expectations=seed_expectations()[:1])
+    with start_server(emulator) as server:
+        client = openai.OpenAI(base_url=server.base_urls["openai"], api_key="local", max_retries=0)
+        upload = client.files.create(file=("in.jsonl", openai_chat_lines(SEED_PROMPTS[:1])), purpose="batch")
+        batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                      completion_window="24h")
+        assert httpx2.post(f"{server.url}/_control/advance", json={"seconds": 100000}).status_code == 200
+        done = client.batches.retrieve(batch.id)
+        assert done.status == "completed" and done.expired_at is None, done
+        assert done.completed_at <= done.expires_at
+        assert (done.request_counts.completed, done.request_counts.failed) == (1, 0)
+
+
 def test_control_reset_keeps_the_answers_the_server_started_with() -> None:
     emulator = Emulator(expectations=seed_expectations()[:1])
     with start_server(emulator) as server:

@@ -185,9 +185,11 @@ class AnthropicBackend(BackendBase):
             if record.forced or (self.emulator.lifecycle_for(record.id).kind != "manual" and record.reads >= 1):
                 self._end(record, "canceled", record.progress_at_cancel)
             return
-        if self.now >= record.created_at + DAY:
-            # The 24 h window closed: what was done before this read finished, the rest expired.
-            self._end(record, "expired", self.progress(record))
+        expires_at = record.created_at + DAY
+        if self.now >= expires_at and (at_expiry := self.progress_at(record, expires_at)) < 1.0:
+            # The 24 h window closed while it ran: what was done by then succeeded (or errored),
+            # the rest expired, ended then; a batch whose lifecycle ended before then is not expired.
+            self._end(record, "expired", at_expiry, at=expires_at)
             return
         if read:
             record.reads += 1
@@ -205,17 +207,18 @@ class AnthropicBackend(BackendBase):
                 record.reads = 0
                 extra["status"] = "canceling"
             else:
-                self._end(record, "expired", 1.0)  # share 1: nothing is left to expire
+                # share 1: nothing is left to expire; ended when its lifecycle ended
+                self._end(record, "expired", 1.0, at=self.reached_at(record, 1.0))
 
-    def _end(self, record: BatchRecord, unfinished: str, share: float) -> None:
+    def _end(self, record: BatchRecord, unfinished: str, share: float, *, at: float | None = None) -> None:
         """Decide every request's result type and flip the counts all at once (wire-formats.md B.2):
-        decided outside the state lock (``prepare``), published here."""
+        decided outside the state lock (``prepare``), published here; ended at ``at`` (now by default)."""
         answers = self.answers(record)
         failed_validation = (fault := self.fault(record)) is not None and fault.kind == "validation_failure"
         decision = (unfinished, int(len(record) * share), failed_validation)
         ending = self.prepare(record, decision, lambda: self._result_types(record, answers, *decision))
         record.extra.update(status="ended", **ending)
-        record.ended_at = self.now
+        record.ended_at = self.now if at is None else at
         self.published(record)
 
     def _result_types(self, record: BatchRecord, answers: list[Answer], unfinished: str, done: int,

@@ -242,6 +242,22 @@ class BackendBase:
         lifecycle = self.emulator.lifecycle_for(record.id)
         return lifecycle.progress(record.reads, self.now - record.created_at)
 
+    def progress_at(self, record: BatchRecord, when: float) -> float:
+        """How far the batch had come at clock time ``when`` (its expiry, read later): a ``seconds:S``
+        lifecycle by the time then, the others by the reads so far."""
+        if record.forced:
+            return 1.0
+        return self.emulator.lifecycle_for(record.id).progress(record.reads, when - record.created_at)
+
+    def reached_at(self, record: BatchRecord, progress: float) -> float:
+        """When the batch reached ``progress``: a ``seconds:S`` batch at ``created_at + progress * S``,
+        even when nobody read it until later (a batch that finished in an hour says so a day on);
+        with any other lifecycle, the read that saw it (now)."""
+        lifecycle = self.emulator.lifecycle_for(record.id)
+        if record.forced or lifecycle.kind != "seconds":
+            return self.now
+        return min(self.now, record.created_at + progress * lifecycle.amount)
+
     def answers(self, record: BatchRecord) -> list[Answer]:
         """Every request's answer (call under the state lock): raises ``Pending`` until they have
         been computed, once per batch, outside the lock."""
@@ -258,7 +274,13 @@ class BackendBase:
         faults = self.emulator.faults
         answers = []
         for item in record.items:
-            answer = responder(item)
+            try:
+                answer = responder(item)
+            except Exception as exc:  # noqa: BLE001 - one request's failure is that request's row, never a 500
+                # for every later read of this batch, of the list, and of every other batch
+                answer = Answer(None, "http_error", 500, f"pytest-batch emulator could not answer this request: "
+                                f"computing its answer raised {exc!r:.300} (a responder passed to respond_with, or "
+                                f"an expectation); fix it, or answer custom_id {item.custom_id!r} with an expectation")
             fault = faults.for_item(item)
             if fault is not None:
                 answer = fault.answer(answer)

@@ -428,8 +428,9 @@ class GoogleBackend(BackendBase):
             return
         fault = self.fault(record)
         progress = self._share(record)
-        if self.now - record.created_at >= HOURS_48 and not record.forced:
-            self._end(record, "BATCH_STATE_EXPIRED", int(len(record) * progress), output=False)
+        expires = record.created_at + HOURS_48  # still running then: expired then, no results (wire-formats.md C)
+        if self.now >= expires and (at_expiry := self.progress_at(record, expires)) < 1.0:
+            self._end(record, "BATCH_STATE_EXPIRED", int(len(record) * at_expiry), output=False, at=expires)
             return
         if progress <= 0:
             return
@@ -442,7 +443,7 @@ class GoogleBackend(BackendBase):
             if fault is not None and fault.kind == "expire":
                 self._end(record, "BATCH_STATE_EXPIRED", int(len(record) * fault.completed_fraction), output=False)
             else:
-                self._end(record, "BATCH_STATE_SUCCEEDED", len(record), output=True)
+                self._end(record, "BATCH_STATE_SUCCEEDED", len(record), output=True, at=self.reached_at(record, 1.0))
             return
         done = int(len(record) * progress)
         if done:
@@ -451,16 +452,17 @@ class GoogleBackend(BackendBase):
             extra.update(state="BATCH_STATE_RUNNING", done_count=done, update_time=self.now)
 
     def _end(self, record: BatchRecord, state: str, done: int, *, output: bool,
-             error: dict[str, Any] | None = None) -> None:
-        """End the batch in ``state``; its ``done`` results are rendered outside the state lock
-        (``prepare``) and published here."""
+             error: dict[str, Any] | None = None, at: float | None = None) -> None:
+        """End the batch in ``state`` at clock time ``at`` (now by default); its ``done`` results are
+        rendered outside the state lock (``prepare``) and published here."""
         extra = record.extra
         answers = self._answers(record) if done else []  # the counts show how many failed
         if output and done:
             rendered = self.prepare(record, ("output", done), lambda: self._render_output(record, answers, done))
             extra["output"] = self._publish_output(record, rendered)
             self.published(record)
-        extra.update(state=state, done_count=done, update_time=self.now, end_time=self.now, error=error)
+        at = self.now if at is None else at
+        extra.update(state=state, done_count=done, update_time=at, end_time=at, error=error)
 
     def _answers(self, record: BatchRecord) -> list[Answer]:
         """The answers, with each request generateContent refuses failed alone, whatever the

@@ -226,10 +226,11 @@ class OpenAIBackend(BackendBase):
         return self.locked(step)
 
     # ------------------------------------------------------------------ lifecycle
-    def _share_done(self, record: BatchRecord) -> float:
+    def _share_done(self, record: BatchRecord, progress: float | None = None) -> float:
         """Progress maps onto statuses: validating [0, .25), in_progress [.25, .75),
         finalizing [.75, 1), completed at 1; requests finish evenly across in_progress."""
-        return min(1.0, max(0.0, (self.progress(record) - 0.25) / 0.5))
+        progress = self.progress(record) if progress is None else progress
+        return min(1.0, max(0.0, (progress - 0.25) / 0.5))
 
     def _step(self, record: BatchRecord) -> None:
         batch = self.batch_json[record.id]
@@ -242,17 +243,20 @@ class OpenAIBackend(BackendBase):
                 self._end(record, "cancelled", record.progress_at_cancel)
             return
         progress = self.progress(record)
-        if self.expires_on_clock and now >= batch["expires_at"]:
+        expires_at = batch["expires_at"]
+        if self.expires_on_clock and now >= expires_at and (at_expiry := self.progress_at(record, expires_at)) < 1.0:
+            # still running when the 24 h window closed (A.3): what had run by then keeps its rows,
+            # the rest are batch_expired rows; a batch whose lifecycle ended before then completed
             self._validate(record)
             if batch["status"] != "failed":
-                self._end(record, "expired", self._share_done(record))
+                self._end(record, "expired", self._share_done(record, at_expiry), at=expires_at)
             return
         if progress <= 0:
             return
         if status == "validating":
             if not self._validate(record):
                 return
-            batch["status"], batch["in_progress_at"] = "in_progress", now
+            batch["status"], batch["in_progress_at"] = "in_progress", int(self.reached_at(record, 0.25))
         fault = self.fault(record)
         if progress >= 1.0 and fault is not None and fault.kind == "expire":
             self._end(record, "expired", fault.completed_fraction)
@@ -261,12 +265,13 @@ class OpenAIBackend(BackendBase):
             if any(a.outcome == "canceled" for a in self.answers(record)):
                 self._cancel_for_request_faults(record)
                 return
-            batch["status"], batch["finalizing_at"] = "finalizing", now
+            batch["status"], batch["finalizing_at"] = "finalizing", int(self.reached_at(record, 0.75))
         if progress >= 1.0:
+            at = self.reached_at(record, 1.0)
             if any(a.outcome == "expired" for a in self.answers(record)):
-                self._end(record, "expired", 1.0)
+                self._end(record, "expired", 1.0, at=at)
             else:
-                self._end(record, "completed", 1.0)
+                self._end(record, "completed", 1.0, at=at)
             return
         batch["request_counts"] = self._counts(record, self._share_done(record))
 
@@ -390,11 +395,11 @@ class OpenAIBackend(BackendBase):
         record.extra["row_errors"] = row_errors
         return items
 
-    def _end(self, record: BatchRecord, status: str, share: float) -> None:
-        """Close the batch with ``status``: its output and error files are rendered outside the
-        state lock (``prepare``), then published here."""
+    def _end(self, record: BatchRecord, status: str, share: float, *, at: float | None = None) -> None:
+        """Close the batch with ``status`` at clock time ``at`` (now by default): its output and
+        error files are rendered outside the state lock (``prepare``), then published here."""
         answers = self.answers(record)
-        done, now = int(len(record) * share), int(self.now)
+        done, now = int(len(record) * share), int(self.now if at is None else at)
         ending = self.prepare(record, (status, done), lambda: self._render_ending(record, answers, status, done, now))
         batch = self.batch_json[record.id]
         batch["output_file_id"] = self._output_file(record.id, "output", ending.output, ending.at)

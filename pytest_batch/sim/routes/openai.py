@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 from ..backends.openai import FileRecord, OpenAIBackend
 from ..http import HTTPError, SimRequest, SimResponse, content_disposition, find_route, json_response
@@ -130,9 +131,9 @@ def parse_multipart(request: SimRequest) -> dict[str, str | tuple[str, bytes]]:
         name = re.search(r'name="([^"]*)"', disposition)
         if not name:
             continue
-        filename = re.search(r'filename="([^"]*)"', disposition)
-        if filename:
-            fields[name.group(1)] = (filename.group(1), data)
+        filename = _part_filename(disposition)
+        if filename is not None:
+            fields[name.group(1)] = (filename, data)
             continue
         try:
             fields[name.group(1)] = data.decode()
@@ -140,6 +141,31 @@ def parse_multipart(request: SimRequest) -> dict[str, str | tuple[str, bytes]]:
             raise HTTPError(400, f"Invalid value for '{name.group(1)}': expected UTF-8 text.",
                             code="invalid_value", param=name.group(1)) from None
     return fields
+
+
+_FILENAME = re.compile(r'filename="((?:[^"\\]|\\.)*)"')
+_FILENAME_EXTENDED = re.compile(r"filename\*=\s*([^;]*)")
+#: how the WHATWG multipart/form-data encoding (httpx, urllib3, browsers) escapes a name: a quote and
+#: the control characters as %XX (httpx: also a backslash as two), a quoted-string as backslash escapes
+_FORM_ESCAPES = re.compile(r"\\(.)|%(22|[01][0-9A-Fa-f])")
+
+
+def _part_filename(disposition: str) -> str | None:
+    """The file name exactly as the client meant it: the file object echoes it (OpenAI answers a
+    name ``"q"`` as ``"q"``, JSON-escaped; only the content download's header encodes it, see
+    ``content_disposition``). ``filename*=UTF-8''…`` (RFC 5987) wins over ``filename=``; a quoted
+    name loses its backslash escapes and the WHATWG ones (``%22``, ``%0D``, ``%0A``...)."""
+    extended = _FILENAME_EXTENDED.search(disposition)
+    if extended:
+        charset, _, rest = extended.group(1).strip().strip('"').partition("'")
+        try:
+            return unquote(rest.partition("'")[2], encoding=charset or "utf-8", errors="replace")
+        except LookupError:  # an unknown charset: the plain filename= says the name
+            pass
+    plain = _FILENAME.search(disposition)
+    if plain is None:
+        return None
+    return _FORM_ESCAPES.sub(lambda match: match.group(1) or chr(int(match.group(2), 16)), plain.group(1))
 
 
 def _parts(body: bytes, delimiter: bytes) -> Iterator[tuple[bytes, bytes]]:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..http import HTTPError
+from ..http import HTTPError, parse_json
 from . import sdk_declared_fields
 
 #: The API rejects a call without it (envoyproxy/ai-gateway PR #1909, 2026-03-02, and
@@ -101,7 +101,7 @@ def batch_requests(raw: bytes, *, max_bytes: int, max_requests: int) -> list[tup
         raise HTTPError(413, f"Request exceeds the maximum size of {max_bytes:,} bytes for a Message Batch. "
                         "Split it into several batches.")
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
     except ValueError as exc:
         # captures: ``invalid_request_error: The request body is not valid JSON: …``
         raise HTTPError(400, f"The request body is not valid JSON: {exc}") from None

@@ -445,6 +445,8 @@ def _with_hints(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     text = schema["description"]
     hint = text[text.rindex("\n\n{") + 3 if "\n\n{" in text else 1:-1]
     keys = list(_HINT_KEY.finditer(hint))
+    if not keys:  # braces, but none of the keywords: a description like any other
+        return schema
     found: dict[str, Any] = {}
     for key, after in zip(keys, [*keys[1:], None], strict=True):
         raw = hint[key.end():after.start() if after is not None else len(hint)]

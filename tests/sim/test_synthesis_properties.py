@@ -34,6 +34,9 @@ SCALAR = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-5, 5, allow
 #: patterns the emulator generates, and one it cannot (a lookahead): that one must be a SynthesisError
 PATTERNS = st.sampled_from([r"^[A-Z]{2}\d{3}$", r"^[a-z]+@[a-z]+\.com$", r"\d+", r"^(ab|cd)+$", r"^\w{2,5}$",
                             r"^(?=a)a$", r"^x{7}$"])
+#: descriptions, some with the constraints anthropic's transform_schema moves into them
+HINTS = st.sampled_from(["a text field", "{minLength: 3}", "Notes.\n\n{format: date, unknown: 1}", "{}", "{a}",
+                         "{pattern: ^[a-z]{2}$, maxLength: 2}", "x\n\n{minimum: 5, maximum: 3}", "{maxLength: x}"])
 FORMATS = st.sampled_from(["date", "date-time", "time", "email", "uri", "uuid", "ipv4", "hostname", "text"])
 
 
@@ -48,9 +51,9 @@ def typed(kind: str) -> st.SearchStrategy[Any]:
 
 
 STRINGS = with_some({"type": typed("string")}, minLength=SMALL, maxLength=st.integers(0, 30), format=FORMATS,
-                    pattern=PATTERNS, description=st.just("a text field"))
-INTEGERS = with_some({"type": typed("integer")}, minimum=BOUND, maximum=BOUND, exclusiveMinimum=BOUND,
-                     exclusiveMaximum=BOUND, multipleOf=st.sampled_from([1, 2, 5, 7, 0.5, 2.5]))
+                    pattern=PATTERNS, description=HINTS)
+INTEGERS = with_some({"type": typed("integer")}, description=HINTS, minimum=BOUND, maximum=BOUND,
+                     exclusiveMinimum=BOUND, exclusiveMaximum=BOUND, multipleOf=st.sampled_from([1, 2, 5, 7, 0.5, 2.5]))
 NUMBERS = with_some({"type": typed("number")}, minimum=BOUND, maximum=BOUND, exclusiveMinimum=BOUND,
                     exclusiveMaximum=BOUND, multipleOf=st.sampled_from([0.1, 0.25, 0.3, 3, 10]))
 LEAVES = st.one_of(

@@ -208,7 +208,7 @@ def _date(rng: Any) -> str:
 _FORMATS: dict[str, Generator] = {
     "date-time": lambda rng: f"{_date(rng)}T12:00:00Z",
     "date": _date,
-    "time": lambda rng: f"1{between(rng, 0, 9)}:30:00",
+    "time": lambda rng: f"1{between(rng, 0, 9)}:30:00Z",  # RFC 3339 times carry an offset
     "duration": lambda rng: f"PT{between(rng, 1, 59)}M",
     "email": lambda rng: f"{_word(rng)}@example.com",
     "uri": lambda rng: f"https://example.com/{_word(rng)}",
@@ -227,17 +227,25 @@ def string_generator(schema: Mapping[str, Any], where: str = "a string field") -
     if high is not None and low > high:
         raise SynthesisError(f"{where}: minLength {low} is above its maxLength {high}")
     pattern = schema.get("pattern")
+    if pattern is not None and not isinstance(pattern, str):
+        raise InvalidSchema(f"{where}: pattern must be a string, got {pattern!r:.40}")
+    fmt = schema.get("format")
+    formatted = _FORMATS.get(fmt) if isinstance(fmt, str) else None
     if pattern is not None:
-        if not isinstance(pattern, str):
-            raise InvalidSchema(f"{where}: pattern must be a string, got {pattern!r:.40}")
-        return _patterned(pattern, low, high, where)
-    formatted = _FORMATS.get(schema.get("format")) if isinstance(schema.get("format"), str) else None
+        patterned = _patterned(pattern, low, high, where)
+        if formatted is None:  # an unknown format is an annotation: the pattern decides
+            return patterned
+        matcher = re.compile(pattern)
     if formatted is not None:
         def text(rng: Any) -> str:
             value = formatted(rng)
             if not low <= len(value) <= (high if high is not None else len(value)):
-                raise SynthesisError(f"cannot synthesize {where}: a {schema['format']} string such as {value!r} is "
+                raise SynthesisError(f"cannot synthesize {where}: a {fmt} string such as {value!r} is "
                                      f"not {low}..{high} characters long")
+            if pattern is not None and matcher.search(value) is None:
+                raise SynthesisError(f"cannot synthesize {where}: a {fmt} string such as {value!r} does not match "
+                                     f"its pattern {pattern!r}. Give these requests an expectation (emulator.expect"
+                                     "(...) or a --responses file) or a responder callable instead.")
             return value
 
         return text

@@ -6,6 +6,7 @@ and strings."""
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from collections.abc import Mapping
@@ -361,15 +362,40 @@ def _merge(first: Mapping[str, Any], second: Mapping[str, Any], where: str) -> d
             merged[key] = max(mine, value)
         elif key in _UPPER_BOUNDS and is_number(mine) and is_number(value):
             merged[key] = min(mine, value)
-        elif key in ("anyOf", "oneOf") and mine != value:
-            raise SynthesisError(f"{where}: the emulator cannot combine two {key} lists in one allOf")
+        elif key == "multipleOf" and isinstance(mine, int) and isinstance(value, int) and mine > 0 and value > 0:
+            merged[key] = math.lcm(mine, value)
+        elif key == "uniqueItems":
+            merged[key] = mine is True or value is True
+        elif key in ("anyOf", "oneOf", "pattern", "format", "multipleOf") and mine != value:
+            raise SynthesisError(f"{where}: the emulator cannot combine two {key} values in one allOf "
+                                 f"({mine!r:.40} and {value!r:.40})")
         else:
             merged[key] = value
+    _close(merged, first, second, where)
+    _close(merged, second, first, where)
     return merged
 
 
-_LOWER_BOUNDS = frozenset({"minimum", "minLength", "minItems", "minProperties"})
-_UPPER_BOUNDS = frozenset({"maximum", "maxLength", "maxItems", "maxProperties"})
+def _close(merged: dict[str, Any], part: Mapping[str, Any], other: Mapping[str, Any], where: str) -> None:
+    """``part``'s additionalProperties also holds for the properties only ``other`` declares: with
+    false such a property cannot be there (left out, or no value when it is required), with a
+    schema its value must satisfy that schema too."""
+    extra = part.get("additionalProperties", True)
+    own, theirs, joined = part.get("properties") or {}, other.get("properties") or {}, merged.get("properties")
+    if extra is True or not all(isinstance(m, Mapping) for m in (own, theirs, joined)):
+        return
+    for name in [name for name in theirs if name not in own]:
+        if extra is False:
+            if name in (merged.get("required") or []):
+                raise SynthesisError(f"{where}: an allOf part requires {name!r}, which another forbids "
+                                     "(additionalProperties: false)")
+            merged["properties"] = {key: sub for key, sub in merged["properties"].items() if key != name}
+        elif isinstance(extra, Mapping):
+            merged["properties"] = {**merged["properties"], name: {"allOf": [merged["properties"][name], extra]}}
+
+
+_LOWER_BOUNDS = frozenset({"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"})
+_UPPER_BOUNDS = frozenset({"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"})
 
 
 def _type_names(kind: Any) -> list[str]:

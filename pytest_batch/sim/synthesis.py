@@ -175,6 +175,8 @@ class _Compiler:
                 raise SynthesisError(f"{where}: an allOf part is false, which no value satisfies")
             if not isinstance(node, Mapping):
                 raise InvalidSchema(f"{where}: expected a JSON schema object, got {node!r:.60}")
+            if _has_hint(node):  # a definition's own moved keywords
+                node = _with_hints(node)
             if "$ref" in node:
                 ref = node["$ref"]
                 if ref in seen:

@@ -235,6 +235,10 @@ def test_constraints_anthropics_sdk_moved_into_descriptions_are_kept():
     assert "minLength" in json.dumps(schema) and "minLength" not in schema["properties"]["name"]
     for seed in range(20):
         Part.model_validate_json(json.dumps(compile_schema(schema)(ItemRandom(seed))))
+    defined = {"$defs": {"Code": {"type": "string", "description": "A code.\n\n{minLength: 15}"}},
+               "type": "object", "required": ["c"], "properties": {"c": {"$ref": "#/$defs/Code"}}}
+    assert len(compile_schema(defined)(ItemRandom(1))["c"]) >= 15  # a definition's own hint
+    assert compile_schema({"type": "string", "description": "{default: None}"})(ItemRandom(1))
 
 
 # ---------------------------------------------------------------------------- users' own models

@@ -23,7 +23,7 @@ from pytest_batch.sim.synthesis import InvalidSchema, ItemRandom, SynthesisError
 
 jsonschema = pytest.importorskip("jsonschema")
 
-BOUNDED = settings(max_examples=80, deadline=None, database=None,
+BOUNDED = settings(max_examples=60, deadline=None, database=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                           HealthCheck.function_scoped_fixture])
 DEFS = ("Node", "Item", "Leaf")
@@ -178,7 +178,7 @@ def test_a_schema_no_provider_accepts_is_an_invalid_schema_error(schema):
     assert str(info.value).strip()
 
 
-@settings(BOUNDED, max_examples=25)
+@settings(BOUNDED, max_examples=15)
 @given(schema=schemas(), seed=st.integers(0, 2**32))
 def test_the_same_schema_and_seed_give_the_same_value(schema, seed):
     try:

@@ -51,6 +51,8 @@ class Emulator:
         self.seed = seed
         self.clock = clock or FrozenClock()
         self.lifecycle = Lifecycle.parse(lifecycle)
+        #: what reset() restores: the lifecycle the emulator was made with
+        self.initial_lifecycle = self.lifecycle
         self.shuffle_results = shuffle_results
         self.responder = Responder(seed)
         self.faults = Faults(seed)
@@ -134,9 +136,11 @@ class Emulator:
                 backend.finish(None if batch_id is None else bare_id(batch_id))
 
     def reset(self) -> None:
-        """Forget every file, batch, expectation, fault and journal entry, undo every clock advance,
-        and give the memory they held back."""
+        """Forget every file, batch, expectation, fault and journal entry, undo every clock advance and
+        lifecycle change (back to the lifecycle the emulator was made with; ids start over), and give
+        the memory they held back."""
         with self.lock:
+            self.lifecycle = self.initial_lifecycle
             self.responder.reset()
             self.faults.reset()
             self.journal.clear()
@@ -188,6 +192,7 @@ class Emulator:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.lock = threading.RLock()
+        self.__dict__.setdefault("initial_lifecycle", self.lifecycle)  # saved before reset restored it
         if "azure" not in state:  # saved before pytest-batch spoke Azure OpenAI (a CLI state): an empty resource
             from .backends.azure import AzureBackend
             from .routes.azure import AzureRoutes

@@ -115,6 +115,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._write(response)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (a request line it cannot split, e.g. one with a raw 0x85 or
+        0xA0 byte that latin-1 reads as whitespace; a header block too long; an HTTP version it
+        lacks) as JSON, like the framing errors, not its HTML page. A method no route takes (its 501)
+        is a 405: the emulator is not broken, the request is."""
+        self.close_connection = True
+        if code == 501:
+            code, message = 405, f"the emulator serves no {self.command} requests"
+        self._write(json_response(code, {"error": {
+            "message": redact(f"The pytest-batch emulator cannot read this request: {message or explain or code}"),
+            "type": "invalid_request_error", "code": "bad_request_syntax"}}))
+
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
             return self._read_chunked()

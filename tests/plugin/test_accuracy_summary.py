@@ -58,22 +58,6 @@ def test_min_accuracy_and_the_per_provider_field_accuracy_table(pytester: pytest
     assert properties["anthropic"]["accuracy"] == 1.0 and properties["openai"]["right"] == 19
 
 
-def test_the_accuracy_table_merges_xdist_workers(pytester: pytest.Pytester) -> None:
-    pytest.importorskip("xdist")
-    pytester.makepyfile(test_a=IMPERFECT_TEST, test_b=IMPERFECT_TEST.replace("def test_users", "def test_again"))
-    result = pytester.runpytest("-n", "2", "-p", "no:cacheprovider", "-p", "no:benchmark",
-                                "--batch-provider=openai,google")
-    result.assert_outcomes(passed=2, failed=2)
-    result.stdout.fnmatch_lines([
-        "merged from 2 xdist workers",
-        "*pytest-batch field accuracy*",
-        "  field       google         openai",
-        "  all fields  90.0% (36/40)  95.0% (38/40)",
-        "  age         90.0% (18/20)  90.0% (18/20)",
-        "  name        90.0% (18/20)  100.0% (20/20)",
-    ])
-
-
 def test_worker_stats_round_trip_and_add_up() -> None:
     def worker(provider_of_results: str | None, param: str | None, fields: dict[str, list[int]]) -> tuple:
         stats = RunStats()

@@ -3,9 +3,6 @@ the invoice pipeline (its own models, prompts, answers file and SDK client) in e
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,31 +16,36 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "cassettes").glob("*/*/*.yaml"))
 
 
-def _run_examples(*options: str) -> subprocess.CompletedProcess[str]:
-    """pytest on examples/ as a user runs it: no key, no base URL override (offline needs neither)."""
-    unset = {*BASE_URL_ENV.values(), *(name for names in API_KEY_ENV.values() for name in names)}
-    env = {name: value for name, value in os.environ.items() if name not in unset}
-    return subprocess.run([sys.executable, "-m", "pytest", "examples", "--batch-provider=all", "-p",
-                           "no:cacheprovider", "-q", *options], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env=env)
+@pytest.fixture
+def run_examples(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    """pytest on examples/ as a user runs it from the repository root: no key, no base URL
+    override (offline needs neither). In process: the SDKs this process imported serve it."""
+    for name in {*BASE_URL_ENV.values(), *(name for names in API_KEY_ENV.values() for name in names)}:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(ROOT)
+
+    def run(*options: str) -> pytest.RunResult:
+        return pytester.runpytest_inprocess("examples", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
+                                            "--batch-provider=all", "-p", "no:cacheprovider", "-q", *options)
+    return run
 
 
-def _modes(stdout: str) -> dict[str, str]:
-    return {line.split()[0]: line.split()[1] for line in stdout.splitlines() if line.startswith("  ")}
+def _modes(lines: list[str]) -> dict[str, str]:
+    return {line.split()[0]: line.split()[1] for line in lines if line.startswith("  ")}
 
 
-def test_examples_replay_the_shipped_cassettes_on_every_provider() -> None:
-    run = _run_examples("--batch-mode=replay")
-    assert run.returncode == 0, run.stdout + run.stderr
+def test_examples_replay_the_shipped_cassettes_on_every_provider(run_examples) -> None:
+    run = run_examples("--batch-mode=replay")
+    assert run.ret == 0, run.stdout.str()
     # test_users and two invoice tests per provider; the invoice test injecting a fault simulates only
-    assert "9 passed, 3 skipped" in run.stdout, run.stdout
-    assert {_modes(run.stdout).get(provider) for provider in ("openai", "anthropic", "google")} == {"replay"}
+    run.assert_outcomes(passed=9, skipped=3)
+    assert {_modes(run.stdout.lines).get(provider) for provider in ("openai", "anthropic", "google")} == {"replay"}
 
 
-def test_examples_simulate_on_every_provider_without_a_key() -> None:
-    run = _run_examples("--batch-mode=simulate")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "12 passed" in run.stdout, run.stdout
+def test_examples_simulate_on_every_provider_without_a_key(run_examples) -> None:
+    run = run_examples("--batch-mode=simulate")
+    assert run.ret == 0, run.stdout.str()
+    run.assert_outcomes(passed=12)
 
 
 def test_the_invoice_example_ships_a_cassette_for_every_provider() -> None:

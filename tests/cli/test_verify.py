@@ -277,8 +277,9 @@ def _openai_drifts(path: str, payload: Any) -> None:
 def test_live_probe_names_what_the_live_server_answers_differently(cli: Runner, stand_in: Any,
                                                                     fake_clock: FakeClock) -> None:
     server, _ = stand_in(_openai_drifts)
+    # a renamed terminal status never ends the probe: it polls until --timeout, then cancels
     result = cli("verify", "--live", "--provider", "openai", "--base-url", server.url, "--interval", "1",
-                 "--json", env=KEYS)
+                 "--timeout", "5", "--json", env=KEYS)
     assert result.code == 1, result
     found = {(r["endpoint"], r["kind"], r["path"]) for r in result.json()["differences"]}
     assert ("GET /v1/batches/{id}", "missing", "priority") in found

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+import runpy
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,17 @@ from pytest_batch.sim import Emulator
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_in_memory_example_runs_offline(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / "in_memory_batch_example.py")], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+def test_in_memory_example_runs_offline(tmp_path, monkeypatch, capsys):
+    for name in [name for name in os.environ if name.endswith(("_API_KEY", "_BASE_URL"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(ROOT / "examples" / "in_memory_batch_example.py"), run_name="__main__")
+    printed = capsys.readouterr().out
     from pytest_batch.model_catalog import DEFAULT_MODELS
 
     for model in (DEFAULT_MODELS["openai"], DEFAULT_MODELS["anthropic"], DEFAULT_MODELS["google"]):
-        assert f"{model}: batch " in done.stdout and "10/10 succeeded" in done.stdout
-    block = done.stdout.split("anthropic/")[0]
+        assert f"{model}: batch " in printed and "10/10 succeeded" in printed
+    block = printed.split("anthropic/")[0]
     assert [line.split(": ")[1] for line in block.splitlines() if line.startswith("  request-")] == \
         [f"{u.name}, {u.age}" for u in EXPECTED_USERS]
     assert list(tmp_path.iterdir()) == []  # in memory: nothing written

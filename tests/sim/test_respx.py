@@ -165,10 +165,11 @@ def test_unknown_providers_are_refused(sim):
         sim.mount_respx(router, ["mistral"])
 
 
-def test_the_shipped_respx_example_passes():
+def test_the_shipped_respx_example_passes(pytester, monkeypatch):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    run = subprocess.run([sys.executable, "-m", "pytest", "examples/respx_router.py", "-q", "-p", "no:cacheprovider"],
-                         cwd=root, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout + run.stderr
+    monkeypatch.chdir(root)
+    run = pytester.runpytest_inprocess(str(root / "examples" / "respx_router.py"), "--rootdir", str(root), "-c",
+                                       str(root / "pyproject.toml"), "-q", "-p", "no:cacheprovider")
+    run.assert_outcomes(passed=2)

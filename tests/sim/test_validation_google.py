@@ -8,7 +8,7 @@ import json
 
 import pytest
 from google.genai import errors
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pytest_batch.seed import seed_expectations
@@ -365,6 +365,8 @@ _JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(_NAMES), _JSON, max_size=4))
+@example({"contents": [None]})  # a null list item: both paths refuse it (they once disagreed)
+@example({"generationConfig": {"stopSequences": [None]}})
 def test_the_fast_check_passes_exactly_the_bodies_with_no_problem(request):
     """``readable`` (no messages built) and ``proto_problems`` (the live messages) never disagree."""
     assert rules.readable("GenerateContentRequest", request) == (not rules.proto_problems("GenerateContentRequest",

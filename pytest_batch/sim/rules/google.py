@@ -167,6 +167,11 @@ def proto_problems(message: str, value: dict[str, Any], path: str = "") -> list[
         items = list(enumerate(item)) if isinstance(item, list) else [(None, item)]
         for index, element in items:
             here = where if index is None else f"{where}[{index}]"
+            if index is not None and element is None:  # a null is "unset" for a field, but no list item
+                shown = f"{TYPE_PREFIX}{kind}" if kind in MESSAGES else _SCALARS[kind]
+                problems.append(Problem(here, f"Invalid value at '{here}' ({shown}), null", key,
+                                        "{" if kind in MESSAGES else '"'))
+                continue
             problems += _value_problems(kind, element, here, key, "[" if repeated and index is None else None)
     return problems
 
@@ -238,6 +243,8 @@ def readable(message: str, value: dict[str, Any]) -> bool:
         else:
             item = (item,)
         for element in item:
+            if element is None:  # only a list item can be None here: "unset" is for fields
+                return False
             if kind == "str":
                 if not isinstance(element, str):
                     return False

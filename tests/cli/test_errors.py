@@ -188,7 +188,16 @@ def test_serve_option_errors_are_one_line(cli):
     assert len(host.err.splitlines()) == 1, host
 
 
-def test_server_not_running_names_the_url(cli):
+@pytest.fixture
+def google_tries_once(monkeypatch):
+    """google-genai retries a refused connection with real pauses (the other SDKs' retries are
+    turned off with max_retries=0): one attempt is enough to see how the failure reads."""
+    from pytest_batch.providers import google
+
+    monkeypatch.setattr(google, "RETRY_OPTIONS", {**google.RETRY_OPTIONS, "attempts": 1})
+
+
+def test_server_not_running_names_the_url(cli, google_tries_once):
     url = f"http://127.0.0.1:{_closed_port()}"
     result = cli("list", "--model", "google/gemini-2.0-flash-001", "--base-url", url, "--json")
     assert (result.code, result.out) == (1, ""), result
@@ -197,7 +206,7 @@ def test_server_not_running_names_the_url(cli):
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
-def test_every_sdks_connection_failure_is_recognised(provider):
+def test_every_sdks_connection_failure_is_recognised(provider, google_tries_once):
     """Each SDK fails differently (raw, wrapped by the processor, or chained): all read as unreachable."""
     from pytest_batch.cli.output import unreachable
     from pytest_batch.cli.target import resolve_target, sdk_client

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import httpx2
@@ -192,14 +193,15 @@ def test_intercept_keeps_google_genai_async_calls_off_aiohttp(monkeypatch) -> No
     without_interception = (NameError, "aiohttp") if importlib.util.find_spec("aiohttp") is None else \
         (Exception, "generativelanguage.googleapis.com")
 
-    async def first_answer() -> str:
-        client = genai.Client(api_key="local")  # as third-party code would make it
+    async def first_answer(**options: Any) -> str:
+        client = genai.Client(api_key="local", **options)  # as third-party code would make it
         job = await client.aio.batches.create(model="gemini-2.5-flash", src=[{"contents": SEED_PROMPTS[0]}])
         job = await client.aio.batches.get(name=job.name)
         return job.dest.inlined_responses[0].response.text
 
     with block_network(), pytest.raises(without_interception[0], match=without_interception[1]):
-        asyncio.run(first_answer())  # the SDK does reach for aiohttp
+        # the SDK does reach for aiohttp (tried once: its retries would pause in real time)
+        asyncio.run(first_answer(http_options={"retry_options": {"attempts": 1}}))
     with intercept(emulator):
         answer = asyncio.run(first_answer())
     assert User.model_validate_json(answer) == EXPECTED_USERS[0]

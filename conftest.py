@@ -7,6 +7,7 @@ emulator server): a test that tried to reach a provider would fail naming the ho
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,13 @@ from dataclasses import dataclass
 import httpcore  # noqa: F401
 import httpcore2  # noqa: F401
 import pytest
+
+# Some machines and CI images set PYTHONDONTWRITEBYTECODE. Every process of the suite (the xdist
+# workers, and the pytest, CLI and server processes tests start) would then compile pytest_batch
+# and rewrite each test module from source again: about 5 s of each worker's collection. The
+# suite's processes write their bytecode (under __pycache__, which git ignores); the processes
+# they start inherit the variable and only read it.
+sys.dont_write_bytecode = False
 
 #: the address that stands in for a real host in tests of the network block: loopback, never a
 #: public or private address, yet not one the block lets through by default

@@ -19,6 +19,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
@@ -30,9 +31,7 @@ from . import (
     Limits,
     Message,
     Provider,
-    afirst_jobs,
     api_key,
-    first_jobs,
     parse_text,
     sdk_version,
     split_system,
@@ -171,8 +170,16 @@ class GoogleProvider(Provider):
             return _from_operation(client._api_client.request("get", _name(batch_id), {}).body)
 
     def list(self, client: Any, limit: int) -> list[BatchJob]:
+        jobs: list[BatchJob] = []
+        token: str | None = None
         with _errors("list batches"):
-            return first_jobs(client.batches.list(config={"page_size": min(limit, 100)}), limit, to_job)
+            while len(jobs) < limit:  # the Operations as sent: the SDK's pager drops batchStats too
+                page, token = _operations_page(client._api_client.request("get", _list_path(limit - len(jobs), token),
+                                                                          {}).body)
+                jobs += page
+                if not token:
+                    break
+        return jobs[:limit]
 
     def cancel(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("cancel", batch_id):
@@ -220,9 +227,16 @@ class GoogleProvider(Provider):
             return _from_operation((await _aio(client)._api_client.async_request("get", _name(batch_id), {})).body)
 
     async def alist(self, client: Any, limit: int) -> list[BatchJob]:
+        jobs: list[BatchJob] = []
+        token: str | None = None
         with _errors("list batches"):
-            pages = await _aio(client).batches.list(config={"page_size": min(limit, 100)})
-            return await afirst_jobs(pages, limit, to_job)
+            while len(jobs) < limit:
+                response = await _aio(client)._api_client.async_request("get", _list_path(limit - len(jobs), token), {})
+                page, token = _operations_page(response.body)
+                jobs += page
+                if not token:
+                    break
+        return jobs[:limit]
 
     async def acancel(self, client: Any, batch_id: str) -> BatchJob:
         with _errors("cancel", batch_id):
@@ -324,6 +338,18 @@ def _key_at(job: BatchJob, index: int) -> str | None:
     return ids[index] if ids is not None and index < len(ids) else None
 
 
+def _list_path(wanted: int, token: str | None) -> str:
+    """``GET batches`` for the next ``wanted`` batches (pageSize at most 100: wire-formats.md C)."""
+    query = {"pageSize": min(wanted, 100), **({"pageToken": token} if token else {})}
+    return f"batches?{urlencode(query)}"
+
+
+def _operations_page(body: str) -> tuple[list[BatchJob], str | None]:
+    """One page of ``GET batches``: its Operations as BatchJobs, and the next page's token."""
+    page = json.loads(body) if body else {}
+    return [_job_of_operation(operation) for operation in page.get("operations") or []], page.get("nextPageToken")
+
+
 def _from_operation(body: str) -> BatchJob:
     """A ``GET batches/{id}`` Operation as a BatchJob.
 
@@ -332,10 +358,14 @@ def _from_operation(body: str) -> BatchJob:
     reason. So the processor sends the same GET through the SDK's own client, builds the
     SDK's ``BatchJob`` from it the way ``batches.get`` does, and keeps both fields.
     """
+    return _job_of_operation(json.loads(body) if body else {})
+
+
+def _job_of_operation(operation: dict[str, Any]) -> BatchJob:
+    """An Operation (of ``GET batches/{id}`` or of a ``GET batches`` page) as a BatchJob."""
     from google.genai import types
     from google.genai.batches import _BatchJob_from_mldev
 
-    operation = json.loads(body) if body else {}
     metadata = operation.setdefault("metadata", {})
     if "output" not in metadata and isinstance(operation.get("response"), dict):
         # the langchain4j recording's succeeded Operation has the output only in ``response``

@@ -144,6 +144,24 @@ def test_list_and_cancel(emulator, make_bp, provider):
     assert bp.status(first).status is not BatchStatus.CANCELLED
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_listed_batches_carry_their_counts_sync_and_async(emulator, make_bp, make_async_bp, provider):
+    """A listed batch counts its requests as its status does (Gemini's list pager dropped
+    batchStats: a pending batch listed 0 of 0), across pages too."""
+    emulator.set_lifecycle("manual")
+    bp = make_bp(provider, User)
+    jobs = [bp.submit(["one", "two", "three"]) for _ in range(3)]
+    statuses = {job.id: bp.status(job).counts for job in jobs}
+    # OpenAI (and Azure) count nothing while a batch validates, as live; the others count it at once
+    assert {counts.total for counts in statuses.values()} == ({0} if provider in ("openai", "azure") else {3})
+
+    async def listed_async() -> list:
+        return await make_async_bp(provider, User).list(limit=3)
+
+    for listed in (bp.list(limit=3), asyncio.run(listed_async())):
+        assert {job.id: job.counts for job in listed} == statuses
+
+
 def test_cancelling_is_not_terminal_and_wait_goes_on(emulator, make_bp):
     emulator.set_lifecycle("manual")
     bp = make_bp("anthropic", User)

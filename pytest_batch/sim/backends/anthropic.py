@@ -102,15 +102,10 @@ class AnthropicBackend(BackendBase):
         return record
 
     def retrieve(self, batch_id: str, base_url: str) -> dict[str, Any]:
-        unread = [True]  # the read counts once, however often the step runs again
+        return self.status_read(lambda: self.record(batch_id), lambda record: self.to_json(record, base_url))
 
-        def step() -> dict[str, Any]:
-            record = self.record(batch_id)
-            read, unread[0] = unread[0], False
-            self._step(record, read=read)
-            return self.to_json(record, base_url)
-
-        return self.locked(step, standing=lambda: self.to_json(self.record(batch_id), base_url))
+    def _advance(self, record: BatchRecord, *, read: bool) -> None:
+        self._step(record, read=read)  # a read counts only where the batch still moves (_step)
 
     def list(self, before_id: str | None, after_id: str | None, limit: int,
              base_url: str) -> tuple[list[dict[str, Any]], bool]:

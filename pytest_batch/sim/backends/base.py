@@ -158,6 +158,31 @@ class BackendBase:
             with record.lock:
                 work()
 
+    def status_read(self, find: Callable[[], BatchRecord], view: Callable[[BatchRecord], T], *,
+                    count_read: bool = True) -> T:
+        """One status read of a batch: ``find()`` it, move it along its lifecycle (``_advance``, the
+        read counted once however often the step runs again while the batch's work is done) and
+        answer ``view`` of it; a served read may answer the batch as it stands (``locked``)."""
+        unread = [count_read]
+
+        def step() -> T:
+            record = find()
+            read, unread[0] = unread[0], False
+            self._advance(record, read=read)
+            return view(record)
+
+        return self.locked(step, standing=lambda: view(find()))
+
+    def _advance(self, record: BatchRecord, *, read: bool) -> None:
+        """Move ``record`` along its lifecycle; a read counts toward a ``polls:N`` lifecycle."""
+        if read:
+            record.reads += 1
+        self._step(record)
+
+    def _step(self, record: BatchRecord) -> None:
+        """Move ``record`` on to where its lifecycle puts it now (call under the state lock)."""
+        raise NotImplementedError
+
     def _stand(self, record: BatchRecord, standing: Callable[[], T]) -> tuple[Any, bool]:
         """(``standing()`` or ``_WAIT``, whether to start the background work); under the state lock."""
         if not self.may_stand(record):

@@ -364,17 +364,7 @@ class GoogleBackend(BackendBase):
         return record
 
     def get_batch(self, name: str) -> dict[str, Any]:
-        unread = [True]  # the read counts once, however often the step runs again
-
-        def step() -> dict[str, Any]:
-            record = self.record(name)
-            if unread[0]:
-                record.reads += 1
-                unread[0] = False
-            self._step(record)
-            return self._operation(record)
-
-        return self.locked(step, standing=lambda: self._operation(self.record(name)))
+        return self.status_read(lambda: self.record(name), self._operation)
 
     def list_batches(self, page_size: int | None, token: str | None) -> dict[str, Any]:
         def step() -> dict[str, Any]:

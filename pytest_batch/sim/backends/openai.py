@@ -175,17 +175,8 @@ class OpenAIBackend(BackendBase):
         return self.batches[batch_id]
 
     def retrieve_batch(self, batch_id: str, *, count_read: bool = True) -> dict[str, Any]:
-        unread = [count_read]  # the read counts once, however often the step runs again
-
-        def step() -> dict[str, Any]:
-            record = self.record(batch_id)
-            if unread[0]:
-                record.reads += 1
-                unread[0] = False
-            self._step(record)
-            return _batch_view(self.batch_json[batch_id])
-
-        return self.locked(step, standing=lambda: _batch_view(self.batch_json[batch_id]))
+        return self.status_read(lambda: self.record(batch_id), lambda record: _batch_view(self.batch_json[batch_id]),
+                                count_read=count_read)
 
     def list_batches(self, after: str | None, limit: int) -> dict[str, Any]:
         def step() -> dict[str, Any]:

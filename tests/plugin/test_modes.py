@@ -178,13 +178,13 @@ def test_live_against_an_emulator_server_reports_spend(pytester: pytest.Pytester
     assert not (pytester.path / "cassettes").exists(), "live mode writes no cassettes"
 
 
-@pytest.mark.parametrize("test_source", ["USERS_TEST", "ASYNC_USERS_TEST"])
+@pytest.mark.parametrize("test_source", [USERS_TEST, ASYNC_USERS_TEST], ids=["sync", "async"])
 def test_max_requests_refuses_to_submit_past_the_limit(pytester: pytest.Pytester, server: ServerHandle,
                                                        monkeypatch: pytest.MonkeyPatch, test_source: str) -> None:
     """Sync processors and the async ones a user's code builds are held to one budget."""
     for name, url in server.env.items():
         monkeypatch.setenv(name, url)
-    pytester.makepyfile(globals()[test_source])
+    pytester.makepyfile(test_source)
     result = pytester.runpytest("--batch-mode=live", "--batch-provider=openai,anthropic", "--batch-max-requests=15")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*pytest-batch: refusing to submit 10 anthropic requests in --batch-mode=live: "
@@ -261,15 +261,15 @@ def test_a_failed_test_records_nothing(pytester: pytest.Pytester, server: Server
                                  "pytest *--batch-mode=record (recorded against an emulator*"])
 
 
-@pytest.mark.parametrize(("test_source", "test_name"), [("USERS_TEST", "test_users"),
-                                                       ("ASYNC_USERS_TEST", "test_users_async")])
+@pytest.mark.parametrize(("test_source", "test_name"), [(USERS_TEST, "test_users"),
+                                                       (ASYNC_USERS_TEST, "test_users_async")], ids=["sync", "async"])
 def test_record_timeout_skips_pending_and_a_rerun_resumes(pytester: pytest.Pytester, server: ServerHandle,
                                                           monkeypatch: pytest.MonkeyPatch, test_source: str,
                                                           test_name: str) -> None:
     server.emulator.set_lifecycle("manual")  # the batch never finishes by itself
     for name, url in server.env.items():
         monkeypatch.setenv(name, url)
-    pytester.makepyfile(globals()[test_source])
+    pytester.makepyfile(test_source)
     result = pytester.runpytest("--batch-mode=record", "--batch-provider=openai", "--batch-record-timeout=0.01",
                                 "-rs")
     result.assert_outcomes(skipped=1)

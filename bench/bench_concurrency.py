@@ -94,15 +94,18 @@ def under_load(server: Server, args: argparse.Namespace) -> tuple[int, tuple[flo
                          "deadline": deadline, "poll_every": args.poll_every}}
              for number in range(args.clients)]
     context = multiprocessing.get_context("spawn")
-    go, out = context.Event(), context.Queue()
-    processes = [context.Process(target=client_process, args=(specs[i::args.processes], urls, go, out))
+    ready, go, out = context.Queue(), context.Event(), context.Queue()
+    processes = [context.Process(target=client_process, args=(specs[i::args.processes], urls, ready, go, out))
                  for i in range(args.processes)]
     stop, probed, probe_id = context.Event(), context.Queue(), probe_batch(url)
     prober = context.Process(target=probe, args=(url, probe_id, 0.05, go, stop, probed))
     prober.start()
+    control(url, "lifecycle", {"spec": "immediate"})  # the client processes warm up on batches that end at once
     for process in processes:
         process.start()
-    time.sleep(3)  # the client processes import the SDKs before the start
+    for _ in processes:
+        ready.get(timeout=120)
+    control(url, "lifecycle", {"spec": args.lifecycle})
     cpu_before = server.cpu_seconds()
     window = [time.time(), 0.0]
     started = time.perf_counter()

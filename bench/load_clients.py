@@ -339,29 +339,25 @@ async def async_google(client: Client, url: str) -> None:
 # ---------------------------------------------------------------------------- one client process
 
 def warm_up(urls: dict[str, str]) -> None:
-    """Import the SDKs, and let them load what they load on first use (resource modules, models
-    built lazily), with one tiny batch per SDK before the start: that is not what the bench
-    measures, and it would compete with the server for the cores."""
-    import anthropic
-    import openai
-    from google import genai
-
-    sdk = openai.OpenAI(base_url=urls["openai"], api_key="local")
-    upload = sdk.files.create(file=("warm.jsonl", openai_input(["warm"])), purpose="batch")
-    sdk.batches.retrieve(sdk.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
-                                            completion_window="24h").id)
-    claude = anthropic.Anthropic(base_url=urls["anthropic"], api_key="local")
-    claude.messages.batches.retrieve(claude.messages.batches.create(requests=anthropic_input(["warm"])).id)
-    gemini = genai.Client(api_key="local", http_options={"base_url": urls["google"]})
-    uploaded = gemini.files.upload(file=io.BytesIO(gemini_input(["warm"])), config={"mime_type": "jsonl"})
-    gemini.batches.get(name=gemini.batches.create(model=GEMINI, src=uploaded.name).name)
-    openai.AsyncOpenAI(base_url=urls["openai"], api_key="local").batches  # noqa: B018 - imports the resource
-    anthropic.AsyncAnthropic(base_url=urls["anthropic"], api_key="local").messages.batches  # noqa: B018
-    gemini.aio.files, gemini.aio.batches  # noqa: B018
+    """One whole client of each kind (sync and async, each provider: upload, create, polls until the
+    batch ends, download) before the start, on a lifecycle that ends batches at once: the SDKs
+    import modules and build models on first use (the first ended Gemini job alone cost 35 ms of
+    CPU), and that is not what the bench measures; in the load it would hold every client of
+    the process up."""
+    for number, provider in enumerate(PROVIDERS):
+        for asynchronous in (False, True):
+            client = Client(-1 - number, provider, 1, time.time() + 60, 0.01)
+            if asynchronous:
+                asyncio.run(run_async(client, urls))
+            else:
+                run_sync(client, urls, threading.Barrier(1))
+            if client.error or client.report()["lost"]:
+                raise RuntimeError(f"the warm-up {provider} client failed: {client.error or 'results lost'}")
 
 
-def client_process(specs: list[dict[str, Any]], urls: dict[str, str], go: Any, out: Any) -> None:
-    """Run this process's clients (threads and one event loop) and put their reports on ``out``."""
+def client_process(specs: list[dict[str, Any]], urls: dict[str, str], ready: Any, go: Any, out: Any) -> None:
+    """Warm up (``warm_up``), say so on ``ready``, wait for ``go``, run this process's clients
+    (threads and one event loop) and put their reports on ``out``."""
     threads = [Client(**spec["client"]) for spec in specs if not spec["async"]]
     tasks = [Client(**spec["client"]) for spec in specs if spec["async"]]
     start = threading.Barrier(len(threads) + (1 if tasks else 0))
@@ -387,6 +383,7 @@ def client_process(specs: list[dict[str, Any]], urls: dict[str, str], go: Any, o
     # objects) moves out of the collector's reach, as a long-running service does after its start:
     # otherwise each full collection rescans them and stops every client of this process meanwhile.
     gc.freeze()
+    ready.put(True)
     go.wait()
     gc.callbacks.append(collecting)
     cpu = time.process_time()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..endpoints import PROVIDERS, provider_of_host
+from .bulk_lane import BulkLane
 from .clock import Clock, FrozenClock
 from .faults import Faults
 from .gc_pause import paused_gc, release_frozen
@@ -60,6 +61,8 @@ class Emulator:
         #: guards files, batches, faults and the journal while a call reads or changes them; held
         #: briefly (parsing, answering and rendering happen outside it: backends/base.py)
         self.lock = threading.RLock()
+        #: one bulk job (a batch's parse, answers, ending, a chunk of its results) at a time: bulk_lane.py
+        self.bulk_lane = BulkLane()
         self._batch_lifecycles: dict[str, Lifecycle] = {}
         self._next_lifecycles: list[Lifecycle] = []
         self._make_backends()
@@ -183,7 +186,7 @@ class Emulator:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        del state["lock"]
+        del state["lock"], state["bulk_lane"]
         state.pop("background_work", None)
         state["responder"] = Responder(self.seed)
         state["responder"].expectations = list(self.responder.expectations)
@@ -192,6 +195,7 @@ class Emulator:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.lock = threading.RLock()
+        self.bulk_lane = BulkLane()
         self.__dict__.setdefault("initial_lifecycle", self.lifecycle)  # saved before reset restored it
         if "azure" not in state:  # saved before pytest-batch spoke Azure OpenAI (a CLI state): an empty resource
             from .backends.azure import AzureBackend

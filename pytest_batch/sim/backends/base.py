@@ -34,6 +34,7 @@ from ..gc_pause import paused_gc
 from ..responders import Answer, BatchItem, violate
 
 if TYPE_CHECKING:
+    from ..bulk_lane import BulkLane
     from ..clock import Clock
     from ..faults import Faults
     from ..ids import IdFactory
@@ -48,6 +49,7 @@ class EmulatorState(Protocol):
     seed: int
     clock: Clock
     lock: threading.RLock
+    bulk_lane: BulkLane
     ids: IdFactory
     responder: Responder
     faults: Faults
@@ -155,7 +157,7 @@ class BackendBase:
                 _thread.start_new_thread(self._finish_in_background, (step, record))
             if answer is not _WAIT:
                 return answer
-            with record.lock:
+            with record.lock, self.emulator.bulk_lane.turn():
                 work()
 
     def status_read(self, find: Callable[[], BatchRecord], view: Callable[[BatchRecord], T], *,

@@ -55,7 +55,8 @@ class AnthropicRoutes:
 
     def create(self, request: SimRequest) -> SimResponse:
         beta = bool(request.headers.get("anthropic-beta")) or request.query.get("beta") == "true"
-        return json_response(200, self.backend.create_batch(request.body, request.base_url, beta=beta))
+        with self.backend.emulator.bulk_lane.turn():  # the body's requests are parsed and checked in a turn
+            return json_response(200, self.backend.create_batch(request.body, request.base_url, beta=beta))
 
     def retrieve(self, request: SimRequest, batch_id: str) -> SimResponse:
         batch = self.backend.retrieve(batch_id, request.base_url)
@@ -83,7 +84,7 @@ class AnthropicRoutes:
         rows = self.backend.results(batch_id)
         return SimResponse(200, {"content-type": "application/x-jsonl",
                                  "content-disposition": f'attachment; filename="{batch_id}_results.jsonl"'},
-                           jsonl_stream(rows))
+                           self.backend.emulator.bulk_lane.chunks(jsonl_stream(rows)))
 
 
 def _check_key(request: SimRequest) -> None:

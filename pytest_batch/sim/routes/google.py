@@ -58,9 +58,10 @@ class GoogleRoutes:
 
     # ------------------------------------------------------------------ batches
     def create_batch(self, request: SimRequest, version: str, model: str) -> SimResponse:
-        body = _json_body(request)
-        return json_response(200, self.backend.create_batch(model, body, len(request.body), request.base_url,
-                                                            version))
+        with self.backend.emulator.bulk_lane.turn():  # inline requests or an input file, parsed in a turn
+            body = _json_body(request)
+            return json_response(200, self.backend.create_batch(model, body, len(request.body), request.base_url,
+                                                                version))
 
     def list_batches(self, request: SimRequest, version: str) -> SimResponse:
         return json_response(200, self.backend.list_batches(_page_size(request), _page_token(request)))

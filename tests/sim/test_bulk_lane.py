@@ -1,0 +1,157 @@
+"""Bulk work takes turns (pytest_batch/sim/bulk_lane.py): a batch's parse, answers, ending and results
+chunks run one at a time, so a poll shares the interpreter with one of them; a job that has
+had its turn too long (a user's responder that blocks) holds nobody back."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pytest_batch.sim import Emulator
+from pytest_batch.sim.bulk_lane import BulkLane
+
+from .test_concurrency import assert_each_answered_once, openai_answers
+
+STUCK = 10
+
+
+def eventually(condition: Callable[[], bool]) -> None:
+    """Wait (up to STUCK seconds) for another thread to reach a state; fail if it never does."""
+    deadline = time.monotonic() + STUCK
+    while not condition():
+        assert time.monotonic() < deadline, "the other thread never got there"
+        time.sleep(0.001)
+
+
+class Held:
+    """A bulk job in a thread of its own, in its turn until released."""
+
+    def __init__(self, lane: BulkLane) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(lane,))
+        self.thread.start()
+        assert self.entered.wait(STUCK)
+
+    def _run(self, lane: BulkLane) -> None:
+        with lane.turn():
+            self.entered.set()
+            self.release.wait(STUCK)
+
+    def finish(self) -> None:
+        self.release.set()
+        self.thread.join(STUCK)
+
+
+def test_a_bulk_job_waits_for_the_one_in_turn() -> None:
+    lane = BulkLane(overdue=STUCK)
+    held = Held(lane)
+    order: list[str] = []
+
+    def second() -> None:
+        with lane.turn():
+            order.append("second")
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    try:
+        eventually(lambda: lane.waiting == 1)
+        assert order == []
+        order.append("first done")
+    finally:
+        held.finish()
+    thread.join(STUCK)
+    assert order == ["first done", "second"]
+    assert lane.waiting == 0
+
+
+def test_a_job_whose_turn_is_overdue_holds_nobody_back() -> None:
+    now = [100.0]
+    lane = BulkLane(overdue=0.5, clock=lambda: now[0])
+    held = Held(lane)
+    try:
+        now[0] += 0.6  # the job in turn has had it for longer than overdue: a user's responder that blocks
+        with lane.turn():  # goes ahead beside it at once
+            pass
+        assert lane.waiting == 0
+    finally:
+        held.finish()
+    with lane.turn():  # and the lane is free again once the slow job is done
+        pass
+
+
+def test_a_thread_s_nested_turns_never_wait_for_itself() -> None:
+    lane = BulkLane(overdue=STUCK)
+    with lane.turn(), lane.turn():
+        pass
+    held = Held(lane)  # the lane is free after both
+    held.finish()
+
+
+def test_a_streamed_download_holds_a_turn_only_while_a_chunk_is_made() -> None:
+    lane = BulkLane(overdue=STUCK)
+    made: list[bool] = []
+
+    def rows() -> Iterator[bytes]:
+        for index in range(3):
+            made.append(lane.waiting == 0)
+            yield b"row %d\n" % index
+
+    chunks = lane.chunks(rows())
+    assert next(chunks) == b"row 0\n"
+    held = Held(lane)  # while the chunk is written, another job has its turn at once
+    finished = threading.Thread(target=lambda: list(chunks))
+    finished.start()
+    eventually(lambda: lane.waiting == 1)  # the next chunk waits for that turn
+    held.finish()
+    finished.join(STUCK)
+    assert len(made) == 3
+
+
+def test_a_second_batch_s_answers_wait_while_the_first_one_s_are_computed() -> None:
+    """Through the SDK: the first batch's (slow) responder has the turn; the second batch, created
+    and polled meanwhile, is answered after it, and both come back whole."""
+    emulator = Emulator(lifecycle="immediate")
+    emulator.bulk_lane.overdue = STUCK
+    entered, release = threading.Event(), threading.Event()
+    answered: list[str] = []
+
+    def slow_first(item: Any) -> None:
+        if item.custom_id == "first-0":
+            entered.set()
+            assert release.wait(STUCK)
+        answered.append(item.custom_id)
+
+    emulator.respond_with(slow_first)
+    client = emulator.openai_client(max_retries=0)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(openai_answers, client, ["first-0", "first-1"])
+        assert entered.wait(STUCK)
+        second = pool.submit(openai_answers, client, ["second-0", "second-1"])
+        try:
+            eventually(lambda: emulator.bulk_lane.waiting == 1)
+            assert answered == []
+        finally:
+            release.set()
+        assert_each_answered_once(["first-0", "first-1"], first.result(STUCK))
+        assert_each_answered_once(["second-0", "second-1"], second.result(STUCK))
+    assert answered == ["first-0", "first-1", "second-0", "second-1"]
+
+
+def test_a_serving_process_hands_the_gil_over_within_a_millisecond(monkeypatch) -> None:
+    """``pytest-batch serve`` shortens the interpreter's switch interval (server.py SWITCH_INTERVAL):
+    a poll waits at most that long for the bulk job in turn to hand the GIL over."""
+    from pytest_batch.sim import server
+
+    intervals: list[float] = []
+    monkeypatch.setattr(server.sys, "setswitchinterval", intervals.append)
+    monkeypatch.setattr(server, "freeze_what_paused_calls_leave", lambda: None)  # not in this test process
+    monkeypatch.setattr(server, "start_server", _refuse)
+    assert server.main(["--port", "0"]) == 2
+    assert intervals == [server.SWITCH_INTERVAL] == [0.001]
+
+
+def _refuse(*args: Any, **kwargs: Any) -> Any:
+    raise OSError("not started by this test")

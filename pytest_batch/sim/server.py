@@ -104,16 +104,17 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.headers.get("host") or "%s:%s" % self.server.server_address[:2]
         request = SimRequest.build(self.command, f"http://{host}{self.path}", dict(self.headers.items()), body)
         emulator = self.server.emulator
-        try:
-            if request.path.startswith(CONTROL_PREFIX):
-                response = control(emulator, request, self.server.startup_expectations)
-            else:
-                response = emulator.handle(request)
-        except DroppedConnection:
-            self.close_connection = True
-            self.connection.close()
-            return
-        self._write(response)
+        with emulator.bulk_lane.light_call():
+            try:
+                if request.path.startswith(CONTROL_PREFIX):
+                    response = control(emulator, request, self.server.startup_expectations)
+                else:
+                    response = emulator.handle(request)
+            except DroppedConnection:
+                self.close_connection = True
+                self.connection.close()
+                return
+            self._write(response)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own errors (a request line it cannot split, e.g. one with a raw 0x85 or

@@ -1,6 +1,7 @@
-"""Bulk work takes turns (pytest_batch/sim/bulk_lane.py): a batch's parse, answers, ending and results
-chunks run one at a time, so a poll shares the interpreter with one of them; a job that has
-had its turn too long (a user's responder that blocks) holds nobody back."""
+"""Bulk work takes turns and steps aside for requests (pytest_batch/sim/bulk_lane.py): a batch's
+parse, answers, ending and results chunks run one at a time and pause while a request is in
+flight on the server, so a poll has the interpreter almost to itself; a job that has had its
+turn too long (a user's responder that blocks) holds nobody back."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import openai
+import pytest
+
 from pytest_batch.sim import Emulator
 from pytest_batch.sim.bulk_lane import BulkLane
+from pytest_batch.sim.server import start_server
 
 from .test_concurrency import assert_each_answered_once, openai_answers
 
@@ -108,6 +113,94 @@ def test_a_streamed_download_holds_a_turn_only_while_a_chunk_is_made() -> None:
     held.finish()
     finished.join(STUCK)
     assert len(made) == 3
+
+
+class FakeTime:
+    """The lane's clock and sleep: a nap moves the clock on, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.naps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.naps.append(seconds)
+        self.now += seconds
+
+
+class InFlight:
+    """A request in flight on the server (another thread), until it ends."""
+
+    def __init__(self, lane: BulkLane) -> None:
+        self.started, self.end = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(lane,))
+        self.thread.start()
+        assert self.started.wait(STUCK)
+
+    def _run(self, lane: BulkLane) -> None:
+        with lane.light_call():
+            self.started.set()
+            self.end.wait(STUCK)
+
+    def finish(self) -> None:
+        self.end.set()
+        self.thread.join(STUCK)
+
+
+def test_the_job_in_turn_steps_aside_while_a_request_is_in_flight() -> None:
+    fake = FakeTime()
+    lane = BulkLane(clock=fake.clock, sleep=fake.sleep)
+    request = InFlight(lane)
+    try:
+        with lane.turn():
+            lane.pace()
+            assert fake.naps == []  # it has not worked PACE seconds yet
+            fake.now += 0.003  # three milliseconds of rows
+            lane.pace()
+            assert sum(fake.naps) == pytest.approx(lane.PACE, abs=lane.NAP * 1.01)  # the request has the GIL meanwhile
+            fake.naps.clear()
+            lane.pace()
+            assert fake.naps == []  # and then the job works at least PACE seconds before the next pause
+    finally:
+        request.finish()
+    with lane.turn():
+        fake.now += 0.003
+        lane.pace()
+    assert fake.naps == []  # nothing in flight: nothing to step aside for
+
+
+def test_a_request_doing_bulk_work_in_its_own_turn_never_waits_for_itself() -> None:
+    fake = FakeTime()
+    lane = BulkLane(clock=fake.clock, sleep=fake.sleep)
+    with lane.light_call():
+        assert lane.light == 1
+        with lane.turn():
+            assert lane.light == 0
+            fake.now += 0.003
+            lane.pace()
+        assert lane.light == 1
+    assert lane.light == 0 and fake.naps == []
+
+
+def test_the_server_counts_each_request_in_flight() -> None:
+    emulator = Emulator()
+    seen: list[int] = []
+    handle = emulator.handle
+
+    def counted(request: Any) -> Any:
+        seen.append(emulator.bulk_lane.light)
+        return handle(request)
+
+    emulator.handle = counted  # type: ignore[method-assign]
+    served = start_server(emulator, port=0)
+    try:
+        client = openai.OpenAI(base_url=served.base_urls["openai"], api_key="local", max_retries=0)
+        assert client.batches.list().data == []
+    finally:
+        served.stop()
+    assert seen == [1] and emulator.bulk_lane.light == 0
 
 
 def test_a_second_batch_s_answers_wait_while_the_first_one_s_are_computed() -> None:

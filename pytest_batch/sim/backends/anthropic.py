@@ -85,7 +85,9 @@ class AnthropicBackend(BackendBase):
         items: list[BatchItem] = []
         shared = SharedValues()
         invalid: dict[int, str] = {}
+        pace = self.emulator.bulk_lane.pace
         for index, (custom_id, params) in enumerate(entries):
+            pace()
             problem = rules.params_problem(params, beta=beta)
             if problem is not None:
                 invalid[index] = problem
@@ -264,7 +266,9 @@ class AnthropicBackend(BackendBase):
         tool_ids = record.extra["tool_ids"]
         fault_message = (fault.message if fault is not None and fault.message else
                          "The Message Batch failed validation (injected by pytest-batch).")
+        pace = self.emulator.bulk_lane.pace
         for index in order:
+            pace()
             kind = types[index]
             item = items[index]
             if kind == "succeeded":

@@ -300,7 +300,9 @@ class BackendBase:
         responder = self.emulator.responder
         faults = self.emulator.faults
         answers = []
+        pace = self.emulator.bulk_lane.pace
         for item in record.items:
+            pace()
             try:
                 answer = responder(item)
             except Exception as exc:  # noqa: BLE001 - one request's failure is that request's row, never a 500

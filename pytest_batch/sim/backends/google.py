@@ -313,7 +313,9 @@ class GoogleBackend(BackendBase):
                             "at least one request is required.")
         items, keyed, row_errors = [], [], {}
         shared = SharedValues()
+        pace = self.emulator.bulk_lane.pace
         for index, row in enumerate(rows):
+            pace()
             request = _get(row, "request")
             if not isinstance(request, dict):
                 raise HTTPError(400, f"* BatchGenerateContentRequest.batch.input_config.requests.requests[{index}]"
@@ -335,7 +337,9 @@ class GoogleBackend(BackendBase):
         items, keyed, row_errors, unreadable = [], [], {}, []
         shared = SharedValues()
         raw_lines: list[bytes] = []
+        pace = self.emulator.bulk_lane.pace
         for number, line in jsonl_objects(source.content):
+            pace()
             request = _get(line, "request")
             if line is None or not isinstance(request, dict) or not rules.readable("BatchInputLine", line):
                 # A file with a malformed row is rejected at create, no batch made (live-capture notes).
@@ -519,9 +523,11 @@ class GoogleBackend(BackendBase):
         state lock: the inlined responses, or the responses file's content."""
         model_version = record.extra["model"].removeprefix("models/")
         keyed = record.extra["keyed"]
+        pace = self.emulator.bulk_lane.pace
         if record.extra["file_name"] is None:
             inlined = []
             for index in range(done):
+                pace()
                 item = record.items[index]
                 row = self._render(item, answers[index], model_version)
                 if keyed[index]:
@@ -531,6 +537,7 @@ class GoogleBackend(BackendBase):
             return {"inlinedResponses": {"inlinedResponses": inlined}}
         rows = []
         for index in range(done):
+            pace()
             item = record.items[index]
             row: dict[str, Any] = {"key": item.custom_id} if keyed[index] else {}
             row.update(self._render(item, answers[index], model_version))

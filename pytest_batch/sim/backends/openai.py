@@ -342,7 +342,9 @@ class OpenAIBackend(BackendBase):
         shared = SharedValues()
         seen: set[str] = set()
         model = None
+        pace = self.emulator.bulk_lane.pace
         for number, line in jsonl_objects(source.content):
+            pace()
             if line is None:
                 raise ValidationFailure("invalid_json_line", "This line is not parseable as valid JSON.",
                                         None, number)
@@ -426,7 +428,9 @@ class OpenAIBackend(BackendBase):
         # an error file and no output file; the doc's "partial results" was not what happened).
         lost_before_cancel = done if (status == "cancelled" and record.cancel_requested_at is not None
                                       and not self.keeps_rows_on_cancel) else 0
+        pace = self.emulator.bulk_lane.pace
         for index in self.result_order(record):
+            pace()
             item, answer = record.items[index], answers[index]
             if index < lost_before_cancel:
                 continue

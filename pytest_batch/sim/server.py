@@ -335,9 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     # this process only serves: what batches leave alive stays out of the collector's scans, which
     # would stop every thread (every other client's poll) for as long as they take (gc_pause.py)
     freeze_what_paused_calls_leave()
-    # ... and a poll that waits for the GIL behind the bulk job in turn (bulk_lane.py) has it
-    # within 1 ms instead of 5: the poll p99 under bench_concurrency's load went from 47-226 ms to
-    # 27-55 ms with it (four runs each, BENCHMARKS.md).
+    # ... and a request that waits for the GIL behind the bulk job in turn (bulk_lane.py) has it
+    # within 1 ms instead of 5: with turns (before pacing), the poll p99 under bench_concurrency's
+    # load was 27-55 ms with it against 47-226 ms without (four alternating runs, BENCHMARKS.md).
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         emulator = Emulator(seed=args.seed, lifecycle=args.lifecycle, clock=Clock())

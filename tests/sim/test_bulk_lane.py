@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ContextManager
 
 import openai
 import pytest
@@ -18,6 +18,7 @@ from pytest_batch.sim import Emulator
 from pytest_batch.sim.bulk_lane import BulkLane
 from pytest_batch.sim.server import start_server
 
+from ..cli.conftest import FakeClock
 from .test_concurrency import assert_each_answered_once, openai_answers
 
 STUCK = 10
@@ -31,28 +32,28 @@ def eventually(condition: Callable[[], bool]) -> None:
         time.sleep(0.001)
 
 
-class Held:
-    """A bulk job in a thread of its own, in its turn until released."""
+class Inside:
+    """Another thread inside ``context()`` (a bulk job in its turn, a request in flight) until it leaves."""
 
-    def __init__(self, lane: BulkLane) -> None:
-        self.entered, self.release = threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(lane,))
+    def __init__(self, context: Callable[[], ContextManager[None]]) -> None:
+        self.entered, self.leave = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(context,))
         self.thread.start()
         assert self.entered.wait(STUCK)
 
-    def _run(self, lane: BulkLane) -> None:
-        with lane.turn():
+    def _run(self, context: Callable[[], ContextManager[None]]) -> None:
+        with context():
             self.entered.set()
-            self.release.wait(STUCK)
+            self.leave.wait(STUCK)
 
     def finish(self) -> None:
-        self.release.set()
+        self.leave.set()
         self.thread.join(STUCK)
 
 
 def test_a_bulk_job_waits_for_the_one_in_turn() -> None:
     lane = BulkLane(overdue=STUCK)
-    held = Held(lane)
+    held = Inside(lane.turn)
     order: list[str] = []
 
     def second() -> None:
@@ -75,7 +76,7 @@ def test_a_bulk_job_waits_for_the_one_in_turn() -> None:
 def test_a_job_whose_turn_is_overdue_holds_nobody_back() -> None:
     now = [100.0]
     lane = BulkLane(overdue=0.5, clock=lambda: now[0])
-    held = Held(lane)
+    held = Inside(lane.turn)
     try:
         now[0] += 0.6  # the job in turn has had it for longer than overdue: a user's responder that blocks
         with lane.turn():  # goes ahead beside it at once
@@ -91,7 +92,7 @@ def test_a_thread_s_nested_turns_never_wait_for_itself() -> None:
     lane = BulkLane(overdue=STUCK)
     with lane.turn(), lane.turn():
         pass
-    held = Held(lane)  # the lane is free after both
+    held = Inside(lane.turn)  # the lane is free after both
     held.finish()
 
 
@@ -106,7 +107,7 @@ def test_a_streamed_download_holds_a_turn_only_while_a_chunk_is_made() -> None:
 
     chunks = lane.chunks(rows())
     assert next(chunks) == b"row 0\n"
-    held = Held(lane)  # while the chunk is written, another job has its turn at once
+    held = Inside(lane.turn)  # while the chunk is written, another job has its turn at once
     finished = threading.Thread(target=lambda: list(chunks))
     finished.start()
     eventually(lambda: lane.waiting == 1)  # the next chunk waits for that turn
@@ -115,65 +116,32 @@ def test_a_streamed_download_holds_a_turn_only_while_a_chunk_is_made() -> None:
     assert len(made) == 3
 
 
-class FakeTime:
-    """The lane's clock and sleep: a nap moves the clock on, nothing waits."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.naps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.naps.append(seconds)
-        self.now += seconds
-
-
-class InFlight:
-    """A request in flight on the server (another thread), until it ends."""
-
-    def __init__(self, lane: BulkLane) -> None:
-        self.started, self.end = threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(lane,))
-        self.thread.start()
-        assert self.started.wait(STUCK)
-
-    def _run(self, lane: BulkLane) -> None:
-        with lane.light_call():
-            self.started.set()
-            self.end.wait(STUCK)
-
-    def finish(self) -> None:
-        self.end.set()
-        self.thread.join(STUCK)
-
-
 def test_the_job_in_turn_steps_aside_while_a_request_is_in_flight() -> None:
-    fake = FakeTime()
-    lane = BulkLane(clock=fake.clock, sleep=fake.sleep)
-    request = InFlight(lane)
+    fake = FakeClock()
+    lane = BulkLane(clock=fake, sleep=fake.sleep)
+    request = Inside(lane.light_call)
     try:
         with lane.turn():
             lane.pace()
-            assert fake.naps == []  # it has not worked PACE seconds yet
+            assert fake.sleeps == []  # it has not worked PACE seconds yet
             fake.now += 0.003  # three milliseconds of rows
             lane.pace()
-            assert sum(fake.naps) == pytest.approx(lane.PACE, abs=lane.NAP * 1.01)  # the request has the GIL meanwhile
-            fake.naps.clear()
+            # the job naps for PACE seconds: the request has the GIL meanwhile
+            assert sum(fake.sleeps) == pytest.approx(lane.PACE, abs=lane.NAP * 1.01)
+            fake.sleeps.clear()
             lane.pace()
-            assert fake.naps == []  # and then the job works at least PACE seconds before the next pause
+            assert fake.sleeps == []  # and then the job works at least PACE seconds before the next pause
     finally:
         request.finish()
     with lane.turn():
         fake.now += 0.003
         lane.pace()
-    assert fake.naps == []  # nothing in flight: nothing to step aside for
+    assert fake.sleeps == []  # nothing in flight: nothing to step aside for
 
 
 def test_a_request_doing_bulk_work_in_its_own_turn_never_waits_for_itself() -> None:
-    fake = FakeTime()
-    lane = BulkLane(clock=fake.clock, sleep=fake.sleep)
+    fake = FakeClock()
+    lane = BulkLane(clock=fake, sleep=fake.sleep)
     with lane.light_call():
         assert lane.light == 1
         with lane.turn():
@@ -181,7 +149,7 @@ def test_a_request_doing_bulk_work_in_its_own_turn_never_waits_for_itself() -> N
             fake.now += 0.003
             lane.pace()
         assert lane.light == 1
-    assert lane.light == 0 and fake.naps == []
+    assert lane.light == 0 and fake.sleeps == []
 
 
 def test_the_server_counts_each_request_in_flight() -> None:

@@ -15,8 +15,8 @@ free port of 127.0.0.1.
   own SDK work does not queue on one interpreter's GIL and count as server latency), start
   together, once every process has warmed up (load_clients.py ``warm_up``: one whole client of
   each kind, on batches that end at once). Each takes a provider in turn (OpenAI, Anthropic,
-  Gemini) and a batch of a seeded random size in ``--requests`` (half the requests ask for a JSON schema, half for plain
-  text); it uploads or creates the batch, polls its status every ``--poll-every`` seconds
+  Gemini) and a batch of a seeded random size in ``--requests`` (half the requests ask for
+  a JSON schema, half for plain text); it uploads or creates the batch, polls its status every ``--poll-every`` seconds
   until it ends (the server's lifecycle is ``--lifecycle``) and downloads the results.
   ``--async-clients`` of them are asyncio tasks with the async SDKs (one event loop per
   process), the rest threads with the sync SDKs. Every call's latency is recorded, as the

@@ -10,19 +10,24 @@ while holding the state lock held up every other poll behind it. Under
 bench/bench_concurrency.py's load a served poll's p99 was 37-114 ms through the SDKs, though
 its own work is under 1 ms of CPU; with turns and pacing it is 15-21 ms (BENCHMARKS.md).
 
-- **Turns** (``turn``): one bulk job at a time. The others wait on a condition, so they compete
-  for nothing. The total work is the same: the GIL never ran two of them at once anyway.
+- **Turns** (``turn``): one bulk job at a time, in the order they asked (the turn is handed to
+  the one that waited longest: a thread that takes turn after turn cannot starve another).
+  The others wait on an event each, so they compete for nothing. Bulk work is the emulator's
+  own CPU work, which the GIL never ran two at a time anyway; a user's responder, which may
+  wait on I/O, answers outside the turns (``BackendBase.answers``).
 - **Stepping aside** (``pace``): the job in turn calls ``pace()`` between rows. While a request
-  is in flight on the server (``light_call``, outside any turn of its own), it sleeps for up
-  to ``PACE`` seconds, at most once every ``PACE`` seconds of its own work, so the request has
-  the GIL at once, and bulk work still gets at least half of the time.
+  is in flight on the server (``light_call``) and computing its answer (not waiting for a
+  batch's work, ``aside``, nor writing a large body to a client), it sleeps for up to ``PACE``
+  seconds, at most once every ``PACE`` seconds of its own work, so the request has the GIL at
+  once, and bulk work still gets at least half of the time.
 
 A bulk job is a batch's parse at create, its answers, the rendering of its ending, or a chunk
 of a results download: work that holds no lock but its batch's own (``BatchRecord.lock`` comes
 before a turn; no turn is held while waiting for a batch's lock, and ``pace`` is never called
 under the state lock). A job whose turn has lasted ``overdue`` seconds (a user's responder that
 blocks, a 100,000-request batch) no longer holds the others back: they go ahead beside it, as
-they would without turns.
+they would without turns; a waiter therefore waits at most ``overdue`` seconds per job ahead
+of it.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 
 
 class BulkLane:
-    """One bulk job at a time (``turn``, reentrant per thread), stepping aside for requests in
-    flight (``light_call``, ``pace``); see the module's docstring."""
+    """One bulk job at a time, first come first served (``turn``, reentrant per thread), stepping
+    aside for requests in flight (``light_call``, ``aside``, ``pace``); see the module's docstring."""
 
     #: seconds the job in turn steps aside for requests in flight, and seconds of its work between two such pauses
     PACE = 0.002
@@ -46,80 +52,110 @@ class BulkLane:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.overdue = overdue
         self._clock, self._sleep = clock, sleep
-        self._changed = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()
         self._holder: int | None = None  # the thread whose turn it is
         self._since = 0.0  # when its turn began
         self._depth = 0  # its nested turns
-        self._waiting = 0
-        self._light = 0  # requests in flight outside any turn
+        self._queue: deque[tuple[int, threading.Event]] = deque()  # who waits for a turn, in order
+        self._light = 0  # requests in flight that are computing (``light_call`` and not ``aside``)
         self._local = threading.local()  # .light: this thread's request is counted in _light
         self._paced_at = 0.0
 
     @property
     def waiting(self) -> int:
         """Jobs waiting for their turn now."""
-        return self._waiting
+        return len(self._queue)
 
     @property
     def light(self) -> int:
-        """Requests in flight on the server now, outside any turn."""
+        """Requests in flight on the server now, computing their answers."""
         return self._light
 
+    # ------------------------------------------------------------------ requests
     @contextlib.contextmanager
     def light_call(self) -> Iterator[None]:
-        """A request in flight on the server: the job in turn steps aside for it (``pace``) while
-        it runs outside any turn."""
-        with self._changed:
+        """A request in flight on the server: the job in turn steps aside for it (``pace``)."""
+        with self._mutex:
             self._light += 1
         self._local.light = True
         try:
             yield
         finally:
-            self._local.light = False
-            with self._changed:
-                self._light -= 1
+            if self._local.light:
+                self._local.light = False
+                with self._mutex:
+                    self._light -= 1
 
     @contextlib.contextmanager
-    def turn(self) -> Iterator[None]:
-        """Wait for this thread's turn (or until the current one is overdue), then do the bulk job.
-        A request that takes a turn is not a light call meanwhile: the job does not wait for itself."""
-        me = threading.get_ident()
+    def aside(self) -> Iterator[None]:
+        """This thread's request is not computing for a while (it waits for a batch's work, does
+        bulk work in a turn, or writes a large body): the job in turn need not step aside for it."""
         light = getattr(self._local, "light", False)
-        with self._changed:
-            if light:
+        if light:
+            self._local.light = False
+            with self._mutex:
                 self._light -= 1
-                self._local.light = False
-            while self._holder not in (None, me):
-                left = self._since + self.overdue - self._clock()
-                if left <= 0:  # the job in turn is slow or stuck: go ahead beside it, without a turn
-                    break
-                self._waiting += 1
-                try:
-                    self._changed.wait(left)
-                finally:
-                    self._waiting -= 1
-            owns = self._holder in (None, me)
-            if owns:
-                if self._holder is None:
-                    self._holder, self._since = me, self._clock()
-                    self._paced_at = self._since
-                self._depth += 1
         try:
             yield
         finally:
-            with self._changed:
-                if owns:
-                    self._depth -= 1
-                    if self._depth == 0:
-                        self._holder = None
-                        self._changed.notify()
-                if light:
+            if light:
+                with self._mutex:
                     self._light += 1
-                    self._local.light = True
+                self._local.light = True
+
+    # ------------------------------------------------------------------ turns
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """Wait for this thread's turn (or until the job in turn is overdue), then do the bulk job.
+        A request that takes a turn is set aside meanwhile: the job does not wait for itself."""
+        with self.aside():
+            owns = self._take()
+            try:
+                yield
+            finally:
+                if owns:
+                    self._give_back()
+
+    def _take(self) -> bool:
+        """Wait for the turn; whether this thread has it (False: it goes ahead beside an overdue one)."""
+        me = threading.get_ident()
+        with self._mutex:
+            if self._holder == me:
+                self._depth += 1
+                return True
+            if self._holder is None and not self._queue:
+                self._holder, self._since, self._depth = me, self._clock(), 1
+                self._paced_at = self._since
+                return True
+            handed = threading.Event()
+            place = (me, handed)
+            self._queue.append(place)
+        while True:
+            with self._mutex:
+                if self._holder == me:  # handed over by the job before (``_give_back``)
+                    return True
+                left = self._since + self.overdue - self._clock()
+                if left <= 0:  # the job in turn is slow or stuck: go ahead beside it, without a turn
+                    self._queue.remove(place)
+                    return False
+            handed.wait(left)
+
+    def _give_back(self) -> None:
+        """End this thread's (outermost) turn and hand it to the job that has waited longest."""
+        with self._mutex:
+            self._depth -= 1
+            if self._depth:
+                return
+            self._holder = None
+            if self._queue:
+                self._holder, handed = self._queue.popleft()
+                self._since, self._depth = self._clock(), 1
+                self._paced_at = self._since
+                handed.set()
 
     def pace(self) -> None:
         """Called by the job in turn between rows (never under the state lock): while requests are
-        in flight, step aside for up to ``PACE`` seconds, if it has worked ``PACE`` seconds since it
+        computing, step aside for up to ``PACE`` seconds, if it has worked ``PACE`` seconds since it
         last did. Cheap when there is nothing to do: one comparison."""
         if not self._light or self._holder != threading.get_ident():
             return

@@ -104,7 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.headers.get("host") or "%s:%s" % self.server.server_address[:2]
         request = SimRequest.build(self.command, f"http://{host}{self.path}", dict(self.headers.items()), body)
         emulator = self.server.emulator
-        with emulator.bulk_lane.light_call():
+        lane = emulator.bulk_lane
+        with lane.light_call():  # the bulk job in turn steps aside while this request computes (bulk_lane.py)
             try:
                 if request.path.startswith(CONTROL_PREFIX):
                     response = control(emulator, request, self.server.startup_expectations)
@@ -114,7 +115,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.close()
                 return
-            self._write(response)
+            if isinstance(response.body, bytes | bytearray) and len(response.body) <= _ONE_WRITE:
+                self._write(response)  # one write, which the socket takes at once
+                return
+        self._write(response)  # a download: as fast as the client reads it, computing nothing meanwhile
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own errors (a request line it cannot split, e.g. one with a raw 0x85 or

@@ -5,6 +5,7 @@ turn too long (a user's responder that blocks) holds nobody back."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,11 +16,12 @@ import openai
 import pytest
 
 from pytest_batch.sim import Emulator
+from pytest_batch.sim.backends.openai import OpenAIBackend
 from pytest_batch.sim.bulk_lane import BulkLane
 from pytest_batch.sim.server import start_server
 
 from ..cli.conftest import FakeClock
-from .test_concurrency import assert_each_answered_once, openai_answers
+from .test_concurrency import assert_each_answered_once, openai_answers, openai_lines
 
 STUCK = 10
 
@@ -71,6 +73,36 @@ def test_a_bulk_job_waits_for_the_one_in_turn() -> None:
     thread.join(STUCK)
     assert order == ["first done", "second"]
     assert lane.waiting == 0
+
+
+def test_the_turn_goes_to_the_job_that_waited_longest() -> None:
+    """A thread that asks again right after its turn queues behind the one already waiting: a
+    stream of short turns cannot starve a waiter."""
+    lane = BulkLane(overdue=STUCK)
+    entered, again = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def twice() -> None:
+        with lane.turn():
+            entered.set()
+            assert again.wait(STUCK)
+        with lane.turn():
+            order.append("the same thread again")
+
+    def waiter() -> None:
+        with lane.turn():
+            order.append("the one waiting")
+
+    first = threading.Thread(target=twice)
+    first.start()
+    assert entered.wait(STUCK)
+    second = threading.Thread(target=waiter)
+    second.start()
+    eventually(lambda: lane.waiting == 1)
+    again.set()
+    first.join(STUCK)
+    second.join(STUCK)
+    assert order == ["the one waiting", "the same thread again"]
 
 
 def test_a_job_whose_turn_is_overdue_holds_nobody_back() -> None:
@@ -152,6 +184,62 @@ def test_a_request_doing_bulk_work_in_its_own_turn_never_waits_for_itself() -> N
     assert lane.light == 0 and fake.sleeps == []
 
 
+def test_a_request_waiting_for_its_batch_s_work_is_set_aside(monkeypatch) -> None:
+    """A second poll of a batch whose results another poll is rendering waits for that work: the job
+    in turn does not step aside for it (it would only slow down what the poll waits for)."""
+    emulator = Emulator(lifecycle="immediate")
+    lane = emulator.bulk_lane
+    entered, release = threading.Event(), threading.Event()
+    render = OpenAIBackend._render_ending
+
+    def held(self: OpenAIBackend, *args: Any) -> Any:
+        entered.set()
+        assert release.wait(STUCK)
+        return render(self, *args)
+
+    monkeypatch.setattr(OpenAIBackend, "_render_ending", held)
+    client = emulator.openai_client(max_retries=0)
+    upload = client.files.create(file=("in.jsonl", openai_lines(["a"])), purpose="batch")
+    batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
+
+    def served_poll() -> Any:  # as the server counts a request (server.py _dispatch)
+        with lane.light_call():
+            return client.batches.retrieve(batch.id)
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(served_poll)
+        assert entered.wait(STUCK)
+        second = pool.submit(served_poll)
+        try:
+            eventually(lambda: second.running() and lane.light == 0)
+        finally:
+            release.set()
+        assert first.result(STUCK).status == second.result(STUCK).status == "completed"
+    assert lane.light == 0
+
+
+def test_a_download_the_client_does_not_read_is_not_counted_in_flight() -> None:
+    """The server writes a large body outside the request's light call: a client that stops reading
+    does not keep the bulk job stepping aside."""
+    emulator = Emulator()
+    served = start_server(emulator, port=0)
+    try:
+        client = openai.OpenAI(base_url=served.base_urls["openai"], api_key="local", max_retries=0)
+        upload = client.files.create(file=("big.jsonl", openai_lines([f"r{i}" for i in range(40_000)])),
+                                     purpose="batch")
+        host, port = served.server.server_address[:2]
+        with socket.socket() as unread:
+            unread.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the body fills the buffers: the write waits
+            unread.settimeout(STUCK)
+            unread.connect((host, port))
+            unread.sendall(f"GET /openai/v1/files/{upload.id}/content HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                           "Authorization: Bearer local\r\n\r\n".encode())
+            eventually(lambda: emulator.journal.calls(method="GET", path_contains="/content") != []
+                       and emulator.bulk_lane.light == 0)
+    finally:
+        served.stop()
+
+
 def test_the_server_counts_each_request_in_flight() -> None:
     emulator = Emulator()
     seen: list[int] = []
@@ -171,21 +259,24 @@ def test_the_server_counts_each_request_in_flight() -> None:
     assert seen == [1] and emulator.bulk_lane.light == 0
 
 
-def test_a_second_batch_s_answers_wait_while_the_first_one_s_are_computed() -> None:
-    """Through the SDK: the first batch's (slow) responder has the turn; the second batch, created
-    and polled meanwhile, is answered after it, and both come back whole."""
+def test_a_second_batch_s_ending_waits_while_the_first_one_s_is_rendered(monkeypatch) -> None:
+    """Through the SDK: the first batch's results are being rendered in its turn (held here); the
+    second batch, created and polled meanwhile, waits for its own turn, and both come back whole."""
     emulator = Emulator(lifecycle="immediate")
     emulator.bulk_lane.overdue = STUCK
     entered, release = threading.Event(), threading.Event()
-    answered: list[str] = []
+    rendered: list[str] = []
+    render = OpenAIBackend._render_ending
 
-    def slow_first(item: Any) -> None:
-        if item.custom_id == "first-0":
+    def held(self: OpenAIBackend, record: Any, *rest: Any) -> Any:
+        first = record.items[0].custom_id
+        if first == "first-0":
             entered.set()
             assert release.wait(STUCK)
-        answered.append(item.custom_id)
+        rendered.append(first)
+        return render(self, record, *rest)
 
-    emulator.respond_with(slow_first)
+    monkeypatch.setattr(OpenAIBackend, "_render_ending", held)
     client = emulator.openai_client(max_retries=0)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(openai_answers, client, ["first-0", "first-1"])
@@ -193,12 +284,35 @@ def test_a_second_batch_s_answers_wait_while_the_first_one_s_are_computed() -> N
         second = pool.submit(openai_answers, client, ["second-0", "second-1"])
         try:
             eventually(lambda: emulator.bulk_lane.waiting == 1)
-            assert answered == []
+            assert rendered == []
         finally:
             release.set()
         assert_each_answered_once(["first-0", "first-1"], first.result(STUCK))
         assert_each_answered_once(["second-0", "second-1"], second.result(STUCK))
-    assert answered == ["first-0", "first-1", "second-0", "second-1"]
+    assert rendered == ["first-0", "second-0"]
+
+
+def test_your_callables_answer_two_batches_at_once() -> None:
+    """A respond_with callable may wait on I/O (a local model, a socket): the batches it answers
+    are answered outside the turns, side by side, as before there were turns. Here each batch's
+    first request waits for the other batch's: answered one batch at a time, they never meet."""
+    emulator = Emulator(lifecycle="immediate")
+    emulator.bulk_lane.overdue = STUCK
+    both = threading.Barrier(2, timeout=STUCK / 2)  # sooner than a turn is overdue
+    met: list[str] = []
+
+    def meet_the_other_batch(item: Any) -> None:
+        if item.index == 0:
+            both.wait()
+            met.append(item.custom_id)
+
+    emulator.respond_with(meet_the_other_batch)
+    client = emulator.openai_client(max_retries=0)
+    with ThreadPoolExecutor(2) as pool:
+        batches = [pool.submit(openai_answers, client, [f"{name}-0", f"{name}-1"]) for name in ("a", "b")]
+        assert_each_answered_once(["a-0", "a-1"], batches[0].result(STUCK * 2))
+        assert_each_answered_once(["b-0", "b-1"], batches[1].result(STUCK * 2))
+    assert sorted(met) == ["a-0", "b-0"]
 
 
 def test_a_serving_process_hands_the_gil_over_within_a_millisecond(monkeypatch) -> None:

@@ -22,6 +22,7 @@ puts it.
 from __future__ import annotations
 
 import _thread
+import contextlib
 import json
 import random
 import threading
@@ -108,12 +109,14 @@ class BatchRecord:
 
 
 class Pending(Exception):  # noqa: N818 - a signal between a step and BackendBase.locked, not an error
-    """Raised under the state lock by a step that needs this batch's slow ``work`` done first."""
+    """Raised under the state lock by a step that needs this batch's slow ``work`` done first;
+    ``bulk``: the work is the emulator's own CPU work, done in a turn (bulk_lane.py)."""
 
-    def __init__(self, record: BatchRecord, work: Callable[[], None]) -> None:
+    def __init__(self, record: BatchRecord, work: Callable[[], None], *, bulk: bool = True) -> None:
         super().__init__(record.id)
         self.record = record
         self.work = work
+        self.bulk = bulk
 
 
 T = TypeVar("T")
@@ -141,7 +144,9 @@ class BackendBase:
     def locked(self, step: Callable[[], T], *, standing: Callable[[], T] | None = None) -> T:
         """``step()`` under the state lock. When it raises ``Pending``, the batch's slow work runs
         outside the state lock (under the batch's own lock: a second caller waits for the first and
-        finds it done) and ``step`` runs again; a step is written so that running it again is safe.
+        finds it done), in a bulk turn unless it runs a user's code (bulk_lane.py), and ``step``
+        runs again; a step is written so that running it again is safe. A request waiting for that
+        work is set aside meanwhile: the job in turn does not step aside for it.
 
         ``standing`` (a status read's): where the batch may be left standing (``in_background``),
         the work goes to a background thread, which runs ``step`` to its end, and the read
@@ -151,13 +156,14 @@ class BackendBase:
                 try:
                     return step()
                 except Pending as pending:  # keep what it names, not the exception: its traceback is a cycle
-                    record, work = pending.record, pending.work
+                    record, work, bulk = pending.record, pending.work, pending.bulk
                 answer, start = self._stand(record, standing) if standing is not None else (_WAIT, False)
             if start:  # outside the state lock, and without waiting for the thread to run
                 _thread.start_new_thread(self._finish_in_background, (step, record))
             if answer is not _WAIT:
                 return answer
-            with record.lock, self.emulator.bulk_lane.turn():
+            lane = self.emulator.bulk_lane
+            with lane.aside(), record.lock, lane.turn() if bulk else contextlib.nullcontext():
                 work()
 
     def status_read(self, find: Callable[[], BatchRecord], view: Callable[[BatchRecord], T], *,
@@ -289,7 +295,9 @@ class BackendBase:
         """Every request's answer (call under the state lock): raises ``Pending`` until they have
         been computed, once per batch, outside the lock."""
         if record.answers is None:
-            raise Pending(record, lambda: self._compute_answers(record))
+            # a user's callable (respond_with) may wait on I/O: answers it gives are made outside the turns
+            raise Pending(record, lambda: self._compute_answers(record),
+                          bulk=not self.emulator.responder.callables)
         return record.answers
 
     def _compute_answers(self, record: BatchRecord) -> None:

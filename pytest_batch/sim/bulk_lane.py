@@ -7,8 +7,8 @@ to the one that waited longest. A poll needs the GIL a few times (when its reque
 for the state lock, to write its answer); with dozens of threads parsing, answering or
 rendering batches beside it, each of those waits was a lottery, and a thread that lost it
 while holding the state lock held up every other poll behind it. Under
-bench/bench_concurrency.py's load a served poll's p99 was 37-114 ms through the SDKs, though
-its own work is under 1 ms of CPU; with turns and pacing it is 15-21 ms (BENCHMARKS.md).
+bench/bench_concurrency.py's load a served poll's p99 was 41-125 ms through the SDKs, though
+its own work is under 1 ms of CPU; with turns and pacing it is 14-22 ms (BENCHMARKS.md).
 
 - **Turns** (``turn``): one bulk job at a time, in the order they asked (the turn is handed to
   the one that waited longest: a thread that takes turn after turn cannot starve another).

@@ -24,8 +24,8 @@ its own work is under 1 ms of CPU; with turns and pacing it is 14-22 ms (BENCHMA
 A bulk job is a batch's parse at create, its answers, the rendering of its ending, or a chunk
 of a results download: work that holds no lock but its batch's own (``BatchRecord.lock`` comes
 before a turn; no turn is held while waiting for a batch's lock, and ``pace`` is never called
-under the state lock). A job whose turn has lasted ``overdue`` seconds (a user's responder that
-blocks, a 100,000-request batch) no longer holds the others back: they go ahead beside it, as
+under the state lock). A job whose turn has lasted ``overdue`` seconds (a 100,000-request
+batch, a machine too busy to run it) no longer holds the others back: they go ahead beside it, as
 they would without turns; a waiter therefore waits at most ``overdue`` seconds per job ahead
 of it.
 """

@@ -75,16 +75,12 @@ class BulkLane:
     @contextlib.contextmanager
     def light_call(self) -> Iterator[None]:
         """A request in flight on the server: the job in turn steps aside for it (``pace``)."""
-        with self._mutex:
-            self._light += 1
-        self._local.light = True
+        self._count(True)
         try:
             yield
         finally:
             if self._local.light:
-                self._local.light = False
-                with self._mutex:
-                    self._light -= 1
+                self._count(False)
 
     @contextlib.contextmanager
     def aside(self) -> Iterator[None]:
@@ -92,16 +88,18 @@ class BulkLane:
         bulk work in a turn, or writes a large body): the job in turn need not step aside for it."""
         light = getattr(self._local, "light", False)
         if light:
-            self._local.light = False
-            with self._mutex:
-                self._light -= 1
+            self._count(False)
         try:
             yield
         finally:
             if light:
-                with self._mutex:
-                    self._light += 1
-                self._local.light = True
+                self._count(True)
+
+    def _count(self, light: bool) -> None:
+        """Count this thread's request among those computing (``light``), or no longer."""
+        self._local.light = light
+        with self._mutex:
+            self._light += 1 if light else -1
 
     # ------------------------------------------------------------------ turns
     @contextlib.contextmanager
@@ -124,8 +122,7 @@ class BulkLane:
                 self._depth += 1
                 return True
             if self._holder is None and not self._queue:
-                self._holder, self._since, self._depth = me, self._clock(), 1
-                self._paced_at = self._since
+                self._begin(me)
                 return True
             handed = threading.Event()
             place = (me, handed)
@@ -148,10 +145,14 @@ class BulkLane:
                 return
             self._holder = None
             if self._queue:
-                self._holder, handed = self._queue.popleft()
-                self._since, self._depth = self._clock(), 1
-                self._paced_at = self._since
+                thread, handed = self._queue.popleft()
+                self._begin(thread)
                 handed.set()
+
+    def _begin(self, thread: int) -> None:
+        """Give ``thread`` the turn, from now (under the mutex)."""
+        self._holder, self._since, self._depth = thread, self._clock(), 1
+        self._paced_at = self._since
 
     def pace(self) -> None:
         """Called by the job in turn between rows (never under the state lock): while requests are

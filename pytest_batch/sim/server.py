@@ -82,6 +82,11 @@ MAX_BODY = 512 * 1024 * 1024
 _ONE_WRITE = 64 * 1024
 
 
+def _small(response: SimResponse) -> bool:
+    """A body that leaves in one write with the headers (``_ONE_WRITE``), which the socket takes at once."""
+    return isinstance(response.body, bytes | bytearray) and len(response.body) <= _ONE_WRITE
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     #: a streamed body leaves in several writes; with Nagle's algorithm a small write waits for the
@@ -115,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.close()
                 return
-            if isinstance(response.body, bytes | bytearray) and len(response.body) <= _ONE_WRITE:
+            if _small(response):
                 self._write(response)  # one write, which the socket takes at once
                 return
         self._write(response)  # a download: as fast as the client reads it, computing nothing meanwhile
@@ -176,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _write(self, response: SimResponse) -> None:
         self.send_response(response.status)
         streamed = not isinstance(response.body, bytes | bytearray)
-        whole = not streamed and self.command != "HEAD" and len(response.body) <= _ONE_WRITE  # type: ignore[arg-type]
+        whole = _small(response) and self.command != "HEAD"
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                 # no header may carry a line break: a file name must never become a header of its own

@@ -96,11 +96,13 @@ class _Run:
         and Gemini's batches name it; Anthropic's and Azure's never do, OpenAI's not while
         validating), else what this CLI recorded when it created the batch, else None (shown as
         "-"), never the --model of this command."""
-        from .state import remembered_model
+        from .state import remembered_models
 
-        for job in jobs:
-            if not job.model:
-                job.model = remembered_model(self.state_dir(), job.provider, job.id)
+        unnamed = [job for job in jobs if not job.model]
+        if unnamed:
+            recorded = remembered_models(self.state_dir())
+            for job in unnamed:
+                job.model = recorded(job.provider, job.id)
         return jobs
 
     def wait_options(self) -> dict[str, Any]:

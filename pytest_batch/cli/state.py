@@ -389,11 +389,16 @@ def remember_models(directory: Path, provider: str, batch_ids: list[str], model:
         return
 
 
-def remembered_model(directory: Path, provider: str, batch_id: str) -> str | None:
-    """The model this CLI recorded for ``batch_id`` (every part of a split job the same), else None."""
+def remembered_models(directory: Path) -> Callable[[str, str], str | None]:
+    """The models this CLI recorded, read once: ``model(provider, batch_id)``, the model of
+    ``batch_id`` (every part of a split job the same), else None."""
     known = _read_models(directory / BATCH_MODELS_FILE)
-    models = {known.get(f"{provider} {part}") for part in batch_id.split(",")}
-    return models.pop() if len(models) == 1 else None
+
+    def model(provider: str, batch_id: str) -> str | None:
+        models = {known.get(f"{provider} {part}") for part in batch_id.split(",")}
+        return models.pop() if len(models) == 1 else None
+
+    return model
 
 
 def _read_models(path: Path) -> dict[str, str]:

@@ -428,6 +428,7 @@ class OpenAIBackend(BackendBase):
         # an error file and no output file; the doc's "partial results" was not what happened).
         lost_before_cancel = done if (status == "cancelled" and record.cancel_requested_at is not None
                                       and not self.keeps_rows_on_cancel) else 0
+        refused = record.extra.get("row_errors", {})  # index -> the 400 that line's body gets (_items)
         pace = self.emulator.bulk_lane.pace
         for index in self.result_order(record):
             pace()
@@ -445,7 +446,7 @@ class OpenAIBackend(BackendBase):
                 if status == "expired":
                     failed += 1
                 continue
-            violation = record.extra.get("row_errors", {}).get(index)
+            violation = refused.get(index)
             status_code, body = (400, violation.body()) if violation else self._render(item, answer, endpoint, now)
             row = _row(row_id, item.custom_id,
                        {"status_code": status_code, "request_id": self.new_request_id(), "body": body}, None)

@@ -472,8 +472,10 @@ class GoogleBackend(BackendBase):
         total = len(record)
         done = record.extra["done_count"]
         failed = 0
-        if done:
-            failed = sum(1 for a in self._answers(record)[:done] if a.outcome in ("http_error", "expired", "canceled"))
+        if done:  # every poll, under the state lock: counted in place, the refused rows (_answers) included
+            answers, refused = self.answers(record), record.extra.get("row_errors") or {}
+            failed = sum(1 for index in range(done)
+                         if index in refused or answers[index].outcome in ("http_error", "expired", "canceled"))
         stats = {"requestCount": total, "pendingRequestCount": total - done,
                  "successfulRequestCount": done - failed, "failedRequestCount": failed}
         if record.extra["state"] == "BATCH_STATE_SUCCEEDED":
